@@ -1,0 +1,96 @@
+"""Sealing evacuation requests, and the signed files that carry them between server and laptop.
+
+What it does
+------------
+* Caseworker identities: an X25519 key (requests are sealed to it) and an Ed25519 key (acknowledgements
+  are signed with it). ``Identity.generate(name)`` makes one; ``lock_identity`` writes the private key file
+  under a passphrase (argon2id, then XChaCha20-Poly1305); ``unlock_identity`` reads it back.
+  ``PublicIdentity.to_text()`` / ``PublicIdentity.from_text()`` are the self-signed public key file the
+  caseworker hands to the operator; ``.fingerprint`` is what two people read aloud to compare.
+* Requests: ``encode_request`` checks a request against schema v1 and gives the canonical bytes;
+  ``seal_request(request, for_recipients=[...])`` encodes, pads and seals it in one step;
+  ``open_request(envelope, identity)`` gives the checked request back as a dict.
+* The export bundle (server -> laptop): ``write_bundle`` is signed with the server's ``ServerKey``;
+  ``read_bundle`` verifies it before handing out a single entry.
+* The acknowledgement (laptop -> server): ``make_ack`` is signed by a caseworker identity;
+  ``read_ack`` accepts it only from a registered caseworker and only for this server.
+* ``StoreKey`` encrypts the triage tool's own records (status, notes) at rest.
+
+What it never does
+------------------
+It never writes a file, never logs, never reads configuration or the environment, and never lets a
+caller choose a nonce, a recipient stanza or a primitive. Every failure is a ``CryptoError``; callers
+act on the subclass (see ``crypto.errors``). ``docs/FORMAT.md`` specifies every byte.
+"""
+
+from crypto.ack import Ack, AckEntry, make_ack, read_ack
+from crypto.bundle import Bundle, BundleEntry, BundleHeader, read_bundle, write_bundle
+from crypto.envelope import envelope_digest, open_request, padded_size, seal_request
+from crypto.errors import (
+    CryptoError,
+    MalformedError,
+    NotRecipientError,
+    RequestInvalidError,
+    RequestTooLargeError,
+    TamperedError,
+    UnknownSignerError,
+    UnsupportedVersionError,
+    WrongPassphraseError,
+    WrongServerError,
+)
+from crypto.keyfile import (
+    KDF_FOR_TESTS_ONLY,
+    KDF_PRODUCTION,
+    KdfParams,
+    lock_identity,
+    unlock_identity,
+)
+from crypto.keys import Identity, PublicIdentity, ServerKey, ServerPublicKey, normalize_fingerprint
+from crypto.records import StoreKey
+from crypto.request_schema import (
+    MAX_REQUEST_BYTES,
+    SCHEMA_VERSION,
+    decode_request,
+    encode_request,
+)
+
+__all__ = [
+    "KDF_FOR_TESTS_ONLY",
+    "KDF_PRODUCTION",
+    "MAX_REQUEST_BYTES",
+    "SCHEMA_VERSION",
+    "Ack",
+    "AckEntry",
+    "Bundle",
+    "BundleEntry",
+    "BundleHeader",
+    "CryptoError",
+    "Identity",
+    "KdfParams",
+    "MalformedError",
+    "NotRecipientError",
+    "PublicIdentity",
+    "RequestInvalidError",
+    "RequestTooLargeError",
+    "ServerKey",
+    "ServerPublicKey",
+    "StoreKey",
+    "TamperedError",
+    "UnknownSignerError",
+    "UnsupportedVersionError",
+    "WrongPassphraseError",
+    "WrongServerError",
+    "decode_request",
+    "encode_request",
+    "envelope_digest",
+    "lock_identity",
+    "make_ack",
+    "normalize_fingerprint",
+    "open_request",
+    "padded_size",
+    "read_ack",
+    "read_bundle",
+    "seal_request",
+    "unlock_identity",
+    "write_bundle",
+]

@@ -1,0 +1,213 @@
+"""The export bundle (server -> laptop): every envelope not yet acknowledged, signed by the server.
+
+The reader verifies before it hands out anything: ``read_bundle`` scans the whole file, checking its
+structure (entry count, strictly increasing serials, unique ids, no trailing bytes) and the signature;
+``Bundle.entries()`` scans it again and fails at the end if a single byte differs from the verified
+scan, so a caller that commits only after the iterator finishes can never import a changed file.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import hmac
+import io
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from crypto.binary import U64_MAX, Reader, encode_day, u8, u32, u64
+from crypto.envelope import MAX_PAYLOAD, MAX_RECIPIENTS, envelope_size
+from crypto.errors import MalformedError, TamperedError, UnknownSignerError, UnsupportedVersionError
+from crypto.keys import ServerKey, ServerPublicKey
+from crypto.signed import SIGNATURE_SIZE, body_hasher, signed_message
+
+MAGIC = b"ITKB"
+VERSION = 1
+HEADER_SIZE = 4 + 1 + 32 + 8 + 8 + 4 + 4
+ENTRY_HEAD_SIZE = 16 + 8 + 4
+MAX_ENTRIES = 1_000_000
+MAX_ENVELOPE = envelope_size(MAX_PAYLOAD, MAX_RECIPIENTS)
+
+
+@dataclass(frozen=True)
+class BundleEntry:
+    entry_id: bytes
+    serial: int
+    envelope: bytes
+
+
+@dataclass(frozen=True)
+class BundleHeader:
+    server: ServerPublicKey
+    sequence: int
+    high_water: int
+    created_on: datetime.date
+    count: int
+
+
+def write_bundle(
+    out: BinaryIO,
+    entries: Iterable[BundleEntry],
+    *,
+    count: int,
+    server_key: ServerKey,
+    sequence: int,
+    high_water: int,
+    created_on: datetime.date,
+) -> None:
+    """Stream a signed bundle of exactly ``count`` entries, given in strictly increasing serial order."""
+    if not 0 <= count <= MAX_ENTRIES:
+        raise MalformedError(f"a bundle holds at most {MAX_ENTRIES} entries")
+    if not 1 <= sequence <= U64_MAX or not 0 <= high_water <= U64_MAX:
+        raise MalformedError("bundle sequence and high-water mark must be unsigned 64-bit numbers")
+    hasher = body_hasher()
+
+    def emit(chunk: bytes) -> None:
+        hasher.update(chunk)
+        out.write(chunk)
+
+    emit(
+        MAGIC + u8(VERSION) + server_key.public.raw + u64(sequence) + u64(high_water)
+        + encode_day(created_on) + u32(count)
+    )  # fmt: skip
+    written, last_serial = 0, 0
+    seen: set[bytes] = set()
+    for entry in entries:
+        _check_entry(entry.entry_id, entry.serial, len(entry.envelope), last_serial, high_water, seen)
+        last_serial = entry.serial
+        emit(entry.entry_id + u64(entry.serial) + u32(len(entry.envelope)))
+        emit(entry.envelope)
+        written += 1
+    if written != count:
+        raise MalformedError(f"the bundle was promised {count} entries but got {written}")
+    out.write(server_key.sign(signed_message(hasher.digest())))
+
+
+def _check_entry(
+    entry_id: bytes, serial: int, length: int, last_serial: int, high_water: int, seen: set[bytes]
+) -> None:
+    if len(entry_id) != 16:
+        raise MalformedError("an entry id is 16 bytes")
+    if not last_serial < serial <= high_water:
+        raise MalformedError("bundle entries must have increasing serials no higher than the high-water mark")
+    if entry_id in seen:
+        raise MalformedError("the bundle holds the same entry twice")
+    seen.add(entry_id)
+    if not 0 < length <= MAX_ENVELOPE:
+        raise MalformedError("a bundle entry's envelope length is out of range")
+
+
+class _Scan:
+    """One sequential pass over a bundle file, hashing exactly the bytes it parses."""
+
+    def __init__(self, stream: BinaryIO, size: int) -> None:
+        self.stream, self.size = stream, size
+        self.hasher = body_hasher()
+        self.file_hash = hashlib.blake2b(digest_size=32)
+
+    def read(self, n: int) -> bytes:
+        chunk = self.stream.read(n)
+        if len(chunk) != n:
+            raise TamperedError("the bundle is truncated or changed while being read")
+        self.hasher.update(chunk)
+        self.file_hash.update(chunk)
+        return chunk
+
+    def header(self) -> BundleHeader:
+        if self.size < HEADER_SIZE + SIGNATURE_SIZE:
+            raise TamperedError("the bundle is truncated")
+        reader = Reader(self.read(HEADER_SIZE), "the bundle header")
+        if reader.take(4) != MAGIC:
+            raise MalformedError("this is not an intake export bundle")
+        if reader.u8() != VERSION:
+            raise UnsupportedVersionError("this bundle has a version this tool does not know")
+        server = ServerPublicKey(reader.take(32))
+        sequence, high_water = reader.u64(), reader.u64()
+        created_on = reader.day()
+        count = reader.u32()
+        if sequence == 0 or count > MAX_ENTRIES:
+            raise MalformedError("the bundle header is out of range")
+        return BundleHeader(server, sequence, high_water, created_on, count)
+
+    def entries(self, header: BundleHeader) -> Iterator[BundleEntry]:
+        body_end = self.size - SIGNATURE_SIZE
+        last_serial = 0
+        seen: set[bytes] = set()
+        for _ in range(header.count):
+            if self.stream.tell() + ENTRY_HEAD_SIZE > body_end:
+                raise TamperedError("the bundle is truncated: it holds fewer entries than its header says")
+            head = Reader(self.read(ENTRY_HEAD_SIZE), "a bundle entry")
+            entry_id, serial, length = head.take(16), head.u64(), head.u32()
+            _check_entry(entry_id, serial, length, last_serial, header.high_water, seen)
+            if self.stream.tell() + length > body_end:
+                raise TamperedError("the bundle is truncated inside an entry")
+            last_serial = serial
+            yield BundleEntry(entry_id, serial, self.read(length))
+        if self.stream.tell() != body_end:
+            raise TamperedError("the bundle has bytes after its last entry")
+
+    def signature(self) -> bytes:
+        signature = self.stream.read(SIGNATURE_SIZE)
+        if len(signature) != SIGNATURE_SIZE:
+            raise TamperedError("the bundle is truncated")
+        self.file_hash.update(signature)
+        return signature
+
+
+class Bundle:
+    """A bundle whose signature and structure were verified; see ``entries()``."""
+
+    def __init__(
+        self,
+        open_stream: Callable[[], BinaryIO],
+        size: int,
+        header: BundleHeader,
+        body_hash: bytes,
+        digest: bytes,
+    ) -> None:
+        self._open = open_stream
+        self._size = size
+        self.header = header
+        self._body_hash = body_hash
+        self.digest = digest
+
+    def entries(self) -> Iterator[BundleEntry]:
+        """Stream the entries again; raises TamperedError at the end if the file changed since."""
+        with self._open() as stream:
+            scan = _Scan(stream, self._size)
+            if scan.header() != self.header:
+                raise TamperedError("the bundle changed after it was verified")
+            yield from scan.entries(self.header)
+            if not hmac.compare_digest(scan.hasher.digest(), self._body_hash):
+                raise TamperedError("the bundle changed after it was verified")
+
+
+def read_bundle(source: bytes | os.PathLike[str] | str, *, expected_server: ServerPublicKey | None) -> Bundle:
+    """Verify a bundle. UnknownSignerError if it is validly signed by a key other than ``expected_server``."""
+    if isinstance(source, bytes):
+        data = source
+
+        def open_stream() -> BinaryIO:
+            return io.BytesIO(data)
+
+        size = len(data)
+    else:
+        path = os.fspath(source)
+
+        def open_stream() -> BinaryIO:
+            return open(path, "rb")
+
+        size = os.path.getsize(path)
+    with open_stream() as stream:
+        scan = _Scan(stream, size)
+        header = scan.header()
+        for _ in scan.entries(header):
+            pass
+        body_hash = scan.hasher.digest()
+        signature = scan.signature()
+    header.server.verify(signed_message(body_hash), signature)
+    if expected_server is not None and header.server != expected_server:
+        raise UnknownSignerError("the bundle is signed by a server key you have not pinned", header.server)
+    return Bundle(open_stream, size, header, body_hash, scan.file_hash.digest())

@@ -1,0 +1,190 @@
+"""Request schema v1 and its one canonical encoding: the exact bytes that get sealed.
+
+Both the server (which encodes) and the laptop (which decodes) use this module, so the two can never
+disagree on a field. The encoding is compact JSON with sorted keys in UTF-8; every field is present in
+its normalised form (see ``encode_request``). Text bounds are in characters, as the form shows them;
+the encoded size is bounded too, by ``MAX_REQUEST_BYTES``, the fixed padding bucket of the envelope.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+import unicodedata
+from collections.abc import Mapping
+from typing import Any
+
+from crypto.errors import (
+    MalformedError,
+    RequestInvalidError,
+    RequestTooLargeError,
+    UnsupportedVersionError,
+)
+
+SCHEMA_VERSION = 1
+# Every request the form accepts pads to this one size, so ciphertext length says nothing about it.
+# 10,000 Cyrillic characters are ~20 KB of UTF-8; 32 KiB holds them with every other field at its bound.
+MAX_REQUEST_BYTES = 32768
+
+DANGER = ("immediate", "serious", "not_immediate")
+THREAT_FROM = ("authorities", "family", "community", "partner", "other")
+DETENTION = ("never", "past", "recent")
+LOCATION = ("chechnya", "north_caucasus", "russia_other", "outside_russia", "undisclosed")
+DOCUMENTS = ("internal_passport", "international_passport", "none", "confiscated")
+CONTACT_METHOD = ("signal", "telegram", "whatsapp", "email", "phone", "other")
+TEXT_LIMITS = {"health": 1000, "contact": 200, "safe_times": 200, "alias": 100, "story": 10000}
+PEOPLE_RANGE = (1, 20)
+CHILDREN_RANGE = (0, 20)
+
+REQUEST_FIELDS = (
+    "danger", "threat_from", "detention", "location", "people", "children", "documents",
+    "health", "contact_method", "contact", "safe_times", "alias", "story", "consent",
+)  # fmt: skip
+META_FIELDS = ("schema", "locale", "submitted_on")
+
+_ONE_OF: dict[str, tuple[tuple[str, ...], bool]] = {
+    "danger": (DANGER, True),
+    "detention": (DETENTION, False),
+    "location": (LOCATION, False),
+    "contact_method": (CONTACT_METHOD, True),
+}
+_ANY_OF = {"threat_from": THREAT_FROM, "documents": DOCUMENTS}
+_REQUIRED_TEXT = {"contact", "story"}
+_LOCALE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?")
+_ALLOWED_CONTROLS = {"\t", "\n", "\r"}
+
+
+def _one_of(field: str, value: Any) -> str | None:
+    choices, required = _ONE_OF[field]
+    if value is None or value == "":
+        if required:
+            raise RequestInvalidError(field, "required")
+        return None
+    if not isinstance(value, str) or value not in choices:
+        raise RequestInvalidError(field, "not_a_choice")
+    return value
+
+
+def _any_of(field: str, value: Any) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise RequestInvalidError(field, "not_a_list")
+    choices = _ANY_OF[field]
+    if any(v not in choices for v in value):
+        raise RequestInvalidError(field, "not_a_choice")
+    return [c for c in choices if c in value]
+
+
+def _integer(field: str, value: Any, bounds: tuple[int, int], required: bool) -> int | None:
+    if value is None:
+        if required:
+            raise RequestInvalidError(field, "required")
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise RequestInvalidError(field, "not_an_integer")
+    if not bounds[0] <= value <= bounds[1]:
+        raise RequestInvalidError(field, "out_of_range")
+    return value
+
+
+def _text(field: str, value: Any) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise RequestInvalidError(field, "not_text")
+    if field in _REQUIRED_TEXT and not value.strip():
+        raise RequestInvalidError(field, "required")
+    if len(value) > TEXT_LIMITS[field]:
+        raise RequestInvalidError(field, "too_long")
+    for ch in value:
+        if ch not in _ALLOWED_CONTROLS and unicodedata.category(ch) in ("Cc", "Cs"):
+            raise RequestInvalidError(field, "control_character")
+    return value
+
+
+def _day(value: Any) -> str:
+    if isinstance(value, datetime.datetime):
+        raise RequestInvalidError("submitted_on", "not_a_day")
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            return datetime.date.fromisoformat(value).isoformat()
+        except ValueError:
+            pass
+    raise RequestInvalidError("submitted_on", "not_a_day")
+
+
+def normalize_request(request: Mapping[str, Any]) -> dict[str, Any]:
+    """Check ``request`` against schema v1 and return it in normalised form."""
+    if not isinstance(request, Mapping):
+        raise MalformedError("a request is a mapping of field names to values")
+    unknown = sorted(set(request) - set(REQUEST_FIELDS) - set(META_FIELDS), key=str)
+    if unknown:
+        raise RequestInvalidError(str(unknown[0])[:40], "unknown_field")
+    schema = request.get("schema")
+    if schema != SCHEMA_VERSION or isinstance(schema, bool):
+        if isinstance(schema, int) and not isinstance(schema, bool):
+            raise UnsupportedVersionError(f"request schema {schema} is not supported")
+        raise RequestInvalidError("schema", "required")
+    locale = request.get("locale")
+    if not isinstance(locale, str) or not _LOCALE.fullmatch(locale):
+        raise RequestInvalidError("locale", "not_a_locale")
+    out: dict[str, Any] = {"schema": SCHEMA_VERSION, "locale": locale}
+    out["submitted_on"] = _day(request.get("submitted_on"))
+    for field in _ONE_OF:
+        out[field] = _one_of(field, request.get(field))
+    for field in _ANY_OF:
+        out[field] = _any_of(field, request.get(field))
+    out["people"] = _integer("people", request.get("people"), PEOPLE_RANGE, required=True)
+    out["children"] = _integer("children", request.get("children"), CHILDREN_RANGE, required=False)
+    if out["children"] is not None and out["children"] > out["people"]:
+        raise RequestInvalidError("children", "more_than_people")
+    for field in TEXT_LIMITS:
+        out[field] = _text(field, request.get(field))
+    if request.get("consent") is not True:
+        raise RequestInvalidError("consent", "required")
+    out["consent"] = True
+    return out
+
+
+def encode_request(request: Mapping[str, Any]) -> bytes:
+    """Validate and return the canonical bytes. RequestTooLargeError past ``MAX_REQUEST_BYTES``."""
+    normal = normalize_request(request)
+    data = json.dumps(
+        normal, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
+    ).encode("utf-8")
+    if len(data) > MAX_REQUEST_BYTES:
+        raise RequestTooLargeError(len(data), MAX_REQUEST_BYTES)
+    return data
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise MalformedError("the request repeats a field")
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise MalformedError(f"the request holds the non-JSON number {name}")
+
+
+def decode_request(data: bytes) -> dict[str, Any]:
+    """Parse and validate the bytes an envelope carried. Only MalformedError (or a subclass) escapes."""
+    if len(data) > MAX_REQUEST_BYTES * 32:
+        raise MalformedError("the request is far larger than any request can be")
+    try:
+        text = data.decode("utf-8")
+        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except UnicodeDecodeError:
+        raise MalformedError("the request is not UTF-8") from None
+    except (ValueError, RecursionError):
+        raise MalformedError("the request is not JSON") from None
+    if not isinstance(value, dict):
+        raise MalformedError("the request is not a JSON object")
+    return normalize_request(value)
