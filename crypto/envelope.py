@@ -78,9 +78,7 @@ def _seal_payload(payload: bytes, recipients: Sequence[PublicIdentity]) -> bytes
     nonce = nacl.utils.random(NONCE_SIZE)
     header = MAGIC + u8(VERSION) + u8(len(checked)) + u32(padded) + stanzas + nonce
     plaintext = u32(len(payload)) + payload + bytes(padded - len(payload))
-    sealed: bytes = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
-        plaintext, header, nonce, payload_key
-    )
+    sealed: bytes = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, header, nonce, payload_key)
     return header + sealed
 
 

@@ -68,9 +68,7 @@ def lock_identity(identity: Identity, passphrase: str, *, kdf: KdfParams = KDF_P
     """The private key file's bytes for ``identity``, readable only with ``passphrase``."""
     salt = nacl.utils.random(SALT_SIZE)
     nonce = nacl.utils.random(NONCE_SIZE)
-    header = (
-        MAGIC + u8(VERSION) + u8(KDF_ARGON2ID) + u32(kdf.opslimit) + u32(kdf.memlimit // 1024) + salt + nonce
-    )
+    header = MAGIC + u8(VERSION) + u8(KDF_ARGON2ID) + u32(kdf.opslimit) + u32(kdf.memlimit // 1024) + salt + nonce
     box_secret, sign_seed = identity.secret_bytes()
     name = identity.name.encode("utf-8")
     plaintext = box_secret + sign_seed + u8(len(name)) + name

@@ -88,9 +88,7 @@ class PublicIdentity:
                 raise MalformedError(f"the {what} must be {KEY_SIZE} bytes")
         if not any(self.box_public):
             raise MalformedError("the encryption key is all zeros")
-        object.__setattr__(
-            self, "fingerprint", _fingerprint(_CASEWORKER_FP_CONTEXT, self.box_public, self.sign_public)
-        )
+        object.__setattr__(self, "fingerprint", _fingerprint(_CASEWORKER_FP_CONTEXT, self.box_public, self.sign_public))
         if self.self_signature is not None:
             self.verify(self._signed_message(), self.self_signature)
 

@@ -153,9 +153,9 @@ def normalize_request(request: Mapping[str, Any]) -> dict[str, Any]:
 def encode_request(request: Mapping[str, Any]) -> bytes:
     """Validate and return the canonical bytes. RequestTooLargeError past ``MAX_REQUEST_BYTES``."""
     normal = normalize_request(request)
-    data = json.dumps(
-        normal, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
-    ).encode("utf-8")
+    data = json.dumps(normal, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False).encode(
+        "utf-8"
+    )
     if len(data) > MAX_REQUEST_BYTES:
         raise RequestTooLargeError(len(data), MAX_REQUEST_BYTES)
     return data

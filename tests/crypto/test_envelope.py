@@ -1,0 +1,132 @@
+"""Envelopes: round trips, every failure class, and the padding invariant (invariant 11)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import crypto
+from crypto.envelope import FIXED_BUCKET, MAX_PAYLOAD, _open_payload, _seal_payload, envelope_size
+from crypto.request_schema import TEXT_LIMITS
+from tests.crypto.conftest import make_request
+
+
+def test_round_trip_returns_the_exact_words(alice: crypto.Identity, bob: crypto.Identity) -> None:
+    story = "Меня задержали 3 мая.\r\nТеперь прячусь у друзей. 🏳️‍🌈"
+    envelope = crypto.seal_request(make_request(story=story), for_recipients=[alice.public, bob.public])
+    for identity in (alice, bob):
+        opened = crypto.open_request(envelope, identity)
+        assert opened["story"] == story
+        assert opened["people"] == 3 and opened["danger"] == "serious"
+
+
+def test_stranger_gets_not_recipient(alice: crypto.Identity, bob: crypto.Identity) -> None:
+    envelope = crypto.seal_request(make_request(), for_recipients=[alice.public])
+    with pytest.raises(crypto.NotRecipientError):
+        crypto.open_request(envelope, bob)
+
+
+def test_two_seals_of_one_request_differ(alice: crypto.Identity) -> None:
+    first = crypto.seal_request(make_request(), for_recipients=[alice.public])
+    second = crypto.seal_request(make_request(), for_recipients=[alice.public])
+    assert first != second and len(first) == len(second)
+
+
+@pytest.mark.parametrize("count", [0, 17])
+def test_recipient_count_is_bounded(count: int) -> None:
+    recipients = [crypto.Identity.generate(f"c{i}").public for i in range(count)]
+    with pytest.raises(crypto.MalformedError):
+        crypto.seal_request(make_request(), for_recipients=recipients)
+
+
+def test_sixteen_recipients_each_open(alice: crypto.Identity) -> None:
+    others = [crypto.Identity.generate(f"c{i}") for i in range(15)]
+    envelope = crypto.seal_request(make_request(), for_recipients=[o.public for o in others] + [alice.public])
+    assert crypto.open_request(envelope, alice)["contact"] == "@someone"
+    assert crypto.open_request(envelope, others[7])["contact"] == "@someone"
+
+
+def test_duplicate_recipient_is_refused(alice: crypto.Identity) -> None:
+    with pytest.raises(crypto.MalformedError):
+        crypto.seal_request(make_request(), for_recipients=[alice.public, alice.public])
+
+
+def test_every_byte_of_an_envelope_is_authenticated(alice: crypto.Identity, bob: crypto.Identity) -> None:
+    envelope = crypto.seal_request(make_request(), for_recipients=[bob.public, alice.public])
+    # Every header byte and a sample of the body: no single change may open to anything.
+    positions = [*range(0, 200), *range(200, len(envelope), 997), len(envelope) - 1]
+    for position in positions:
+        changed = bytearray(envelope)
+        changed[position] ^= 0x01
+        with pytest.raises(crypto.CryptoError):
+            crypto.open_request(bytes(changed), alice)
+
+
+def _largest_text(ch: str) -> dict[str, object]:
+    return {field: ch * limit for field, limit in TEXT_LIMITS.items()}
+
+
+def test_every_request_the_form_accepts_seals_to_one_size(alice: crypto.Identity) -> None:
+    # Given the smallest request and the largest that still encodes within the bucket
+    small = crypto.seal_request(make_request(story="x", contact="x"), for_recipients=[alice.public])
+    cyrillic = {**_largest_text("ж"), "health": "ж" * 1000}
+    large = crypto.seal_request(make_request(**cyrillic), for_recipients=[alice.public])
+    # Then both are the same size, the size FORMAT.md states
+    assert len(small) == len(large) == envelope_size(0, 1) == 32902
+
+
+@given(
+    story=st.text(min_size=1, max_size=TEXT_LIMITS["story"]).filter(lambda s: s.strip()),
+    health=st.text(max_size=TEXT_LIMITS["health"]),
+)
+def test_padding_invariant_over_random_requests(story: str, health: str) -> None:
+    recipient = crypto.Identity(
+        "fixed", bytes(range(32)), bytes(range(32, 64))
+    ).public  # a fixed key keeps the property cheap
+    try:
+        envelope = crypto.seal_request(make_request(story=story, health=health), for_recipients=[recipient])
+    except crypto.RequestInvalidError as error:
+        assert error.reason == "control_character"
+        return
+    except crypto.RequestTooLargeError:
+        return
+    assert len(envelope) == envelope_size(0, 1)
+
+
+def test_an_emoji_story_at_the_character_bound_is_refused_by_bytes(alice: crypto.Identity) -> None:
+    with pytest.raises(crypto.RequestTooLargeError) as caught:
+        crypto.seal_request(make_request(story="🙂" * 10000), for_recipients=[alice.public])
+    assert caught.value.limit == crypto.MAX_REQUEST_BYTES
+
+
+@given(st.integers(min_value=0, max_value=MAX_PAYLOAD))
+def test_padded_size_bounds(length: int) -> None:
+    padded = crypto.padded_size(length)
+    assert padded >= length
+    if length <= FIXED_BUCKET:
+        assert padded == FIXED_BUCKET
+    else:
+        assert padded <= length * 1.12 + 1  # PADMÉ wastes at most 12 %
+        assert crypto.padded_size(padded) == padded
+
+
+@given(st.integers(min_value=FIXED_BUCKET + 1, max_value=MAX_PAYLOAD))
+def test_padme_leaves_few_distinct_sizes(length: int) -> None:
+    padded = crypto.padded_size(length)
+    exponent = length.bit_length() - 1
+    # Only the top floor(log2 E)+1 bits of the length may survive.
+    assert padded % (1 << (exponent - exponent.bit_length())) == 0
+
+
+def test_large_payload_round_trip(alice: crypto.Identity) -> None:
+    payload = bytes(range(256)) * 300
+    envelope = _seal_payload(payload, [alice.public])
+    assert _open_payload(envelope, alice) == payload
+    assert len(envelope) == envelope_size(len(payload), 1)
+
+
+def test_digest_names_the_exact_bytes(alice: crypto.Identity) -> None:
+    envelope = crypto.seal_request(make_request(), for_recipients=[alice.public])
+    assert len(crypto.envelope_digest(envelope)) == 32
+    assert crypto.envelope_digest(envelope) != crypto.envelope_digest(envelope[:-1] + b"\x00")

@@ -1,0 +1,108 @@
+"""Schema v1: the normalised shape, every bound, and the canonical encoding."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import crypto
+from crypto import request_schema as schema
+from tests.crypto.conftest import make_request
+
+
+def test_normalised_shape_has_every_key() -> None:
+    decoded = crypto.decode_request(crypto.encode_request(make_request()))
+    assert set(decoded) == set(schema.REQUEST_FIELDS) | set(schema.META_FIELDS)
+    assert decoded["threat_from"] == [] and decoded["detention"] is None and decoded["health"] == ""
+    assert decoded["submitted_on"] == "2026-11-22"
+
+
+def test_encoding_is_canonical() -> None:
+    data = crypto.encode_request(make_request(threat_from=["other", "family", "family"]))
+    assert data == json.dumps(json.loads(data), ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+    assert json.loads(data)["threat_from"] == ["family", "other"]
+    assert "Помогите".encode() in data  # not \u-escaped
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("danger", None, "required"),
+        ("danger", "maybe", "not_a_choice"),
+        ("people", 0, "out_of_range"),
+        ("people", 21, "out_of_range"),
+        ("people", True, "not_an_integer"),
+        ("people", "3", "not_an_integer"),
+        ("children", 4, "more_than_people"),
+        ("children", -1, "out_of_range"),
+        ("contact", "   ", "required"),
+        ("contact", "x" * 201, "too_long"),
+        ("alias", "x" * 101, "too_long"),
+        ("story", "я" * 10001, "too_long"),
+        ("safe_times", "a\x07b", "control_character"),
+        ("documents", ["passport"], "not_a_choice"),
+        ("documents", "none", "not_a_list"),
+        ("consent", False, "required"),
+        ("locale", "english!", "not_a_locale"),
+        ("submitted_on", "2026-02-30", "not_a_day"),
+    ],
+)
+def test_each_bound_names_its_field(field: str, value: object, reason: str) -> None:
+    with pytest.raises(crypto.RequestInvalidError) as caught:
+        crypto.encode_request(make_request(**{field: value}))
+    assert (caught.value.field, caught.value.reason) == (field, reason)
+
+
+def test_bounds_are_inclusive() -> None:
+    request = make_request(people=20, children=20, story="я" * 10000, contact="c" * 200, alias="a" * 100)
+    assert crypto.decode_request(crypto.encode_request(request))["story"] == "я" * 10000
+
+
+def test_unknown_field_is_refused() -> None:
+    with pytest.raises(crypto.RequestInvalidError):
+        crypto.encode_request(make_request(ip_address="203.0.113.9"))
+
+
+def test_newer_schema_is_unsupported() -> None:
+    with pytest.raises(crypto.UnsupportedVersionError):
+        crypto.encode_request(make_request(schema=2))
+
+
+@given(st.binary(max_size=2000))
+def test_decoder_only_raises_typed_errors(data: bytes) -> None:
+    with contextlib.suppress(crypto.CryptoError):
+        crypto.decode_request(data)
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from([*schema.REQUEST_FIELDS, *schema.META_FIELDS, "x"]),
+        st.none() | st.booleans() | st.integers() | st.text(max_size=50) | st.lists(st.text(max_size=20), max_size=4),
+    )
+)
+def test_encoder_on_arbitrary_mappings(fields: dict[str, object]) -> None:
+    try:
+        data = crypto.encode_request(fields)
+    except crypto.CryptoError:
+        return
+    assert crypto.encode_request(crypto.decode_request(data)) == data
+
+
+@given(
+    story=st.text(min_size=1, max_size=300).filter(str.strip),
+    threat=st.lists(st.sampled_from(schema.THREAT_FROM)),
+    people=st.integers(1, 20),
+)
+def test_valid_requests_round_trip(story: str, threat: list[str], people: int) -> None:
+    try:
+        data = crypto.encode_request(make_request(story=story, threat_from=threat, people=people))
+    except crypto.RequestInvalidError as error:
+        assert error.reason == "control_character"
+        return
+    decoded = crypto.decode_request(data)
+    assert decoded["story"] == story and decoded["people"] == people
+    assert decoded["threat_from"] == [t for t in schema.THREAT_FROM if t in threat]

@@ -1,0 +1,80 @@
+"""Every known-answer file in tests/vectors/ through our decoders: the outcome the header names, exactly."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+import pytest
+
+import crypto
+from crypto.envelope import _open_payload
+from tests.vectors.vectorfile import Vector, all_vectors
+
+VECTORS = all_vectors()
+ERRORS = {
+    "malformed": crypto.MalformedError,
+    "unsupported-version": crypto.UnsupportedVersionError,
+    "not-recipient": crypto.NotRecipientError,
+    "tampered": crypto.TamperedError,
+    "unknown-signer": crypto.UnknownSignerError,
+    "wrong-server": crypto.WrongServerError,
+    "wrong-passphrase": crypto.WrongPassphraseError,
+}
+
+
+def b2(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=32).hexdigest()
+
+
+def decode(vector: Vector) -> bytes:
+    """Run the decoder the vector's kind names; return the bytes FORMAT.md §9 says to hash on success."""
+    h = vector.header
+    if vector.kind == "envelope":
+        identity = crypto.unlock_identity(base64.b64decode(h["identity"]), h["passphrase"])
+        return _open_payload(vector.body, identity)
+    if vector.kind == "request":
+        return crypto.encode_request(crypto.decode_request(vector.body))
+    if vector.kind == "private-key":
+        box_sk, seed = crypto.unlock_identity(vector.body, h["passphrase"]).secret_bytes()
+        name = crypto.unlock_identity(vector.body, h["passphrase"]).name.encode()
+        return box_sk + seed + bytes([len(name)]) + name
+    if vector.kind == "public-key":
+        public = crypto.PublicIdentity.from_text(vector.body)
+        return public.box_public + public.sign_public
+    server = crypto.ServerPublicKey(base64.b64decode(h["server"]))
+    if vector.kind == "bundle":
+        bundle = crypto.read_bundle(vector.body, expected_server=server)
+        return b"".join(e.envelope for e in bundle.entries())
+    if vector.kind == "ack":
+        caseworkers = [base64.b64decode(k) for k in h["caseworkers"].split(",")]
+        # The registry holds public identities; only the signing key matters to read_ack.
+        registered = [_with_signing_key(k) for k in caseworkers]
+        ack = crypto.read_ack(vector.body, server=server, caseworkers=registered)
+        return b"".join(e.entry_id + e.digest for e in ack.entries)
+    raise AssertionError(f"unknown vector kind {vector.kind}")
+
+
+def _with_signing_key(sign_public: bytes) -> crypto.PublicIdentity:
+    return crypto.PublicIdentity("registered", b"\x09" * 32, sign_public)
+
+
+@pytest.mark.parametrize("vector", VECTORS, ids=[v.name for v in VECTORS])
+def test_vector(vector: Vector) -> None:
+    if vector.expect == "success":
+        assert b2(decode(vector)) == vector.header["payload-blake2b"]
+    else:
+        with pytest.raises(ERRORS[vector.expect]) as caught:
+            decode(vector)
+        # A subclass of the right class is not enough when a sibling class was meant.
+        others = [cls for name, cls in ERRORS.items() if name != vector.expect and cls is not ERRORS[vector.expect]]
+        assert not any(type(caught.value) is cls for cls in others)
+
+
+def test_vectors_cover_every_outcome() -> None:
+    seen = {(v.kind, v.expect) for v in VECTORS}
+    for kind in ("envelope", "request", "private-key", "public-key", "bundle", "ack"):
+        assert (kind, "success") in seen
+        assert (kind, "malformed") in seen
+        assert (kind, "unsupported-version") in seen
+    assert {e for _, e in seen} == {"success", *ERRORS}
