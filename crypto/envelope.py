@@ -125,7 +125,8 @@ def _open_payload(envelope: bytes, identity: Identity) -> bytes:
     if length > padded or padded_size(length) != padded:
         raise MalformedError("the envelope's payload length disagrees with its padding")
     payload = inner.take(length)
-    if any(inner.take(inner.remaining)):
+    padding = inner.take(inner.remaining)
+    if padding.count(0) != len(padding):
         raise MalformedError("the envelope's padding is not zero")
     return payload
 

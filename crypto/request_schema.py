@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime
 import json
 import re
-import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -52,7 +51,8 @@ _ONE_OF: dict[str, tuple[tuple[str, ...], bool]] = {
 _ANY_OF = {"threat_from": THREAT_FROM, "documents": DOCUMENTS}
 _REQUIRED_TEXT = {"contact", "story"}
 _LOCALE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?")
-_ALLOWED_CONTROLS = {"\t", "\n", "\r"}
+# Unicode categories Cc (C0, DEL, C1) and Cs (surrogates), less tab, line feed and carriage return.
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def _one_of(field: str, value: Any) -> str | None:
@@ -98,9 +98,8 @@ def _text(field: str, value: Any) -> str:
         raise RequestInvalidError(field, "required")
     if len(value) > TEXT_LIMITS[field]:
         raise RequestInvalidError(field, "too_long")
-    for ch in value:
-        if ch not in _ALLOWED_CONTROLS and unicodedata.category(ch) in ("Cc", "Cs"):
-            raise RequestInvalidError(field, "control_character")
+    if _FORBIDDEN.search(value):
+        raise RequestInvalidError(field, "control_character")
     return value
 
 

@@ -106,3 +106,15 @@ def test_valid_requests_round_trip(story: str, threat: list[str], people: int) -
     decoded = crypto.decode_request(data)
     assert decoded["story"] == story and decoded["people"] == people
     assert decoded["threat_from"] == [t for t in schema.THREAT_FROM if t in threat]
+
+
+def test_forbidden_characters_are_exactly_categories_cc_and_cs_less_tab_and_newlines() -> None:
+    import sys
+    import unicodedata
+
+    from crypto.request_schema import _FORBIDDEN
+
+    for code in range(sys.maxunicode + 1):
+        ch = chr(code)
+        expected = ch not in "\t\n\r" and unicodedata.category(ch) in ("Cc", "Cs")
+        assert bool(_FORBIDDEN.search(ch)) is expected, hex(code)
