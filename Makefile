@@ -4,11 +4,13 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench wheel clean
+.PHONY: run test lint bench wheel lock clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements/server.lock
 	@$(PYTHON) -m venv $(VENV) || { echo "Could not create a virtual environment. On Debian: apt-get install python3-venv"; exit 1; }
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --require-hashes -r requirements/server.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	$(BIN)/pip install --quiet -e '.[server,test]'
 	@touch $(STAMP)
 
@@ -18,6 +20,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check crypto intake triage tests bench
 	$(BIN)/mypy crypto intake triage
+	$(BIN)/bandit --quiet --severity-level high --confidence-level medium -r crypto intake triage
 
 test: lint
 	$(BIN)/python -m pytest
@@ -27,6 +30,13 @@ bench: $(STAMP)
 
 wheel: $(STAMP)
 	$(BIN)/pip wheel --no-deps -w dist .
+
+lock: $(STAMP)
+	$(BIN)/pip install --quiet pip-tools
+	$(BIN)/pip-compile --quiet --generate-hashes --extra server --no-emit-index-url --no-emit-find-links \
+		--strip-extras -o requirements/server.lock pyproject.toml
+	$(BIN)/pip-compile --quiet --generate-hashes --no-emit-index-url --no-emit-find-links \
+		--strip-extras -o requirements/laptop.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) dist build .pytest_cache .mypy_cache .ruff_cache
