@@ -76,6 +76,8 @@ def make_ack(
 
 def read_ack(data: bytes, *, server: ServerPublicKey, caseworkers: Iterable[PublicIdentity]) -> Ack:
     """Verify an acknowledgement for ``server`` signed by one of ``caseworkers``."""
+    if len(data) < HEADER_SIZE + SIGNATURE_SIZE:
+        raise MalformedError("the file is too short to be an intake acknowledgement")
     reader = Reader(data, "the acknowledgement")
     if reader.take(4) != MAGIC:
         raise MalformedError("this is not an intake acknowledgement")
@@ -83,6 +85,16 @@ def read_ack(data: bytes, *, server: ServerPublicKey, caseworkers: Iterable[Publ
         raise UnsupportedVersionError("this acknowledgement has a version this tool does not know")
     sign_public = reader.take(32)
     for_server = ServerPublicKey(reader.take(32))
+    # Authenticity and trust first; only a verified acknowledgement from a registered caseworker for
+    # this server is parsed any further.
+    hasher = body_hasher()
+    hasher.update(data[: len(data) - SIGNATURE_SIZE])
+    _verify(sign_public, signed_message(hasher.digest()), data[len(data) - SIGNATURE_SIZE :])
+    signer = next((c for c in caseworkers if c.sign_public == sign_public), None)
+    if signer is None:
+        raise UnknownSignerError("the acknowledgement is not signed by a registered caseworker", sign_public)
+    if for_server != server:
+        raise WrongServerError("the acknowledgement was made for another server")
     bundle_sequence = reader.u64()
     reader.take(16)
     created_on = reader.day()
@@ -90,16 +102,7 @@ def read_ack(data: bytes, *, server: ServerPublicKey, caseworkers: Iterable[Publ
     if count > MAX_ENTRIES or reader.remaining != count * ENTRY_SIZE + SIGNATURE_SIZE:
         raise MalformedError("the acknowledgement's length does not match its entry count")
     entries = tuple(AckEntry(reader.take(16), reader.take(32)) for _ in range(count))
-    body = data[: len(data) - SIGNATURE_SIZE]
-    hasher = body_hasher()
-    hasher.update(body)
-    _verify(sign_public, signed_message(hasher.digest()), reader.take(SIGNATURE_SIZE))
     if any(a.entry_id >= b.entry_id for a, b in itertools.pairwise(entries)):
         raise MalformedError("the acknowledgement's entries are not in strictly increasing order")
-    signer = next((c for c in caseworkers if c.sign_public == sign_public), None)
-    if signer is None:
-        raise UnknownSignerError("the acknowledgement is not signed by a registered caseworker", sign_public)
-    if for_server != server:
-        raise WrongServerError("the acknowledgement was made for another server")
     digest = hashlib.blake2b(data, digest_size=32).digest()
     return Ack(signer, for_server, bundle_sequence, created_on, entries, digest)

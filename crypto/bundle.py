@@ -1,7 +1,8 @@
 """The export bundle (server -> laptop): every envelope not yet acknowledged, signed by the server.
 
-The reader verifies before it hands out anything: ``read_bundle`` scans the whole file, checking its
-structure (entry count, strictly increasing serials, unique ids, no trailing bytes) and the signature;
+The reader verifies before it interprets anything: ``read_bundle`` hashes the whole file and checks the
+signature and the signer first, and only then reports a structural fault (entry count, strictly
+increasing serials, unique ids, no trailing bytes);
 ``Bundle.entries()`` scans it again and fails at the end if a single byte differs from the verified
 scan, so a caller that commits only after the iterator finishes can never import a changed file.
 """
@@ -115,21 +116,23 @@ class _Scan:
         self.file_hash.update(chunk)
         return chunk
 
-    def header(self) -> BundleHeader:
+    def header(self) -> tuple[ServerPublicKey, BundleHeader | MalformedError]:
+        """The signer, and the header or the fault in it (raised only once the signature verifies)."""
         if self.size < HEADER_SIZE + SIGNATURE_SIZE:
-            raise TamperedError("the bundle is truncated")
+            raise MalformedError("the file is too short to be an intake export bundle")
         reader = Reader(self.read(HEADER_SIZE), "the bundle header")
         if reader.take(4) != MAGIC:
             raise MalformedError("this is not an intake export bundle")
         if reader.u8() != VERSION:
             raise UnsupportedVersionError("this bundle has a version this tool does not know")
         server = ServerPublicKey(reader.take(32))
-        sequence, high_water = reader.u64(), reader.u64()
-        created_on = reader.day()
-        count = reader.u32()
-        if sequence == 0 or count > MAX_ENTRIES:
-            raise MalformedError("the bundle header is out of range")
-        return BundleHeader(server, sequence, high_water, created_on, count)
+        try:
+            sequence, high_water, created_on, count = reader.u64(), reader.u64(), reader.day(), reader.u32()
+            if sequence == 0 or count > MAX_ENTRIES:
+                raise MalformedError("the bundle header is out of range")
+        except MalformedError as fault:
+            return server, fault
+        return server, BundleHeader(server, sequence, high_water, created_on, count)
 
     def entries(self, header: BundleHeader) -> Iterator[BundleEntry]:
         body_end = self.size - SIGNATURE_SIZE
@@ -137,16 +140,22 @@ class _Scan:
         seen: set[bytes] = set()
         for _ in range(header.count):
             if self.stream.tell() + ENTRY_HEAD_SIZE > body_end:
-                raise TamperedError("the bundle is truncated: it holds fewer entries than its header says")
+                raise MalformedError("the bundle holds fewer entries than its header says")
             head = Reader(self.read(ENTRY_HEAD_SIZE), "a bundle entry")
             entry_id, serial, length = head.take(16), head.u64(), head.u32()
             _check_entry(entry_id, serial, length, last_serial, header.high_water, seen)
             if self.stream.tell() + length > body_end:
-                raise TamperedError("the bundle is truncated inside an entry")
+                raise MalformedError("a bundle entry runs past the end of the bundle")
             last_serial = serial
             yield BundleEntry(entry_id, serial, self.read(length))
         if self.stream.tell() != body_end:
-            raise TamperedError("the bundle has bytes after its last entry")
+            raise MalformedError("the bundle has bytes after its last entry")
+
+    def drain(self) -> None:
+        """Hash whatever is left before the signature, after a structural fault stopped the parse."""
+        left = self.size - SIGNATURE_SIZE - self.stream.tell()
+        while left > 0:
+            left -= len(self.read(min(left, 1 << 20)))
 
     def signature(self) -> bytes:
         signature = self.stream.read(SIGNATURE_SIZE)
@@ -177,9 +186,12 @@ class Bundle:
         """Stream the entries again; raises TamperedError at the end if the file changed since."""
         with self._open() as stream:
             scan = _Scan(stream, self._size)
-            if scan.header() != self.header:
+            if scan.header()[1] != self.header:
                 raise TamperedError("the bundle changed after it was verified")
-            yield from scan.entries(self.header)
+            try:
+                yield from scan.entries(self.header)
+            except MalformedError:
+                raise TamperedError("the bundle changed after it was verified") from None
             if not hmac.compare_digest(scan.hasher.digest(), self._body_hash):
                 raise TamperedError("the bundle changed after it was verified")
 
@@ -202,12 +214,23 @@ def read_bundle(source: bytes | os.PathLike[str] | str, *, expected_server: Serv
         size = os.path.getsize(path)
     with open_stream() as stream:
         scan = _Scan(stream, size)
-        header = scan.header()
-        for _ in scan.entries(header):
-            pass
+        server, header = scan.header()
+        # Structure is parsed while hashing, but a fault is raised only after the signature and the
+        # signer check: nothing from an unverified or untrusted file is interpreted.
+        fault: MalformedError | None = header if isinstance(header, MalformedError) else None
+        if isinstance(header, BundleHeader):
+            try:
+                for _ in scan.entries(header):
+                    pass
+            except MalformedError as error:
+                fault = error
+        scan.drain()
         body_hash = scan.hasher.digest()
         signature = scan.signature()
-    header.server.verify(signed_message(body_hash), signature)
-    if expected_server is not None and header.server != expected_server:
-        raise UnknownSignerError("the bundle is signed by a server key you have not pinned", header.server)
+    server.verify(signed_message(body_hash), signature)
+    if expected_server is not None and server != expected_server:
+        raise UnknownSignerError("the bundle is signed by a server key you have not pinned", server)
+    if fault is not None:
+        raise fault
+    assert isinstance(header, BundleHeader)
     return Bundle(open_stream, size, header, body_hash, scan.file_hash.digest())

@@ -134,7 +134,8 @@ class PublicIdentity:
                 raise MalformedError("a public key file is UTF-8 text") from None
         if len(text) > 4096:
             raise MalformedError("a public key file is under 4 KiB")
-        lines = [ln.strip() for ln in text.splitlines()]
+        # LF separates lines; a CR before it, and spaces or tabs around a line, are forgiven (email).
+        lines = [ln.strip(" \t\r") for ln in text.split("\n")]
         lines = [ln for ln in lines if ln and not ln.startswith("#")]
         if not lines or not lines[0].startswith("intake caseworker public key"):
             raise MalformedError("this is not an intake caseworker public key file")
@@ -148,7 +149,7 @@ class PublicIdentity:
             label, sep, value = line.partition(":")
             if not sep or label != key:
                 raise MalformedError(f"expected the line {key!r} in the public key file")
-            values[key] = value.strip()
+            values[key] = value.strip(" \t")
         public = cls(
             name=values["name"],
             box_public=_b64decode(values["encryption"], KEY_SIZE, "encryption key"),

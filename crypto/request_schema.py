@@ -120,14 +120,15 @@ def normalize_request(request: Mapping[str, Any]) -> dict[str, Any]:
     """Check ``request`` against schema v1 and return it in normalised form."""
     if not isinstance(request, Mapping):
         raise MalformedError("a request is a mapping of field names to values")
+    schema = request.get("schema")
+    if not isinstance(schema, int) or isinstance(schema, bool):
+        raise RequestInvalidError("schema", "required")
+    if schema != SCHEMA_VERSION:
+        # Checked before unknown keys: a newer schema is expected to bring keys we do not know.
+        raise UnsupportedVersionError(f"request schema {schema} is not supported")
     unknown = sorted(set(request) - set(REQUEST_FIELDS) - set(META_FIELDS), key=str)
     if unknown:
         raise RequestInvalidError(str(unknown[0])[:40], "unknown_field")
-    schema = request.get("schema")
-    if schema != SCHEMA_VERSION or isinstance(schema, bool):
-        if isinstance(schema, int) and not isinstance(schema, bool):
-            raise UnsupportedVersionError(f"request schema {schema} is not supported")
-        raise RequestInvalidError("schema", "required")
     locale = request.get("locale")
     if not isinstance(locale, str) or not _LOCALE.fullmatch(locale):
         raise RequestInvalidError("locale", "not_a_locale")
@@ -175,8 +176,8 @@ def _no_constant(name: str) -> Any:
 
 def decode_request(data: bytes) -> dict[str, Any]:
     """Parse and validate the bytes an envelope carried. Only MalformedError (or a subclass) escapes."""
-    if len(data) > MAX_REQUEST_BYTES * 32:
-        raise MalformedError("the request is far larger than any request can be")
+    if len(data) > MAX_REQUEST_BYTES:
+        raise RequestTooLargeError(len(data), MAX_REQUEST_BYTES)
     try:
         text = data.decode("utf-8")
         value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)

@@ -175,6 +175,36 @@ def envelopes(alice: crypto.Identity, bob: crypto.Identity, carol: crypto.Identi
         comment="recipient count 0",
         **who,
     )
+    many = bytearray(one)
+    many[5] = 17
+    write(
+        "envelope-malformed-seventeen-recipients",
+        bytes(many),
+        kind="envelope",
+        expect="malformed",
+        comment="recipient count 17",
+        **who,
+    )
+    small = bytearray(one)
+    small[6:10] = u32(32767)
+    write(
+        "envelope-malformed-padded-below-bucket",
+        bytes(small),
+        kind="envelope",
+        expect="malformed",
+        comment="P = 32,767 is below the fixed bucket",
+        **who,
+    )
+    huge = bytearray(one)
+    huge[6:10] = u32(1048577)
+    write(
+        "envelope-malformed-padded-above-limit",
+        bytes(huge),
+        kind="envelope",
+        expect="malformed",
+        comment="P = 1,048,577 is above the limit",
+        **who,
+    )
     dirty = u32(3) + b"abc" + b"\x00" * 100 + b"\x01" + b"\x00" * (32768 - 104)
     write(
         "envelope-malformed-nonzero-padding",
@@ -253,12 +283,42 @@ def requests() -> None:
         expect="malformed",
         comment="a field schema v1 does not have",
     )
+    long_story = json.dumps(request(story="я" * 10001), ensure_ascii=False).encode("utf-8")
     write(
         "request-malformed-story-too-long",
-        json.dumps(request(story="я" * 10001)).encode("utf-8"),
+        long_story,
         kind="request",
         expect="malformed",
-        comment="10,001 characters",
+        comment="10,001 Cyrillic characters: about 20 KB, under the byte bound, over the character bound",
+    )
+    oversized = json.dumps(request(story="x" * 9000, padding=" " * 30000)).encode()
+    write(
+        "request-malformed-too-many-bytes",
+        oversized,
+        kind="request",
+        expect="malformed",
+        comment="over 32,768 bytes: refused before parsing",
+    )
+    write(
+        "request-malformed-children-exceed-people",
+        json.dumps(request(people=1, children=2)).encode(),
+        kind="request",
+        expect="malformed",
+        comment="children count among people",
+    )
+    write(
+        "request-malformed-people-out-of-range",
+        json.dumps(request(people=21)).encode(),
+        kind="request",
+        expect="malformed",
+        comment="people is 1 to 20",
+    )
+    write(
+        "request-malformed-schema-not-integer",
+        json.dumps(request(schema="1")).encode(),
+        kind="request",
+        expect="malformed",
+        comment="schema is the number 1, not a string",
     )
     write(
         "request-malformed-control-character",
@@ -331,6 +391,25 @@ def keys(alice: crypto.Identity) -> None:
         passphrase=PASSPHRASE,
         comment="memory cost changed: AEAD fails",
     )
+    for passes in (0, 17):
+        costly = bytearray(locked)
+        costly[6:10] = u32(passes)
+        write(
+            f"private-key-malformed-passes-{passes}",
+            bytes(costly),
+            kind="private-key",
+            expect="malformed",
+            passphrase=PASSPHRASE,
+            comment=f"t = {passes} is outside 1 to 16",
+        )
+    write(
+        "private-key-unsupported-kdf",
+        locked[:5] + b"\x02" + locked[6:],
+        kind="private-key",
+        expect="unsupported-version",
+        passphrase=PASSPHRASE,
+        comment="KDF id 2 is unknown",
+    )
     write(
         "private-key-unsupported-version",
         locked[:4] + b"\x02" + locked[5:],
@@ -388,6 +467,22 @@ def keys(alice: crypto.Identity) -> None:
         kind="public-key",
         expect="malformed",
         comment="encryption key is not base64",
+    )
+    lines = text.splitlines()
+    lines[2] = "encryption: " + b64(bytes(32))
+    write(
+        "public-key-malformed-zero-key",
+        ("\n".join(lines) + "\n").encode(),
+        kind="public-key",
+        expect="malformed",
+        comment="an all-zero X25519 key is refused before the signature is checked",
+    )
+    write(
+        "public-key-malformed-line-count",
+        ("\n".join(text.splitlines()[:5]) + "\n").encode(),
+        kind="public-key",
+        expect="malformed",
+        comment="the self-signature line is missing",
     )
     write(
         "public-key-unsupported-version",
@@ -465,7 +560,28 @@ def containers(alice: crypto.Identity, bob: crypto.Identity) -> None:
         comment="version 2",
         **trusted,
     )
+    write(
+        "bundle-tampered-appended",
+        good + b"\x00",
+        kind="bundle",
+        expect="tampered",
+        comment="one byte appended: the last 64 bytes are no longer the signature",
+        **trusted,
+    )
+    write(
+        "bundle-malformed-short",
+        good[:100],
+        kind="bundle",
+        expect="malformed",
+        comment="shorter than a header and a signature",
+        **trusted,
+    )
     head = b"ITKB" + u8(1) + server.public.raw + u64(7) + u64(5) + encode_day(DAY) + u32(2)
+
+    def swapped_by(key: ServerKey) -> bytes:
+        top = b"ITKB" + u8(1) + key.public.raw + u64(7) + u64(5) + encode_day(DAY) + u32(2)
+        return top + b"".join(e.entry_id + u64(e.serial) + u32(len(e.envelope)) + e.envelope for e in reversed(entries))
+
     swapped = head + b"".join(e.entry_id + u64(e.serial) + u32(len(e.envelope)) + e.envelope for e in reversed(entries))
     write(
         "bundle-malformed-reordered",
@@ -473,6 +589,52 @@ def containers(alice: crypto.Identity, bob: crypto.Identity) -> None:
         kind="bundle",
         expect="malformed",
         comment="validly signed, but serials go 4 then 1",
+        **trusted,
+    )
+    above = (
+        b"ITKB"
+        + u8(1)
+        + server.public.raw
+        + u64(7)
+        + u64(3)
+        + encode_day(DAY)
+        + u32(2)
+        + b"".join(e.entry_id + u64(e.serial) + u32(len(e.envelope)) + e.envelope for e in entries)
+    )
+    write(
+        "bundle-malformed-serial-above-high-water",
+        signed(above, server.sign),
+        kind="bundle",
+        expect="malformed",
+        comment="validly signed, serial 4 above high-water 3",
+        **trusted,
+    )
+    empty_entry = (
+        b"ITKB"
+        + u8(1)
+        + server.public.raw
+        + u64(7)
+        + u64(5)
+        + encode_day(DAY)
+        + u32(1)
+        + entries[0].entry_id
+        + u64(1)
+        + u32(0)
+    )
+    write(
+        "bundle-malformed-empty-entry",
+        signed(empty_entry, server.sign),
+        kind="bundle",
+        expect="malformed",
+        comment="validly signed, an entry of length 0",
+        **trusted,
+    )
+    write(
+        "bundle-unknown-signer-and-malformed",
+        signed(swapped_by(stranger), stranger.sign),
+        kind="bundle",
+        expect="unknown-signer",
+        comment="an untrusted signer is reported before any structural fault",
         **trusted,
     )
     doubled = head + b"".join(entries[0].entry_id + u64(s) + u32(len(envs[0])) + envs[0] for s in (1, 2))
@@ -509,11 +671,11 @@ def containers(alice: crypto.Identity, bob: crypto.Identity) -> None:
         **registered,
     )
     write(
-        "ack-malformed-truncated",
+        "ack-tampered-truncated",
         ack[:-1],
         kind="ack",
-        expect="malformed",
-        comment="one byte short: the length no longer matches the count",
+        expect="tampered",
+        comment="one byte short: the last 64 bytes are no longer the signature",
         **trusted,
         **registered,
     )
@@ -555,6 +717,35 @@ def containers(alice: crypto.Identity, bob: crypto.Identity) -> None:
         kind="ack",
         expect="malformed",
         comment="validly signed, entries not in increasing id order",
+        **trusted,
+        **registered,
+    )
+    lying = (
+        b"ITKA"
+        + u8(1)
+        + alice.public.sign_public
+        + server.public.raw
+        + u64(7)
+        + bytes(16)
+        + encode_day(DAY)
+        + u32(3)
+        + b"".join(a.entry_id + a.digest for a in ack_entries)
+    )
+    write(
+        "ack-malformed-count",
+        signed(lying, alice.sign),
+        kind="ack",
+        expect="malformed",
+        comment="validly signed, but the count says 3 and 2 entries follow",
+        **trusted,
+        **registered,
+    )
+    write(
+        "ack-malformed-short",
+        ack[:120],
+        kind="ack",
+        expect="malformed",
+        comment="shorter than a header and a signature",
         **trusted,
         **registered,
     )

@@ -1,0 +1,455 @@
+"""A second, independent decoder written from docs/FORMAT.md alone (never from crypto/).
+
+Its only purpose is to check that the specification is complete: if this file and the reference
+implementation disagree on a known-answer vector, the spec (or the vector) is wrong.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import hashlib
+import itertools
+import json
+import re
+import struct
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+from nacl import bindings as sodium
+from nacl import exceptions as sodium_errors
+
+
+class DecodeError(Exception):
+    kind = "error"
+
+
+class Malformed(DecodeError):
+    kind = "malformed"
+
+
+class UnsupportedVersion(DecodeError):
+    kind = "unsupported-version"
+
+
+class NotRecipient(DecodeError):
+    kind = "not-recipient"
+
+
+class Tampered(DecodeError):
+    kind = "tampered"
+
+
+class UnknownSigner(DecodeError):
+    kind = "unknown-signer"
+
+
+class WrongServer(DecodeError):
+    kind = "wrong-server"
+
+
+class WrongPassphrase(DecodeError):
+    kind = "wrong-passphrase"
+
+
+def blake2b(data: bytes, size: int) -> bytes:
+    return hashlib.blake2b(data, digest_size=size).digest()
+
+
+def _u32(data: bytes, at: int) -> int:
+    return int(struct.unpack_from(">I", data, at)[0])
+
+
+def _u64(data: bytes, at: int) -> int:
+    return int(struct.unpack_from(">Q", data, at)[0])
+
+
+def _magic_and_version(data: bytes, magic: bytes) -> None:
+    # §1: a known magic with an unknown version is "unsupported version", never a guess.
+    if len(data) < 5 or data[:4] != magic:
+        raise Malformed("magic")
+    if data[4] != 1:
+        raise UnsupportedVersion(str(data[4]))
+
+
+def _day(data: bytes, at: int) -> datetime.date:
+    value = _u32(data, at)
+    try:
+        return datetime.date(value // 10000, value // 100 % 100, value % 100)
+    except ValueError:
+        raise Malformed("day") from None
+
+
+# ---- §3 request payload -------------------------------------------------------------------
+
+MAX_REQUEST_BYTES = 32768
+THREAT_FROM = ("authorities", "family", "community", "partner", "other")
+DOCUMENTS = ("internal_passport", "international_passport", "none", "confiscated")
+ONE_OF = {
+    "danger": ("immediate", "serious", "not_immediate"),
+    "contact_method": ("signal", "telegram", "whatsapp", "email", "phone", "other"),
+}
+OPTIONAL_ONE_OF = {
+    "detention": ("never", "past", "recent"),
+    "location": ("chechnya", "north_caucasus", "russia_other", "outside_russia", "undisclosed"),
+}
+# (max characters, must hold something other than white space)
+TEXT = {
+    "health": (1000, False),
+    "contact": (200, True),
+    "safe_times": (200, False),
+    "alias": (100, False),
+    "story": (10000, True),
+}
+# §3 table, "required (default)": absent optional keys take these.
+DEFAULTS: dict[str, Any] = {
+    "threat_from": [],
+    "detention": None,
+    "location": None,
+    "children": None,
+    "documents": [],
+    "health": "",
+    "safe_times": "",
+    "alias": "",
+}
+REQUIRED = ("schema", "locale", "submitted_on", "danger", "people", "contact_method", "contact", "story", "consent")
+KEYS = frozenset(REQUIRED) | frozenset(DEFAULTS)
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise Malformed("duplicate key")
+        out[key] = value
+    return out
+
+
+def _no_constants(name: str) -> Any:
+    raise Malformed("not JSON: " + name)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _ordered_subset(value: Any, choices: tuple[str, ...]) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v in choices for v in value):
+        raise Malformed("choice list")
+    positions = [choices.index(v) for v in value]
+    if any(a >= b for a, b in itertools.pairwise(positions)):
+        raise Malformed("choice list order")
+    return value
+
+
+def _text(value: Any, limit: int, needs_content: bool) -> str:
+    if not isinstance(value, str) or len(value) > limit:
+        raise Malformed("text")
+    for ch in value:
+        if ch not in "\t\n\r" and unicodedata.category(ch) in ("Cc", "Cs"):
+            raise Malformed("control character")
+    if needs_content and not value.strip():
+        raise Malformed("empty text")
+    return value
+
+
+def decode_request(data: bytes) -> dict[str, Any]:
+    """§3: returns the normalised request (every key present)."""
+    if len(data) > MAX_REQUEST_BYTES:
+        raise Malformed("too large")
+    try:
+        obj = json.loads(data.decode("utf-8"), object_pairs_hook=_pairs, parse_constant=_no_constants)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise Malformed("not JSON") from None
+    if not isinstance(obj, dict):
+        raise Malformed("not an object")
+    schema = obj.get("schema")
+    if not _is_int(schema):
+        raise Malformed("schema")
+    if schema != 1:  # §3 step 3
+        raise UnsupportedVersion("schema")
+    if not KEYS.issuperset(obj) or not all(k in obj for k in REQUIRED):
+        raise Malformed("keys")
+    req = {**DEFAULTS, **obj}
+    if not isinstance(req["locale"], str) or not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?", req["locale"]):
+        raise Malformed("locale")
+    day = req["submitted_on"]
+    if not isinstance(day, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", day):
+        raise Malformed("submitted_on")
+    try:
+        datetime.date(int(day[:4]), int(day[5:7]), int(day[8:]))
+    except ValueError:
+        raise Malformed("submitted_on") from None
+    for key, choices in ONE_OF.items():
+        if req[key] not in choices:
+            raise Malformed(key)
+    for key, choices in OPTIONAL_ONE_OF.items():
+        if req[key] is not None and req[key] not in choices:
+            raise Malformed(key)
+    _ordered_subset(req["threat_from"], THREAT_FROM)
+    _ordered_subset(req["documents"], DOCUMENTS)
+    people, children = req["people"], req["children"]
+    if not _is_int(people) or not 1 <= people <= 20:
+        raise Malformed("people")
+    if children is not None and (not _is_int(children) or not 0 <= children <= min(20, people)):
+        raise Malformed("children")
+    for key, (limit, needs_content) in TEXT.items():
+        _text(req[key], limit, needs_content)
+    if req["consent"] is not True:
+        raise Malformed("consent")
+    return req
+
+
+def canonical(request: dict[str, Any]) -> bytes:
+    return json.dumps(request, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+
+# ---- §4 envelope --------------------------------------------------------------------------
+
+MAX_PAYLOAD = 1_048_576
+
+
+def padded_size(length: int) -> int:
+    if not 0 <= length <= MAX_PAYLOAD:
+        raise Malformed("payload length")
+    if length <= MAX_REQUEST_BYTES:
+        return MAX_REQUEST_BYTES
+    e = length.bit_length() - 1
+    s = e.bit_length()
+    mask = (1 << (e - s)) - 1
+    return (length + mask) & ~mask
+
+
+def open_envelope(data: bytes, box_sk: bytes) -> bytes:
+    """§4.4: returns the payload bytes (the caller decodes them per §3)."""
+    _magic_and_version(data, b"ITKE")
+    if len(data) < 10:
+        raise Malformed("short")
+    n, p = data[5], _u32(data, 6)
+    if not 1 <= n <= 16 or not MAX_REQUEST_BYTES <= p <= MAX_PAYLOAD:
+        raise Malformed("header")
+    head = 34 + 80 * n
+    if len(data) != head + 4 + p + 16:
+        raise Malformed("length")
+    box_pk = sodium.crypto_scalarmult_base(box_sk)
+    key = None
+    for i in range(n):
+        stanza = data[10 + 80 * i : 90 + 80 * i]
+        try:
+            opened = sodium.crypto_box_seal_open(stanza, box_pk, box_sk)
+        except sodium_errors.CryptoError:
+            continue
+        if len(opened) == 32:
+            key = opened
+            break
+    if key is None:
+        raise NotRecipient()
+    try:
+        plain = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(data[head:], data[:head], data[head - 24 : head], key)
+    except sodium_errors.CryptoError:
+        raise Tampered("envelope") from None
+    length = _u32(plain, 0)
+    if length > p or padded_size(length) != p or any(plain[4 + length :]):
+        raise Malformed("padding")
+    return plain[4 : 4 + length]
+
+
+# ---- §5 public key file -------------------------------------------------------------------
+
+TITLE = "intake caseworker public key"
+FIELDS = ("name", "encryption", "signing", "fingerprint", "self-signature")
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    name: str
+    box_pk: bytes
+    sign_pk: bytes
+
+
+def _b64(text: str, size: int) -> bytes:
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise Malformed("base64") from None
+    if len(raw) != size:
+        raise Malformed("key size")
+    return raw
+
+
+def caseworker_fingerprint(box_pk: bytes, sign_pk: bytes) -> bytes:
+    return blake2b(b"intake fingerprint v1\x00caseworker\x00" + box_pk + sign_pk, 16)
+
+
+def _parse_fingerprint(text: str) -> bytes:
+    digits = re.sub(r"[ \t:-]", "", text).lower()
+    if not re.fullmatch(r"[0-9a-f]{32}", digits):
+        raise Malformed("fingerprint")
+    return bytes.fromhex(digits)
+
+
+def _name(text: str) -> bytes:
+    name = unicodedata.normalize("NFC", text.strip())
+    raw = name.encode("utf-8")
+    if not 1 <= len(name) <= 64 or len(raw) > 255:
+        raise Malformed("name length")
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in name):
+        raise Malformed("name character")
+    return raw
+
+
+def read_public_key(data: bytes) -> PublicKey:
+    if len(data) > 4096:
+        raise Malformed("too large")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Malformed("not UTF-8") from None
+    # §5: LF-separated; a trailing CR and spaces or tabs at either end removed; then "#" lines skipped.
+    lines = [ln.strip(" \t\r") for ln in text.split("\n")]
+    lines = [ln for ln in lines if ln and not ln.startswith("#")]
+    if not lines or lines[0] != TITLE + " v1":
+        if lines and lines[0].startswith(TITLE):
+            raise UnsupportedVersion("public key")
+        raise Malformed("title")
+    if len(lines) != 6:
+        raise Malformed("line count")
+    values = []
+    for field, line in zip(FIELDS, lines[1:], strict=True):
+        label, sep, value = line.partition(":")
+        if not sep or label != field:
+            raise Malformed("field")
+        values.append(value.strip())
+    name = _name(values[0])
+    box_pk, sign_pk = _b64(values[1], 32), _b64(values[2], 32)
+    fingerprint = _parse_fingerprint(values[3])
+    signature = _b64(values[4], 64)
+    if box_pk == bytes(32):
+        raise Malformed("zero key")
+    if fingerprint != caseworker_fingerprint(box_pk, sign_pk):
+        raise Tampered("fingerprint")
+    message = b"intake public key v1\x00" + bytes([len(name)]) + name + box_pk + sign_pk
+    _verify(signature, message, sign_pk)
+    return PublicKey(name.decode(), box_pk, sign_pk)
+
+
+def _verify(signature: bytes, message: bytes, public: bytes) -> None:
+    try:
+        sodium.crypto_sign_open(signature + message, public)
+    except (sodium_errors.BadSignatureError, sodium_errors.CryptoError, ValueError):
+        raise Tampered("signature") from None
+
+
+# ---- §6 private key file ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PrivateKey:
+    secret: bytes  # the decrypted `secret` field, exactly as §6 lays it out
+    box_sk: bytes
+    sign_seed: bytes
+    name: str
+
+
+def read_private_key(data: bytes, passphrase: str, *, max_memory_kib: int = 1_048_576) -> PrivateKey:
+    """§6. max_memory_kib lets a property test refuse costly (but legal) headers early."""
+    _magic_and_version(data, b"ITKS")
+    if len(data) < 54 + 16:
+        raise Malformed("short")
+    if data[5] != 1:
+        raise UnsupportedVersion("kdf")  # §6: an unknown KDF id is unsupported version
+    t, m = _u32(data, 6), _u32(data, 10)
+    if not 1 <= t <= 16 or not 8 <= m <= min(1_048_576, max_memory_kib):
+        raise Malformed("kdf cost")
+    password = unicodedata.normalize("NFC", passphrase).encode("utf-8")
+    key = sodium.crypto_pwhash_alg(32, password, data[14:30], t, m * 1024, sodium.crypto_pwhash_ALG_ARGON2ID13)
+    try:
+        secret = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(data[54:], data[:54], data[30:54], key)
+    except sodium_errors.CryptoError:
+        raise WrongPassphrase() from None
+    if len(secret) < 65 or len(secret) != 65 + secret[64]:
+        raise Malformed("secret")
+    try:
+        name = secret[65:].decode("utf-8")
+    except UnicodeDecodeError:
+        raise Malformed("name") from None
+    return PrivateKey(secret, secret[:32], secret[32:64], name)
+
+
+# ---- §8 signed containers -----------------------------------------------------------------
+
+
+def _container_signature(data: bytes, signer: bytes) -> None:
+    body, signature = data[:-64], data[-64:]
+    _verify(signature, b"intake signed container v1\x00" + blake2b(body, 64), signer)
+
+
+@dataclass(frozen=True)
+class BundleEntry:
+    entry_id: bytes
+    serial: int
+    envelope: bytes
+
+
+def read_bundle(data: bytes, pinned_server: bytes) -> list[BundleEntry]:
+    """§8.1 in the order §8 states: size and magic, version, signature, signer, structure."""
+    if len(data) < 61 + 64:
+        raise Malformed("short")
+    _magic_and_version(data, b"ITKB")
+    signer = data[5:37]
+    _container_signature(data, signer)
+    if signer != pinned_server:
+        raise UnknownSigner()
+    sequence, high_water, count = _u64(data, 37), _u64(data, 45), _u32(data, 57)
+    _day(data, 53)
+    if sequence < 1 or count > 1_000_000:
+        raise Malformed("header")
+    end, at, last_serial = len(data) - 64, 61, 0
+    entries: list[BundleEntry] = []
+    for _ in range(count):
+        if at + 28 > end:
+            raise Malformed("entry header")
+        entry_id, serial, length = data[at : at + 16], _u64(data, at + 16), _u32(data, at + 24)
+        if not last_serial < serial <= high_water or not 1 <= length <= 1_049_910:
+            raise Malformed("entry")
+        if at + 28 + length > end:
+            raise Malformed("entry length")
+        entries.append(BundleEntry(entry_id, serial, data[at + 28 : at + 28 + length]))
+        at, last_serial = at + 28 + length, serial
+    if at != end:
+        raise Malformed("trailing bytes")
+    if len({e.entry_id for e in entries}) != len(entries):
+        raise Malformed("duplicate id")
+    return entries
+
+
+@dataclass(frozen=True)
+class Ack:
+    signer: bytes
+    server: bytes
+    bundle_sequence: int
+    created_on: datetime.date
+    entries: bytes  # count × (entry_id[16] || digest[32])
+
+
+def read_ack(data: bytes, server: bytes, caseworkers: list[bytes]) -> Ack:
+    """§8.2 in the order §8 states: size and magic, version, signature, signer, server, structure."""
+    if len(data) < 101 + 64:
+        raise Malformed("short")
+    _magic_and_version(data, b"ITKA")
+    signer = data[5:37]
+    _container_signature(data, signer)
+    if signer not in caseworkers:
+        raise UnknownSigner()
+    if data[37:69] != server:
+        raise WrongServer()
+    count = _u32(data, 97)
+    if count > 1_000_000 or len(data) != 101 + 48 * count + 64:
+        raise Malformed("length")
+    ids = [data[101 + 48 * i : 117 + 48 * i] for i in range(count)]
+    if any(a >= b for a, b in itertools.pairwise(ids)):
+        raise Malformed("entry order")
+    created_on = _day(data, 93)
+    return Ack(signer, data[37:69], _u64(data, 69), created_on, data[101:-64])
