@@ -18,7 +18,7 @@ run: $(STAMP)
 	$(BIN)/python -m intake.demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check crypto intake triage tests bench
+	$(BIN)/ruff check crypto intake triage tests bench deploy
 	$(BIN)/mypy crypto intake triage
 	$(BIN)/bandit --quiet --severity-level high --confidence-level medium -r crypto intake triage
 

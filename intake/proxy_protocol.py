@@ -1,0 +1,149 @@
+"""The Tor circuit of every request, from the PROXY header tor sends, for gunicorn.
+
+With ``HiddenServiceExportCircuitID haproxy`` tor opens each stream to the app with one PROXY protocol v1
+line whose source address carries the rendezvous circuit's global id in its last 32 bits::
+
+    PROXY TCP6 fc00:dead:beef:4dad::AABB:CCDD ::1 <port> <port>\\r\\n
+
+That id is the only thing an onion service can tell its visitors apart by (circuits are cheap to make, so
+limits built on it are soft). ``CircuitWorker`` is gunicorn's threaded worker with two changes:
+
+* gunicorn parses the PROXY line only on a connection's first request; the worker keeps the circuit on the
+  connection so a keep-alive connection's second and later requests carry it too;
+* a connection without a valid header from tor is refused (400) before the app sees it, so nothing
+  reaches the app that did not come through the onion service.
+
+The app sees ``environ["intake.circuit"]`` (the id as a decimal string) and nothing else about the peer:
+``REMOTE_ADDR`` and the other address keys are removed. Nothing here logs the circuit or the line.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+CIRCUIT_ENVIRON_KEY = "intake.circuit"
+TOR_CIRCUIT_NETWORK = ipaddress.IPv6Network("fc00:dead:beef:4dad::/96")
+MAX_LINE_BYTES = 107  # haproxy's proxy-protocol.txt: a v1 line is at most 107 bytes, CRLF included
+# Keys gunicorn fills from the socket or the PROXY line; the app must never see an address.
+ADDRESS_ENVIRON_KEYS = ("REMOTE_ADDR", "REMOTE_PORT", "PROXY_PROTOCOL", "PROXY_ADDR", "PROXY_PORT")
+
+
+class ProxyHeaderError(ValueError):
+    """The bytes are not a PROXY line as tor writes it. The message never repeats the input."""
+
+
+def circuit_from_source_address(address: str) -> str:
+    """The circuit id (decimal string) from tor's pseudo source address ``fc00:dead:beef:4dad::X:Y``."""
+    try:
+        parsed = ipaddress.IPv6Address(address)
+    except ValueError:
+        raise ProxyHeaderError("source is not an IPv6 address") from None
+    if parsed not in TOR_CIRCUIT_NETWORK:
+        raise ProxyHeaderError("source is not a tor circuit address")
+    circuit = int(parsed) & 0xFFFFFFFF
+    if circuit == 0:  # tor writes 0 only for a circuit without a global id: never share one bucket for those
+        raise ProxyHeaderError("circuit id is zero")
+    return str(circuit)
+
+
+def _port(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or len(text) > 5 or (len(text) > 1 and text[0] == "0"):
+        raise ProxyHeaderError("port is not a decimal number")
+    value = int(text)
+    if value > 65535:
+        raise ProxyHeaderError("port is out of range")
+    return value
+
+
+def parse_tor_proxy_line(line: bytes) -> str:
+    """The circuit id from one complete PROXY v1 line (CRLF included), accepting only tor's shape."""
+    if not isinstance(line, bytes | bytearray):
+        raise ProxyHeaderError("not bytes")
+    if len(line) > MAX_LINE_BYTES or not line.endswith(b"\r\n") or line.count(b"\n") != 1 or line.count(b"\r") != 1:
+        raise ProxyHeaderError("not one CRLF-terminated line of at most 107 bytes")
+    try:
+        text = bytes(line[:-2]).decode("ascii")
+    except UnicodeDecodeError:
+        raise ProxyHeaderError("not ASCII") from None
+    parts = text.split(" ")
+    if len(parts) != 6 or parts[0] != "PROXY" or parts[1] != "TCP6":
+        raise ProxyHeaderError("not a PROXY TCP6 line")
+    circuit = circuit_from_source_address(parts[2])
+    try:
+        ipaddress.IPv6Address(parts[3])
+    except ValueError:
+        raise ProxyHeaderError("destination is not an IPv6 address") from None
+    _port(parts[4])
+    _port(parts[5])
+    return circuit
+
+
+def circuit_from_proxy_info(info: Mapping[str, Any] | None) -> str:
+    """The circuit id from gunicorn's ``req.proxy_protocol_info`` (None when the line was missing)."""
+    if info is None:
+        raise ProxyHeaderError("no PROXY line")
+    if info.get("proxy_protocol") != "TCP6" or not isinstance(info.get("client_addr"), str):
+        raise ProxyHeaderError("not a PROXY TCP6 line")
+    return circuit_from_source_address(info["client_addr"])
+
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def with_circuit(app: WsgiApp, current: Callable[[], str | None]) -> WsgiApp:
+    """Wrap a WSGI app: set ``intake.circuit`` from ``current()`` and remove every address key."""
+
+    def circuit_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        circuit = current()
+        if circuit is None:  # a path that bypassed the worker's check (e.g. HTTP/2): fail closed
+            start_response("400 Bad Request", [("Content-Type", "text/plain"), ("Connection", "close")])
+            return [b"Bad Request\n"]
+        for key in ADDRESS_ENVIRON_KEYS:
+            environ.pop(key, None)
+        environ[CIRCUIT_ENVIRON_KEY] = circuit
+        return app(environ, start_response)
+
+    return circuit_app
+
+
+try:
+    from gunicorn.http.errors import InvalidProxyLine
+    from gunicorn.workers.gthread import ThreadWorker
+except ImportError:  # the laptop install has no gunicorn; only the worker needs it
+    ThreadWorker = None
+
+
+if ThreadWorker is not None:
+
+    class CircuitWorker(ThreadWorker):  # type: ignore[misc]
+        """gunicorn's gthread worker, carrying tor's circuit id to every request of a connection."""
+
+        _CONN_ATTRIBUTE = "intake_circuit"
+        wsgi: WsgiApp
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._current = threading.local()
+
+        def load_wsgi(self) -> None:
+            super().load_wsgi()
+            self.wsgi = with_circuit(self.wsgi, lambda: getattr(self._current, "circuit", None))
+
+        def handle_request(self, req: Any, conn: Any) -> Any:
+            circuit = getattr(conn, self._CONN_ATTRIBUTE, None)
+            if circuit is None:
+                # gunicorn read the PROXY line (if any) only while parsing this, the connection's first
+                # request; later requests have proxy_protocol_info None and keep the stored circuit.
+                try:
+                    circuit = circuit_from_proxy_info(getattr(req, "proxy_protocol_info", None))
+                except ProxyHeaderError:
+                    raise InvalidProxyLine("connection did not come from tor's onion service") from None
+                setattr(conn, self._CONN_ATTRIBUTE, circuit)
+            self._current.circuit = circuit
+            try:
+                return super().handle_request(req, conn)
+            finally:
+                self._current.circuit = None

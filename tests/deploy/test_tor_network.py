@@ -1,0 +1,120 @@
+"""Through a real, private Tor network: the onion service from deploy/torrc, gunicorn with
+deploy/gunicorn.conf.py and the CircuitWorker, a Tor client speaking SOCKS5.
+
+Proves: a request sent over Tor to the .onion address is sealed and opens with the caseworker key, word for
+word; each Tor circuit reaches the app as its own circuit id, on every request of a keep-alive stream; and
+the per-circuit limit stops one circuit without stopping another.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.deploy.rawhttp import Connection
+from tests.deploy.servers import gunicorn, log_of
+from tests.realparts import need_program
+from tests.tornet import TorNetwork
+
+pytestmark = [pytest.mark.tor, pytest.mark.slow]
+
+
+@dataclass
+class Onion:
+    net: TorNetwork
+    address: str
+    app_socket: Path
+    base: Path
+
+    def visitor(self, name: str) -> Connection:
+        # tor's IsolateSOCKSAuth: another SOCKS username means another circuit.
+        return Connection(self.net.connect_onion(self.address, username=name))
+
+
+@pytest.fixture(scope="module")
+def onion() -> Iterator[Onion]:
+    tor = need_program("tor", "apt-get install -y tor")
+    gencert = need_program("tor-gencert", "apt-get install -y tor (it ships tor-gencert)")
+    base = Path(tempfile.mkdtemp(prefix="evac-tor-", dir="/tmp"))
+    os.chmod(base, 0o755)
+    net = TorNetwork(base, relays=4, tor=tor, gencert=gencert)
+    try:
+        # The onion service points at this socket; each test starts its own gunicorn on it.
+        app_socket = base / "app.sock"
+        net.start(app_socket=app_socket)
+        address = net.onion_address()
+        net.wait_bootstrapped(timeout=120)
+        yield Onion(net, address, app_socket, base)
+    finally:
+        net.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_every_request_on_a_tor_stream_carries_its_own_circuit(onion: Onion) -> None:
+    with gunicorn("tests.deploy.echo_app:app", onion.app_socket, onion.base):
+        # Given two visitors, each on their own circuit
+        alice = onion.visitor("alice")
+        # When alice sends two requests over one keep-alive stream, and bob one
+        first = json.loads(alice.request("GET", "/1", host=onion.address).body)
+        second = json.loads(alice.request("GET", "/2", host=onion.address).body)
+        bob = json.loads(onion.visitor("bob").request("GET", "/3", host=onion.address).body)
+        # and alice opens another stream on her circuit
+        again = json.loads(onion.visitor("alice").request("GET", "/4", host=onion.address).body)
+    # Then tor's circuit id reached the app on every request, and no address did
+    assert first["circuit"] and first["circuit"].isdigit()
+    assert second["circuit"] == first["circuit"] == again["circuit"]
+    assert bob["circuit"] and bob["circuit"] != first["circuit"]
+    assert all(seen["address_keys"] == [] for seen in (first, second, bob, again))
+
+
+def test_a_request_sent_over_tor_opens_with_the_caseworker_key(onion: Onion) -> None:
+    import crypto
+    from tests.deploy.intake_helpers import Browser, export_and_open, receipt_of, set_up_instance
+
+    # Given an instance with one caseworker, served by gunicorn with the deploy configuration, and a limit of
+    # one submission per circuit per minute
+    folder = onion.base / "instance"
+    folder.mkdir(mode=0o700)
+    env = {**os.environ, "INTAKE_INSTANCE_DIR": str(folder), "INTAKE_CIRCUIT_PER_MINUTE": "1",
+           "INTAKE_GLOBAL_PER_MINUTE": "600"}
+    caseworker = crypto.Identity.generate("caseworker")
+    set_up_instance(folder, env, caseworker)
+    words = "Меня ищут родственники. They found my address — please help, marker 7f3a9c."
+    other_words = "A second person, another circuit: marker 41be02."
+    with gunicorn("intake.wsgi:app", onion.app_socket, onion.base, env=env):
+        # When alice loads the form through the .onion address and submits it
+        alice = Browser(onion.visitor("alice"), onion.address)
+        sent = alice.submit(words)
+        assert sent.status == 200, sent.body[:500]
+        receipt = receipt_of(sent.body)
+        # and submits again on the same circuit (same keep-alive stream): the per-circuit limit stops her
+        assert alice.submit("one too many, marker 000000").status == 429
+        # while bob, on another circuit, is not stopped
+        bob = Browser(onion.visitor("bob"), onion.address)
+        other = bob.submit(other_words)
+        assert other.status == 200, other.body[:500]
+        assert receipt_of(other.body) != receipt
+        app_log = log_of(onion.base, onion.app_socket)
+    # Then the export holds exactly the two accepted requests, and the caseworker reads the exact words
+    opened = export_and_open(folder, env, caseworker)
+    assert sorted(str(r["story"]) for r in opened) == sorted([words, other_words])
+    # and nothing the visitors sent, nor their circuits, is in the server's log
+    for secret in ("7f3a9c", "41be02", "someone_safe", receipt.split()[0] + " " + receipt.split()[1]):
+        assert secret not in app_log
+
+
+def test_the_onion_service_runs_in_tors_seccomp_sandbox(onion: Onion) -> None:
+    # deploy/torrc says Sandbox 1: the tor process holding the onion key is under a seccomp filter (mode 2).
+    assert onion.net.onion is not None and onion.net.onion.proc is not None
+    status = Path(f"/proc/{onion.net.onion.proc.pid}/status").read_text()
+    assert "Seccomp:\t2" in status
+    # The client (no Sandbox line) shows the check can tell the difference.
+    assert onion.net.client is not None and onion.net.client.proc is not None
+    assert "Seccomp:\t2" not in Path(f"/proc/{onion.net.client.proc.pid}/status").read_text()
