@@ -1,0 +1,118 @@
+"""``create_app(config)``: the Flask application, with every piece of state hung on the app itself."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+from dataclasses import dataclass
+from typing import IO, Any
+
+from flask import Flask, abort, g, request
+from flask.wrappers import Request
+from flask_babel import Babel
+from flask_wtf.csrf import CSRFProtect
+
+from intake import errors, headers, views
+from intake.config import RTL_LANGUAGES, IntakeConfig
+from intake.instance import Instance
+from intake.limits import RateLimiter
+from intake.resources import resource_dir, translations_dir
+from intake.storage import Storage
+
+log = logging.getLogger("intake")
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+class InMemoryRequest(Request):
+    """Never spool an upload to a temp file: bodies are bounded (MAX_CONTENT_LENGTH) and stay in memory."""
+
+    def _get_file_stream(
+        self, total_content_length: int | None, content_type: str | None, filename: str | None = None,
+        content_length: int | None = None,
+    ) -> IO[bytes]:  # fmt: skip
+        return io.BytesIO()
+
+
+class IntakeFlask(Flask):
+    request_class = InMemoryRequest
+
+    def log_exception(self, exc_info: Any) -> None:
+        # Flask would log the path, method and a traceback; we log the type only (no client data).
+        log.error("unhandled error: %s", exc_info[0].__name__ if exc_info and exc_info[0] else "unknown")
+
+
+@dataclass(frozen=True)
+class Services:
+    config: IntakeConfig
+    storage: Storage
+    receipt_secret: bytes
+    submit_limiter: RateLimiter
+    status_limiter: RateLimiter
+    css: str
+
+
+def services(app: Flask | None = None) -> Services:
+    from flask import current_app
+
+    found: Services = (app or current_app).extensions["intake"]
+    return found
+
+
+def _session_key(secret: bytes) -> bytes:
+    return hashlib.blake2b(b"", key=secret, person=b"intake-session", digest_size=32).digest()
+
+
+def create_app(config: IntakeConfig) -> Flask:
+    """The WSGI app for ``config``. The instance must be initialised (``intake init``)."""
+    secret = Instance(config).secret()
+    templates = resource_dir("templates")
+    app = IntakeFlask("intake", template_folder=str(templates), static_folder=None)
+    app.config.update(
+        TESTING=False,
+        SECRET_KEY=_session_key(secret),
+        SESSION_COOKIE_NAME="intake_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_SECURE=config.secure_cookies,
+        WTF_CSRF_TIME_LIMIT=config.csrf_hours * 3600,
+        MAX_CONTENT_LENGTH=config.max_body_bytes,
+        MAX_FORM_MEMORY_SIZE=config.max_body_bytes,
+        MAX_FORM_PARTS=config.max_form_parts,
+        BABEL_DEFAULT_LOCALE=config.default_locale,
+        BABEL_TRANSLATION_DIRECTORIES=str(translations_dir()),
+        TRAP_HTTP_EXCEPTIONS=False,
+    )
+    css = (templates / "intake.css").read_text(encoding="utf-8")
+    app.extensions["intake"] = Services(
+        config=config,
+        storage=Storage(config.database_url),
+        receipt_secret=secret,
+        submit_limiter=RateLimiter(config.circuit_per_minute, config.global_per_minute),
+        status_limiter=RateLimiter(config.circuit_per_minute * 2, config.global_per_minute),
+        css=css,
+    )
+    Babel(app, locale_selector=lambda: g.get("lang", config.default_locale))
+
+    @app.before_request
+    def _forms_only() -> None:
+        # Registered before CSRFProtect so it runs first: only HTML form bodies are ever parsed (a JSON
+        # body would reach the form with types a browser cannot send).
+        if request.routing_exception is not None:
+            return  # 404/405 first
+        if request.method not in ("GET", "HEAD", "OPTIONS") and request.mimetype not in FORM_TYPES:
+            abort(400)
+
+    CSRFProtect(app)
+
+    @app.context_processor
+    def _page_context() -> dict[str, Any]:
+        lang = g.get("lang", config.default_locale)
+        return {"lang": lang, "dir": "rtl" if lang in RTL_LANGUAGES else "ltr", "css": css,
+                "exit_url": config.exit_url, "languages": config.languages, "endpoint": request.endpoint,
+                "view_args": {k: v for k, v in (request.view_args or {}).items() if k != "lang"}}  # fmt: skip
+
+    app.register_blueprint(views.blueprint)
+    errors.install(app)
+    headers.install(app, css)
+    return app

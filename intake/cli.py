@@ -1,0 +1,225 @@
+"""The ``intake`` command: set up the instance, manage caseworker keys, serve, export, apply acknowledgements.
+
+Every failure ends in one sentence saying why and what to do, with exit status 1; never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+
+import crypto
+from intake.config import ConfigError, IntakeConfig
+from intake.instance import Instance, InstanceError
+from intake.storage import AckReplayedError, Storage, StorageError, today
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+NO_RECIPIENT = (
+    "No caseworker key is registered, so nothing could be sealed. A caseworker runs "
+    "`triage keygen --name NAME` on the offline laptop; then run `intake recipients add NAME.pub`."
+)
+
+ACK_ERRORS: dict[type[Exception], str] = {
+    AckReplayedError: "This acknowledgement was applied before; nothing was deleted.",
+    crypto.WrongServerError: "This acknowledgement was made for another server; nothing was deleted.",
+    crypto.UnknownSignerError: "This acknowledgement is signed by a key that is not a registered caseworker; "
+                               "nothing was deleted.",
+    crypto.TamperedError: "This acknowledgement is damaged, truncated or forged (its signature does not verify); "
+                          "nothing was deleted.",
+    crypto.UnsupportedVersionError: "This acknowledgement is of a newer format; upgrade intake. Nothing was deleted.",
+    crypto.MalformedError: "This file is not an acknowledgement; nothing was deleted.",
+}  # fmt: skip
+
+
+def friendly(command: F) -> F:
+    """Turn the errors a person can act on into one sentence and exit status 1."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except click.ClickException:
+            raise
+        except (ConfigError, InstanceError) as error:
+            raise click.ClickException(str(error)) from None
+        except SQLAlchemyError as error:
+            raise click.ClickException(
+                f"The database could not be used ({type(error).__name__}); run `intake init` first, "
+                "and check INTAKE_DATABASE_URL."
+            ) from None
+        except OSError as error:
+            raise click.ClickException(f"{error.strerror or 'file error'}: {error.filename or ''}".strip()) from None
+
+    return run  # type: ignore[return-value]
+
+
+class Context:
+    def __init__(self, instance_dir: Path | None) -> None:
+        self.instance_dir = instance_dir
+
+    @functools.cached_property
+    def config(self) -> IntakeConfig:
+        return IntakeConfig.from_env(instance_dir=self.instance_dir)
+
+    def storage(self) -> Storage:
+        Instance(self.config).secret()  # a clear "run intake init" before any database error
+        return Storage(self.config.database_url)
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--instance", "instance_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder holding all server state (default: $INTAKE_INSTANCE_DIR).")  # fmt: skip
+@click.pass_context
+def main(ctx: click.Context, instance_dir: Path | None) -> None:
+    """Run the intake server of sealed evacuation requests.
+
+    Settings come from INTAKE_* environment variables (INTAKE_INSTANCE_DIR, INTAKE_DATABASE_URL,
+    INTAKE_DEFAULT_LOCALE, INTAKE_EXIT_URL, INTAKE_MAX_PENDING, ...); --instance overrides the folder.
+    """
+    ctx.obj = Context(instance_dir)
+
+
+@main.command()
+@pass_context
+@friendly
+def init(ctx: Context) -> None:
+    """Create or upgrade the database and create the server's keys if missing.
+
+    Prints the fingerprint of the server's bundle-signing key: caseworkers compare it when they first
+    import a bundle.
+    """
+    server = Instance(ctx.config).initialize()
+    click.echo(f"Instance ready in {ctx.config.instance_dir}")
+    click.echo(f"Server key fingerprint: {server.fingerprint}")
+
+
+@main.group()
+def recipients() -> None:
+    """Manage the caseworker public keys that requests are sealed to."""
+
+
+@recipients.command("add")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_context
+@friendly
+def recipients_add(ctx: Context, file: Path) -> None:
+    """Register the caseworker public key in FILE (made by `triage keygen`)."""
+    try:
+        public = crypto.PublicIdentity.from_text(file.read_bytes())
+    except crypto.CryptoError:
+        raise click.ClickException(f"{file} is not a valid caseworker public key file.") from None
+    if not ctx.storage().add_recipient(public, today()):
+        raise click.ClickException(f"This key is already registered: {public.fingerprint}")
+    click.echo(f"Added {public.name}: {public.fingerprint}")
+    click.echo("Read this fingerprint aloud with the caseworker and check it matches theirs.")
+
+
+@recipients.command("list")
+@pass_context
+@friendly
+def recipients_list(ctx: Context) -> None:
+    """List the registered caseworker keys."""
+    found = ctx.storage().recipients()
+    if not found:
+        click.echo(NO_RECIPIENT)
+    for r in found:
+        click.echo(f"{r.fingerprint}  {r.public.name}  added {r.added_on.isoformat()}")
+
+
+@recipients.command("remove")
+@click.argument("fingerprint")
+@pass_context
+@friendly
+def recipients_remove(ctx: Context, fingerprint: str) -> None:
+    """Stop sealing new requests to the key with FINGERPRINT."""
+    try:
+        normal = crypto.normalize_fingerprint(fingerprint)
+    except crypto.MalformedError:
+        raise click.ClickException("That is not a fingerprint (32 hexadecimal digits).") from None
+    if not ctx.storage().remove_recipient(normal):
+        raise click.ClickException(f"No registered key has the fingerprint {normal}.")
+    click.echo(f"Removed {normal}. Requests already stored stay sealed to it.")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@pass_context
+@friendly
+def serve(ctx: Context, host: str, port: int) -> None:
+    """Run the development server (production: gunicorn intake.wsgi:app).
+
+    Refuses to start while no caseworker key is registered.
+    """
+    if not ctx.storage().recipients():
+        raise click.ClickException(NO_RECIPIENT)
+    from intake.app import create_app
+    from intake.devserver import serve as run
+
+    click.echo(f"Serving on http://{host}:{port}/ (no access log). Press Ctrl+C to stop.")
+    run(create_app(ctx.config), host, port)
+
+
+@main.command()
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Bundle file to write (must not exist yet).")  # fmt: skip
+@pass_context
+@friendly
+def export(ctx: Context, out: Path) -> None:
+    """Write a signed bundle of every envelope not yet acknowledged."""
+    storage = ctx.storage()
+    server_key = Instance(ctx.config).server_key()
+    partial = out.with_name(out.name + ".partial")
+    try:
+        with open(partial, "xb") as stream:
+            result = storage.export(stream, server_key, today())
+            stream.flush()
+            os.fsync(stream.fileno())
+        if out.exists():
+            raise click.ClickException(f"{out} exists already; choose another name.")
+        partial.rename(out)
+    finally:
+        partial.unlink(missing_ok=True)
+    click.echo(f"Exported {result.count} envelope(s) as bundle {result.sequence} to {out}")
+    click.echo(f"Server key fingerprint: {server_key.public.fingerprint}")
+    click.echo("Next: carry it to the offline laptop and run `triage import` there.")
+
+
+@main.command("apply-ack")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_context
+@friendly
+def apply_ack(ctx: Context, file: Path) -> None:
+    """Verify a caseworker's acknowledgement in FILE and securely delete the envelopes it names.
+
+    An envelope is deleted only if the acknowledgement names its id and the digest of its exact bytes.
+    """
+    storage = ctx.storage()
+    server_key = Instance(ctx.config).server_key()
+    try:
+        result = storage.apply_ack(file.read_bytes(), server_key, today())
+    except (StorageError, crypto.CryptoError) as error:
+        for kind, sentence in ACK_ERRORS.items():
+            if isinstance(error, kind):
+                raise click.ClickException(sentence) from None
+        raise click.ClickException("This acknowledgement could not be used; nothing was deleted.") from None
+    click.echo(f"Acknowledgement by {result.signer} for bundle {result.bundle_sequence}: "
+               f"deleted {result.deleted} envelope(s).")  # fmt: skip
+    if result.not_found:
+        click.echo(f"{result.not_found} named envelope(s) were not here (already deleted earlier).")
+    if result.mismatched:
+        click.echo(f"{result.mismatched} named envelope(s) did not match the stored bytes and were kept.")
+
+
+if __name__ == "__main__":
+    main()

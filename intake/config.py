@@ -1,0 +1,81 @@
+"""The server's settings: one frozen object, built from ``INTAKE_*`` variables in exactly one place.
+
+Nothing in the package reads the environment except ``IntakeConfig.from_env``; everything else receives
+a config object. No setting turns a protection off: testing relaxations live in the test helpers.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LANGUAGES = ("en", "ru")
+RTL_LANGUAGES: frozenset[str] = frozenset()  # e.g. "ar", "fa" once translated; <html dir> follows
+
+
+class ConfigError(ValueError):
+    """A setting is missing or not usable; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class IntakeConfig:
+    instance_dir: Path
+    database_url: str = ""
+    default_locale: str = "ru"
+    exit_url: str = "https://yandex.ru/pogoda"
+    max_pending: int = 20_000
+    max_body_bytes: int = 256 * 1024
+    max_form_parts: int = 64
+    csrf_hours: int = 6
+    secure_cookies: bool = False
+    # Soft limits per worker process: submissions (and status look-ups) per minute.
+    circuit_per_minute: int = 6
+    global_per_minute: int = 600
+    languages: tuple[str, ...] = field(default=LANGUAGES)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "instance_dir", Path(self.instance_dir))
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite:///{Path(self.instance_dir).resolve() / 'intake.db'}")
+        if self.default_locale not in self.languages:
+            raise ConfigError(f"INTAKE_DEFAULT_LOCALE must be one of {', '.join(self.languages)}")
+        if not self.exit_url.startswith(("https://", "http://")):
+            raise ConfigError("INTAKE_EXIT_URL must be an http(s) address")
+        for name in ("max_pending", "max_body_bytes", "max_form_parts", "csrf_hours", "circuit_per_minute",
+                     "global_per_minute"):  # fmt: skip
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> IntakeConfig:
+        """Read every ``INTAKE_*`` variable; ``overrides`` (e.g. from CLI options) win."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        if "INTAKE_INSTANCE_DIR" in env:
+            values["instance_dir"] = Path(env["INTAKE_INSTANCE_DIR"])
+        text = {"INTAKE_DATABASE_URL": "database_url", "INTAKE_DEFAULT_LOCALE": "default_locale",
+                "INTAKE_EXIT_URL": "exit_url"}  # fmt: skip
+        numbers = {"INTAKE_MAX_PENDING": "max_pending", "INTAKE_MAX_BODY_BYTES": "max_body_bytes",
+                   "INTAKE_CSRF_HOURS": "csrf_hours", "INTAKE_CIRCUIT_PER_MINUTE": "circuit_per_minute",
+                   "INTAKE_GLOBAL_PER_MINUTE": "global_per_minute"}  # fmt: skip
+        for var, name in text.items():
+            if env.get(var):
+                values[name] = env[var]
+        for var, name in numbers.items():
+            if env.get(var):
+                try:
+                    values[name] = int(env[var])
+                except ValueError:
+                    raise ConfigError(f"{var} must be a whole number") from None
+        if env.get("INTAKE_SECURE_COOKIES"):
+            values["secure_cookies"] = env["INTAKE_SECURE_COOKIES"].lower() in ("1", "true", "yes", "on")
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "instance_dir" not in values:
+            raise ConfigError("set INTAKE_INSTANCE_DIR (or --instance) to the folder that holds the server's state")
+        return cls(**values)  # type: ignore[arg-type]

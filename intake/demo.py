@@ -1,0 +1,105 @@
+"""``python -m intake.demo`` (the README's ``make run``): a local server with a DEMO caseworker key.
+
+On first run it creates ``./demo/``: the server instance (``demo/instance``), a caseworker home made by
+``triage keygen`` (``demo/caseworker``: the private key locked with the production argon2id cost) and
+the DEMO passphrase in ``demo/DEMO-ONLY-passphrase.txt``. Keeping a passphrase beside its key is only
+acceptable because this is a throwaway demo: never do this with a real caseworker key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+from intake.config import IntakeConfig
+from intake.instance import Instance
+from intake.storage import Storage, today
+
+BANNER = "=" * 72
+WORDS = (
+    "amber", "birch", "cedar", "delta", "ember", "fjord", "grove", "harbor", "indigo", "juniper", "kestrel",
+    "lumen", "maple", "nectar", "onyx", "prairie", "quartz", "raven", "sierra", "tundra", "umber", "violet",
+    "willow", "yarrow", "zephyr", "canyon", "meadow", "pebble", "lantern", "orchid", "saffron", "thistle",
+)  # fmt: skip
+
+
+def demo_passphrase() -> str:
+    return "-".join(secrets.choice(WORDS) for _ in range(7))  # 35 bits: a demo, not a real key
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as stream:
+        stream.write(text + "\n")
+
+
+def prepare(base: Path) -> tuple[IntakeConfig, Path, Path]:
+    """Create the demo instance and the DEMO caseworker once; return config, home and passphrase file."""
+    config = IntakeConfig(instance_dir=base / "instance", default_locale="ru")
+    home, passphrase_file = base / "caseworker", base / "DEMO-ONLY-passphrase.txt"
+    server = Instance(config).initialize()
+    storage = Storage(config.database_url)
+    try:
+        if not (home / "DEMO.pub").exists():
+            base.mkdir(parents=True, exist_ok=True)
+            if not passphrase_file.exists():
+                passphrase = demo_passphrase()
+                _write_private(passphrase_file, passphrase)
+                print(f"{BANNER}\nDEMO caseworker passphrase (a demo only, printed on purpose): {passphrase}\n{BANNER}")
+            print("Creating the DEMO caseworker key (argon2id, 256 MiB: a second or two)...")
+            keygen = [sys.executable, "-m", "triage.cli", "--home", str(home), "--passphrase-file",
+                      str(passphrase_file), "keygen", "--name", "DEMO"]  # fmt: skip
+            subprocess.run(keygen, check=True)  # noqa: S603 - our own interpreter, fixed arguments
+        if not storage.recipients():
+            from crypto import PublicIdentity
+
+            storage.add_recipient(PublicIdentity.from_text((home / "DEMO.pub").read_bytes()), today())
+    finally:
+        storage.dispose()
+    print(f"Server key fingerprint: {server.fingerprint}")
+    return config, home, passphrase_file
+
+
+def next_steps(base: Path, home: Path, passphrase_file: Path, url: str) -> str:
+    instance, bundle = base / "instance", base / "export.bundle"
+    triage = f"triage --home {home} --passphrase-file {passphrase_file}"
+    return "\n".join([
+        BANNER,
+        "  DEMO ONLY: the caseworker key below is a demo key with its passphrase on disk.",
+        BANNER,
+        f"  Open {url}ru/ (Russian) or {url}en/ (English) and send a request.",
+        "  Then, in another terminal (with .venv/bin on PATH):",
+        f"    intake --instance {instance} export --out {bundle}",
+        f"    {triage} import {bundle}",
+        f"    {triage} list",
+        f"    {triage} ack --out {base / 'ack.file'}",
+        f"    intake --instance {instance} apply-ack {base / 'ack.file'}",
+        BANNER,
+    ])  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the intake server locally with a DEMO caseworker key.")
+    parser.add_argument("--dir", type=Path, default=Path("demo"), help="demo folder (default: ./demo)")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--prepare-only", action="store_true", help="set up the demo folder, do not serve")
+    args = parser.parse_args(argv)
+    base = args.dir.resolve()
+    config, home, passphrase_file = prepare(base)
+    url = f"http://127.0.0.1:{args.port}/"
+    print(next_steps(base, home, passphrase_file, url))
+    if args.prepare_only:
+        return 0
+    from intake.app import create_app
+    from intake.devserver import serve
+
+    serve(create_app(config), "127.0.0.1", args.port)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,79 @@
+"""Error pages in the person's language that say what to do next. Never a stack trace, never client data."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, g, render_template, request
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from intake.forms import RequestForm
+
+log = logging.getLogger("intake")
+
+PAGES: dict[int, tuple[Any, Any]] = {
+    400: (_l("This page could not be used"),
+          _l("Something in what your browser sent did not make sense to us. Go back, reload the page and try "
+             "again.")),
+    404: (_l("This page does not exist"),
+          _l("The address may be mistyped. Start again from the first page.")),
+    405: (_l("This page cannot be used this way"),
+          _l("Start again from the first page and use the buttons on the pages.")),
+    413: (_l("What you sent is too large"),
+          _l("Please go back, shorten your text, and send it again.")),
+    429: (_l("Too many attempts, please wait"),
+          _l("Nothing is wrong with your request. Please wait about ten minutes, then try again. "
+             "If you already received a receipt, your request is safe with us.")),
+    500: (_l("Something went wrong on our side"),
+          _l("Your request may not have been saved. If you did not see a receipt, please try again in a few "
+             "minutes.")),
+    503: (_l("The service is not taking requests right now"),
+          _l("Please try again later today or tomorrow. If you already received a receipt, your request is "
+             "safe with us.")),
+}  # fmt: skip
+
+CSRF_BANNER = _l("For your safety this form expired. Please check your answers and send the form again.")
+
+
+def _language(app: Flask) -> str:
+    config = app.extensions["intake"].config
+    if g.get("lang") in config.languages:
+        return str(g.lang)
+    first = request.path.strip("/").split("/", 1)[0]
+    return first if first in config.languages else str(config.default_locale)
+
+
+def error_page(app: Flask, code: int) -> tuple[str, int]:
+    g.lang = _language(app)
+    title, advice = PAGES.get(code, PAGES[500 if code >= 500 else 400])
+    return render_template("error.html", code=code, title=title, advice=advice), code
+
+
+def install(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def _csrf(error: CSRFError) -> tuple[str, int]:
+        if request.endpoint == "intake.request_form" and request.method == "POST":
+            # Give the person their answers back (in this response only) rather than lose a long story.
+            g.lang = _language(app)
+            try:
+                form = RequestForm(meta={"csrf": True})
+            except HTTPException:
+                return error_page(app, 400)
+            return render_template("request.html", form=form, banner=CSRF_BANNER), 400
+        return error_page(app, 400)
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException) -> Any:
+        if error.code is None or error.code < 400:
+            return error
+        return error_page(app, error.code)
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> tuple[str, int]:
+        if isinstance(error, HTTPException):
+            return _http(error)  # type: ignore[no-any-return]
+        log.error("unhandled error: %s", type(error).__name__)  # the type only: no message, no client data
+        return error_page(app, InternalServerError.code)

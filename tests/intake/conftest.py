@@ -1,0 +1,84 @@
+"""Intake test fixtures: ``database_url`` (SQLite and PostgreSQL), ``config``, ``app``, ``client``, ``runner``."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+
+import crypto
+from intake.app import create_app
+from intake.config import IntakeConfig
+from intake.instance import Instance
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'instance' / 'intake.db'}"
+    try:
+        return str(request.getfixturevalue("postgres_url"))
+    except pytest.FixtureLookupError:
+        pytest.skip("the postgres_url fixture (tests/pgserver.py) is not registered as a plugin")
+
+
+@pytest.fixture
+def instance_dir(tmp_path: Path) -> Path:
+    return tmp_path / "instance"
+
+
+@pytest.fixture
+def config(instance_dir: Path, database_url: str) -> IntakeConfig:
+    return IntakeConfig(instance_dir=instance_dir, database_url=database_url, default_locale="en")
+
+
+@pytest.fixture
+def sqlite_config(instance_dir: Path) -> IntakeConfig:
+    return IntakeConfig(instance_dir=instance_dir, default_locale="en")
+
+
+@pytest.fixture(scope="session")
+def identity() -> crypto.Identity:
+    return crypto.Identity.generate("Test caseworker")
+
+
+def make_app(config: IntakeConfig, identity: crypto.Identity | None) -> Flask:
+    Instance(config).initialize()
+    app = create_app(config)
+    if identity is not None:
+        app.extensions["intake"].storage.add_recipient(identity.public, datetime.date.today())
+    return app
+
+
+@pytest.fixture
+def app(config: IntakeConfig, identity: crypto.Identity) -> Iterator[Flask]:
+    app = make_app(config, identity)
+    yield app
+    app.extensions["intake"].storage.dispose()
+
+
+@pytest.fixture
+def sqlite_app(sqlite_config: IntakeConfig, identity: crypto.Identity) -> Iterator[Flask]:
+    app = make_app(sqlite_config, identity)
+    yield app
+    app.extensions["intake"].storage.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def sqlite_client(sqlite_app: Flask) -> FlaskClient:
+    return sqlite_app.test_client()
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()

@@ -1,0 +1,51 @@
+"""Small helpers shared by the intake tests (no fixtures here: see conftest.py)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask.testing import FlaskClient
+
+TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+RECEIPT = re.compile(r'id="receipt">([0-9 ]+)<')
+ANSWER = re.compile(r'id="answer">([^<]+)<')
+
+
+def valid_fields(**changes: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "danger": "immediate", "threat_from": ["family", "authorities"], "detention": "recent",
+        "location": "chechnya", "people": "3", "children": "1", "documents": ["internal_passport"],
+        "health": "insulin", "contact_method": "signal", "contact": "@someone", "safe_times": "evenings",
+        "alias": "R.", "story": "They came to my house.", "consent": "y",
+    }  # fmt: skip
+    fields.update(changes)
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def csrf_token(client: FlaskClient, path: str) -> str:
+    page = client.get(path)
+    assert page.status_code == 200, page.status_code
+    found = TOKEN.search(page.get_data(as_text=True))
+    assert found, "no CSRF token on the page"
+    return found.group(1)
+
+
+def submit(client: FlaskClient, lang: str = "en", **changes: Any) -> Any:
+    token = csrf_token(client, f"/{lang}/request")
+    return client.post(f"/{lang}/request", data={"csrf_token": token, **valid_fields(**changes)})
+
+
+def receipt_of(response: Any) -> str:
+    found = RECEIPT.search(response.get_data(as_text=True))
+    assert found, f"no receipt on the page (status {response.status_code})"
+    return found.group(1)
+
+
+def check_status(client: FlaskClient, receipt: str, lang: str = "en") -> str:
+    token = csrf_token(client, f"/{lang}/status")
+    response = client.post(f"/{lang}/status", data={"csrf_token": token, "receipt": receipt})
+    assert response.status_code == 200
+    found = ANSWER.search(response.get_data(as_text=True))
+    assert found, "no answer on the status page"
+    return found.group(1)

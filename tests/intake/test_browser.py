@@ -1,0 +1,114 @@
+"""A real headless Chromium with JavaScript disabled fills in the Russian form against a real server.
+
+Then the stored envelope is opened with the test caseworker's key and the exact words must come back.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+import crypto
+from intake.config import IntakeConfig
+from intake.devserver import QuietHandler
+from tests.intake.conftest import make_app
+from tests.realparts import need_program
+
+pytestmark = pytest.mark.browser
+
+STORY = "Меня ищут родственники.\nНужна помощь: «срочно», двое взрослых — 10 000 знаков не нужно."
+CONTACT = "@bezopasno_42"
+
+
+@pytest.fixture
+def served(tmp_path: Path, identity: crypto.Identity) -> Iterator[tuple[str, Flask]]:
+    app = make_app(IntakeConfig(instance_dir=tmp_path / "instance", default_locale="ru"), identity)
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", app
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        app.extensions["intake"].storage.dispose()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[object]:
+    chromium = need_program("chromium", "apt-get install -y chromium")
+    driver_path = need_program("chromedriver", "apt-get install -y chromium-driver")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-dev-shm-usage",
+                 f"--user-data-dir={tmp_path / 'profile'}"):  # fmt: skip
+        options.add_argument(flag)
+    options.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
+    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def test_russian_form_with_javascript_off(served: tuple[str, Flask], browser: object,
+                                          identity: crypto.Identity) -> None:  # fmt: skip
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    base, app = served
+    driver: Any = browser
+
+    def navigate(element: Any) -> None:
+        """Click a link or button and wait until the next page has replaced this one."""
+        page = driver.find_element(By.TAG_NAME, "html")
+        element.click()
+        WebDriverWait(driver, 30).until(expected_conditions.staleness_of(page))
+        WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+    # Given the landing page, reached through the default language, with scripts disabled
+    driver.get(base + "/")
+    assert driver.current_url.endswith("/ru/")
+    find = driver.find_element
+    navigate(find(By.LINK_TEXT, "Заполнить заявку"))
+    assert find(By.TAG_NAME, "html").get_attribute("lang") == "ru"
+    # When the person fills in the Russian form and sends it
+    find(By.ID, "danger-0").click()
+    find(By.ID, "threat_from-1").click()
+    find(By.ID, "location-0").click()
+    Select(find(By.ID, "people")).select_by_value("2")
+    find(By.ID, "contact_method-1").click()
+    find(By.ID, "contact").send_keys(CONTACT)
+    find(By.ID, "story").send_keys(STORY)
+    find(By.ID, "consent").click()
+    navigate(find(By.CSS_SELECTOR, "button[type=submit]"))
+    # Then a receipt is shown
+    assert "Ваша заявка получена" in find(By.TAG_NAME, "h1").text
+    receipt = find(By.ID, "receipt").text
+    assert len(receipt.replace(" ", "")) == 30
+    # And the status page, typed with dashes, says it was received
+    navigate(find(By.LINK_TEXT, "Проверить заявку"))
+    find(By.ID, "receipt").send_keys(receipt.replace(" ", "-"))
+    navigate(find(By.CSS_SELECTOR, "button[type=submit]"))
+    assert find(By.ID, "answer").text.startswith("Получена")
+    # And the stored envelope opens with the caseworker key to the exact words
+    [(_, envelope)] = app.extensions["intake"].storage.envelope_bytes()
+    request = crypto.open_request(envelope, identity)
+    assert request["story"] == STORY and request["contact"] == CONTACT
+    assert (request["locale"], request["danger"], request["people"]) == ("ru", "immediate", 2)
+    assert request["threat_from"] == ["family"] and request["contact_method"] == "telegram"
+    # And the profile really had JavaScript off: a page's own script does not run
+    driver.get("data:text/html,<title>off</title><script>document.title='on'</script>")
+    assert driver.title == "off"

@@ -1,0 +1,149 @@
+"""Storage on SQLite and PostgreSQL: serials, the pending cap, receipts, export and acknowledgement."""
+
+from __future__ import annotations
+
+import datetime
+import io
+import secrets
+
+import pytest
+
+import crypto
+from intake.config import IntakeConfig
+from intake.instance import Instance
+from intake.storage import AckReplayedError, Storage, StorageFullError
+
+DAY = datetime.date(2026, 11, 22)
+
+
+@pytest.fixture
+def storage(config: IntakeConfig, identity: crypto.Identity) -> Storage:
+    Instance(config).initialize()
+    storage = Storage(config.database_url)
+    storage.add_recipient(identity.public, DAY)
+    yield storage
+    storage.dispose()
+
+
+def envelope_for(identity: crypto.Identity, story: str = "words") -> bytes:
+    request = {"schema": 1, "locale": "en", "submitted_on": DAY, "danger": "serious", "people": 1,
+               "contact_method": "email", "contact": "a@b", "story": story, "consent": True}  # fmt: skip
+    return crypto.seal_request(request, for_recipients=[identity.public])
+
+
+def test_serials_increase_and_a_refused_submission_consumes_none(storage: Storage, identity: crypto.Identity) -> None:
+    envelope = envelope_for(identity)
+    serials = [storage.store_submission(envelope, secrets.token_bytes(32), DAY, max_pending=3) for _ in range(3)]
+    assert serials == [1, 2, 3]
+    with pytest.raises(StorageFullError):
+        storage.store_submission(envelope, secrets.token_bytes(32), DAY, max_pending=3)
+    assert storage.pending_count() == 3
+    # The refused submission rolled back its counter update: the next serial follows without a gap.
+    assert storage.store_submission(envelope, secrets.token_bytes(32), DAY, max_pending=10) == 4
+
+
+def test_receipt_status_lifecycle(storage: Storage, identity: crypto.Identity, config: IntakeConfig) -> None:
+    lookup = secrets.token_bytes(32)
+    storage.store_submission(envelope_for(identity), lookup, DAY, max_pending=10)
+    assert storage.receipt_status(lookup) == "received"
+    assert storage.receipt_status(secrets.token_bytes(32)) is None
+    server_key = Instance(config).server_key()
+    bundle = io.BytesIO()
+    storage.export(bundle, server_key, DAY)
+    entries = list(crypto.read_bundle(bundle.getvalue(), expected_server=server_key.public).entries())
+    ack = crypto.make_ack([crypto.AckEntry(e.entry_id, crypto.envelope_digest(e.envelope)) for e in entries],
+                          identity=identity, server=server_key.public, bundle_sequence=1, created_on=DAY)  # fmt: skip
+    result = storage.apply_ack(ack, server_key, DAY)
+    assert result.deleted == 1 and storage.pending_count() == 0
+    assert storage.receipt_status(lookup) == "collected"
+
+
+def test_export_streams_every_envelope_in_serial_order(storage: Storage, identity: crypto.Identity,
+                                                       config: IntakeConfig) -> None:  # fmt: skip
+    stored = [envelope_for(identity, f"story {n}") for n in range(5)]
+    for envelope in stored:
+        storage.store_submission(envelope, secrets.token_bytes(32), DAY, max_pending=100)
+    server_key = Instance(config).server_key()
+    first, second = io.BytesIO(), io.BytesIO()
+    one = storage.export(first, server_key, DAY)
+    two = storage.export(second, server_key, DAY)
+    assert (one.count, one.sequence, one.high_water) == (5, 1, 5)
+    assert two.sequence == 2, "every export gets the next bundle number"
+    bundle = crypto.read_bundle(first.getvalue(), expected_server=server_key.public)
+    assert (bundle.header.sequence, bundle.header.high_water, bundle.header.count) == (1, 5, 5)
+    entries = list(bundle.entries())
+    assert [e.serial for e in entries] == [1, 2, 3, 4, 5]
+    assert [e.envelope for e in entries] == stored
+    assert [crypto.open_request(e.envelope, identity)["story"] for e in entries] == [f"story {n}" for n in range(5)]
+
+
+def test_ack_deletes_only_matching_id_and_digest_and_is_never_replayed(
+    storage: Storage, identity: crypto.Identity, config: IntakeConfig
+) -> None:
+    for n in range(3):
+        storage.store_submission(envelope_for(identity, str(n)), secrets.token_bytes(32), DAY, max_pending=100)
+    server_key = Instance(config).server_key()
+    (a_id, a_env), (b_id, _b_env), (c_id, c_env) = storage.envelope_bytes()
+    entries = [
+        crypto.AckEntry(a_id, crypto.envelope_digest(a_env)),  # matches: deleted
+        crypto.AckEntry(b_id, crypto.envelope_digest(c_env)),  # right id, wrong digest: kept
+        crypto.AckEntry(secrets.token_bytes(16), crypto.envelope_digest(c_env)),  # unknown id
+    ]
+    ack = crypto.make_ack(entries, identity=identity, server=server_key.public, bundle_sequence=1, created_on=DAY)
+    result = storage.apply_ack(ack, server_key, DAY)
+    assert (result.deleted, result.mismatched, result.not_found) == (1, 1, 1)
+    assert [i for i, _ in storage.envelope_bytes()] == [b_id, c_id]
+    with pytest.raises(AckReplayedError):
+        storage.apply_ack(ack, server_key, DAY)
+
+
+def test_forged_foreign_or_tampered_acks_delete_nothing(storage: Storage, identity: crypto.Identity,
+                                                        config: IntakeConfig) -> None:  # fmt: skip
+    storage.store_submission(envelope_for(identity), secrets.token_bytes(32), DAY, max_pending=100)
+    server_key = Instance(config).server_key()
+    [(entry_id, envelope)] = storage.envelope_bytes()
+    entry = [crypto.AckEntry(entry_id, crypto.envelope_digest(envelope))]
+    stranger = crypto.Identity.generate("Not registered")
+    forged = crypto.make_ack(entry, identity=stranger, server=server_key.public, bundle_sequence=1, created_on=DAY)
+    foreign = crypto.make_ack(entry, identity=identity, server=crypto.ServerKey.generate().public,
+                              bundle_sequence=1, created_on=DAY)  # fmt: skip
+    good = crypto.make_ack(entry, identity=identity, server=server_key.public, bundle_sequence=1, created_on=DAY)
+    tampered = good[:-1] + bytes([good[-1] ^ 1])
+    for data, error in [(forged, crypto.UnknownSignerError), (foreign, crypto.WrongServerError),
+                        (tampered, crypto.TamperedError), (good[:40], crypto.CryptoError)]:  # fmt: skip
+        with pytest.raises(error):
+            storage.apply_ack(data, server_key, DAY)
+    assert storage.pending_count() == 1
+
+
+def test_recipients_add_list_remove(storage: Storage, identity: crypto.Identity) -> None:
+    other = crypto.Identity.generate("Second")
+    assert storage.add_recipient(other.public, DAY)
+    assert not storage.add_recipient(other.public, DAY), "the same key twice is refused"
+    assert {r.public for r in storage.recipients()} == {identity.public, other.public}
+    assert storage.remove_recipient(other.fingerprint)
+    assert not storage.remove_recipient(other.fingerprint)
+    assert [r.public for r in storage.recipients()] == [identity.public]
+
+
+def test_concurrent_submissions_get_unique_serials_without_gaps(storage: Storage, identity: crypto.Identity) -> None:
+    import threading
+
+    envelope = envelope_for(identity)
+    serials: list[int] = []
+    errors: list[BaseException] = []
+
+    def submit_many() -> None:
+        try:
+            for _ in range(10):
+                serials.append(storage.store_submission(envelope, secrets.token_bytes(32), DAY, max_pending=1000))
+        except BaseException as error:  # surfaced below
+            errors.append(error)
+
+    threads = [threading.Thread(target=submit_many) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(serials) == list(range(1, 41))
