@@ -1,0 +1,247 @@
+"""`triage list --json` over N imported requests against a bare PyNaCl loop opening the same envelopes.
+
+    python -m bench.triage_bench [--count 100000] [--workdir DIR] [--keep]
+
+Both sides run as subprocesses in the same run, alternating: the bare loop streams the envelopes from
+the bundle file and does only crypto_box_seal_open + XChaCha20-Poly1305 decryption; triage unlocks the
+caseworker key (production argon2id), reads the store, opens, validates and prioritises every request
+and prints the JSON. Peak memory is reported twice: ru_maxrss of the largest process
+(getrusage(RUSAGE_CHILDREN)) and the sampled sum over triage and its worker processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import multiprocessing
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import nacl.bindings
+
+import crypto
+from bench.common import Row, print_rows
+from triage.home import Home
+from triage.identities import Keygen
+
+TODAY = datetime.date(2026, 11, 22)
+PASSPHRASE = "benchmark passphrase, not secret"
+WORDS = ["помогите", "нас", "ищут", "семья", "угрожает", "help", "we", "must", "leave", "soon", "police", "угрозы"]
+BUNDLE_HEADER = 4 + 1 + 32 + 8 + 8 + 4 + 4
+
+
+def _request(seed: int) -> dict[str, object]:
+    rng = random.Random(seed)
+    people = rng.randint(1, 8)
+    return {
+        "schema": 1, "locale": rng.choice(["ru", "en"]),
+        "submitted_on": TODAY - datetime.timedelta(days=rng.randint(0, 200)),
+        "danger": rng.choice(["immediate", "serious", "not_immediate"]),
+        "threat_from": rng.sample(["authorities", "family", "community", "partner", "other"], rng.randint(0, 2)),
+        "detention": rng.choice([None, "never", "past", "recent"]),
+        "location": rng.choice([None, "chechnya", "north_caucasus", "russia_other", "outside_russia"]),
+        "people": people, "children": rng.randint(0, people - 1) if rng.random() < 0.5 else None,
+        "documents": rng.sample(["internal_passport", "international_passport", "confiscated"], rng.randint(0, 2)),
+        "health": "инсулин" if rng.random() < 0.2 else "", "contact_method": "signal",
+        "contact": f"+7 9{rng.randint(0, 10**9):09d}", "story": " ".join(rng.choices(WORDS, k=rng.randint(20, 600))),
+        "consent": True,
+    }  # fmt: skip
+
+
+_recipients: list[crypto.PublicIdentity] = []
+IMPORT_SECONDS: list[float] = []
+# Below this many requests, fixed costs (argon2id unlock at 256 MiB, imports) dominate: ratio is reported only.
+MIN_COUNT_FOR_VERDICT = 20_000
+
+
+def _seal(seed: int) -> bytes:
+    return crypto.seal_request(_request(seed), for_recipients=_recipients)
+
+
+def build(workdir: Path, count: int) -> tuple[Path, Path, Path]:
+    """A caseworker home with ``count`` imported requests; returns (home, passphrase file, bundle)."""
+    home = workdir / "home"
+    passphrase_file = workdir / "passphrase"
+    passphrase_file.write_text(PASSPHRASE + "\n")
+    new = Keygen(Home(home), kdf=crypto.KDF_PRODUCTION).create("Bench", PASSPHRASE)
+    _recipients[:] = [new.public]
+    server = crypto.ServerKey.generate()
+    bundle = workdir / "export.bundle"
+    context = multiprocessing.get_context("fork")
+    with context.Pool() as pool, bundle.open("wb") as out:
+        envelopes = pool.imap(_seal, range(count), chunksize=64)
+        entries = (crypto.BundleEntry(os.urandom(16), i + 1, env) for i, env in enumerate(envelopes))
+        crypto.write_bundle(
+            out, entries, count=count, server_key=server, sequence=1, high_water=count, created_on=TODAY
+        )
+    started = time.perf_counter()
+    _triage(home, passphrase_file, "import", str(bundle), "--json")
+    IMPORT_SECONDS.append(time.perf_counter() - started)
+    return home, passphrase_file, bundle
+
+
+def _triage(home: Path, passphrase_file: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    command = [sys.executable, "-m", "triage.cli", "--home", str(home), "--passphrase-file", str(passphrase_file)]
+    return subprocess.run([*command, *args], check=True, capture_output=True)
+
+
+def _tree_rss(pid: int) -> int:
+    """Resident bytes of ``pid`` and all its descendants, from /proc (0 where /proc is absent)."""
+    total, stack = 0, [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            total += next(int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmRSS:"))
+            for task in Path(f"/proc/{current}/task").iterdir():
+                stack.extend(int(c) for c in (task / "children").read_text().split())
+        except (OSError, StopIteration, ValueError):
+            continue
+    return total
+
+
+def timed(command: list[str]) -> tuple[float, int, bytes]:
+    """Wall time, peak summed RSS of the process tree, and stdout of ``command``."""
+    peak = 0
+    with tempfile.TemporaryFile() as out:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.DEVNULL)
+        done = threading.Event()
+
+        def sample() -> None:
+            nonlocal peak
+            while not done.wait(0.05):
+                peak = max(peak, _tree_rss(process.pid))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        code = process.wait()
+        elapsed = time.perf_counter() - start
+        done.set()
+        sampler.join()
+        if code != 0:
+            raise RuntimeError(f"{command[3:]} failed with exit code {code}")
+        out.seek(0)
+        head = out.read(64)
+    return elapsed, peak, head
+
+
+def bare_loop(bundle: Path, secret_path: Path) -> int:
+    """Open every envelope of ``bundle`` with nothing but PyNaCl: the floor triage is measured against."""
+    secret = secret_path.read_bytes()
+    public = nacl.bindings.crypto_scalarmult_base(secret)
+    opened = 0
+    with bundle.open("rb") as stream:
+        header = stream.read(BUNDLE_HEADER)
+        count = int.from_bytes(header[-4:], "big")
+        for _ in range(count):
+            head = stream.read(28)
+            envelope = stream.read(int.from_bytes(head[24:28], "big"))
+            recipients = envelope[5]
+            stanzas_end = 10 + 80 * recipients
+            key = nacl.bindings.crypto_box_seal_open(envelope[10:90], public, secret)
+            header_end = stanzas_end + 24
+            nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
+                envelope[header_end:], envelope[:header_end], envelope[stanzas_end:header_end], key
+            )
+            opened += 1
+    return opened
+
+
+def measure(count: int, workdir: Path, rounds: int) -> dict[str, float]:
+    start = time.perf_counter()
+    home, passphrase_file, bundle = build(workdir, count)
+    build_seconds = time.perf_counter() - start
+    identity = crypto.unlock_identity((home / "Bench.key").read_bytes(), PASSPHRASE)
+    secret_path = workdir / "bare.secret"  # the bare loop's key, in the bench's own scratch folder
+    secret_path.write_bytes(identity.secret_bytes()[0])
+    triage_cmd = [sys.executable, "-m", "triage.cli", "--home", str(home), "--passphrase-file", str(passphrase_file)]
+    bare_cmd = [sys.executable, "-m", "bench.triage_bench", "--bare", str(bundle), str(secret_path)]
+    variants = {
+        "list": [*triage_cmd, "list", "--json"],
+        "list_one_process": [*triage_cmd, "list", "--json", "--jobs", "1"],
+        "reopen": [*triage_cmd, "list", "--json", "--reopen"],
+        "reopen_one_process": [*triage_cmd, "list", "--json", "--reopen", "--jobs", "1"],
+        "bare": bare_cmd,
+    }
+    seconds: dict[str, list[float]] = {name: [] for name in variants}
+    peaks: dict[str, int] = dict.fromkeys(variants, 0)
+    for _ in range(rounds):
+        for name, command in variants.items():
+            elapsed, rss, head = timed(command)
+            assert name == "bare" or head.startswith(b"[\n{"), head
+            seconds[name].append(elapsed)
+            peaks[name] = max(peaks[name], rss)
+    maxrss_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    best = {name: min(values) for name, values in seconds.items()}
+    out: dict[str, float] = {"count": count, "build_seconds": build_seconds, "cpus": os.cpu_count() or 1}
+    out["import_seconds"] = IMPORT_SECONDS[-1]
+    for name in variants:
+        out[f"{name}_seconds"] = best[name]
+        out[f"{name}_peak_mib"] = peaks[name] / 2**20
+        if name != "bare":
+            out[f"{name}_ratio"] = best[name] / best["bare"]
+    out["largest_process_maxrss_mib"] = maxrss_kib / 1024
+    return out
+
+
+def collect(quick: bool) -> list[Row]:
+    count = 3000 if quick else 100_000
+    workdir = Path(tempfile.mkdtemp(prefix="triage-bench-"))
+    try:
+        m = measure(count, workdir, rounds=1)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return rows(m)
+
+
+def rows(m: dict[str, float]) -> list[Row]:
+    n = f"n={int(m['count'])}"
+    verdict = m["list_ratio"] <= 2 if m["count"] >= MIN_COUNT_FOR_VERDICT else None
+    return [
+        Row(f"triage list --json / bare PyNaCl loop ({n})", f"{m['list_ratio']:.2f}x", "<= 2x", verdict),
+        Row(f"  same, --jobs 1 ({n})", f"{m['list_one_process_ratio']:.2f}x", "reported", None),
+        Row(f"  list --json --reopen (every envelope) ({n})", f"{m['reopen_ratio']:.2f}x", "reported", None),
+        Row(f"  list --json --reopen --jobs 1 ({n})", f"{m['reopen_one_process_ratio']:.2f}x", "reported", None),
+        Row(f"triage list --json peak memory, all processes ({n})", f"{m['list_peak_mib']:.0f} MiB", "<= 1024 MiB",
+            m["list_peak_mib"] <= 1024),
+        Row(f"  --reopen peak memory ({n})", f"{m['reopen_peak_mib']:.0f} MiB", "<= 1024 MiB",
+            m["reopen_peak_mib"] <= 1024),
+    ]  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--count", type=int, default=100_000, help="requests to build and import")
+    parser.add_argument("--rounds", type=int, default=1, help="alternating timing rounds (best is reported)")
+    parser.add_argument("--workdir", type=Path, default=None, help="scratch folder (default: a new temp folder)")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    parser.add_argument("--bare", nargs=2, metavar=("BUNDLE", "SECRET"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.bare:
+        print(bare_loop(Path(args.bare[0]), Path(args.bare[1])))
+        return 0
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="triage-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        m = measure(args.count, workdir, args.rounds)
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(json.dumps(m, indent=2))
+    report = rows(m)
+    print_rows("triage benchmark", report)
+    return 0 if all(r.ok is not False for r in report) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

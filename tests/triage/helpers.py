@@ -1,0 +1,91 @@
+"""Building blocks for triage tests: requests, signed bundles, and the CLI run with test-only settings."""
+
+from __future__ import annotations
+
+import datetime
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner, Result
+
+import crypto
+from triage.app import TriageConfig
+from triage.cli import main
+
+TODAY = datetime.date(2026, 11, 22)
+PASSPHRASE = "correct horse battery staple"
+TEST_CONFIG = TriageConfig(kdf=crypto.KDF_FOR_TESTS_ONLY, today=lambda: TODAY)
+
+
+def make_request(**fields: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "schema": 1, "locale": "ru", "submitted_on": TODAY, "danger": "not_immediate", "people": 1,
+        "contact_method": "signal", "contact": "+7 900 000 00 00", "story": "Нам нужна помощь.", "consent": True,
+    }  # fmt: skip
+    base.update(fields)
+    return base
+
+
+@dataclass
+class Server:
+    """A stand-in for the intake server's export: serials, sequence numbers and its signing key."""
+
+    key: crypto.ServerKey = field(default_factory=crypto.ServerKey.generate)
+    sequence: int = 0
+    high_water: int = 0
+
+    def entry(self, request: dict[str, Any], recipients: Sequence[crypto.PublicIdentity]) -> crypto.BundleEntry:
+        self.high_water += 1
+        envelope = crypto.seal_request(request, for_recipients=recipients)
+        return crypto.BundleEntry(os.urandom(16), self.high_water, envelope)
+
+    def bundle(self, path: Path, entries: Sequence[crypto.BundleEntry], *, sequence: int | None = None) -> Path:
+        if sequence is None:
+            self.sequence += 1
+            sequence = self.sequence
+        with path.open("wb") as out:
+            crypto.write_bundle(
+                out, entries, count=len(entries), server_key=self.key, sequence=sequence,
+                high_water=self.high_water, created_on=TODAY,
+            )  # fmt: skip
+        return path
+
+
+class Triage:
+    """Runs `triage` in one home through click's CliRunner, with the fast test KDF passed as obj."""
+
+    def __init__(self, home: Path, passphrase_file: Path, config: TriageConfig = TEST_CONFIG) -> None:
+        self.home = home
+        self.passphrase_file = passphrase_file
+        self.config = config
+
+    def run(self, *args: str | os.PathLike[str], input: str | None = None, passphrase: bool = True) -> Result:
+        head = ["--home", str(self.home)]
+        if passphrase:
+            head += ["--passphrase-file", str(self.passphrase_file)]
+        return CliRunner().invoke(main, [*head, *map(str, args)], obj=self.config, input=input)
+
+    def ok(self, *args: str | os.PathLike[str], input: str | None = None) -> Result:
+        result = self.run(*args, input=input)
+        assert result.exit_code == 0, (result.output, result.exception)
+        return result
+
+    def keygen(self, name: str) -> crypto.PublicIdentity:
+        self.ok("keygen", "--name", name)
+        return crypto.PublicIdentity.from_text((self.home / f"{name}.pub").read_text())
+
+    def identity(self, name: str) -> crypto.Identity:
+        return crypto.unlock_identity((self.home / f"{name}.key").read_bytes(), PASSPHRASE)
+
+
+def assert_one_sentence(result: Result, *fragments: str) -> None:
+    """A failure: non-zero exit, no traceback, a short message containing each fragment."""
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    message = result.output.strip().splitlines()[-1]
+    for fragment in fragments:
+        assert fragment.lower() in message.lower(), message

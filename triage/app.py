@@ -1,0 +1,103 @@
+"""What every command shares: the home folder, the passphrase, the unlocked identity and store.
+
+``TriageConfig`` is how a test changes behaviour that production never changes: pass
+``TriageConfig(kdf=crypto.KDF_FOR_TESTS_ONLY, today=...)`` as ``obj`` to click's CliRunner. There is
+no environment variable or command-line flag for either.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import functools
+import sqlite3
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+import crypto
+from triage.errors import explain
+from triage.home import Home, read_passphrase_file
+from triage.identities import unlock
+from triage.store import CaseStore
+
+PASSPHRASE_TRIES = 3
+
+
+@dataclass(frozen=True)
+class TriageConfig:
+    kdf: crypto.KdfParams = crypto.KDF_PRODUCTION
+    today: Callable[[], datetime.date] = datetime.date.today
+
+
+@dataclass
+class App:
+    config: TriageConfig
+    home: Home
+    passphrase_file: Path | None
+    caseworker: str | None
+
+    def passphrase(self, *, new: bool = False) -> str:
+        if self.passphrase_file is not None:
+            return read_passphrase_file(self.passphrase_file)
+        return str(
+            click.prompt(
+                "New passphrase" if new else "Passphrase",
+                hide_input=True,
+                confirmation_prompt="Repeat the passphrase" if new else False,
+                err=True,
+            )
+        )
+
+    def identity(self) -> crypto.Identity:
+        """Unlock the caseworker's key; someone typing gets three tries, a passphrase file one."""
+        self.home.require()
+        tries = 1 if self.passphrase_file is not None else PASSPHRASE_TRIES
+        for attempt in range(1, tries + 1):
+            try:
+                return unlock(self.home, self.passphrase(), name=self.caseworker)
+            except crypto.WrongPassphraseError:
+                if attempt == tries:
+                    raise
+                click.echo("That passphrase does not open your key; try again.", err=True)
+        raise AssertionError("unreachable")
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[tuple[crypto.Identity, CaseStore]]:
+        """The caseworker's identity and the case store, unlocked with it; the store is closed after."""
+        identity = self.identity()
+        store = CaseStore(self.home.store_path)
+        try:
+            store.unlock(identity)
+            yield identity, store
+        finally:
+            store.close()
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly_errors(command: F) -> F:
+    """One clear sentence on stderr and a non-zero exit for every failure; never a stack trace."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("Stopped. Nothing was changed.", err=True)
+            sys.exit(130)
+        except sqlite3.Error:
+            click.echo("The case store could not be read or written (damaged, full disk, or in use).", err=True)
+            sys.exit(1)
+        except Exception as error:  # every other failure: a sentence, not a trace
+            click.echo(explain(error), err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,67 @@
+"""What can go wrong in triage, each with one sentence a caseworker can act on.
+
+Every failure the CLI reports is a ``TriageError`` (ours) or a ``crypto.CryptoError`` (the library's);
+``explain`` turns either into the sentence shown to the person. Messages never hold request text,
+passphrases or key material.
+"""
+
+from __future__ import annotations
+
+import crypto
+
+
+class TriageError(Exception):
+    """A failure with a message that is safe and useful to show as it is."""
+
+
+class HomeError(TriageError):
+    """The home folder, a key file or the case store is missing or unusable."""
+
+
+class NoAccessError(TriageError):
+    """This caseworker's key has not been given access to the case store yet."""
+
+
+class PolicyError(TriageError):
+    """The priority policy file cannot be used; the message names the place and the fix."""
+
+
+class ReplayError(TriageError):
+    """A bundle older than (or conflicting with) the last one imported: nothing was imported."""
+
+
+class CaseNotFoundError(TriageError):
+    """No case, or more than one case, matches the id given."""
+
+
+def explain(error: BaseException) -> str:
+    """One clear sentence for the person at the keyboard, saying what to do next."""
+    if isinstance(error, TriageError):
+        return str(error)
+    if isinstance(error, crypto.WrongPassphraseError):
+        return "That passphrase does not open your key. Nothing was changed; try again."
+    if isinstance(error, crypto.UnknownSignerError):
+        return (
+            "This file is signed by a key you have not pinned (it may be forged, or the server key changed); "
+            "nothing was imported. Ask the operator to read you the server fingerprint, then run "
+            "`triage pin-server FILE` if it matches."
+        )
+    if isinstance(error, crypto.WrongServerError):
+        return "This acknowledgement was made for a different server; nothing was changed."
+    if isinstance(error, crypto.TamperedError):
+        return (
+            "The file is damaged, truncated or was altered after it was signed; nothing was imported. "
+            "Ask the operator for a fresh export."
+        )
+    if isinstance(error, crypto.NotRecipientError):
+        return "This was not sealed to your key; ask the operator whether your public key is registered."
+    if isinstance(error, crypto.UnsupportedVersionError):
+        return "This file was made by a newer version of the software; update triage and try again."
+    if isinstance(error, crypto.MalformedError):
+        return f"This is not a file triage can read ({error}); check that you picked the right file."
+    if isinstance(error, crypto.CryptoError):
+        return "A cryptographic check failed; nothing was changed. Ask for a fresh copy of the file."
+    if isinstance(error, OSError):
+        where = f" ({error.filename})" if error.filename else ""
+        return f"Could not read or write a file{where}: {error.strerror or 'input/output error'}."
+    return f"An unexpected error ({type(error).__name__}) stopped triage; nothing was changed. Please report it."

@@ -1,0 +1,158 @@
+"""Importing an export bundle: verify, open every envelope once, store them still sealed, all or nothing.
+
+Why every envelope is opened on import: the acknowledgement tells the server to delete what this
+laptop holds. An envelope this caseworker cannot open (sealed to someone else, or damaged) is therefore
+*rejected*: not stored and never acknowledged, so the server keeps it for whoever it was sealed to.
+
+Replay: bundles carry the server's strictly increasing sequence number. An older bundle than the last
+one imported is refused; the same bundle again is accepted and changes nothing (every entry counts as
+a duplicate); a different bundle with the same number is refused.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import crypto
+from triage.errors import ReplayError, TriageError
+from triage.store import CaseStore
+
+MAX_GAP_RANGES = 10
+
+
+@dataclass
+class ImportSummary:
+    sequence: int
+    high_water: int
+    total: int
+    new: int = 0
+    duplicate: int = 0
+    rejected_not_for_you: int = 0
+    rejected_unreadable: int = 0
+    rejected_conflict: int = 0
+    gaps: int = 0
+    gap_ranges: list[tuple[int, int]] = field(default_factory=list)
+    pinned_now: crypto.ServerPublicKey | None = None
+    same_bundle_again: bool = False
+
+    @property
+    def rejected(self) -> int:
+        return self.rejected_not_for_you + self.rejected_unreadable + self.rejected_conflict
+
+
+def _check_sequence(store: CaseStore, bundle: crypto.Bundle) -> bool:
+    """True if this is the bundle imported last; ReplayError if it is older or conflicts with it."""
+    last = store.get_meta("last_bundle")
+    if last is None:
+        return False
+    sequence = bundle.header.sequence
+    if sequence < last["sequence"]:
+        raise ReplayError(
+            f"This bundle is number {sequence}, older than number {last['sequence']} which you already "
+            "imported; it may be an old copy or a replay. Nothing was imported. Ask the operator for a fresh export."
+        )
+    if sequence == last["sequence"]:
+        if not hmac.compare_digest(bytes.fromhex(last["digest"]), bundle.digest):
+            raise ReplayError(
+                f"This bundle claims number {sequence}, like the one you already imported, but its contents "
+                "differ. Nothing was imported. Ask the operator for a fresh export."
+            )
+        return True
+    return False
+
+
+def _gaps(known: set[int], high_water: int) -> list[tuple[int, int]]:
+    """The serial ranges in 1..high_water that are not in ``known`` (works for any high-water mark)."""
+    ranges: list[tuple[int, int]] = []
+    previous = 0
+    for serial in sorted(known):
+        if serial > previous + 1:
+            ranges.append((previous + 1, serial - 1))
+        previous = serial
+    if high_water > previous:
+        ranges.append((previous + 1, high_water))
+    return ranges
+
+
+def _cache_for_another_caseworker(store: CaseStore, entry: crypto.BundleEntry, identity: crypto.Identity) -> None:
+    """A case a colleague in this home imported first: let this caseworker list it fast too, if it is theirs."""
+    if store.has_cached_request(entry.entry_id, identity.fingerprint):
+        return
+    try:
+        request = crypto.encode_request(crypto.open_request(entry.envelope, identity))
+    except crypto.CryptoError:
+        return  # not sealed to this caseworker: they will not see it, as it should be
+    store.cache_request(entry.entry_id, request, opened_by=identity.fingerprint)
+
+
+def import_bundle(
+    store: CaseStore,
+    path: Path,
+    identity: crypto.Identity,
+    today: datetime.date,
+    *,
+    expected_fingerprint: str | None = None,
+    on_start: Callable[[int], None] | None = None,
+    advance: Callable[[], None] | None = None,
+) -> ImportSummary:
+    """Import ``path`` in one transaction. Any error leaves the store exactly as it was."""
+    pinned = store.pinned_server()
+    bundle = crypto.read_bundle(path, expected_server=pinned)
+    header = bundle.header
+    if expected_fingerprint is not None and not hmac.compare_digest(
+        expected_fingerprint.encode(), header.server.fingerprint.encode()
+    ):
+        raise TriageError(
+            f"This bundle is signed by server key {header.server.fingerprint}, not by the fingerprint you gave; "
+            "nothing was imported. Check the fingerprint with the operator again."
+        )
+    summary = ImportSummary(header.sequence, header.high_water, header.count)
+    seen: set[int] = set()
+    with store.transaction():  # the replay check too: two imports at once cannot both pass it
+        summary.same_bundle_again = _check_sequence(store, bundle)
+        if on_start is not None:
+            on_start(header.count)
+        for entry in bundle.entries():  # re-verified while streaming; raises at the end if the file changed
+            seen.add(entry.serial)
+            digest = crypto.envelope_digest(entry.envelope)
+            stored_digest = store.envelope_digest_of(entry.entry_id)
+            if stored_digest is not None:
+                if hmac.compare_digest(stored_digest, digest):
+                    summary.duplicate += 1
+                    _cache_for_another_caseworker(store, entry, identity)
+                else:
+                    summary.rejected_conflict += 1  # same id, other bytes: keep what we have, ack nothing new
+            else:
+                try:
+                    request = crypto.encode_request(crypto.open_request(entry.envelope, identity))
+                except crypto.NotRecipientError:
+                    summary.rejected_not_for_you += 1
+                except crypto.CryptoError:
+                    summary.rejected_unreadable += 1
+                else:
+                    store.add_case(
+                        entry,
+                        request,
+                        opened_by=identity.fingerprint,
+                        digest=digest,
+                        sequence=header.sequence,
+                        today=today,
+                    )
+                    summary.new += 1
+            if advance is not None:
+                advance()
+        ranges = _gaps(seen | store.serials(header.high_water), header.high_water)
+        summary.gaps = sum(last - first + 1 for first, last in ranges)
+        summary.gap_ranges = ranges[:MAX_GAP_RANGES]
+        if pinned is None:
+            store.pin_server(header.server)
+            summary.pinned_now = header.server
+        store.set_meta(
+            "last_bundle",
+            {"sequence": header.sequence, "digest": bundle.digest.hex(), "high_water": header.high_water},
+        )
+    return summary

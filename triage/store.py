@@ -1,0 +1,269 @@
+"""The case store: one SQLite file in the home folder; nothing in it is readable without a caseworker key.
+
+* ``envelopes``: each envelope exactly as the server sealed it, with its entry id, serial, the day it
+  was imported, the bundle it came in and its digest (what an acknowledgement names).
+* ``records``: per case, status, notes and history as JSON sealed with the store key; the record's
+  context is its entry id, so records cannot be swapped between cases unnoticed.
+* ``requests``: a cache of each request as it was opened on import (its canonical JSON), sealed with the
+  store key under the context ``request:`` + entry id + the importing caseworker's fingerprint, so that
+  listing 100,000 cases does not redo 100,000 public-key operations. Only the caseworker who opened the
+  envelope uses that cache entry; any other caseworker of the home must open the envelope with their
+  own key, so sharing a home never shows anyone a request that was not sealed to them. The envelope
+  stays the source of truth (``list --reopen``, ``show``).
+* ``meta``: the pinned server key and the last bundle imported, sealed the same way, so editing the
+  file cannot silently re-pin the server or rewind the replay check.
+* ``caseworkers``: each caseworker's public key and the store key wrapped (crypto_box_seal) for them.
+
+One random ``crypto.StoreKey`` per store is wrapped for every caseworker of the home; a caseworker
+added later gets it from one who already has it (``triage grant``). Decrypted requests never come
+here: they are opened from the envelopes, in memory, each time they are shown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import crypto
+from triage.errors import HomeError, NoAccessError
+
+SCHEMA_VERSION = 1
+STATUSES = ("new", "contacted", "in_progress", "evacuated", "closed", "duplicate", "not_eligible")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS caseworkers (
+    fingerprint TEXT PRIMARY KEY, name TEXT NOT NULL, public_key TEXT NOT NULL, wrapped_store_key BLOB
+);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, sealed BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS envelopes (
+    entry_id BLOB PRIMARY KEY, serial INTEGER NOT NULL, imported_on TEXT NOT NULL,
+    bundle_sequence INTEGER NOT NULL, digest BLOB NOT NULL, envelope BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS records (entry_id BLOB PRIMARY KEY, sealed BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS requests (
+    entry_id BLOB NOT NULL, fingerprint TEXT NOT NULL, sealed BLOB NOT NULL, PRIMARY KEY (entry_id, fingerprint)
+);
+"""
+
+
+def request_context(entry_id: bytes, fingerprint: str) -> bytes:
+    return b"request:" + entry_id + b":" + fingerprint.encode("ascii")
+
+
+@dataclass
+class CaseRecord:
+    """What the caseworkers add to a case. Sealed as JSON; never stored in the clear."""
+
+    status: str = "new"
+    notes: list[dict[str, str]] = field(default_factory=list)
+    history: list[dict[str, str]] = field(default_factory=list)
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(
+            {"status": self.status, "notes": self.notes, "history": self.history}, separators=(",", ":")
+        ).encode("utf-8")
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> CaseRecord:
+        value = json.loads(data)
+        return cls(status=value["status"], notes=value["notes"], history=value["history"])
+
+
+@dataclass(frozen=True)
+class StoredCase:
+    rowid: int
+    entry_id: bytes
+    serial: int
+    imported_on: datetime.date
+    record: CaseRecord
+
+
+class CaseStore:
+    """The SQLite file. ``unlock(identity)`` must succeed before anything sealed is read or written."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        created = not path.exists()
+        try:
+            if created:
+                # Create it 0600 before SQLite writes a byte.
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            self.db = sqlite3.connect(path, isolation_level=None)
+            self.db.execute("PRAGMA secure_delete = ON")  # overwritten records are zeroed, not left behind
+            self.db.execute("PRAGMA temp_store = MEMORY")  # no temporary files next to the store
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise HomeError(f"The case store {path} was made by a newer triage; update triage.")
+            self.db.executescript(_SCHEMA)
+            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except sqlite3.DatabaseError:
+            raise HomeError(f"The case store {path} is not a triage case store or is damaged.") from None
+        self.key: crypto.StoreKey | None = None
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All or nothing: committed only if the block finishes without an exception."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # -- caseworkers and the store key ---------------------------------------------------------------
+
+    def caseworkers(self) -> list[tuple[crypto.PublicIdentity, bool]]:
+        rows = self.db.execute("SELECT public_key, wrapped_store_key IS NOT NULL FROM caseworkers ORDER BY name")
+        return [(crypto.PublicIdentity.from_text(text), bool(has)) for text, has in rows]
+
+    def add_caseworker(self, public: crypto.PublicIdentity) -> bool:
+        """Register ``public``; True if it got the store key now (a new, empty store)."""
+        with self.transaction():
+            granted = self.db.execute("SELECT 1 FROM caseworkers WHERE wrapped_store_key IS NOT NULL").fetchone()
+            wrapped = None if granted else crypto.StoreKey.generate().wrap_for(public)
+            self.db.execute(
+                "INSERT OR IGNORE INTO caseworkers VALUES (?, ?, ?, ?)",
+                (public.fingerprint, public.name, public.to_text(), wrapped),
+            )
+        return wrapped is not None
+
+    def unlock(self, identity: crypto.Identity) -> None:
+        row = self.db.execute(
+            "SELECT wrapped_store_key FROM caseworkers WHERE fingerprint = ?", (identity.fingerprint,)
+        ).fetchone()
+        if row is None:
+            self.add_caseworker(identity.public)
+            row = self.db.execute(
+                "SELECT wrapped_store_key FROM caseworkers WHERE fingerprint = ?", (identity.fingerprint,)
+            ).fetchone()
+        if row[0] is None:
+            raise NoAccessError(
+                f"Your key ({identity.name}) has no access to this case store yet. A caseworker who has "
+                f"access runs `triage grant {identity.name}` once; then try again."
+            )
+        self.key = crypto.StoreKey.unwrap(row[0], identity)
+
+    def grant(self, fingerprint: str) -> crypto.PublicIdentity:
+        row = self.db.execute("SELECT public_key FROM caseworkers WHERE fingerprint = ?", (fingerprint,)).fetchone()
+        if row is None:
+            raise HomeError("No caseworker with that key is registered in this home.")
+        public = crypto.PublicIdentity.from_text(row[0])
+        self.db.execute(
+            "UPDATE caseworkers SET wrapped_store_key = ? WHERE fingerprint = ?",
+            (self._key().wrap_for(public), fingerprint),
+        )
+        return public
+
+    def _key(self) -> crypto.StoreKey:
+        if self.key is None:
+            raise HomeError("The case store is locked.")
+        return self.key
+
+    # -- sealed settings ------------------------------------------------------------------------------
+
+    def get_meta(self, name: str) -> Any:
+        row = self.db.execute("SELECT sealed FROM meta WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            return None
+        return json.loads(self._key().open(row[0], context=b"meta:" + name.encode()))
+
+    def set_meta(self, name: str, value: Any) -> None:
+        sealed = self._key().seal(json.dumps(value).encode(), context=b"meta:" + name.encode())
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, sealed))
+
+    def pinned_server(self) -> crypto.ServerPublicKey | None:
+        text = self.get_meta("server")
+        return None if text is None else crypto.ServerPublicKey.from_text(text)
+
+    def pin_server(self, server: crypto.ServerPublicKey) -> None:
+        self.set_meta("server", server.to_text())
+
+    # -- envelopes and records ------------------------------------------------------------------------
+
+    def envelope_digest_of(self, entry_id: bytes) -> bytes | None:
+        row = self.db.execute("SELECT digest FROM envelopes WHERE entry_id = ?", (entry_id,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def add_case(
+        self,
+        entry: crypto.BundleEntry,
+        request: bytes,
+        *,
+        opened_by: str,
+        digest: bytes,
+        sequence: int,
+        today: datetime.date,
+    ) -> None:
+        """Store an envelope that opened, with a new record and the sealed cache of its ``request`` bytes."""
+        self.db.execute(
+            "INSERT INTO envelopes VALUES (?, ?, ?, ?, ?, ?)",
+            (entry.entry_id, entry.serial, today.isoformat(), sequence, digest, entry.envelope),
+        )
+        self.put_record(entry.entry_id, CaseRecord())
+        self.cache_request(entry.entry_id, request, opened_by=opened_by)
+
+    def cache_request(self, entry_id: bytes, request: bytes, *, opened_by: str) -> None:
+        sealed = self._key().seal(request, context=request_context(entry_id, opened_by))
+        self.db.execute("INSERT OR REPLACE INTO requests VALUES (?, ?, ?)", (entry_id, opened_by, sealed))
+
+    def has_cached_request(self, entry_id: bytes, fingerprint: str) -> bool:
+        row = self.db.execute(
+            "SELECT 1 FROM requests WHERE entry_id = ? AND fingerprint = ?", (entry_id, fingerprint)
+        ).fetchone()
+        return row is not None
+
+    def put_record(self, entry_id: bytes, record: CaseRecord) -> None:
+        sealed = self._key().seal(record.to_bytes(), context=b"case:" + entry_id)
+        self.db.execute("INSERT OR REPLACE INTO records VALUES (?, ?)", (entry_id, sealed))
+
+    def open_record(self, entry_id: bytes, sealed: bytes) -> CaseRecord:
+        return CaseRecord.from_bytes(self._key().open(sealed, context=b"case:" + entry_id))
+
+    def serials(self, up_to: int) -> set[int]:
+        return {s for (s,) in self.db.execute("SELECT serial FROM envelopes WHERE serial <= ?", (up_to,))}
+
+    def count(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM envelopes").fetchone()[0])
+
+    def cases(self) -> Iterator[StoredCase]:
+        """Every case with its record opened; envelopes are fetched one at a time with ``envelope``."""
+        rows = self.db.execute(
+            "SELECT e.rowid, e.entry_id, e.serial, e.imported_on, r.sealed "
+            "FROM envelopes e JOIN records r ON r.entry_id = e.entry_id ORDER BY e.serial"
+        )
+        for rowid, entry_id, serial, imported_on, sealed in rows:
+            entry_id = bytes(entry_id)
+            record = self.open_record(entry_id, sealed)
+            yield StoredCase(rowid, entry_id, serial, datetime.date.fromisoformat(imported_on), record)
+
+    def envelope(self, rowid: int) -> bytes:
+        return bytes(self.db.execute("SELECT envelope FROM envelopes WHERE rowid = ?", (rowid,)).fetchone()[0])
+
+    def find(self, prefix_hex: str) -> list[StoredCase]:
+        prefix = prefix_hex.strip().lower()
+        if not prefix or any(ch not in "0123456789abcdef" for ch in prefix) or len(prefix) > 32:
+            return []
+        rows = self.db.execute(
+            "SELECT e.rowid, e.entry_id, e.serial, e.imported_on, r.sealed FROM envelopes e "
+            "JOIN records r ON r.entry_id = e.entry_id WHERE lower(hex(e.entry_id)) LIKE ? LIMIT 10",
+            (prefix + "%",),
+        )
+        return [
+            StoredCase(rowid, bytes(eid), serial, datetime.date.fromisoformat(on), self.open_record(bytes(eid), sealed))
+            for rowid, eid, serial, on, sealed in rows
+        ]
+
+    def ack_entries(self) -> list[crypto.AckEntry]:
+        rows = self.db.execute("SELECT entry_id, digest FROM envelopes")
+        return [crypto.AckEntry(bytes(entry_id), bytes(digest)) for entry_id, digest in rows]

@@ -1,0 +1,122 @@
+"""`triage list` and `triage show`: the priority queue and one case, opened in memory only."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from triage.app import App, friendly_errors
+from triage.cases import Case, Skipped, find_case, open_case
+from triage.parallel import ListJob, default_jobs, open_all
+from triage.policy import load_policy
+from triage.progress import progress_bar
+from triage.render import case_view, cases_table, console_for, write_csv, write_json
+from triage.store import STATUSES
+
+TABLE_ROWS = 100
+
+POLICY_OPTION = click.option(
+    "--policy",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="A priority policy file (TOML) to use instead of the shipped one; see docs/POLICY.md.",
+)
+
+
+def _skipped_line(skipped: Skipped) -> str | None:
+    parts = []
+    if skipped.not_for_you:
+        parts.append(f"{skipped.not_for_you} sealed only to another caseworker of this home")
+    if skipped.unreadable:
+        parts.append(f"{skipped.unreadable} could not be opened (damaged)")
+    return ("Not shown: " + "; ".join(parts) + ".") if parts else None
+
+
+@click.command("list")
+@click.option(
+    "--status", "statuses", multiple=True, type=click.Choice(STATUSES), help="Only cases with this status (repeatable)."
+)
+@click.option("--json", "as_json", is_flag=True, help="A JSON array, one object per case, with the decrypted request.")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV with one row per case (formula-like cells are defused).")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help=f"Only the first N cases of the queue (table default: {TABLE_ROWS}).",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1, max=64),
+    default=None,
+    help="Processes opening envelopes at once (default: one per CPU core, at most 8).",
+)
+@click.option(
+    "--reopen",
+    is_flag=True,
+    help="Open every sealed envelope again instead of the encrypted cache made on import (slower).",
+)
+@POLICY_OPTION
+@click.pass_obj
+@friendly_errors
+def list_command(
+    app: App,
+    statuses: tuple[str, ...],
+    as_json: bool,
+    as_csv: bool,
+    limit: int | None,
+    jobs: int | None,
+    reopen: bool,
+    policy: Path | None,
+) -> None:
+    """The priority queue: emergency first, then by score; with the reasons for each case.
+
+    Output is decrypted: --json and --csv print requests in the clear to standard output. Do not
+    redirect them to a USB stick or any file you do not destroy afterwards.
+    """
+    if as_json and as_csv:
+        raise click.UsageError("Choose one of --json and --csv.")
+    rules = load_policy(policy)  # a bad policy fails before the passphrase is asked
+    skipped = Skipped()
+    with app.session() as (identity, store), progress_bar("Opening cases", enabled=not as_json) as ticker:
+        ticker.start(store.count())
+        assert store.key is not None
+        job = ListJob(
+            store.path, identity, store.key, rules, app.config.today(), set(statuses) or None, as_json, reopen
+        )
+        opened = open_all(store.db, job, jobs=jobs or default_jobs(), skipped=skipped, advance=ticker.advance)
+        results = list(opened)
+    out = sys.stdout.buffer
+    if as_json:
+        # Each case is kept only as its small JSON encoding: 100,000 cases stay well under 1 GiB.
+        results.sort(key=lambda pair: pair[0])
+        write_json((encoded for _, encoded in results[:limit]), out)
+    else:
+        if limit is None and not as_csv:
+            limit = TABLE_ROWS  # a screen is for the top of the queue; --limit or --json for the rest
+        ordered: list[Case] = sorted(results, key=Case.sort_key)[:limit]
+        if as_csv:
+            write_csv(ordered, out)
+        else:
+            title = f"{len(ordered)} of {len(results)} case(s)"
+            title += f" with status {', '.join(statuses)}" if statuses else ""
+            console_for().print(cases_table(ordered, title=title))
+            if len(ordered) < len(results):
+                click.echo(f"Showing the first {len(ordered)}; use --limit N to see more.", err=True)
+    line = _skipped_line(skipped)
+    if line:
+        click.echo(line, err=True)
+
+
+@click.command("show")
+@click.argument("case_id", metavar="ID")
+@POLICY_OPTION
+@click.pass_obj
+@friendly_errors
+def show_command(app: App, case_id: str, policy: Path | None) -> None:
+    """One case in full: the request, why it has its priority, its status and notes."""
+    rules = load_policy(policy)
+    with app.session() as (identity, store):
+        case = open_case(store, find_case(store, case_id), identity, rules, app.config.today())
+    console_for().print(case_view(case))
