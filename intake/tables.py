@@ -50,6 +50,7 @@ applied_acks = Table(
 )
 
 SERIAL_COUNTER = "serial"
+COLLECTED_COUNTER = "collected"
 BUNDLE_COUNTER = "bundle"
 RECEIVED = "received"
 COLLECTED = "collected"

@@ -46,7 +46,8 @@ def test_upgrade_and_downgrade_carry_data(config: IntakeConfig) -> None:
     upgrade(url)
     assert tables(url) == {"envelopes", "receipts", "counters", "recipients", "applied_acks"}
     assert run(url, "SELECT serial, envelope FROM envelopes") == [(1, b"sealed")]
-    assert sorted(run(url, "SELECT name, value FROM counters")) == [("bundle", 0), ("serial", 1)]
+    # (the serial counter says 1 submission, 1 envelope stored: none collected yet)
+    assert sorted(run(url, "SELECT name, value FROM counters")) == [("bundle", 0), ("collected", 0), ("serial", 1)]
     run(url, "INSERT INTO applied_acks (digest, applied_on) VALUES (:g, :d)", g=b"\x03" * 32, d=DAY)
     # When downgrading again, the older data survives and the newer tables are gone
     downgrade(url, "0001")
@@ -57,7 +58,29 @@ def test_upgrade_and_downgrade_carry_data(config: IntakeConfig) -> None:
     downgrade(url, "base")
     assert tables(url) == set()
     upgrade(url)
-    assert run(url, "SELECT name, value FROM counters ORDER BY name") == [("bundle", 0), ("serial", 0)]
+    assert run(url, "SELECT name, value FROM counters ORDER BY name") == [
+        ("bundle", 0),
+        ("collected", 0),
+        ("serial", 0),
+    ]
+
+
+def test_collected_counter_is_seeded_from_what_was_already_acknowledged(config: IntakeConfig) -> None:
+    config.instance_dir.mkdir(parents=True, exist_ok=True)
+    url = config.database_url
+    # Given revision 0002 after 5 submissions of which 3 were acknowledged and deleted
+    upgrade(url, "0002")
+    run(url, "UPDATE counters SET value = 5 WHERE name = 'serial'")
+    for serial in (4, 5):
+        run(url, "INSERT INTO envelopes (id, serial, envelope, received_on) VALUES (:i, :s, :e, :d)",
+            i=bytes([serial]) * 16, s=serial, e=b"sealed", d=DAY)  # fmt: skip
+    # When upgrading, the new counter holds the 3 collected envelopes
+    upgrade(url, "0003")
+    assert run(url, "SELECT value FROM counters WHERE name = 'collected'") == [(3,)]
+    # And downgrading removes only that counter
+    downgrade(url, "0002")
+    assert sorted(run(url, "SELECT name, value FROM counters")) == [("bundle", 0), ("serial", 5)]
+    assert len(run(url, "SELECT serial FROM envelopes")) == 2
 
 
 def test_upgrade_is_idempotent(config: IntakeConfig) -> None:

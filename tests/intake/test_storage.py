@@ -147,3 +147,27 @@ def test_concurrent_submissions_get_unique_serials_without_gaps(storage: Storage
         t.join()
     assert errors == []
     assert sorted(serials) == list(range(1, 41))
+
+
+def test_pending_cap_frees_exactly_what_acknowledgements_collect(
+    storage: Storage, identity: crypto.Identity, config: IntakeConfig
+) -> None:
+    # Given a full queue of 3 (cap 3)
+    for story in ("one", "two", "three"):
+        storage.store_submission(envelope_for(identity, story), secrets.token_bytes(32), DAY, max_pending=3)
+    with pytest.raises(StorageFullError):
+        storage.store_submission(envelope_for(identity), secrets.token_bytes(32), DAY, max_pending=3)
+    # When a caseworker acknowledges two of them
+    server_key = Instance(config).server_key()
+    bundle = io.BytesIO()
+    storage.export(bundle, server_key, DAY)
+    entries = list(crypto.read_bundle(bundle.getvalue(), expected_server=server_key.public).entries())[:2]
+    ack = crypto.make_ack([crypto.AckEntry(e.entry_id, crypto.envelope_digest(e.envelope)) for e in entries],
+                          identity=identity, server=server_key.public, bundle_sequence=1, created_on=DAY)  # fmt: skip
+    assert storage.apply_ack(ack, server_key, DAY).deleted == 2
+    # Then exactly two more fit, and the third is refused again
+    for _ in range(2):
+        storage.store_submission(envelope_for(identity), secrets.token_bytes(32), DAY, max_pending=3)
+    with pytest.raises(StorageFullError):
+        storage.store_submission(envelope_for(identity), secrets.token_bytes(32), DAY, max_pending=3)
+    assert storage.pending_count() == 3
