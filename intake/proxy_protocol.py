@@ -19,10 +19,14 @@ The app sees ``environ["intake.circuit"]`` (the id as a decimal string) and noth
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+
+from intake.config import IntakeConfig
+from intake.refusal import refusal_response
 
 CIRCUIT_ENVIRON_KEY = "intake.circuit"
 TOR_CIRCUIT_NETWORK = ipaddress.IPv6Network("fc00:dead:beef:4dad::/96")
@@ -106,14 +110,36 @@ def with_circuit(app: WsgiApp, current: Callable[[], str | None]) -> WsgiApp:
         environ[CIRCUIT_ENVIRON_KEY] = circuit
         return app(environ, start_response)
 
+    circuit_app.intake_app = app  # type: ignore[attr-defined]  # so the worker can read the app's config
     return circuit_app
 
 
 try:
+    from gunicorn import util as gunicorn_util
+    from gunicorn.http import errors as http_errors
     from gunicorn.http.errors import InvalidProxyLine
     from gunicorn.workers.gthread import ThreadWorker
 except ImportError:  # the laptop install has no gunicorn; only the worker needs it
     ThreadWorker = None
+
+
+def _refusal_status(exc: BaseException) -> int:
+    """The status gunicorn would have sent for ``exc`` (400 for anything it could not parse)."""
+    statuses = (("LimitRequestLine", 414), ("LimitRequestHeaders", 431), ("ForbiddenProxyRequest", 403),
+                ("ExpectationFailed", 417), ("UnsupportedTransferCoding", 501))  # fmt: skip
+    for name, status in statuses:
+        cls = getattr(http_errors, name, None)
+        if cls is not None and isinstance(exc, cls):
+            return status
+    parse_error = getattr(http_errors, "ParseException", None)
+    return 400 if parse_error is None or isinstance(exc, parse_error) else 500
+
+
+def _exit_url(wsgi: Any) -> str:
+    """The configured quick-exit address of the intake app under the worker's wrapper, or the default."""
+    app = getattr(wsgi, "intake_app", wsgi)
+    state = getattr(app, "extensions", {}).get("intake")
+    return str(state.config.exit_url) if state is not None else IntakeConfig.exit_url
 
 
 if ThreadWorker is not None:
@@ -131,6 +157,15 @@ if ThreadWorker is not None:
         def load_wsgi(self) -> None:
             super().load_wsgi()
             self.wsgi = with_circuit(self.wsgi, lambda: getattr(self._current, "circuit", None))
+
+        def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+            # gunicorn's own answer is an English page echoing the request line, without our headers, and
+            # its log line names the peer and repeats the raw request. Ours: a fixed bilingual page, and a
+            # log line with the error's type only.
+            status = _refusal_status(exc)
+            self.log.warning("refused a request before the app: %s", type(exc).__name__)
+            with contextlib.suppress(OSError):
+                gunicorn_util.write_nonblock(client, refusal_response(status, _exit_url(self.wsgi)))
 
         def handle_request(self, req: Any, conn: Any) -> Any:
             circuit = getattr(conn, self._CONN_ATTRIBUTE, None)

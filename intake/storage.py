@@ -19,6 +19,7 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import bindparam, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
 import crypto
 from intake.tables import (
@@ -57,6 +58,21 @@ class StorageError(Exception):
 
 class StorageFullError(StorageError):
     """The cap on envelopes waiting for export is reached."""
+
+
+class DiskFullError(StorageFullError):
+    """The database or its disk has no room left: nothing was stored, everything before is intact."""
+
+
+# SQLite's SQLITE_FULL result code and PostgreSQL's SQLSTATE class 53 (insufficient resources).
+_SQLITE_FULL = 13
+
+
+def _is_out_of_space(error: OperationalError) -> bool:
+    original = error.orig
+    if getattr(original, "sqlite_errorcode", None) == _SQLITE_FULL:
+        return True
+    return str(getattr(original, "sqlstate", "") or "").startswith("53")
 
 
 class NoRecipientError(StorageError):
@@ -162,6 +178,17 @@ class Storage:
         an exception from ``seal`` (e.g. RequestTooLargeError) rolls everything back, serial included.
         Raises NoRecipientError when no caseworker key is registered.
         """
+        try:
+            return self._seal_and_store(seal, lookup, day, max_pending)
+        except OperationalError as error:
+            if _is_out_of_space(error):
+                # The transaction rolled back; the person gets the 503 page, the operator frees space.
+                raise DiskFullError("the database or its disk is full") from None
+            raise
+
+    def _seal_and_store(
+        self, seal: Callable[[list[crypto.PublicIdentity]], bytes], lookup: bytes, day: datetime.date, max_pending: int
+    ) -> int:
         with self._writing() as conn:
             found = [self._public(row.public_text) for row in conn.execute(_RECIPIENTS)]
             if not found:
