@@ -103,7 +103,8 @@ class CaseStore:
                 raise HomeError(f"The case store {path} was made by a newer triage; update triage.")
             self.db.executescript(_SCHEMA)
             self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        except sqlite3.DatabaseError:
+        except (sqlite3.DatabaseError, UnicodeDecodeError):
+            # A damaged schema page surfaces from Python's sqlite3 as a text-decoding error, not a DatabaseError.
             raise HomeError(f"The case store {path} is not a triage case store or is damaged.") from None
         self.key: crypto.StoreKey | None = None
 

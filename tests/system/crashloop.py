@@ -1,0 +1,163 @@
+"""The crash loop: concurrent visitors submit through real HTTP while gunicorn is SIGKILLed and restarted.
+
+Used by tests/system/test_crash_safety.py (20 kills) and bench/crash_bench.py (5 or 20). A submission counts
+as *receipted* only when its whole receipt page arrived (Content-Length read to the end). Afterwards every
+receipted submission must be in the database, reachable from its receipt, and open with the caseworker's key
+to the exact words; the database must pass ``PRAGMA integrity_check``; one export must hold them all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import random
+import secrets
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import crypto
+from intake.config import IntakeConfig
+from intake.instance import Instance
+from intake.receipts import normalize_receipt, receipt_lookup_key
+from tests.deploy.intake_helpers import RECEIPT, Browser, export_and_open
+from tests.system.running import HOST, Gunicorn, SystemInstance
+
+
+@dataclass
+class CrashResult:
+    kills: int
+    receipted: dict[str, tuple[str, str]] = field(default_factory=dict)  # marker -> (story, receipt)
+    answers: Counter[int] = field(default_factory=Counter)  # HTTP status of every complete answer to a POST
+    interrupted: int = 0  # attempts cut off by a kill (no complete answer)
+    lost: list[str] = field(default_factory=list)  # receipted markers not stored, or stored with other words
+    unreachable: list[str] = field(default_factory=list)  # receipts that do not lead to their own envelope
+    corrupt: int = 0  # stored envelopes the caseworker cannot open
+    stored: int = 0
+    exported: int = 0
+    integrity: str = ""
+    plaintext_in: list[str] = field(default_factory=list)  # server files holding any submitted words
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return (not self.lost and not self.unreachable and self.corrupt == 0 and self.integrity == "ok"
+                and self.exported == self.stored and not self.plaintext_in)  # fmt: skip
+
+
+PLAIN_WORDS = "They came at night."
+
+
+def story_for(number: int) -> tuple[str, str]:
+    marker = f"crash-{number:06d}-{secrets.token_hex(4)}"
+    story = f"{marker}\nМеня ищут родственники — «срочно», нас двое. {PLAIN_WORDS}\t🙂 Номер {number}."
+    return marker, story
+
+
+def files_with_plaintext(instance: SystemInstance) -> list[str]:
+    """Invariant 1 after the crashes: no database, WAL, journal, temp or log file holds the submitted words."""
+    needles = [PLAIN_WORDS.encode(), "Меня ищут".encode(), b"crash-0"]
+    paths = [p for p in instance.folder.rglob("*") if p.is_file()] + list(instance.root.glob("*.log"))
+    return [p.name for p in paths if any(needle in p.read_bytes() for needle in needles)]
+
+
+class Visitors:
+    """Client threads that keep submitting the form, each submission on a fresh connection and circuit."""
+
+    def __init__(self, server: Gunicorn, count: int, result: CrashResult) -> None:
+        self.server = server
+        self.result = result
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.numbers = itertools.count(1)
+        self.threads = [threading.Thread(target=self._run, name=f"visitor-{i}", daemon=True) for i in range(count)]
+
+    def __enter__(self) -> Visitors:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=60)
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            with self.lock:
+                number = next(self.numbers)
+            marker, story = story_for(number)
+            try:
+                conn = self.server.connect(circuit=number, timeout=20)
+            except OSError:  # between a kill and the restart: nobody listens
+                time.sleep(0.02)
+                continue
+            try:
+                response = Browser(conn, f"{HOST}:{self.server.port}").submit(story, lang=random.choice(["en", "ru"]))
+            except (OSError, ConnectionError, AssertionError, IndexError, ValueError):
+                with self.lock:
+                    self.result.interrupted += 1
+                continue
+            finally:
+                with contextlib.suppress(OSError):
+                    conn.sock.close()
+            found = RECEIPT.search(response.body.decode("utf-8", "replace")) if response.status == 200 else None
+            with self.lock:
+                self.result.answers[response.status] += 1
+                if found:
+                    self.result.receipted[marker] = (story, " ".join(found.group(1).split()))
+
+
+def run_crash_loop(root: Path, *, kills: int, visitors: int = 6, seed: int | None = None,
+                   app: str = "intake.wsgi:app") -> CrashResult:  # fmt: skip
+    """Set up an instance in ``root``, kill its server ``kills`` times under load, then check everything."""
+    started = time.monotonic()
+    rng = random.Random(seed)
+    instance = SystemInstance.create(root)
+    server = Gunicorn(instance, app=app)
+    result = CrashResult(kills=kills)
+    server.start()
+    try:
+        with Visitors(server, visitors, result):
+            for _ in range(kills):
+                time.sleep(rng.uniform(0.15, 1.0))  # a random moment while visitors are mid-request
+                server.kill()
+                server.start()
+            time.sleep(0.3)
+    finally:
+        server.stop()
+    verify(instance, result)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def verify(instance: SystemInstance, result: CrashResult) -> None:
+    caseworker = instance.caseworker()
+    secret = Instance(IntakeConfig(instance_dir=instance.folder)).secret()
+    stories: dict[str, str] = {}
+    by_lookup: dict[bytes, str] = {}
+    with contextlib.closing(instance.db()) as db:
+        rows = db.execute("SELECT e.envelope, r.lookup FROM envelopes e LEFT JOIN receipts r ON r.envelope_id = e.id")
+        for envelope, lookup in rows:
+            result.stored += 1
+            try:
+                story = str(crypto.open_request(bytes(envelope), caseworker)["story"])
+            except crypto.CryptoError:
+                result.corrupt += 1
+                continue
+            marker = story.split("\n", 1)[0]
+            stories[marker] = story
+            if lookup is not None:
+                by_lookup[bytes(lookup)] = marker
+    for marker, (story, receipt) in result.receipted.items():
+        if stories.get(marker) != story:
+            result.lost.append(marker)
+        lookup = receipt_lookup_key(normalize_receipt(receipt) or "", secret)
+        if by_lookup.get(lookup) != marker:
+            result.unreachable.append(marker)
+    result.integrity = instance.integrity()
+    result.plaintext_in = files_with_plaintext(instance)
+    opened = export_and_open(instance.folder, instance.env, caseworker)
+    result.exported = len(opened)
