@@ -17,8 +17,8 @@ from werkzeug.serving import make_server
 import crypto
 from intake.config import IntakeConfig
 from intake.devserver import QuietHandler
+from tests.chromium import start_chromium
 from tests.intake.conftest import make_app
-from tests.realparts import need_program
 
 pytestmark = pytest.mark.browser
 
@@ -42,20 +42,7 @@ def served(tmp_path: Path, identity: crypto.Identity) -> Iterator[tuple[str, Fla
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[object]:
-    chromium = need_program("chromium", "apt-get install -y chromium")
-    driver_path = need_program("chromedriver", "apt-get install -y chromium-driver")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-dev-shm-usage",
-                 f"--user-data-dir={tmp_path / 'profile'}"):  # fmt: skip
-        options.add_argument(flag)
-    options.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
-    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
-    driver.set_page_load_timeout(60)
+    driver = start_chromium(tmp_path / "profile")
     try:
         yield driver
     finally:

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
+from tests.chromium import start_chromium
 from tests.system.accessibility import blend, contrast, heading_problems, low_contrast_text, unlabelled_controls
-from tests.system.chromium import start_chromium
 from tests.system.running import Gunicorn, SystemInstance
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -3,7 +3,6 @@
 ``start_chromium(profile, window=(360, 740), performance_log=True)``: a fresh profile folder, scripts
 blocked by the profile's content settings (what Tor Browser's Safest level does), no background
 networking, optionally a phone-sized window and the DevTools network log (``driver.get_log("performance")``).
-tests/intake/test_browser.py could use it too (it has its own copy of these options today).
 """
 
 from __future__ import annotations
