@@ -52,7 +52,7 @@ _ANY_OF = {"threat_from": THREAT_FROM, "documents": DOCUMENTS}
 _REQUIRED_TEXT = {"contact", "story"}
 _LOCALE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?")
 # Unicode categories Cc (C0, DEL, C1) and Cs (surrogates), less tab, line feed and carriage return.
-_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+FORBIDDEN_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def _one_of(field: str, value: Any) -> str | None:
@@ -98,7 +98,7 @@ def _text(field: str, value: Any) -> str:
         raise RequestInvalidError(field, "required")
     if len(value) > TEXT_LIMITS[field]:
         raise RequestInvalidError(field, "too_long")
-    if _FORBIDDEN.search(value):
+    if FORBIDDEN_CHARACTERS.search(value):
         raise RequestInvalidError(field, "control_character")
     return value
 

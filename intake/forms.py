@@ -7,7 +7,6 @@ everything again when the request is sealed: the schema has one source of truth.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -23,15 +22,13 @@ from crypto.request_schema import (
     DANGER,
     DETENTION,
     DOCUMENTS,
+    FORBIDDEN_CHARACTERS,
     LOCATION,
     PEOPLE_RANGE,
     TEXT_LIMITS,
     THREAT_FROM,
 )
 from intake.receipts import MAX_INPUT_CHARS
-
-# Control characters and surrogates the schema refuses (tab, line feed and carriage return are allowed).
-_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def _normalise_newlines(value: Any) -> Any:
@@ -87,7 +84,7 @@ def plain_text(limit: int) -> Any:
     def check(form: Form, field: Field) -> None:
         if len(field.data) > limit:
             raise ValidationError(str(_l("Please shorten this to %(limit)s characters.", limit=limit)))
-        if _FORBIDDEN.search(field.data):
+        if FORBIDDEN_CHARACTERS.search(field.data):
             raise ValidationError(str(_l("This contains characters that cannot be sent. Please retype it.")))
 
     return check

@@ -112,9 +112,9 @@ def test_forbidden_characters_are_exactly_categories_cc_and_cs_less_tab_and_newl
     import sys
     import unicodedata
 
-    from crypto.request_schema import _FORBIDDEN
+    from crypto.request_schema import FORBIDDEN_CHARACTERS
 
     for code in range(sys.maxunicode + 1):
         ch = chr(code)
         expected = ch not in "\t\n\r" and unicodedata.category(ch) in ("Cc", "Cs")
-        assert bool(_FORBIDDEN.search(ch)) is expected, hex(code)
+        assert bool(FORBIDDEN_CHARACTERS.search(ch)) is expected, hex(code)
