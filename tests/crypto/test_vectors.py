@@ -36,8 +36,9 @@ def decode(vector: Vector) -> bytes:
     if vector.kind == "request":
         return crypto.encode_request(crypto.decode_request(vector.body))
     if vector.kind == "private-key":
-        box_sk, seed = crypto.unlock_identity(vector.body, h["passphrase"]).secret_bytes()
-        name = crypto.unlock_identity(vector.body, h["passphrase"]).name.encode()
+        identity = crypto.unlock_identity(vector.body, h["passphrase"])
+        box_sk, seed = identity.secret_bytes()
+        name = identity.name.encode()
         return box_sk + seed + bytes([len(name)]) + name
     if vector.kind == "public-key":
         public = crypto.PublicIdentity.from_text(vector.body)
