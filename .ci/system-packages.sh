@@ -3,7 +3,9 @@
 #   tor + tor-gencert   private Tor network test, `tor --verify-config` on deploy/torrc*
 #   postgresql          throwaway PostgreSQL clusters (tests/pgserver.py runs initdb/pg_ctl itself)
 #   systemd             `systemd-analyze verify` / `security` on deploy/systemd units (no running systemd needed)
-#   chromium + driver   browser tests
+#   chromium + driver   browser tests (Chromium)
+#   firefox-esr         browser tests in the engine of Tor Browser (geckodriver comes from PyPI)
+#   gnupg               the SecureDrop-style peer of the intake benchmark
 #   util-linux          runuser: PostgreSQL and the tor checks refuse or warn under root
 # Nothing here starts a service the tests use: they start their own tor and PostgreSQL processes on
 # 127.0.0.1 / Unix sockets in temporary directories, never the packaged ones (9050, 5432).
@@ -12,7 +14,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-    tor postgresql systemd util-linux chromium chromium-driver ca-certificates >/dev/null
+    tor postgresql systemd util-linux chromium chromium-driver firefox-esr gnupg ca-certificates >/dev/null
 
 # On a machine with a running systemd, the packages start their own services; the tests never use them.
 if [ -d /run/systemd/system ]; then
