@@ -13,6 +13,7 @@ import click
 import crypto
 from triage.app import App, TriageConfig, friendly_errors
 from triage.cases import find_case
+from triage.commandgroup import GlobalOptionsGroup
 from triage.errors import HomeError, TriageError
 from triage.home import Home, default_home, write_private
 from triage.identities import Keygen
@@ -43,7 +44,7 @@ def _fingerprint(text: str) -> str:
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-@click.group(context_settings=CONTEXT)
+@click.group(cls=GlobalOptionsGroup, context_settings=CONTEXT)
 @click.option(
     "--home",
     type=click.Path(file_okay=False, path_type=Path),
