@@ -165,15 +165,19 @@ def set_(app: App, case_id: str, status: str | None, note: str | None) -> None:
 
 
 @main.command()
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Where to write.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write (refused if the file exists, unless --overwrite).")
+@click.option("--overwrite", is_flag=True, help="Replace FILE if it exists already.")  # fmt: skip
 @click.pass_obj
 @friendly_errors
-def ack(app: App, out: Path) -> None:
+def ack(app: App, out: Path, overwrite: bool) -> None:
     """Sign an acknowledgement of every envelope safely imported, for the operator.
 
     The operator runs `intake apply-ack FILE`; the server then deletes exactly these envelopes and the
     requesters' receipts say "collected". Envelopes not in it stay on the server and come in the next export.
     """
+    if out.exists() and not overwrite:  # before the passphrase: nothing to undo
+        raise HomeError(f"{out} already exists; nothing was written. Choose another name, or add --overwrite.")
     with app.session() as (identity, store):
         server = store.pinned_server()
         last = store.get_meta("last_bundle")
@@ -183,7 +187,7 @@ def ack(app: App, out: Path) -> None:
         data = crypto.make_ack(
             entries, identity=identity, server=server, bundle_sequence=last["sequence"], created_on=app.config.today()
         )
-    write_private(out, data, overwrite=True)
+    write_private(out, data, overwrite=overwrite)
     click.echo(f"Wrote {out}: acknowledges {len(entries)} envelope(s), signed by {identity.name}.")
     click.echo(f"Carry it to the server; the operator runs `intake apply-ack {out.name}`.")
 
