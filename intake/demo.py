@@ -29,7 +29,8 @@ WORDS = (
 
 
 def demo_passphrase() -> str:
-    return "-".join(secrets.choice(WORDS) for _ in range(7))  # 35 bits: a demo, not a real key
+    # Seven different words: triage keygen's rule is six different words. About 31 bits: a demo, not a real key.
+    return "-".join(secrets.SystemRandom().sample(WORDS, 7))
 
 
 def _write_private(path: Path, text: str) -> None:

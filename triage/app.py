@@ -23,6 +23,7 @@ import crypto
 from triage.errors import explain
 from triage.home import Home, read_passphrase_file
 from triage.identities import unlock
+from triage.passphrase import ask_new_passphrase, read_secret
 from triage.store import CaseStore
 
 PASSPHRASE_TRIES = 3
@@ -44,14 +45,7 @@ class App:
     def passphrase(self, *, new: bool = False) -> str:
         if self.passphrase_file is not None:
             return read_passphrase_file(self.passphrase_file)
-        return str(
-            click.prompt(
-                "New passphrase" if new else "Passphrase",
-                hide_input=True,
-                confirmation_prompt="Repeat the passphrase" if new else False,
-                err=True,
-            )
-        )
+        return ask_new_passphrase() if new else read_secret("Passphrase")
 
     def identity(self) -> crypto.Identity:
         """Unlock the caseworker's key; someone typing gets three tries, a passphrase file one."""

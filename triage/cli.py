@@ -18,6 +18,7 @@ from triage.errors import HomeError, TriageError
 from triage.home import Home, default_home, write_private
 from triage.identities import Keygen
 from triage.importer import import_bundle
+from triage.passphrase import LANGUAGES, ask_new_passphrase
 from triage.progress import progress_bar
 from triage.store import STATUSES
 from triage.summary import print_import_summary
@@ -83,17 +84,20 @@ def main(ctx: click.Context, home: Path | None, passphrase_file: Path | None, ca
 
 @main.command()
 @click.option("--name", required=True, help="Your name or handle, as the operator will see it (1-64 characters).")
+@click.option("--words", "language", type=click.Choice(LANGUAGES), default="en", show_default=True,
+              help="Language of the suggested passphrase's words.")  # fmt: skip
 @click.pass_obj
 @friendly_errors
-def keygen(app: App, name: str) -> None:
-    """Create your caseworker key (asks for a new passphrase twice).
+def keygen(app: App, name: str, language: str) -> None:
+    """Create your caseworker key (suggests a passphrase of words; asks for yours twice).
 
     Writes the passphrase-protected private key and NAME.pub into the home folder. Give NAME.pub to
     the operator and read its fingerprint to them by voice or another channel you trust.
     """
     if app.home.key_path(name).exists():
         raise HomeError(f"A key named {name!r} already exists in {app.home.path}; choose another name.")
-    new = Keygen(app.home, kdf=app.config.kdf).create(name, app.passphrase(new=True))
+    passphrase = app.passphrase() if app.passphrase_file else ask_new_passphrase(language)
+    new = Keygen(app.home, kdf=app.config.kdf).create(name, passphrase)
     click.echo(f"Public key:  {new.pub_path}")
     click.echo(f"Fingerprint: {new.public.fingerprint}")
     click.echo(
