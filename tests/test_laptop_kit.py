@@ -121,6 +121,9 @@ def test_the_kit_installs_offline_and_triage_imports_a_bundle(kit: Path, tmp_pat
     listed = offline(triage, "list", "--json", "--home", home, "--passphrase-file", passphrase, env=env)
     assert listed.returncode == 0, listed.stderr
     assert [case["request"]["story"] for case in json.loads(listed.stdout)] == [story]
+    # And the policy guide that --policy's help points at is in the installed copy
+    guide = offline(triage, "policy", env=env)
+    assert guide.returncode == 0 and "# The priority policy" in guide.stdout
     # And `intake` there says in one sentence what it would need
     server_cmd = offline(venv / "bin" / "intake", "init", env=env)
     assert server_cmd.returncode == 1 and "Traceback" not in server_cmd.stderr

@@ -19,6 +19,7 @@ from triage.home import Home, default_home, write_private
 from triage.identities import Keygen
 from triage.importer import import_bundle
 from triage.passphrase import LANGUAGES, ask_new_passphrase
+from triage.policy_command import policy_command
 from triage.progress import progress_bar
 from triage.store import STATUSES
 from triage.summary import print_import_summary
@@ -140,6 +141,7 @@ def import_(app: App, bundle: Path, fingerprint: str | None, as_json: bool) -> N
 
 main.add_command(list_command)
 main.add_command(show_command)
+main.add_command(policy_command)
 
 
 @main.command("set")
