@@ -42,7 +42,7 @@ for name in $(env | sed -n 's/^\(PIP_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$name"
 export PIP_CONFIG_FILE=/dev/null
 set -- "$KIT"/wheels/pip-*.whl
 "$TARGET/bin/python" "$1/pip" install --disable-pip-version-check --no-index --find-links "$KIT/wheels" \
-    --only-binary=:all: --require-hashes --quiet -r "$KIT/requirements.txt" \
+    --only-binary=:all: --require-hashes --force-reinstall --quiet -r "$KIT/requirements.txt" \
     || fail "pip could not install the kit (see above). Nothing outside $TARGET was changed."
 
 echo "Installed triage in $TARGET."

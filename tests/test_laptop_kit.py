@@ -124,7 +124,22 @@ def test_the_kit_installs_offline_and_triage_imports_a_bundle(kit: Path, tmp_pat
     # And the policy guide that --policy's help points at is in the installed copy
     guide = offline(triage, "policy", env=env)
     assert guide.returncode == 0 and "# The priority policy" in guide.stdout
+    # And running the installer again (a newer kit) reinstalls in place, keeping the home untouched
+    again = offline("sh", kit / "install.sh", venv, env=env)
+    assert again.returncode == 0 and "Upgrading" in again.stdout, again.stderr
+    assert (home / "Alice.key").is_file()
     # And `intake` there says in one sentence what it would need
     server_cmd = offline(venv / "bin" / "intake", "init", env=env)
     assert server_cmd.returncode == 1 and "Traceback" not in server_cmd.stderr
     assert "requirements/server.lock" in server_cmd.stderr
+
+
+def test_a_laptop_with_another_python_is_told_which_kit_to_build(kit: Path, tmp_path: Path) -> None:
+    fake = tmp_path / "bin" / "python3"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 3.99\n")
+    fake.chmod(0o755)
+    done = subprocess.run(["sh", kit / "install.sh", tmp_path / "venv"], capture_output=True, text=True,
+                          env={"PATH": f"{fake.parent}:/usr/bin:/bin", "HOME": str(tmp_path)})  # fmt: skip
+    assert done.returncode != 0 and f"This kit is for Python {PYTHON_VERSION}" in done.stderr
+    assert "--python-version 3.99" in done.stderr and not (tmp_path / "venv").exists()
