@@ -101,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Laptop kit for Python {args.python_version} on {args.platform}: {kit}")
     print(f"SHA-256 of SHA256SUMS: {checksum}")
     print("Read this checksum to the caseworker on another channel. On the laptop, with no network:")
-    print(f"    sha256sum {kit.name}/SHA256SUMS     # must print the checksum above")
-    print(f"    sh {kit.name}/install.sh            # installs into ~/triage-venv (or: sh install.sh FOLDER)")
+    print(f"    sha256sum .../{kit.name}/SHA256SUMS   # must print the checksum above")
+    print(f"    sh .../{kit.name}/install.sh          # into ~/triage-venv; Tails: ~/Persistent/triage-venv")
     return 0
 
 
