@@ -210,6 +210,9 @@ def export(ctx: Context, out: Path, overwrite: bool) -> None:
     # Every refusal comes before storage.export: an export that is refused must not use up a bundle number.
     if out.exists() and not overwrite:
         raise click.ClickException(f"{out} exists already; choose another name, or add --overwrite to replace it.")
+    if partial.exists():
+        raise click.ClickException(f"{partial} is left over from an export that did not finish; delete it and "
+                                   "export again.")  # fmt: skip
     try:
         with open(partial, "xb") as stream:
             result = storage.export(stream, server_key, today())

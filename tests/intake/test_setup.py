@@ -124,6 +124,13 @@ def test_a_refused_export_spends_no_bundle_number(
     code, output = invoke(registered, "export", "--out", str(out), "--overwrite")
     assert code == 0 and "as bundle 3 " in output and out.read_bytes() != first
     assert not list(tmp_path.glob("*.partial"))
+    # A file left by an export that did not finish is named, and again no number is spent
+    (tmp_path / "third.bundle.partial").write_bytes(b"")
+    code, output = invoke(registered, "export", "--out", str(tmp_path / "third.bundle"))
+    assert code == 1 and "did not finish" in output
+    (tmp_path / "third.bundle.partial").unlink()
+    code, output = invoke(registered, "export", "--out", str(tmp_path / "third.bundle"))
+    assert code == 0 and "as bundle 4 " in output, output
 
 
 def test_serve_binds_before_it_prints(registered: dict[str, str], taken_port: int) -> None:
