@@ -1,5 +1,8 @@
 """The ``triage`` command: keys, import, the priority queue, case notes and the acknowledgement.
 
+This is one face of ``triage.operations``: it parses arguments, asks for the passphrase and prints;
+what each command does happens there (the desk calls the same operations).
+
 Run ``triage --help`` or ``triage COMMAND --help``. Every command that reads cases asks for the
 passphrase (or reads --passphrase-file); decrypted requests exist only in this process's memory.
 """
@@ -10,13 +13,11 @@ from pathlib import Path
 
 import click
 
-import crypto
 from triage.app import App, TriageConfig, friendly_errors
-from triage.cases import find_case
 from triage.errors import HomeError, TriageError
-from triage.home import Home, default_home, write_private
+from triage.home import Home, default_home
 from triage.identities import Keygen
-from triage.importer import import_bundle
+from triage.operations import MAX_NOTE_CHARS
 from triage.progress import progress_bar
 from triage.store import STATUSES
 from triage.summary import print_import_summary
@@ -31,13 +32,6 @@ def no_core_dumps() -> None:
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     except (ImportError, ValueError, OSError):  # not POSIX, or not allowed: nothing more to do
         pass
-
-
-def _fingerprint(text: str) -> str:
-    try:
-        return crypto.normalize_fingerprint(text)
-    except crypto.MalformedError:
-        raise TriageError("That is not a fingerprint: it has 32 hexadecimal digits, like 1a2b-3c4d-….") from None
 
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -124,12 +118,10 @@ def import_(app: App, bundle: Path, fingerprint: str | None, as_json: bool) -> N
     older bundle than the last one is refused. Envelopes your key cannot open are rejected: they are
     not stored and not acknowledged, so the server keeps them for the caseworker they were sealed to.
     """
-    with app.session() as (identity, store), progress_bar("Importing", enabled=not as_json) as ticker:
-        expected = _fingerprint(fingerprint) if fingerprint is not None else None
-        summary = import_bundle(
-            store, bundle, identity, app.config.today(), expected_fingerprint=expected,
-            on_start=ticker.start, advance=ticker.advance,
-        )  # fmt: skip
+    with app.session() as session, progress_bar("Importing", enabled=not as_json) as ticker:
+        summary = session.import_bundle(
+            bundle, expected_fingerprint=fingerprint, on_start=ticker.start, advance=ticker.advance
+        )
     print_import_summary(summary, as_json=as_json)
 
 
@@ -147,20 +139,11 @@ def set_(app: App, case_id: str, status: str | None, note: str | None) -> None:
     """Change a case's status and/or add a note. ID is the short id from `triage list` (or longer)."""
     if status is None and not note:
         raise click.UsageError("Give --status, --note or both.")
-    if note is not None and len(note) > 4000:
-        raise TriageError("A note has at most 4000 characters.")
-    with app.session() as (identity, store):
-        stored = find_case(store, case_id)
-        record = stored.record
-        today = app.config.today().isoformat()
-        if status is not None and status != record.status:
-            record.status = status
-            record.history.append({"on": today, "by": identity.name, "status": status})
-        if note:
-            record.notes.append({"on": today, "by": identity.name, "text": note})
-        with store.transaction():
-            store.put_record(stored.entry_id, record)
-    click.echo(f"Case {stored.entry_id.hex()[:8]}: status {record.status}, {len(record.notes)} note(s).")
+    if note is not None and len(note) > MAX_NOTE_CHARS:  # before the passphrase is asked
+        raise TriageError(f"A note has at most {MAX_NOTE_CHARS} characters.")
+    with app.session() as session:
+        entry_id, record = session.set_case(case_id, status=status, note=note)
+    click.echo(f"Case {entry_id[:8]}: status {record.status}, {len(record.notes)} note(s).")
 
 
 @main.command()
@@ -173,17 +156,9 @@ def ack(app: App, out: Path) -> None:
     The operator runs `intake apply-ack FILE`; the server then deletes exactly these envelopes and the
     requesters' receipts say "collected". Envelopes not in it stay on the server and come in the next export.
     """
-    with app.session() as (identity, store):
-        server = store.pinned_server()
-        last = store.get_meta("last_bundle")
-        if server is None or last is None:
-            raise TriageError("Nothing has been imported yet, so there is nothing to acknowledge.")
-        entries = store.ack_entries()
-        data = crypto.make_ack(
-            entries, identity=identity, server=server, bundle_sequence=last["sequence"], created_on=app.config.today()
-        )
-    write_private(out, data, overwrite=True)
-    click.echo(f"Wrote {out}: acknowledges {len(entries)} envelope(s), signed by {identity.name}.")
+    with app.session() as session:
+        written = session.write_ack(out)
+    click.echo(f"Wrote {out}: acknowledges {written.entries} envelope(s), signed by {written.signer}.")
     click.echo(f"Carry it to the server; the operator runs `intake apply-ack {out.name}`.")
 
 
@@ -199,22 +174,18 @@ def pin_server(app: App, bundle: Path, fingerprint: str | None, yes: bool) -> No
     Only do this when the operator has told you the server key changed, and the fingerprint they read
     matches the new one shown here. The replay check starts again from this server's bundles.
     """
-    with app.session() as (_identity, store):
-        new = crypto.read_bundle(bundle, expected_server=None).header.server
-        old = store.pinned_server()
-        click.echo(f"Pinned now: {old.fingerprint if old else '(none)'}")
+    with app.session() as session:
+        change = session.server_key_change(bundle)
+        new = change.in_bundle
+        click.echo(f"Pinned now: {change.pinned.fingerprint if change.pinned else '(none)'}")
         click.echo(f"This file:  {new.fingerprint}")
-        if old == new:
+        if change.unchanged:
             click.echo("This is already the pinned key; nothing changed.")
             return
-        if fingerprint is not None:
-            if _fingerprint(fingerprint) != new.fingerprint:
-                raise TriageError("The fingerprint you gave does not match this file's signer; nothing changed.")
-        elif not yes and not click.confirm("Does the operator read you exactly this new fingerprint?", default=False):
+        confirm = "Does the operator read you exactly this new fingerprint?"
+        if fingerprint is None and not yes and not click.confirm(confirm, default=False):
             raise TriageError("Not confirmed; nothing changed.")
-        with store.transaction():
-            store.pin_server(new)
-            store.db.execute("DELETE FROM meta WHERE name = 'last_bundle'")
+        session.pin_server(new, typed_fingerprint=fingerprint)
     click.echo(f"Pinned {new.fingerprint}. Import the bundle again with `triage import {bundle.name}`.")
 
 
@@ -224,13 +195,8 @@ def pin_server(app: App, bundle: Path, fingerprint: str | None, yes: bool) -> No
 @friendly_errors
 def grant(app: App, name: str) -> None:
     """Let another caseworker of this home open the case store with their own key."""
-    with app.session() as (_identity, store):
-        matches = [p for p, _ in store.caseworkers() if p.name == name]
-        if not matches:
-            raise TriageError(f"No caseworker named {name!r} here; they create a key with `triage keygen` first.")
-        with store.transaction():
-            for public in matches:
-                store.grant(public.fingerprint)
+    with app.session() as session:
+        matches = session.grant(name)
     for public in matches:
         click.echo(f"{public.name} ({public.fingerprint}) can now open this case store.")
 
@@ -240,16 +206,15 @@ def grant(app: App, name: str) -> None:
 @friendly_errors
 def info(app: App) -> None:
     """Show the home folder, its caseworkers, the pinned server and what the store holds."""
-    with app.session() as (identity, store):
-        click.echo(f"Home:        {app.home.path}")
-        click.echo(f"You:         {identity.name} ({identity.fingerprint})")
-        for public, access in store.caseworkers():
-            click.echo(f"Caseworker:  {public.name} ({public.fingerprint}){'' if access else ' - no access yet'}")
-        server = store.pinned_server()
-        click.echo(f"Server:      {server.fingerprint if server else '(not pinned yet)'}")
-        last = store.get_meta("last_bundle")
-        click.echo(f"Last bundle: {last['sequence'] if last else '(none)'}")
-        click.echo(f"Cases:       {store.count()}")
+    with app.session() as session:
+        info = session.info()
+    click.echo(f"Home:        {info.home}")
+    click.echo(f"You:         {info.you.name} ({info.you.fingerprint})")
+    for public, access in info.caseworkers:
+        click.echo(f"Caseworker:  {public.name} ({public.fingerprint}){'' if access else ' - no access yet'}")
+    click.echo(f"Server:      {info.server.fingerprint if info.server else '(not pinned yet)'}")
+    click.echo(f"Last bundle: {info.last_bundle if info.last_bundle is not None else '(none)'}")
+    click.echo(f"Cases:       {info.cases}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,7 @@
-"""`triage list` and `triage show`: the priority queue and one case, opened in memory only."""
+"""`triage list` and `triage show`: the priority queue and one case, opened in memory only.
+
+Faces of ``Session.list_cases``, ``list_cases_json`` and ``show_case`` in ``triage.operations``.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +11,7 @@ from pathlib import Path
 import click
 
 from triage.app import App, friendly_errors
-from triage.cases import Case, Skipped, find_case, open_case
-from triage.parallel import ListJob, default_jobs, open_all
+from triage.cases import Skipped
 from triage.policy import load_policy
 from triage.progress import progress_bar
 from triage.render import case_view, cases_table, console_for, write_csv, write_json
@@ -78,31 +80,31 @@ def list_command(
     if as_json and as_csv:
         raise click.UsageError("Choose one of --json and --csv.")
     rules = load_policy(policy)  # a bad policy fails before the passphrase is asked
-    skipped = Skipped()
-    with app.session() as (identity, store), progress_bar("Opening cases", enabled=not as_json) as ticker:
-        ticker.start(store.count())
-        assert store.key is not None
-        job = ListJob(
-            store.path, identity, store.key, rules, app.config.today(), set(statuses) or None, as_json, reopen
-        )
-        opened = open_all(store.db, job, jobs=jobs or default_jobs(), skipped=skipped, advance=ticker.advance)
-        results = list(opened)
+    with app.session() as session, progress_bar("Opening cases", enabled=not as_json) as ticker:
+        ticker.start(session.count_cases())
+        if as_json:
+            # Each case is kept only as its small JSON encoding: 100,000 cases stay well under 1 GiB.
+            encoded = session.list_cases_json(
+                rules, statuses=statuses, jobs=jobs, reopen=reopen, advance=ticker.advance
+            )
+        else:
+            queue = session.list_cases(rules, statuses=statuses, jobs=jobs, reopen=reopen, advance=ticker.advance)
     out = sys.stdout.buffer
     if as_json:
-        # Each case is kept only as its small JSON encoding: 100,000 cases stay well under 1 GiB.
-        results.sort(key=lambda pair: pair[0])
-        write_json((encoded for _, encoded in results[:limit]), out)
+        write_json(encoded.encoded[:limit], out)
+        skipped = encoded.skipped
     else:
+        skipped = queue.skipped
         if limit is None and not as_csv:
             limit = TABLE_ROWS  # a screen is for the top of the queue; --limit or --json for the rest
-        ordered: list[Case] = sorted(results, key=Case.sort_key)[:limit]
+        ordered = queue.cases[:limit]
         if as_csv:
             write_csv(ordered, out)
         else:
-            title = f"{len(ordered)} of {len(results)} case(s)"
+            title = f"{len(ordered)} of {len(queue.cases)} case(s)"
             title += f" with status {', '.join(statuses)}" if statuses else ""
             console_for().print(cases_table(ordered, title=title))
-            if len(ordered) < len(results):
+            if len(ordered) < len(queue.cases):
                 click.echo(f"Showing the first {len(ordered)}; use --limit N to see more.", err=True)
     line = _skipped_line(skipped)
     if line:
@@ -117,6 +119,6 @@ def list_command(
 def show_command(app: App, case_id: str, policy: Path | None) -> None:
     """One case in full: the request, why it has its priority, its status and notes."""
     rules = load_policy(policy)
-    with app.session() as (identity, store):
-        case = open_case(store, find_case(store, case_id), identity, rules, app.config.today())
+    with app.session() as session:
+        case = session.show_case(case_id, rules)
     console_for().print(case_view(case))
