@@ -37,6 +37,7 @@ from triage.policy import Policy
 from triage.store import STATUSES, CaseRecord, CaseStore
 
 MAX_NOTE_CHARS = 4000
+MAX_ASSIGNEE_CHARS = 64
 
 
 def parse_fingerprint(text: str) -> str:
@@ -195,25 +196,35 @@ class Session:
         """One case opened from its envelope; ``case_id`` is a hex prefix (CaseNotFoundError if not one case)."""
         return open_case(self.store, find_case(self.store, case_id), self.identity, policy, self.today())
 
-    def set_case(self, case_id: str, *, status: str | None = None, note: str | None = None) -> tuple[str, CaseRecord]:
-        """Change a case's status and/or add a note, with the day and this caseworker's name.
+    def set_case(
+        self, case_id: str, *, status: str | None = None, note: str | None = None, assignee: str | None = None
+    ) -> tuple[str, CaseRecord]:
+        """Change a case's status, add a note and/or (re)assign it, with the day and this caseworker's name.
 
-        Returns the case's full entry id (hex) and its record as stored now.
+        ``assignee`` is a caseworker's name, or "" to unassign. Every change also goes to the case's
+        audit trail. Returns the case's full entry id (hex) and its record as stored now.
         """
-        if status is None and not note:
+        if status is None and not note and assignee is None:
             raise TriageError("Give a new status, a note or both.")
         if status is not None and status not in STATUSES:
             raise TriageError(f"Unknown status {status[:32]!r}; one of: {', '.join(STATUSES)}.")
         if note is not None and len(note) > MAX_NOTE_CHARS:
             raise TriageError(f"A note has at most {MAX_NOTE_CHARS} characters.")
+        if assignee is not None and len(assignee) > MAX_ASSIGNEE_CHARS:
+            raise TriageError(f"A caseworker's name has at most {MAX_ASSIGNEE_CHARS} characters.")
         stored = find_case(self.store, case_id)
         record = stored.record
-        today = self.today().isoformat()
+        today, me = self.today().isoformat(), self.identity.name
         if status is not None and status != record.status:
             record.status = status
-            record.history.append({"on": today, "by": self.identity.name, "status": status})
+            record.history.append({"on": today, "by": me, "status": status})
+            record.audit.append({"on": today, "by": me, "action": "status", "value": status})
         if note:
-            record.notes.append({"on": today, "by": self.identity.name, "text": note})
+            record.notes.append({"on": today, "by": me, "text": note})
+            record.audit.append({"on": today, "by": me, "action": "note", "value": ""})
+        if assignee is not None and assignee.strip() != record.assignee:
+            record.assignee = assignee.strip()
+            record.audit.append({"on": today, "by": me, "action": "assign", "value": record.assignee})
         with self.store.transaction():
             self.store.put_record(stored.entry_id, record)
         return stored.entry_id.hex(), record

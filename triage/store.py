@@ -59,21 +59,30 @@ def request_context(entry_id: bytes, fingerprint: str) -> bytes:
 
 @dataclass
 class CaseRecord:
-    """What the caseworkers add to a case. Sealed as JSON; never stored in the clear."""
+    """What the caseworkers add to a case. Sealed as JSON; never stored in the clear.
+
+    ``assignee`` (a caseworker's name, "" for nobody) and ``audit`` (who did what, on which day:
+    ``{"on", "by", "action", "value"}``) came later: records written before them read with the defaults.
+    """
 
     status: str = "new"
     notes: list[dict[str, str]] = field(default_factory=list)
     history: list[dict[str, str]] = field(default_factory=list)
+    assignee: str = ""
+    audit: list[dict[str, str]] = field(default_factory=list)
 
     def to_bytes(self) -> bytes:
-        return json.dumps(
-            {"status": self.status, "notes": self.notes, "history": self.history}, separators=(",", ":")
-        ).encode("utf-8")
+        value = {"status": self.status, "notes": self.notes, "history": self.history,
+                 "assignee": self.assignee, "audit": self.audit}  # fmt: skip
+        return json.dumps(value, separators=(",", ":")).encode("utf-8")
 
     @classmethod
     def from_bytes(cls, data: bytes) -> CaseRecord:
         value = json.loads(data)
-        return cls(status=value["status"], notes=value["notes"], history=value["history"])
+        return cls(
+            status=value["status"], notes=value["notes"], history=value["history"],
+            assignee=value.get("assignee", ""), audit=value.get("audit", []),
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
