@@ -7,9 +7,11 @@ everything again when the request is sealed: the schema has one source of truth.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, Field, Form, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -28,7 +30,7 @@ from crypto.request_schema import (
     TEXT_LIMITS,
     THREAT_FROM,
 )
-from intake.receipts import MAX_INPUT_CHARS
+from intake.receipts import DIGITS, MAX_INPUT_CHARS, normalize_receipt
 
 
 def _normalise_newlines(value: Any) -> Any:
@@ -197,7 +199,30 @@ class RequestForm(FlaskForm):  # type: ignore[misc]
         return request
 
 
+def receipt_shape(form: Form, field: Field) -> None:
+    """Say why the text typed cannot be a receipt, judged by its shape alone (never by what is stored).
+
+    Every receipt ever issued has exactly ``DIGITS`` digits, so a five-digit entry or one with letters can be
+    told apart from a receipt without looking anything up: saying so reveals nothing about which receipts
+    exist. A well-formed receipt that is not stored gets one answer, whatever its digits (see views.status).
+    """
+    text = field.data if isinstance(field.data, str) else ""
+    if not text:
+        raise StopValidation(str(_l("Please type the number from your receipt.")))
+    if normalize_receipt(text) is not None:
+        return
+    if len(text) > MAX_INPUT_CHARS:
+        raise StopValidation(str(_l("This is too long to be a receipt number. A receipt number has %(digits)s "
+                                    "digits.", digits=DIGITS)))  # fmt: skip
+    if any(unicodedata.category(ch).startswith("L") for ch in text):
+        raise StopValidation(str(_l("A receipt number has only digits, no letters. Please check what you typed.")))
+    typed = sum(unicodedata.decimal(ch, None) is not None for ch in text)
+    raise StopValidation(ngettext("You typed %(num)s digit, but a receipt number has %(digits)s digits.",
+                                  "You typed %(num)s digits, but a receipt number has %(digits)s digits.",
+                                  typed, digits=DIGITS))  # fmt: skip
+
+
 class StatusForm(FlaskForm):  # type: ignore[misc]
-    receipt = StringField(_l("Your receipt number"), filters=[_strip],
+    receipt = StringField(_l("Your receipt number"), filters=[_strip], validators=[receipt_shape],
                           render_kw={"maxlength": MAX_INPUT_CHARS, "autocomplete": "off", "inputmode": "numeric",
                                      "spellcheck": "false"})  # fmt: skip

@@ -115,8 +115,9 @@ def status() -> Any:
         if not services.status_limiter.allow(circuit()):
             abort(429)
         normal = normalize_receipt(form.receipt.data or "")
-        # A mistyped receipt still costs one lookup (of a random key), so it looks like an unknown one.
+        # The form let through only the shape of a receipt; a random key would keep the timing of a lookup.
         lookup = receipt_lookup_key(normal, services.receipt_secret) if normal else secrets.token_bytes(32)
         answer = services.storage.receipt_status(lookup) or "unknown"
-        form.receipt.data = ""
+    # Never send back what was typed: a near-miss of a receipt is almost the receipt.
+    form.receipt.data = ""
     return render_template("status.html", form=form, answer=answer)
