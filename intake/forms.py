@@ -73,10 +73,25 @@ def one_of(choices: tuple[str, ...]) -> Any:
     return check
 
 
+_ASCII_DIGITS = frozenset("0123456789")
+
+
+def form_integer(value: Any) -> int | None:
+    """A small number as a browser's select sends it: 1 to 3 ASCII digits, or None.
+
+    The one way the form reads a number. ``str.isdigit`` is true for '²', '٣' and '３', and ``int`` then
+    either raises ('²') or quietly accepts another script ('٣'): neither is something our page sends.
+    """
+    text = value.strip() if isinstance(value, str) else ""
+    if not 1 <= len(text) <= 3 or not _ASCII_DIGITS.issuperset(text):
+        return None
+    return int(text)
+
+
 def number_between(low: int, high: int) -> Any:
     def check(form: Form, field: Field) -> None:
-        text = field.data.strip() if isinstance(field.data, str) else ""
-        if not (text.isascii() and text.isdigit() and len(text) <= 3 and low <= int(text) <= high):
+        number = form_integer(field.data)
+        if number is None or not low <= number <= high:
             raise ValidationError(str(_l("Please choose a number from %(low)s to %(high)s.", low=low, high=high)))
 
     return check
@@ -180,9 +195,8 @@ class RequestForm(FlaskForm):  # type: ignore[misc]
                            validators=[must_agree])  # fmt: skip
 
     def validate_children(self, field: Field) -> None:
-        people, children = self.people.data, field.data
-        both = isinstance(people, str) and isinstance(children, str) and people.isdigit() and children.isdigit()
-        if both and int(children) > int(people):
+        people, children = form_integer(self.people.data), form_integer(field.data)
+        if people is not None and children is not None and children > people:
             raise ValidationError(str(_l("There cannot be more children than people.")))
 
     def to_request(self, locale: str, day: Any) -> dict[str, Any]:
@@ -192,8 +206,8 @@ class RequestForm(FlaskForm):  # type: ignore[misc]
             request[name] = getattr(self, name).data or None
         for name in ("threat_from", "documents"):
             request[name] = list(getattr(self, name).data or [])
-        request["people"] = int(self.people.data)
-        request["children"] = int(self.children.data) if self.children.data else None
+        request["people"] = form_integer(self.people.data)
+        request["children"] = form_integer(self.children.data)
         for name in TEXT_LIMITS:
             request[name] = getattr(self, name).data or ""
         return request
