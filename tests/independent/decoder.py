@@ -224,13 +224,18 @@ def padded_size(length: int) -> int:
 
 def open_envelope(data: bytes, box_sk: bytes) -> bytes:
     """§4.4: returns the payload bytes (the caller decodes them per §3)."""
-    _magic_and_version(data, b"ITKE")
+    if len(data) < 5 or data[:4] != b"ITKE":
+        raise Malformed("magic")
+    version = data[4]
+    if version not in (1, 2):
+        raise UnsupportedVersion(str(version))
     if len(data) < 10:
         raise Malformed("short")
     n, p = data[5], _u32(data, 6)
     if not 1 <= n <= 16 or not MAX_REQUEST_BYTES <= p <= MAX_PAYLOAD:
         raise Malformed("header")
-    head = 34 + 80 * n
+    commitment_size = 32 if version == 2 else 0
+    head = 34 + 80 * n + commitment_size
     if len(data) != head + 4 + p + 16:
         raise Malformed("length")
     box_pk = sodium.crypto_scalarmult_base(box_sk)
@@ -246,6 +251,10 @@ def open_envelope(data: bytes, box_sk: bytes) -> bytes:
             break
     if key is None:
         raise NotRecipient()
+    commitment = data[10 + 80 * n : 10 + 80 * n + commitment_size]
+    label = b"intake envelope key commitment v2"
+    if version == 2 and commitment != hashlib.blake2b(label, digest_size=32, key=key).digest():
+        raise Tampered("key commitment")
     try:
         plain = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(data[head:], data[:head], data[head - 24 : head], key)
     except sodium_errors.CryptoError:
@@ -412,7 +421,7 @@ def read_bundle(data: bytes, pinned_server: bytes) -> list[BundleEntry]:
         if at + 28 > end:
             raise Malformed("entry header")
         entry_id, serial, length = data[at : at + 16], _u64(data, at + 16), _u32(data, at + 24)
-        if not last_serial < serial <= high_water or not 1 <= length <= 1_049_910:
+        if not last_serial < serial <= high_water or not 1 <= length <= 1_049_942:
             raise Malformed("entry")
         if at + 28 + length > end:
             raise Malformed("entry length")

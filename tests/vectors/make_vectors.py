@@ -20,7 +20,7 @@ import nacl.utils
 
 import crypto
 from crypto.binary import encode_day, u8, u32, u64
-from crypto.envelope import _seal_payload
+from crypto.envelope import _seal_payload, key_commitment
 from crypto.keys import ServerKey
 from crypto.signed import body_hasher, signed_message
 
@@ -52,12 +52,23 @@ def request(**fields: object) -> dict[str, object]:
     return base
 
 
-def raw_envelope(recipients: list[crypto.PublicIdentity], plaintext: bytes, padded: int) -> bytes:
-    """An envelope around an arbitrary padded plaintext: lets a vector carry a bad length or padding."""
+def raw_envelope(
+    recipients: list[crypto.PublicIdentity],
+    plaintext: bytes,
+    padded: int,
+    *,
+    version: int = 2,
+    stanza_keys: list[bytes | None] | None = None,
+) -> bytes:
+    """An envelope around an arbitrary padded plaintext: lets a vector carry a bad length or padding,
+    an old version, or a stanza that seals another key than the one the commitment names."""
     key = nacl.utils.random(32)
     nonce = nacl.utils.random(24)
-    stanzas = b"".join(nacl.bindings.crypto_box_seal(key, r.box_public) for r in recipients)
-    header = b"ITKE" + u8(1) + u8(len(recipients)) + u32(padded) + stanzas + nonce
+    keys = stanza_keys or [None] * len(recipients)
+    pairs = zip(keys, recipients, strict=True)
+    stanzas = b"".join(nacl.bindings.crypto_box_seal(k or key, r.box_public) for k, r in pairs)
+    commitment = key_commitment(key) if version >= 2 else b""
+    header = b"ITKE" + u8(version) + u8(len(recipients)) + u32(padded) + stanzas + commitment + nonce
     return header + nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, header, nonce, key)
 
 
@@ -140,13 +151,41 @@ def envelopes(alice: crypto.Identity, bob: crypto.Identity, carol: crypto.Identi
         **who,
     )
     newer = bytearray(one)
-    newer[4] = 2
+    newer[4] = 3
     write(
         "envelope-unsupported-version",
         bytes(newer),
         kind="envelope",
         expect="unsupported-version",
-        comment="version byte 2",
+        comment="version byte 3",
+        **who,
+    )
+    framed = u32(len(payload)) + payload + bytes(32768 - len(payload))
+    write(
+        "envelope-success-version-1",
+        raw_envelope([bob.public, alice.public], framed, 32768, version=1),
+        kind="envelope",
+        expect="success",
+        payload_blake2b=b2(payload),
+        comment="a version 1 envelope (no key commitment) still opens",
+        **who,
+    )
+    write(
+        "envelope-tampered-key-commitment",
+        raw_envelope([bob.public, alice.public], framed, 32768, stanza_keys=[None, bytes(range(32))]),
+        kind="envelope",
+        expect="tampered",
+        comment="the identity's stanza seals another payload key than the commitment names",
+        **who,
+    )
+    committed = bytearray(one)
+    committed[10 + 80 + 5] ^= 0x01
+    write(
+        "envelope-tampered-commitment-byte",
+        bytes(committed),
+        kind="envelope",
+        expect="tampered",
+        comment="one bit of the key commitment flipped",
         **who,
     )
     write(
