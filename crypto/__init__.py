@@ -4,7 +4,8 @@ What it does
 ------------
 * Caseworker identities: an X25519 key (requests are sealed to it) and an Ed25519 key (acknowledgements
   are signed with it). ``Identity.generate(name)`` makes one; ``lock_identity`` writes the private key file
-  under a passphrase (argon2id, then XChaCha20-Poly1305); ``unlock_identity`` reads it back.
+  under a passphrase (argon2id, then XChaCha20-Poly1305); ``unlock_identity`` reads it back, refusing a file
+  whose argon2id cost is below a floor (the production cost unless a test passes its own).
   ``PublicIdentity.to_text()`` / ``PublicIdentity.from_text()`` are the self-signed public key file the
   caseworker hands to the operator; ``.fingerprint`` is what two people read aloud to compare.
 * Requests: ``encode_request`` checks a request against schema v1 and gives the canonical bytes;
@@ -35,6 +36,7 @@ from crypto.errors import (
     TamperedError,
     UnknownSignerError,
     UnsupportedVersionError,
+    WeakKdfError,
     WrongPassphraseError,
     WrongServerError,
 )
@@ -78,6 +80,7 @@ __all__ = [
     "TamperedError",
     "UnknownSignerError",
     "UnsupportedVersionError",
+    "WeakKdfError",
     "WrongPassphraseError",
     "WrongServerError",
     "decode_request",

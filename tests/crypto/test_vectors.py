@@ -20,6 +20,7 @@ ERRORS = {
     "unknown-signer": crypto.UnknownSignerError,
     "wrong-server": crypto.WrongServerError,
     "wrong-passphrase": crypto.WrongPassphraseError,
+    "weak-kdf": crypto.WeakKdfError,
 }
 
 
@@ -27,16 +28,21 @@ def b2(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=32).hexdigest()
 
 
+def floor(vector: Vector) -> crypto.KdfParams:
+    passes, memory_kib = vector.header["kdf-floor"].split()
+    return crypto.KdfParams(opslimit=int(passes), memlimit=int(memory_kib) * 1024)
+
+
 def decode(vector: Vector) -> bytes:
     """Run the decoder the vector's kind names; return the bytes FORMAT.md §9 says to hash on success."""
     h = vector.header
     if vector.kind == "envelope":
-        identity = crypto.unlock_identity(base64.b64decode(h["identity"]), h["passphrase"])
+        identity = crypto.unlock_identity(base64.b64decode(h["identity"]), h["passphrase"], min_kdf=floor(vector))
         return _open_payload(vector.body, identity)
     if vector.kind == "request":
         return crypto.encode_request(crypto.decode_request(vector.body))
     if vector.kind == "private-key":
-        identity = crypto.unlock_identity(vector.body, h["passphrase"])
+        identity = crypto.unlock_identity(vector.body, h["passphrase"], min_kdf=floor(vector))
         box_sk, seed = identity.secret_bytes()
         name = identity.name.encode()
         return box_sk + seed + bytes([len(name)]) + name

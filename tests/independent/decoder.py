@@ -54,6 +54,10 @@ class WrongPassphrase(DecodeError):
     kind = "wrong-passphrase"
 
 
+class WeakKdf(DecodeError):
+    kind = "weak-kdf"
+
+
 def blake2b(data: bytes, size: int) -> bytes:
     return hashlib.blake2b(data, digest_size=size).digest()
 
@@ -268,6 +272,19 @@ def open_envelope(data: bytes, box_sk: bytes) -> bytes:
 # ---- §5 public key file -------------------------------------------------------------------
 
 TITLE = "intake caseworker public key"
+# §5: the X25519 points of small order, with the top bit cleared (readers ignore it).
+SMALL_ORDER = {
+    bytes.fromhex(h)
+    for h in (
+        "00" * 32,
+        "01" + "00" * 31,
+        "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+        "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+        "ec" + "ff" * 30 + "7f",
+        "ed" + "ff" * 30 + "7f",
+        "ee" + "ff" * 30 + "7f",
+    )
+}
 FIELDS = ("name", "encryption", "signing", "fingerprint", "self-signature")
 
 
@@ -335,8 +352,8 @@ def read_public_key(data: bytes) -> PublicKey:
     box_pk, sign_pk = _b64(values[1], 32), _b64(values[2], 32)
     fingerprint = _parse_fingerprint(values[3])
     signature = _b64(values[4], 64)
-    if box_pk == bytes(32):
-        raise Malformed("zero key")
+    if box_pk[:31] + bytes([box_pk[31] & 0x7F]) in SMALL_ORDER:
+        raise Malformed("small-order key")
     if fingerprint != caseworker_fingerprint(box_pk, sign_pk):
         raise Tampered("fingerprint")
     message = b"intake public key v1\x00" + bytes([len(name)]) + name + box_pk + sign_pk
@@ -362,8 +379,11 @@ class PrivateKey:
     name: str
 
 
-def read_private_key(data: bytes, passphrase: str, *, max_memory_kib: int = 1_048_576) -> PrivateKey:
-    """§6. max_memory_kib lets a property test refuse costly (but legal) headers early."""
+def read_private_key(
+    data: bytes, passphrase: str, *, floor: tuple[int, int] = (3, 262144), max_memory_kib: int = 1_048_576
+) -> PrivateKey:
+    """§6. ``floor`` is the reader's (t, m KiB) floor; max_memory_kib lets a property test refuse
+    costly (but legal) headers early."""
     _magic_and_version(data, b"ITKS")
     if len(data) < 54 + 16:
         raise Malformed("short")
@@ -372,6 +392,8 @@ def read_private_key(data: bytes, passphrase: str, *, max_memory_kib: int = 1_04
     t, m = _u32(data, 6), _u32(data, 10)
     if not 1 <= t <= 16 or not 8 <= m <= min(1_048_576, max_memory_kib):
         raise Malformed("kdf cost")
+    if t < floor[0] or m < floor[1]:
+        raise WeakKdf()
     password = unicodedata.normalize("NFC", passphrase).encode("utf-8")
     key = sodium.crypto_pwhash_alg(32, password, data[14:30], t, m * 1024, sodium.crypto_pwhash_ALG_ARGON2ID13)
     try:

@@ -23,9 +23,14 @@ SUCCESSES = [v for v in VECTORS if v.expect == "success"]
 SPEC_CONFLICTS: dict[str, str] = {}
 
 
+def _floor(vector: Vector) -> tuple[int, int]:
+    passes, memory_kib = vector.header["kdf-floor"].split()
+    return int(passes), int(memory_kib)
+
+
 @functools.cache
-def _identity(encoded: str, passphrase: str) -> bytes:
-    return d.read_private_key(base64.b64decode(encoded), passphrase).box_sk
+def _identity(encoded: str, passphrase: str, floor: tuple[int, int]) -> bytes:
+    return d.read_private_key(base64.b64decode(encoded), passphrase, floor=floor).box_sk
 
 
 def decode(vector: Vector, body: bytes) -> bytes:
@@ -36,10 +41,10 @@ def decode(vector: Vector, body: bytes) -> bytes:
         return d.canonical(d.decode_request(body))
     if kind == "envelope":
         # §9: envelope vectors test the envelope layer (§4.4 steps 1-4); step 5 is the request layer.
-        return d.open_envelope(body, _identity(header["identity"], header["passphrase"]))
+        return d.open_envelope(body, _identity(header["identity"], header["passphrase"], _floor(vector)))
     if kind == "private-key":
         # A mutated header may legally ask for up to 1 GiB; keep the property test cheap.
-        return d.read_private_key(body, header["passphrase"], max_memory_kib=16384).secret
+        return d.read_private_key(body, header["passphrase"], floor=_floor(vector), max_memory_kib=16384).secret
     if kind == "public-key":
         key = d.read_public_key(body)
         return key.box_pk + key.sign_pk

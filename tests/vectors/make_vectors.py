@@ -27,6 +27,7 @@ from crypto.signed import body_hasher, signed_message
 HERE = Path(__file__).parent
 DAY = datetime.date(2026, 11, 22)
 PASSPHRASE = "correct horse battery staple"
+TEST_FLOOR = "1 8192"  # the cheapest argon2id cost a reader accepts, "t m_KiB": the test cost
 
 
 def b2(data: bytes) -> str:
@@ -80,7 +81,7 @@ def signed(body: bytes, sign: object) -> bytes:
 
 def envelopes(alice: crypto.Identity, bob: crypto.Identity, carol: crypto.Identity) -> None:
     key_file = b64(crypto.lock_identity(alice, PASSPHRASE, kdf=crypto.KDF_FOR_TESTS_ONLY))
-    who = {"identity": key_file, "passphrase": PASSPHRASE}
+    who = {"identity": key_file, "passphrase": PASSPHRASE, "kdf_floor": TEST_FLOOR}
     payload = crypto.encode_request(request(story="Меня ищут. 🏳️‍🌈 Please help."))
     one = _seal_payload(payload, [alice.public])
     write(
@@ -397,6 +398,7 @@ def keys(alice: crypto.Identity) -> None:
         "private-key-success",
         locked,
         kind="private-key",
+        kdf_floor=TEST_FLOOR,
         expect="success",
         passphrase=PASSPHRASE,
         payload_blake2b=b2(secret),
@@ -406,6 +408,7 @@ def keys(alice: crypto.Identity) -> None:
         "private-key-wrong-passphrase",
         locked,
         kind="private-key",
+        kdf_floor=TEST_FLOOR,
         expect="wrong-passphrase",
         passphrase="correct horse battery stapler",
         comment="one letter more",
@@ -416,6 +419,7 @@ def keys(alice: crypto.Identity) -> None:
         "private-key-malformed-memory",
         bytes(greedy),
         kind="private-key",
+        kdf_floor=TEST_FLOOR,
         expect="malformed",
         passphrase=PASSPHRASE,
         comment="asks for 2 GiB: refused before any derivation",
@@ -426,6 +430,7 @@ def keys(alice: crypto.Identity) -> None:
         "private-key-wrong-passphrase-header-changed",
         bytes(lowered),
         kind="private-key",
+        kdf_floor=TEST_FLOOR,
         expect="wrong-passphrase",
         passphrase=PASSPHRASE,
         comment="memory cost changed: AEAD fails",
@@ -437,14 +442,25 @@ def keys(alice: crypto.Identity) -> None:
             f"private-key-malformed-passes-{passes}",
             bytes(costly),
             kind="private-key",
+            kdf_floor=TEST_FLOOR,
             expect="malformed",
             passphrase=PASSPHRASE,
             comment=f"t = {passes} is outside 1 to 16",
         )
     write(
+        "private-key-weak-kdf",
+        locked,
+        kind="private-key",
+        kdf_floor="3 262144",
+        expect="weak-kdf",
+        passphrase=PASSPHRASE,
+        comment="a t=1, 8 MiB file read with the production floor: refused before any derivation",
+    )
+    write(
         "private-key-unsupported-kdf",
         locked[:5] + b"\x02" + locked[6:],
         kind="private-key",
+        kdf_floor=TEST_FLOOR,
         expect="unsupported-version",
         passphrase=PASSPHRASE,
         comment="KDF id 2 is unknown",
@@ -453,6 +469,7 @@ def keys(alice: crypto.Identity) -> None:
         "private-key-unsupported-version",
         locked[:4] + b"\x02" + locked[5:],
         kind="private-key",
+        kdf_floor=TEST_FLOOR,
         expect="unsupported-version",
         passphrase=PASSPHRASE,
         comment="version 2",
@@ -461,6 +478,7 @@ def keys(alice: crypto.Identity) -> None:
         "private-key-malformed-truncated",
         locked[:40],
         kind="private-key",
+        kdf_floor=TEST_FLOOR,
         expect="malformed",
         passphrase=PASSPHRASE,
         comment="cut inside the header",
@@ -515,6 +533,16 @@ def keys(alice: crypto.Identity) -> None:
         kind="public-key",
         expect="malformed",
         comment="an all-zero X25519 key is refused before the signature is checked",
+    )
+    lines = text.splitlines()
+    order_8 = bytes.fromhex("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800")
+    lines[2] = "encryption: " + b64(order_8[:31] + b"\x80")
+    write(
+        "public-key-malformed-low-order-key",
+        ("\n".join(lines) + "\n").encode(),
+        kind="public-key",
+        expect="malformed",
+        comment="an X25519 key of order 8 (non-canonical: top bit set) is refused like the zero key",
     )
     write(
         "public-key-malformed-line-count",
