@@ -25,6 +25,7 @@ import nacl.utils
 
 from crypto.binary import Reader, u8, u32
 from crypto.errors import MalformedError, NotRecipientError, TamperedError, UnsupportedVersionError
+from crypto.followup import decode_payload, encode_followup
 from crypto.keys import Identity, PublicIdentity
 from crypto.request_schema import MAX_REQUEST_BYTES, decode_request, encode_request
 
@@ -100,8 +101,13 @@ def _seal_payload(payload: bytes, recipients: Sequence[PublicIdentity]) -> bytes
 
 
 def seal_request(request: Mapping[str, Any], *, for_recipients: Sequence[PublicIdentity]) -> bytes:
-    """Validate, encode, pad and seal ``request`` so that only ``for_recipients`` can read it."""
+    """Validate, encode, pad and seal ``request`` (schema 1 or 2) so that only ``for_recipients`` can read it."""
     return _seal_payload(encode_request(request), for_recipients)
+
+
+def seal_followup(followup: Mapping[str, Any], *, for_recipients: Sequence[PublicIdentity]) -> bytes:
+    """Seal a follow-up exactly as a request: same envelope, same fixed size for the same recipients."""
+    return _seal_payload(encode_followup(followup), for_recipients)
 
 
 def _open_payload(envelope: bytes, identity: Identity) -> bytes:
@@ -153,5 +159,10 @@ def _open_payload(envelope: bytes, identity: Identity) -> bytes:
 
 
 def open_request(envelope: bytes, identity: Identity) -> dict[str, Any]:
-    """Open an envelope with ``identity`` and return the checked request (schema v1)."""
+    """Open an envelope with ``identity`` and return the checked request; MalformedError for a follow-up."""
     return decode_request(_open_payload(envelope, identity))
+
+
+def open_envelope(envelope: bytes, identity: Identity) -> dict[str, Any]:
+    """Open an envelope and return its checked payload, a request or a follow-up (see ``payload_kind``)."""
+    return decode_payload(_open_payload(envelope, identity))

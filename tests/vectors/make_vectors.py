@@ -23,6 +23,7 @@ from crypto.binary import encode_day, u8, u32, u64
 from crypto.envelope import _seal_payload, key_commitment
 from crypto.keys import ServerKey
 from crypto.signed import body_hasher, signed_message
+from tests.vectors import make_conversation_vectors as conversation
 
 HERE = Path(__file__).parent
 DAY = datetime.date(2026, 11, 22)
@@ -380,13 +381,6 @@ def requests() -> None:
         kind="request",
         expect="malformed",
         comment="NaN is not JSON",
-    )
-    write(
-        "request-unsupported-version",
-        json.dumps(request(schema=2)).encode(),
-        kind="request",
-        expect="unsupported-version",
-        comment="schema 2",
     )
 
 
@@ -837,6 +831,9 @@ def main() -> None:
     requests()
     keys(alice)
     containers(alice, bob)
+    conversation.payloads(write, b2, request())
+    conversation.reply_keys(write, b2, b64)
+    conversation.replies(write, b2, b64)
     print(f"wrote {len(list(HERE.glob('*.vec')))} vectors to {HERE}")
 
 
