@@ -20,8 +20,9 @@ What it does
   one fixed size (``REPLY_SIZE``); ``open_reply(container, keypair)`` gives the ``Reply`` back.
 * The export bundle (server -> laptop): ``write_bundle`` is signed with the server's ``ServerKey``;
   ``read_bundle`` verifies it before handing out a single entry.
-* The acknowledgement (laptop -> server): ``make_ack`` is signed by a caseworker identity;
-  ``read_ack`` accepts it only from a registered caseworker and only for this server.
+* The acknowledgement, or return file (laptop -> server): ``make_ack`` is signed by a caseworker
+  identity and carries sealed replies (``AckReply``); ``read_ack`` accepts it only from a registered
+  caseworker and only for this server, and gives ``Ack.replies`` (empty for a version 1 file).
 * ``StoreKey`` encrypts the triage tool's own records (status, notes) at rest.
 
 What it never does
@@ -31,7 +32,7 @@ caller choose a nonce, a recipient stanza or a primitive. Every failure is a ``C
 act on the subclass (see ``crypto.errors``). ``docs/FORMAT.md`` specifies every byte.
 """
 
-from crypto.ack import Ack, AckEntry, make_ack, read_ack
+from crypto.ack import MAX_REPLIES, Ack, AckEntry, AckReply, make_ack, read_ack
 from crypto.bundle import Bundle, BundleEntry, BundleHeader, read_bundle, write_bundle
 from crypto.envelope import (
     envelope_digest,
@@ -78,12 +79,14 @@ from crypto.request_schema import (
 __all__ = [
     "KDF_FOR_TESTS_ONLY",
     "KDF_PRODUCTION",
+    "MAX_REPLIES",
     "MAX_REQUEST_BYTES",
     "MESSAGE_LIMIT",
     "REPLY_SIZE",
     "SCHEMA_VERSION",
     "Ack",
     "AckEntry",
+    "AckReply",
     "Bundle",
     "BundleEntry",
     "BundleHeader",

@@ -68,7 +68,9 @@ def decode(vector: Vector) -> bytes:
         # The registry holds public identities; only the signing key matters to read_ack.
         registered = [_with_signing_key(k) for k in caseworkers]
         ack = crypto.read_ack(vector.body, server=server, caseworkers=registered)
-        return b"".join(e.entry_id + e.digest for e in ack.entries)
+        return b"".join(e.entry_id + e.digest for e in ack.entries) + b"".join(
+            r.mailbox + r.container for r in ack.replies
+        )
     raise AssertionError(f"unknown vector kind {vector.kind}")
 
 

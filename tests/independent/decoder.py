@@ -503,27 +503,43 @@ class Ack:
     bundle_sequence: int
     created_on: datetime.date
     entries: bytes  # count × (entry_id[16] || digest[32])
+    replies: bytes  # replies × (mailbox[32] || container[16,441]), empty for version 1
 
 
 def read_ack(data: bytes, server: bytes, caseworkers: list[bytes]) -> Ack:
     """§8.2 in the order §8 states: size and magic, version, signature, signer, server, structure."""
     if len(data) < 101 + 64:
         raise Malformed("short")
-    _magic_and_version(data, b"ITKA")
+    if data[:4] != b"ITKA":
+        raise Malformed("magic")
+    if data[4] not in (1, 2):
+        raise UnsupportedVersion(str(data[4]))
     signer = data[5:37]
     _container_signature(data, signer)
     if signer not in caseworkers:
         raise UnknownSigner()
     if data[37:69] != server:
         raise WrongServer()
+    created_on = _day(data, 93)
     count = _u32(data, 97)
-    if count > 1_000_000 or len(data) != 101 + 48 * count + 64:
+    version = data[4]
+    if count > 1_000_000:
+        raise Malformed("count")
+    end = 101 + 48 * count
+    if (version == 1 and len(data) != end + 64) or (version == 2 and len(data) < end + 4 + 64):
         raise Malformed("length")
     ids = [data[101 + 48 * i : 117 + 48 * i] for i in range(count)]
     if any(a >= b for a, b in itertools.pairwise(ids)):
         raise Malformed("entry order")
-    created_on = _day(data, 93)
-    return Ack(signer, data[37:69], _u64(data, 69), created_on, data[101:-64])
+    replies = b""
+    if version == 2:
+        reply_count = _u32(data, end)
+        if reply_count > 1000 or len(data) != end + 4 + 16473 * reply_count + 64:
+            raise Malformed("replies")
+        replies = data[end + 4 : -64]
+        if any(replies[16473 * i + 32 : 16473 * i + 37] != b"ITKR\x01" for i in range(reply_count)):
+            raise Malformed("reply container")
+    return Ack(signer, data[37:69], _u64(data, 69), created_on, data[101:end], replies)
 
 
 # ---- §10 reply keys -----------------------------------------------------------------------

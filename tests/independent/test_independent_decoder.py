@@ -59,7 +59,8 @@ def decode(vector: Vector, body: bytes) -> bytes:
         return b"".join(entry.envelope for entry in d.read_bundle(body, server))
     if kind == "ack":
         caseworkers = [base64.b64decode(k) for k in header["caseworkers"].split(",")]
-        return d.read_ack(body, server, caseworkers).entries
+        ack = d.read_ack(body, server, caseworkers)
+        return ack.entries + ack.replies
     raise AssertionError(f"unknown kind {kind}")
 
 

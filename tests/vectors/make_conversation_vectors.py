@@ -12,6 +12,7 @@ from collections.abc import Callable
 import nacl.bindings
 
 import crypto
+from crypto.binary import encode_day, u8
 from crypto.reply import MAGIC, PLAINTEXT_BUCKET
 from crypto.request_schema import canonical_json
 
@@ -131,3 +132,45 @@ def replies(write: Write, b2: Callable[[bytes], str], b64: Callable[[bytes], str
         ("not-json", raw(b"\xff\xfe"), "not UTF-8"),
     ]:
         write(f"reply-malformed-{name}", body, kind="reply", expect="malformed", comment=comment, **who)
+
+
+def return_files(
+    write: Write,
+    b2: Callable[[bytes], str],
+    alice: crypto.Identity,
+    server: crypto.ServerKey,
+    entries: list[crypto.AckEntry],
+    signed: Callable[[bytes, object], bytes],
+    trusted: dict[str, str],
+) -> None:
+    """Version 2 acknowledgements (return files, FORMAT.md §8.2) with replies, and version 1 still read."""
+    pair = crypto.derive_reply_keypair(DIGITS, SECRET)
+    mailbox = crypto.mailbox_id(pair.public)
+    containers = [crypto.seal_reply(t, written_on=DAY, to=pair.public) for t in ("Первый ответ.", "Второй.")]
+    replies = [crypto.AckReply(mailbox, c) for c in containers]
+    joined = b"".join(e.entry_id + e.digest for e in entries)
+    good = crypto.make_ack(entries, identity=alice, server=server.public, bundle_sequence=7, created_on=DAY,
+                           replies=replies)  # fmt: skip
+    write("ack-success-with-replies", good, kind="ack", expect="success",
+          payload_blake2b=b2(joined + b"".join(r.mailbox + r.container for r in replies)),
+          comment="two replies to one mailbox, in the order written", **trusted)  # fmt: skip
+    head = (b"ITKA" + u8(1) + alice.public.sign_public + server.public.raw + (7).to_bytes(8, "big") + bytes(16)
+            + encode_day(DAY) + len(entries).to_bytes(4, "big") + joined)  # fmt: skip
+    write("ack-success-version-1", signed(head, alice.sign), kind="ack", expect="success", payload_blake2b=b2(joined),
+          comment="a version 1 acknowledgement (no reply count) is still read", **trusted)  # fmt: skip
+    v2_head = b"ITKA" + u8(2) + head[5:]
+
+    def body(reply_count: int, reply_bytes: bytes) -> bytes:
+        return signed(v2_head + reply_count.to_bytes(4, "big") + reply_bytes, alice.sign)
+
+    one = replies[0].mailbox + replies[0].container
+    for name, data, comment in [
+        ("reply-count-over-limit", body(1001, b""), "1,001 replies announced: over the bound of 1,000"),
+        ("reply-count-disagrees", body(2, one), "two replies announced, one follows"),
+        ("no-reply-count", signed(v2_head, alice.sign), "version 2 without its reply count"),
+        ("reply-container-magic", body(1, one[:32] + b"ITKX" + one[36:]), "a reply that is not an ITKR container"),
+        ("reply-container-short", body(1, one[:-1]), "a reply one byte short"),
+        ("entry-count-over-limit", signed(v2_head[:97] + (1_000_001).to_bytes(4, "big"), alice.sign),
+         "count 1,000,001 is over the bound, whatever follows"),
+    ]:  # fmt: skip
+        write(f"ack-malformed-{name}", data, kind="ack", expect="malformed", comment=comment, **trusted)

@@ -777,7 +777,7 @@ def containers(alice: crypto.Identity, bob: crypto.Identity) -> None:
         signed(body, alice.sign),
         kind="ack",
         expect="malformed",
-        comment="validly signed, entries not in increasing id order",
+        comment="version 1, validly signed, entries not in increasing id order",
         **trusted,
         **registered,
     )
@@ -797,7 +797,7 @@ def containers(alice: crypto.Identity, bob: crypto.Identity) -> None:
         signed(lying, alice.sign),
         kind="ack",
         expect="malformed",
-        comment="validly signed, but the count says 3 and 2 entries follow",
+        comment="version 1, validly signed, but the count says 3 and 2 entries follow",
         **trusted,
         **registered,
     )
@@ -812,13 +812,14 @@ def containers(alice: crypto.Identity, bob: crypto.Identity) -> None:
     )
     write(
         "ack-unsupported-version",
-        ack[:4] + b"\x02" + ack[5:],
+        ack[:4] + b"\x03" + ack[5:],
         kind="ack",
         expect="unsupported-version",
-        comment="version 2",
+        comment="version 3",
         **trusted,
         **registered,
     )
+    conversation.return_files(write, b2, alice, server, ack_entries, signed, trusted | registered)
 
 
 def main() -> None:
