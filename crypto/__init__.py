@@ -18,8 +18,9 @@ What it does
   files replies to it.
 * Replies (laptop -> requester): ``seal_reply(text, written_on=, to=reply_public)`` gives a container of
   one fixed size (``REPLY_SIZE``); ``open_reply(container, keypair)`` gives the ``Reply`` back.
-* The export bundle (server -> laptop): ``write_bundle`` is signed with the server's ``ServerKey``;
-  ``read_bundle`` verifies it before handing out a single entry.
+* The export bundle (server -> laptop): ``write_bundle`` is signed with the server's ``ServerKey`` and,
+  given ``recipients=``, signs the server's recipient set in and says per entry (``sealed_to``) who can
+  read it; ``read_bundle`` verifies it before handing out a single entry.
 * The acknowledgement, or return file (laptop -> server): ``make_ack`` is signed by a caseworker
   identity and carries sealed replies (``AckReply``); ``read_ack`` accepts it only from a registered
   caseworker and only for this server, and gives ``Ack.replies`` (empty for a version 1 file).

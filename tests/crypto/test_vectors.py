@@ -62,7 +62,10 @@ def decode(vector: Vector) -> bytes:
     server = crypto.ServerPublicKey(base64.b64decode(h["server"]))
     if vector.kind == "bundle":
         bundle = crypto.read_bundle(vector.body, expected_server=server)
-        return b"".join(e.envelope for e in bundle.entries())
+        people = b"".join(r.box_public + r.sign_public + r.name.encode() for r in bundle.header.recipients)
+        return people + b"".join(
+            b"".join(bytes.fromhex(f.replace("-", "")) for f in e.sealed_to) + e.envelope for e in bundle.entries()
+        )
     if vector.kind == "ack":
         caseworkers = [base64.b64decode(k) for k in h["caseworkers"].split(",")]
         # The registry holds public identities; only the signing key matters to read_ack.

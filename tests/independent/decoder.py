@@ -361,7 +361,7 @@ def _name(text: str) -> bytes:
     raw = name.encode("utf-8")
     if not 1 <= len(name) <= 64 or len(raw) > 255:
         raise Malformed("name length")
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in name):
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") for ch in name):
         raise Malformed("name character")
     return raw
 
@@ -462,13 +462,50 @@ class BundleEntry:
     entry_id: bytes
     serial: int
     envelope: bytes
+    sealed_to: bytes = b""  # k × 16-byte fingerprints (version 2)
 
 
-def read_bundle(data: bytes, pinned_server: bytes) -> list[BundleEntry]:
+@dataclass(frozen=True)
+class Bundle:
+    recipients: list[tuple[bytes, bytes, str]]  # (box_pk, sign_pk, name); empty for version 1
+    entries: list[BundleEntry]
+
+
+def _recipient_set(data: bytes, at: int, end: int) -> tuple[list[tuple[bytes, bytes, str]], int]:
+    """§8.1 version 2: the recipient set starting at ``at``; returns it and the offset after it."""
+    if at >= end or not 1 <= data[at] <= 64:
+        raise Malformed("recipient count")
+    count, at = data[at], at + 1
+    found: list[tuple[bytes, bytes, str]] = []
+    for _ in range(count):
+        if at + 65 > end or at + 65 + data[at + 64] > end:
+            raise Malformed("recipient cut short")
+        box_pk, sign_pk, size = data[at : at + 32], data[at + 32 : at + 64], data[at + 64]
+        raw = data[at + 65 : at + 65 + size]
+        try:
+            name = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Malformed("recipient name") from None
+        if _name(name) != raw:  # must already be normalised
+            raise Malformed("recipient name not normalised")
+        if box_pk[:31] + bytes([box_pk[31] & 0x7F]) in SMALL_ORDER:
+            raise Malformed("recipient small-order key")
+        found.append((box_pk, sign_pk, name))
+        at += 65 + size
+    if len({(b, s) for b, s, _ in found}) != count or len({n for _, _, n in found}) != count:
+        raise Malformed("recipient twice")
+    return found, at
+
+
+def read_bundle(data: bytes, pinned_server: bytes) -> Bundle:
     """§8.1 in the order §8 states: size and magic, version, signature, signer, structure."""
     if len(data) < 61 + 64:
         raise Malformed("short")
-    _magic_and_version(data, b"ITKB")
+    if data[:4] != b"ITKB":
+        raise Malformed("magic")
+    version = data[4]
+    if version not in (1, 2):
+        raise UnsupportedVersion(str(version))
     signer = data[5:37]
     _container_signature(data, signer)
     if signer != pinned_server:
@@ -478,22 +515,43 @@ def read_bundle(data: bytes, pinned_server: bytes) -> list[BundleEntry]:
     if sequence < 1 or count > 1_000_000:
         raise Malformed("header")
     end, at, last_serial = len(data) - 64, 61, 0
+    recipients: list[tuple[bytes, bytes, str]] = []
+    if version == 2:
+        recipients, at = _recipient_set(data, at, end)
+    fingerprints = {caseworker_fingerprint(b, s) for b, s, _ in recipients}
     entries: list[BundleEntry] = []
     for _ in range(count):
-        if at + 28 > end:
+        if at + 24 > end:
             raise Malformed("entry header")
-        entry_id, serial, length = data[at : at + 16], _u64(data, at + 16), _u32(data, at + 24)
+        entry_id, serial = data[at : at + 16], _u64(data, at + 16)
+        at += 24
+        sealed_to = b""
+        if version == 2:
+            if at >= end or not 1 <= data[at] <= 16:
+                raise Malformed("sealed_to count")
+            k = data[at]
+            sealed_to, at = data[at + 1 : at + 1 + 16 * k], at + 1 + 16 * k
+        if at + 4 > end:
+            raise Malformed("entry header")
+        length = _u32(data, at)
         if not last_serial < serial <= high_water or not 1 <= length <= 1_049_942:
             raise Malformed("entry")
-        if at + 28 + length > end:
+        if at + 4 + length > end:
             raise Malformed("entry length")
-        entries.append(BundleEntry(entry_id, serial, data[at + 28 : at + 28 + length]))
-        at, last_serial = at + 28 + length, serial
+        envelope = data[at + 4 : at + 4 + length]
+        if version == 2:
+            named = [sealed_to[i : i + 16] for i in range(0, len(sealed_to), 16)]
+            if len(set(named)) != len(named) or not fingerprints.issuperset(named):
+                raise Malformed("sealed_to")
+            if len(envelope) < 6 or envelope[5] != len(named):
+                raise Malformed("sealed_to count vs envelope")
+        entries.append(BundleEntry(entry_id, serial, envelope, sealed_to))
+        at, last_serial = at + 4 + length, serial
     if at != end:
         raise Malformed("trailing bytes")
     if len({e.entry_id for e in entries}) != len(entries):
         raise Malformed("duplicate id")
-    return entries
+    return Bundle(recipients, entries)
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,9 @@ def decode(vector: Vector, body: bytes) -> bytes:
         return key.box_pk + key.sign_pk
     server = base64.b64decode(header["server"])
     if kind == "bundle":
-        return b"".join(entry.envelope for entry in d.read_bundle(body, server))
+        bundle = d.read_bundle(body, server)
+        people = b"".join(box + sign + name.encode() for box, sign, name in bundle.recipients)
+        return people + b"".join(entry.sealed_to + entry.envelope for entry in bundle.entries)
     if kind == "ack":
         caseworkers = [base64.b64decode(k) for k in header["caseworkers"].split(",")]
         ack = d.read_ack(body, server, caseworkers)

@@ -23,6 +23,7 @@ from crypto.binary import encode_day, u8, u32, u64
 from crypto.envelope import _seal_payload, key_commitment
 from crypto.keys import ServerKey
 from crypto.signed import body_hasher, signed_message
+from tests.vectors import make_bundle_vectors
 from tests.vectors import make_conversation_vectors as conversation
 
 HERE = Path(__file__).parent
@@ -575,7 +576,7 @@ def containers(alice: crypto.Identity, bob: crypto.Identity) -> None:
         kind="bundle",
         expect="success",
         payload_blake2b=joined,
-        comment="serials 1 and 4 of high-water 5: 2, 3 and 5 are gaps",
+        comment="version 1 (no recipient set): serials 1 and 4 of high-water 5: 2, 3 and 5 are gaps",
         **trusted,
     )
     write(
@@ -615,10 +616,10 @@ def containers(alice: crypto.Identity, bob: crypto.Identity) -> None:
     )
     write(
         "bundle-unsupported-version",
-        good[:4] + b"\x02" + good[5:],
+        good[:4] + b"\x03" + good[5:],
         kind="bundle",
         expect="unsupported-version",
-        comment="version 2",
+        comment="version 3",
         **trusted,
     )
     write(
@@ -833,6 +834,7 @@ def main() -> None:
     keys(alice)
     containers(alice, bob)
     conversation.payloads(write, b2, request())
+    make_bundle_vectors.bundles(write, b2, b64, signed, alice, bob, crypto.encode_request(request()))
     conversation.reply_keys(write, b2, b64)
     conversation.replies(write, b2, b64)
     print(f"wrote {len(list(HERE.glob('*.vec')))} vectors to {HERE}")
