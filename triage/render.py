@@ -8,8 +8,10 @@ returns) are made visible; CSV cells that a spreadsheet would run as a formula a
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
+import re
 import unicodedata
 from collections.abc import Iterable
 from typing import Any, BinaryIO
@@ -46,9 +48,35 @@ def clean(value: str) -> str:
     """Text safe to print on a terminal: no invisible formatting, no carriage-return overprinting."""
     value = value.replace("\r\n", "\n").replace("\r", "\n")
     return "".join(
-        f"<U+{ord(ch):04X}>" if unicodedata.category(ch) in ("Cf", "Cc", "Co") and ch not in "\n\t" else ch
+        f"<U+{ord(ch):04X}>" if unicodedata.category(ch) in _DISGUISING and ch not in "\n\t" else ch
         for ch in value
     )
+
+
+# Format (bidi overrides, zero-width), control, private-use, and the line/paragraph separators U+2028/9,
+# which some terminals and viewers break lines at while others do not.
+_DISGUISING = frozenset({"Cf", "Cc", "Co", "Zl", "Zp"})
+
+
+@functools.cache
+def _disguising_pattern() -> re.Pattern[str]:
+    # Cf, Zl and Zp all lie below U+30000 or in the tags block; private use (Co) is three known ranges.
+    found = [chr(c) for r in (range(0x30000), range(0xE0000, 0xE0080)) for c in r
+             if unicodedata.category(chr(c)) in _DISGUISING and chr(c) not in "\n\t"]  # fmt: skip
+    ranges = "".join(re.escape(ch) for ch in found) + "\U000f0000-\U000ffffd\U00100000-\U0010fffd"
+    return re.compile(f"[{ranges}]")
+
+
+def _escape_disguising(text: str) -> str:
+    """JSON text with every disguising character written as a \\u escape: the same JSON value, inert on a terminal."""
+    if text.isascii() and "\x7f" not in text:
+        return text
+    return _disguising_pattern().sub(lambda m: "".join(f"\\u{u:04x}" for u in _utf16(m.group())), text)
+
+
+def _utf16(ch: str) -> list[int]:
+    data = ch.encode("utf-16-be")
+    return [int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2)]
 
 
 def field_text(value: Any) -> str:
@@ -88,7 +116,7 @@ def cases_table(cases: Iterable[Case], *, title: str) -> Table:
     return table
 
 
-def case_view(case: Case) -> Group:
+def case_view(case: Case, readers: str | None = None) -> Group:
     header = Text.assemble(
         ("Case ", "bold"), (case.entry_id.hex(), "bold"), "\n",
         "Level ", level_text(case.priority.level), f"   score {case.priority.score}",
@@ -113,7 +141,30 @@ def case_view(case: Case) -> Group:
         lines = [f"{n['on']}  {clean(n['by'])}: {clean(n['text'])}" for n in case.record.notes]
         lines += [f"{h['on']}  {clean(h['by'])} set status {h['status']}" for h in case.record.history]
         parts.append(Panel(Text("\n".join(lines)), title="Notes and history", title_align="left"))
+    parts.append(Panel(Text(thread_text(case)), title="Conversation", title_align="left"))
+    if readers is not None:
+        parts.append(Panel(Text(readers), title="Who could read this request", title_align="left"))
     return Group(*parts)
+
+
+_OUT_STATES = {"queued": "queued, leaves with the next `triage ack`", "sent": "sent"}
+
+
+def thread_text(case: Case) -> str:
+    """The conversation, oldest first: who wrote what, on which day; new messages marked."""
+    if not case.request.get("reply_key"):
+        return "This request was sent before replies were possible: no reply can reach the person through the service."
+    if not case.record.thread:
+        return "No messages yet. Write one with `triage reply " + case.short_id + "`."
+    lines = []
+    for message in case.record.thread:
+        if message.get("dir") == "in":
+            mark = " NEW" if message.get("state") == "unread" else ""
+            lines.append(f"{message['on']}  the person{mark}:\n  {clean(message['text'])}")
+        else:
+            state = _OUT_STATES.get(message.get("state", ""), "")
+            lines.append(f"{message['on']}  {clean(message.get('by', ''))} ({state}):\n  {clean(message['text'])}")
+    return "\n".join(lines)
 
 
 def _csv_cell(value: Any) -> str:
@@ -142,7 +193,9 @@ def write_csv(cases: Iterable[Case], out: BinaryIO) -> None:
 
 
 def case_json(case: Case) -> bytes:
-    return json.dumps(case.summary(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    # json.dumps already escapes C0 controls; bidi controls, U+2028/9 and the like are escaped here (only
+    # inside strings can they occur, and there an escape is the same value).
+    return _escape_disguising(json.dumps(case.summary(), ensure_ascii=False, separators=(",", ":"))).encode("utf-8")
 
 
 def write_json(encoded: Iterable[bytes], out: BinaryIO) -> None:

@@ -121,4 +121,6 @@ def show_command(app: App, case_id: str, policy: Path | None) -> None:
     rules = load_policy(policy)
     with app.session() as session:
         case = session.show_case(case_id, rules)
-    console_for().print(case_view(case))
+        view = case_view(case, session.readers(case))  # drawn before new messages are marked read
+        session.mark_read(case)
+    console_for().print(view)
