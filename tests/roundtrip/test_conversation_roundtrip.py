@@ -130,7 +130,9 @@ def _needles(text: str) -> list[bytes]:
     return [w.encode(enc) for w in words for enc in ("utf-8", "utf-16-le", "utf-16-be")]
 
 
-def test_no_readable_word_of_either_side_online_or_on_the_stick(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_no_readable_word_of_either_side_online_or_on_the_stick(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     before = set(Path(tempfile.gettempdir()).iterdir())
     seen = conversation(tmp_path, "", caplog)
     # Every byte the server holds: the instance folder (database, WAL, keys), and what it logged
