@@ -149,7 +149,7 @@ class PublicIdentity:
                 text = text.decode("utf-8")
             except UnicodeDecodeError:
                 raise MalformedError("a public key file is UTF-8 text") from None
-        if len(text) > 4096:
+        if len(text.encode("utf-8", "surrogatepass")) > 4096:
             raise MalformedError("a public key file is under 4 KiB")
         # LF separates lines; a CR before it, and spaces or tabs around a line, are forgiven (email).
         lines = [ln.strip(" \t\r") for ln in text.split("\n")]
