@@ -210,3 +210,19 @@ def test_server_key_file_classes(text: bytes, error: type[Exception]) -> None:
     with pytest.raises(error) as caught:
         crypto.ServerKey.from_bytes(text)
     assert type(caught.value) is error
+
+
+def test_signatures_follow_libsodiums_strict_rules() -> None:
+    # FORMAT.md §8: a small-order signer key, and S >= L, are refused even where the equation holds.
+    from crypto.keys import _verify
+
+    identity_point = bytes([1]) + bytes(31)
+    with pytest.raises(crypto.TamperedError):
+        _verify(identity_point, b"any message", identity_point + bytes(32))
+    key = crypto.ServerKey(bytes(32))
+    signature = key.sign(b"hello")
+    order = 2**252 + 27742317777372353535851937790883648493
+    high_s = (int.from_bytes(signature[32:], "little") + order).to_bytes(32, "little")
+    key.public.verify(b"hello", signature)
+    with pytest.raises(crypto.TamperedError):
+        key.public.verify(b"hello", signature[:32] + high_s)

@@ -183,6 +183,13 @@ def containers(write: Write, signed: Callable[[bytes, object], bytes], alice: cr
         ("short-unknown-version", b"ITKB\x09" + bytes(95), "100 bytes, version 9: the length check comes first"),
     ]:
         write(f"bundle-malformed-{name}", body, kind="bundle", expect="malformed", comment=comment, **trusted)
+    # The identity point as signer, R = identity and S = 0: [S]B = R + [k]A holds for every message, so a
+    # lenient verifier accepts it (and then reports an unknown signer); libsodium refuses a small-order A.
+    identity_point = bytes([1]) + bytes(31)
+    forged = b"ITKB" + u8(1) + identity_point + u64(7) + u64(5) + encode_day(DAY) + u32(1) + entry
+    write("bundle-tampered-small-order-signer", forged + identity_point + bytes(32), kind="bundle",
+          expect="tampered", comment="signer key of small order: libsodium's rules (§8) refuse the signature",
+          **trusted)  # fmt: skip
     registered = {"caseworkers": _b64(alice.public.sign_public)}
     head = b"ITKA" + u8(1) + alice.public.sign_public + server.public.raw + u64(7) + bytes(16) + encode_day(DAY)
     write("ack-malformed-count-over-limit", signed(head + u32(1_000_001), alice.sign), kind="ack",
