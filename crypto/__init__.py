@@ -68,6 +68,7 @@ from crypto.keyfile import (
 from crypto.keys import Identity, PublicIdentity, ServerKey, ServerPublicKey, normalize_fingerprint
 from crypto.records import StoreKey
 from crypto.reply import REPLY_SIZE, Reply, open_reply, seal_reply
+from crypto.reply import TEXT_LIMIT as REPLY_TEXT_LIMIT
 from crypto.reply_keys import ReplyKeyPair, ReplyPublicKey, derive_reply_keypair, mailbox_id
 from crypto.request_schema import (
     MAX_REQUEST_BYTES,
@@ -84,6 +85,7 @@ __all__ = [
     "MAX_REQUEST_BYTES",
     "MESSAGE_LIMIT",
     "REPLY_SIZE",
+    "REPLY_TEXT_LIMIT",
     "SCHEMA_VERSION",
     "Ack",
     "AckEntry",

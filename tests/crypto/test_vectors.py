@@ -39,6 +39,8 @@ def decode(vector: Vector) -> bytes:
     h = vector.header
     if vector.kind == "envelope":
         identity = crypto.unlock_identity(base64.b64decode(h["identity"]), h["passphrase"], min_kdf=floor(vector))
+        if h.get("decode") == "payload":  # §4.4 steps 1-6
+            return canonical_json(crypto.open_envelope(vector.body, identity))
         return _open_payload(vector.body, identity)
     if vector.kind == "request":
         return canonical_json(crypto.decode_payload(vector.body))
@@ -51,6 +53,8 @@ def decode(vector: Vector) -> bytes:
         pair = crypto.derive_reply_keypair(h["receipt"], base64.b64decode(h["reply-secret"]))
         reply = crypto.open_reply(vector.body, pair)
         return canonical_json({"text": reply.text, "written_on": reply.written_on.isoformat()})
+    if vector.kind == "server-key":
+        return crypto.ServerKey.from_bytes(vector.body).public.raw
     if vector.kind == "private-key":
         identity = crypto.unlock_identity(vector.body, h["passphrase"], min_kdf=floor(vector))
         box_sk, seed = identity.secret_bytes()

@@ -25,6 +25,7 @@ from crypto.keys import ServerKey
 from crypto.signed import body_hasher, signed_message
 from tests.vectors import make_bundle_vectors
 from tests.vectors import make_conversation_vectors as conversation
+from tests.vectors import make_spec_vectors as spec
 
 HERE = Path(__file__).parent
 DAY = datetime.date(2026, 11, 22)
@@ -835,6 +836,12 @@ def main() -> None:
     containers(alice, bob)
     conversation.payloads(write, b2, request())
     make_bundle_vectors.bundles(write, b2, b64, signed, alice, bob, crypto.encode_request(request()))
+    spec.requests(write, b2, request())
+    spec.envelope_payloads(write, b2, alice, request())
+    spec.private_keys(write, b2, alice)
+    spec.public_keys(write, b2, alice)
+    spec.server_keys(write, b2)
+    spec.containers(write, signed, alice, crypto.encode_request(request()))
     conversation.reply_keys(write, b2, b64)
     conversation.replies(write, b2, b64)
     print(f"wrote {len(list(HERE.glob('*.vec')))} vectors to {HERE}")
