@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from triage.app import App, TriageConfig, friendly_errors
+from triage.desk_command import desk_command
 from triage.errors import HomeError, TriageError
 from triage.home import Home, default_home
 from triage.identities import Keygen
@@ -127,6 +128,7 @@ def import_(app: App, bundle: Path, fingerprint: str | None, as_json: bool) -> N
 
 main.add_command(list_command)
 main.add_command(show_command)
+main.add_command(desk_command)
 
 
 @main.command("set")
