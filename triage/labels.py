@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from triage.i18n import N_, Translator
+from triage.policy import Priority
 
 FIELD_LABELS = {
     "danger": N_("How urgent is your danger?"),
@@ -103,3 +104,20 @@ def status_text(status: str, t: Translator) -> str:
 
 def level_word(level: str, t: Translator) -> str:
     return t.gettext(LEVEL_LABELS[level]) if level in LEVEL_LABELS else level
+
+
+def reason_texts(priority: Priority, t: Translator) -> list[str]:
+    """The reasons for a case's level, in the caseworker's language where the catalogue has the sentence.
+
+    A policy the operator wrote themselves has sentences the catalogue does not know: they stay as written.
+    """
+    texts = []
+    for part in priority.parts:
+        sentence = t.gettext(part.template)
+        if part.values is not None:
+            try:
+                sentence = sentence.format_map(part.values)
+            except (KeyError, ValueError, IndexError):  # a translation with a broken placeholder: the policy's words
+                sentence = part.template.format_map(part.values)
+        texts.append(sentence if part.points is None else f"{sentence} ({part.points:+d})")
+    return texts

@@ -17,7 +17,7 @@ from triage.desk.state import DeskState
 from triage.desk.trail import audit_trail
 from triage.errors import TriageError, explain
 from triage.i18n import LANGUAGES
-from triage.labels import CHOICE_LABELS, FIELD_LABELS, LANGUAGE_OF_FORM, SHORT_LOCATION
+from triage.labels import CHOICE_LABELS, FIELD_LABELS, LANGUAGE_OF_FORM, SHORT_LOCATION, reason_texts
 from triage.operations import MAX_NOTE_CHARS, Session
 from triage.operations import unlock as unlock_key
 from triage.policy import LEVELS
@@ -141,7 +141,7 @@ def case(case_id: str) -> Any:
             return render_template("message.html", message=g.t.gettext("There is no such case.")), 404
         names = sorted({p.name for p, access in session.store.caseworkers() if access})
     return render_template(
-        "case.html", case=opened, reasons=opened.priority.reasons, trail=audit_trail(opened.record, g.t),
+        "case.html", case=opened, reasons=reason_texts(opened.priority, g.t), trail=audit_trail(opened.record, g.t),
         fields=CASE_FIELDS, field_labels=FIELD_LABELS, choice_labels=CHOICE_LABELS,
         form_language=LANGUAGE_OF_FORM, statuses=STATUSES, caseworkers=names, max_note=MAX_NOTE_CHARS,
         saved=request.args.get("saved") == "1",
