@@ -68,6 +68,14 @@ def _holds(path: Path, needle: str) -> bool:
     )
 
 
+def _after(driver: Any, click: Any, *, text: str) -> None:
+    """Click, then wait until the next page holds ``text`` (a form post returns before the page has loaded)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    click.click()
+    WebDriverWait(driver, 30).until(lambda d: text in d.find_element(By.TAG_NAME, "body").text)
+
+
 def _stories(driver: Any) -> list[str]:
     return [a.text for a in driver.find_elements(By.CSS_SELECTOR, "table.queue td.story a")]
 
@@ -115,38 +123,37 @@ def test_a_morning_in_the_desk(tmp_path: Path, driver: Any, capfd: pytest.Captur
         driver.get(running.address)
         assert driver.current_url.endswith("/unlock")
         driver.find_element(By.ID, "passphrase").send_keys(PASSPHRASE)
-        driver.find_element(By.ID, "unlock").click()
-        assert "No cases yet" in driver.page_source
+        _after(driver, driver.find_element(By.ID, "unlock"), text="No cases yet")
         assert PASSPHRASE not in driver.page_source
 
         # And imports the bundle from the stick's folder
         driver.get(f"{running.origin}/usb")
         driver.find_element(By.ID, "folder").send_keys(str(usb))
-        driver.find_element(By.ID, "look").click()
-        driver.find_element(By.CSS_SELECTOR, "button[name=file][value='export-1.bundle']").click()
+        _after(driver, driver.find_element(By.ID, "look"), text="export-1.bundle")
+        _after(driver, driver.find_element(By.CSS_SELECTOR, "button[name=file][value='export-1.bundle']"), text="new")
         summary = driver.find_element(By.ID, "summary").text
         assert "5 new cases" in summary and "0 rejected" in summary
         assert "first import" in driver.page_source
 
         # Then the queue shows the most urgent first
-        driver.find_element(By.ID, "to-queue").click()
+        _after(driver, driver.find_element(By.ID, "to-queue"), text="R1 calm")
         assert _stories(driver) == EXPECTED_ORDER
         assert "5 cases" in driver.page_source
         _shot(driver, "queue-en")
 
         # When the caseworker opens the top case, sets a status and adds a note
-        driver.find_element(By.CSS_SELECTOR, "table.queue td.story a").click()
+        _after(driver, driver.find_element(By.CSS_SELECTOR, "table.queue td.story a"), text="Why this level")
         assert "In danger now, or within days" in driver.page_source
         driver.find_element(By.CSS_SELECTOR, "#status option[value=contacted]").click()
         driver.find_element(By.ID, "note").send_keys("Called back on Signal; safe to talk after 20:00.")
-        driver.find_element(By.ID, "save").click()
+        _after(driver, driver.find_element(By.ID, "save"), text="Saved.")
         assert "Saved." in driver.page_source
         assert "Called back on Signal" in driver.page_source and "Alice set the status to" in driver.page_source
         case_url = driver.current_url
         _shot(driver, "case-en")
 
         # And reads it all in Russian
-        driver.find_element(By.CSS_SELECTOR, "button[name=lang][value=ru]").click()
+        _after(driver, driver.find_element(By.CSS_SELECTOR, "button[name=lang][value=ru]"), text="Почему")
         assert "Опасность сейчас или в ближайшие дни" in driver.page_source
         assert "связались" in driver.page_source
         _shot(driver, "case-ru")
@@ -158,7 +165,7 @@ def test_a_morning_in_the_desk(tmp_path: Path, driver: Any, capfd: pytest.Captur
 
         # And writes the return file onto the stick
         driver.get(f"{running.origin}/usb?folder={urllib.parse.quote(str(usb))}")
-        driver.find_element(By.ID, "write-return").click()
+        _after(driver, driver.find_element(By.ID, "write-return"), text="подтверждает")
         assert "подтверждает 5 конвертов" in driver.find_element(By.ID, "returned").text
         returned = next(usb.glob("return-*.ack"))
         # Then the server accepts it and forgets the five requests
@@ -166,7 +173,7 @@ def test_a_morning_in_the_desk(tmp_path: Path, driver: Any, capfd: pytest.Captur
         assert all(collected(client, receipts[s]) for s in REQUESTS)
 
         # After the lock, the case page shows nothing of the case
-        driver.find_element(By.ID, "lock").click()
+        _after(driver, driver.find_element(By.ID, "lock"), text="Разблокировать")
         driver.get(case_url)
         assert driver.current_url.endswith("/unlock") and CANARY not in driver.page_source
         assert _origins(driver) == {running.origin}  # nothing from, or to, any other origin
