@@ -23,7 +23,7 @@ from triage.desk.headers import security_headers
 from triage.desk.state import DeskState
 from triage.i18n import LANGUAGE_NAMES, translator
 from triage.labels import LEVEL_LABELS, STATUS_LABELS, choice_text
-from triage.render import clean
+from triage.text import clean
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 OPEN_WHEN_LOCKED = {"views.unlock", "views.language", "views.locked_notice"}

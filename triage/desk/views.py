@@ -14,7 +14,6 @@ from triage.desk import queue as q
 from triage.desk.folders import bundle_files, return_file_name, usable_folder
 from triage.desk.guard import COOKIE, refuse, same
 from triage.desk.state import DeskState
-from triage.desk.trail import audit_trail
 from triage.errors import TriageError, explain
 from triage.i18n import LANGUAGES
 from triage.labels import CHOICE_LABELS, FIELD_LABELS, LANGUAGE_OF_FORM, SHORT_LOCATION, reason_texts
@@ -22,6 +21,7 @@ from triage.operations import MAX_NOTE_CHARS, Session
 from triage.operations import unlock as unlock_key
 from triage.policy import LEVELS
 from triage.store import STATUSES
+from triage.trail import audit_trail
 
 blueprint = Blueprint("views", __name__)
 QUEUE_ROWS = 200

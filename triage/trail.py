@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from triage.i18n import Translator
 from triage.labels import status_text
-from triage.render import clean
 from triage.store import CaseRecord
+from triage.text import clean
 
 
 @dataclass(frozen=True)
