@@ -14,6 +14,7 @@ import hmac
 import unicodedata
 from dataclasses import dataclass, field
 
+import nacl.bindings
 import nacl.exceptions
 import nacl.public
 import nacl.signing
@@ -57,6 +58,20 @@ def check_name(name: str) -> str:
     return name
 
 
+# Any fixed scalar will do: X25519 clamps it to a multiple of the cofactor 8, so the product is zero
+# exactly when the point (on the curve or its twist, canonical or not) has small order.
+_PROBE_SCALAR = bytes(range(1, 33))
+
+
+def has_small_order(box_public: bytes) -> bool:
+    """True for every X25519 public key of order 1, 2, 4 or 8 (all zeros is only one of them)."""
+    try:
+        nacl.bindings.crypto_scalarmult(_PROBE_SCALAR, box_public)
+    except (nacl.exceptions.RuntimeError, nacl.exceptions.CryptoError):
+        return True
+    return False
+
+
 def _b64decode(text: str, size: int, what: str) -> bytes:
     try:
         raw = base64.b64decode(text.encode("ascii"), validate=True)
@@ -86,8 +101,8 @@ class PublicIdentity:
         for what, key in (("encryption key", self.box_public), ("signing key", self.sign_public)):
             if not isinstance(key, bytes) or len(key) != KEY_SIZE:
                 raise MalformedError(f"the {what} must be {KEY_SIZE} bytes")
-        if not any(self.box_public):
-            raise MalformedError("the encryption key is all zeros")
+        if has_small_order(self.box_public):
+            raise MalformedError("the encryption key is a low-order point: nothing sealed to it would be secret")
         object.__setattr__(self, "fingerprint", _fingerprint(_CASEWORKER_FP_CONTEXT, self.box_public, self.sign_public))
         if self.self_signature is not None:
             self.verify(self._signed_message(), self.self_signature)

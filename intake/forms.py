@@ -7,9 +7,11 @@ everything again when the request is sealed: the schema has one source of truth.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, Field, Form, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -28,7 +30,7 @@ from crypto.request_schema import (
     TEXT_LIMITS,
     THREAT_FROM,
 )
-from intake.receipts import MAX_INPUT_CHARS
+from intake.receipts import DIGITS, MAX_INPUT_CHARS, normalize_receipt
 
 
 def _normalise_newlines(value: Any) -> Any:
@@ -71,10 +73,25 @@ def one_of(choices: tuple[str, ...]) -> Any:
     return check
 
 
+_ASCII_DIGITS = frozenset("0123456789")
+
+
+def form_integer(value: Any) -> int | None:
+    """A small number as a browser's select sends it: 1 to 3 ASCII digits, or None.
+
+    The one way the form reads a number. ``str.isdigit`` is true for '²', '٣' and '３', and ``int`` then
+    either raises ('²') or quietly accepts another script ('٣'): neither is something our page sends.
+    """
+    text = value.strip() if isinstance(value, str) else ""
+    if not 1 <= len(text) <= 3 or not _ASCII_DIGITS.issuperset(text):
+        return None
+    return int(text)
+
+
 def number_between(low: int, high: int) -> Any:
     def check(form: Form, field: Field) -> None:
-        text = field.data.strip() if isinstance(field.data, str) else ""
-        if not (text.isascii() and text.isdigit() and len(text) <= 3 and low <= int(text) <= high):
+        number = form_integer(field.data)
+        if number is None or not low <= number <= high:
             raise ValidationError(str(_l("Please choose a number from %(low)s to %(high)s.", low=low, high=high)))
 
     return check
@@ -178,9 +195,8 @@ class RequestForm(FlaskForm):  # type: ignore[misc]
                            validators=[must_agree])  # fmt: skip
 
     def validate_children(self, field: Field) -> None:
-        people, children = self.people.data, field.data
-        both = isinstance(people, str) and isinstance(children, str) and people.isdigit() and children.isdigit()
-        if both and int(children) > int(people):
+        people, children = form_integer(self.people.data), form_integer(field.data)
+        if people is not None and children is not None and children > people:
             raise ValidationError(str(_l("There cannot be more children than people.")))
 
     def to_request(self, locale: str, day: Any) -> dict[str, Any]:
@@ -190,14 +206,37 @@ class RequestForm(FlaskForm):  # type: ignore[misc]
             request[name] = getattr(self, name).data or None
         for name in ("threat_from", "documents"):
             request[name] = list(getattr(self, name).data or [])
-        request["people"] = int(self.people.data)
-        request["children"] = int(self.children.data) if self.children.data else None
+        request["people"] = form_integer(self.people.data)
+        request["children"] = form_integer(self.children.data)
         for name in TEXT_LIMITS:
             request[name] = getattr(self, name).data or ""
         return request
 
 
+def receipt_shape(form: Form, field: Field) -> None:
+    """Say why the text typed cannot be a receipt, judged by its shape alone (never by what is stored).
+
+    Every receipt ever issued has exactly ``DIGITS`` digits, so a five-digit entry or one with letters can be
+    told apart from a receipt without looking anything up: saying so reveals nothing about which receipts
+    exist. A well-formed receipt that is not stored gets one answer, whatever its digits (see views.status).
+    """
+    text = field.data if isinstance(field.data, str) else ""
+    if not text:
+        raise StopValidation(str(_l("Please type the number from your receipt.")))
+    if normalize_receipt(text) is not None:
+        return
+    if len(text) > MAX_INPUT_CHARS:
+        raise StopValidation(str(_l("This is too long to be a receipt number. A receipt number has %(digits)s "
+                                    "digits.", digits=DIGITS)))  # fmt: skip
+    if any(unicodedata.category(ch).startswith("L") for ch in text):
+        raise StopValidation(str(_l("A receipt number has only digits, no letters. Please check what you typed.")))
+    typed = sum(unicodedata.decimal(ch, None) is not None for ch in text)
+    raise StopValidation(ngettext("You typed %(num)s digit, but a receipt number has %(digits)s digits.",
+                                  "You typed %(num)s digits, but a receipt number has %(digits)s digits.",
+                                  typed, digits=DIGITS))  # fmt: skip
+
+
 class StatusForm(FlaskForm):  # type: ignore[misc]
-    receipt = StringField(_l("Your receipt number"), filters=[_strip],
+    receipt = StringField(_l("Your receipt number"), filters=[_strip], validators=[receipt_shape],
                           render_kw={"maxlength": MAX_INPUT_CHARS, "autocomplete": "off", "inputmode": "numeric",
                                      "spellcheck": "false"})  # fmt: skip

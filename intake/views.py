@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from werkzeug.routing import BaseConverter
 from werkzeug.wrappers import Response
 
 import crypto
@@ -15,6 +17,16 @@ from intake.receipts import new_receipt, normalize_receipt, receipt_lookup_key
 from intake.storage import NoRecipientError, StorageFullError, today
 
 blueprint = Blueprint("intake", __name__)
+
+
+def language_converter(languages: tuple[str, ...]) -> type[BaseConverter]:
+    """``<lang:lang>`` matches only the configured languages, so ``/status`` is not read as language "status"
+    (it is a page without its language, which errors.py redirects to the default language)."""
+
+    class Language(BaseConverter):
+        regex = "|".join(re.escape(code) for code in languages)
+
+    return Language
 
 
 def _services() -> Any:
@@ -49,7 +61,7 @@ def index() -> Response:
     return redirect(url_for("intake.landing", lang=_services().config.default_locale))
 
 
-@blueprint.route("/<lang>/")
+@blueprint.route("/<lang:lang>/")
 def landing() -> str:
     return render_template("landing.html")
 
@@ -58,7 +70,7 @@ def _form_page(form: RequestForm, status: int = 200, banner: str | None = None) 
     return render_template("request.html", form=form, banner=banner), status
 
 
-@blueprint.route("/<lang>/request", methods=["GET", "POST"])
+@blueprint.route("/<lang:lang>/request", methods=["GET", "POST"])
 def request_form() -> Any:
     form = RequestForm()
     if request.method == "GET" or not form.validate_on_submit():
@@ -106,7 +118,7 @@ def receipt_page(receipt: str) -> str:
     return page.replace(_MARKER, receipt)
 
 
-@blueprint.route("/<lang>/status", methods=["GET", "POST"])
+@blueprint.route("/<lang:lang>/status", methods=["GET", "POST"])
 def status() -> Any:
     form = StatusForm()
     answer = None
@@ -115,8 +127,9 @@ def status() -> Any:
         if not services.status_limiter.allow(circuit()):
             abort(429)
         normal = normalize_receipt(form.receipt.data or "")
-        # A mistyped receipt still costs one lookup (of a random key), so it looks like an unknown one.
+        # The form let through only the shape of a receipt; a random key would keep the timing of a lookup.
         lookup = receipt_lookup_key(normal, services.receipt_secret) if normal else secrets.token_bytes(32)
         answer = services.storage.receipt_status(lookup) or "unknown"
-        form.receipt.data = ""
+    # Never send back what was typed: a near-miss of a receipt is almost the receipt.
+    form.receipt.data = ""
     return render_template("status.html", form=form, answer=answer)

@@ -54,7 +54,8 @@ class App:
         tries = 1 if self.passphrase_file is not None else PASSPHRASE_TRIES
         for attempt in range(1, tries + 1):
             try:
-                return unlock(self.home, self.passphrase(), name=self.caseworker)
+                # The cost new keys get is also the floor for reading one: production, unless a test says so.
+                return unlock(self.home, self.passphrase(), min_kdf=self.config.kdf, name=self.caseworker)
             except crypto.WrongPassphraseError:
                 if attempt == tries:
                     raise

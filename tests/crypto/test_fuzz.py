@@ -12,7 +12,9 @@ from tests.vectors.vectorfile import all_vectors
 
 SEEDS = {v.kind: v for v in all_vectors() if v.expect == "success" and v.kind in ("envelope", "bundle", "ack")}
 IDENTITY = crypto.unlock_identity(
-    base64.b64decode(SEEDS["envelope"].header["identity"]), SEEDS["envelope"].header["passphrase"]
+    base64.b64decode(SEEDS["envelope"].header["identity"]),
+    SEEDS["envelope"].header["passphrase"],
+    min_kdf=crypto.KDF_FOR_TESTS_ONLY,
 )
 SERVER = crypto.ServerPublicKey(base64.b64decode(SEEDS["bundle"].header["server"]))
 CASEWORKERS = [

@@ -54,6 +54,10 @@ class WrongPassphrase(DecodeError):
     kind = "wrong-passphrase"
 
 
+class WeakKdf(DecodeError):
+    kind = "weak-kdf"
+
+
 def blake2b(data: bytes, size: int) -> bytes:
     return hashlib.blake2b(data, digest_size=size).digest()
 
@@ -155,9 +159,9 @@ def _text(value: Any, limit: int, needs_content: bool) -> str:
     return value
 
 
-def decode_request(data: bytes) -> dict[str, Any]:
-    """§3: returns the normalised request (every key present)."""
-    if len(data) > MAX_REQUEST_BYTES:
+def _json_object(data: bytes, limit: int) -> dict[str, Any]:
+    """§3 steps 1-2."""
+    if len(data) > limit:
         raise Malformed("too large")
     try:
         obj = json.loads(data.decode("utf-8"), object_pairs_hook=_pairs, parse_constant=_no_constants)
@@ -165,23 +169,63 @@ def decode_request(data: bytes) -> dict[str, Any]:
         raise Malformed("not JSON") from None
     if not isinstance(obj, dict):
         raise Malformed("not an object")
-    schema = obj.get("schema")
-    if not _is_int(schema):
-        raise Malformed("schema")
-    if schema != 1:  # §3 step 3
-        raise UnsupportedVersion("schema")
-    if not KEYS.issuperset(obj) or not all(k in obj for k in REQUIRED):
-        raise Malformed("keys")
-    req = {**DEFAULTS, **obj}
-    if not isinstance(req["locale"], str) or not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?", req["locale"]):
-        raise Malformed("locale")
-    day = req["submitted_on"]
+    return obj
+
+
+def _date_text(day: Any) -> None:
     if not isinstance(day, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", day):
-        raise Malformed("submitted_on")
+        raise Malformed("day")
     try:
         datetime.date(int(day[:4]), int(day[5:7]), int(day[8:]))
     except ValueError:
-        raise Malformed("submitted_on") from None
+        raise Malformed("day") from None
+
+
+def _locale(value: Any) -> None:
+    if not isinstance(value, str) or not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?", value):
+        raise Malformed("locale")
+
+
+def _reply_key(value: Any) -> None:
+    """§3.1: canonical base64 (44 characters, unused bits zero) of 32 bytes not of small order (§5)."""
+    if not isinstance(value, str) or len(value) != 44:
+        raise Malformed("reply_key")
+    raw = _b64(value, 32)
+    if base64.b64encode(raw).decode() != value or raw[:31] + bytes([raw[31] & 0x7F]) in SMALL_ORDER:
+        raise Malformed("reply_key")
+
+
+FOLLOWUP_KEYS = frozenset({"schema", "kind", "locale", "submitted_on", "reply_key", "message"})
+
+
+def decode_request(data: bytes) -> dict[str, Any]:
+    """§3: returns the normalised payload (every key present): a request or a follow-up."""
+    obj = _json_object(data, MAX_REQUEST_BYTES)
+    schema = obj.get("schema")
+    if not _is_int(schema):
+        raise Malformed("schema")
+    if schema not in (1, 2):  # §3 step 3
+        raise UnsupportedVersion("schema")
+    kind = obj.get("kind") if schema == 2 else "request"
+    if kind not in ("request", "followup"):  # §3 step 4
+        raise Malformed("kind")
+    if kind == "followup":
+        if set(obj) != FOLLOWUP_KEYS:  # §3.2: no key outside the table, every key required
+            raise Malformed("keys")
+        _locale(obj["locale"])
+        _date_text(obj["submitted_on"])
+        _reply_key(obj["reply_key"])
+        _text(obj["message"], 4000, True)
+        return obj
+    keys = KEYS | {"kind", "reply_key"} if schema == 2 else KEYS
+    required = (*REQUIRED, "kind", "reply_key") if schema == 2 else REQUIRED
+    if not keys.issuperset(obj) or not all(k in obj for k in required):
+        raise Malformed("keys")
+    req = {**DEFAULTS, **obj}
+    if schema == 2:
+        _reply_key(req["reply_key"])
+    _locale(req["locale"])
+    _date_text(req["submitted_on"])
     for key, choices in ONE_OF.items():
         if req[key] not in choices:
             raise Malformed(key)
@@ -224,13 +268,18 @@ def padded_size(length: int) -> int:
 
 def open_envelope(data: bytes, box_sk: bytes) -> bytes:
     """§4.4: returns the payload bytes (the caller decodes them per §3)."""
-    _magic_and_version(data, b"ITKE")
+    if len(data) < 5 or data[:4] != b"ITKE":
+        raise Malformed("magic")
+    version = data[4]
+    if version not in (1, 2):
+        raise UnsupportedVersion(str(version))
     if len(data) < 10:
         raise Malformed("short")
     n, p = data[5], _u32(data, 6)
     if not 1 <= n <= 16 or not MAX_REQUEST_BYTES <= p <= MAX_PAYLOAD:
         raise Malformed("header")
-    head = 34 + 80 * n
+    commitment_size = 32 if version == 2 else 0
+    head = 34 + 80 * n + commitment_size
     if len(data) != head + 4 + p + 16:
         raise Malformed("length")
     box_pk = sodium.crypto_scalarmult_base(box_sk)
@@ -246,6 +295,10 @@ def open_envelope(data: bytes, box_sk: bytes) -> bytes:
             break
     if key is None:
         raise NotRecipient()
+    commitment = data[10 + 80 * n : 10 + 80 * n + commitment_size]
+    label = b"intake envelope key commitment v2"
+    if version == 2 and commitment != hashlib.blake2b(label, digest_size=32, key=key).digest():
+        raise Tampered("key commitment")
     try:
         plain = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(data[head:], data[:head], data[head - 24 : head], key)
     except sodium_errors.CryptoError:
@@ -259,6 +312,19 @@ def open_envelope(data: bytes, box_sk: bytes) -> bytes:
 # ---- §5 public key file -------------------------------------------------------------------
 
 TITLE = "intake caseworker public key"
+# §5: the X25519 points of small order, with the top bit cleared (readers ignore it).
+SMALL_ORDER = {
+    bytes.fromhex(h)
+    for h in (
+        "00" * 32,
+        "01" + "00" * 31,
+        "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+        "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+        "ec" + "ff" * 30 + "7f",
+        "ed" + "ff" * 30 + "7f",
+        "ee" + "ff" * 30 + "7f",
+    )
+}
 FIELDS = ("name", "encryption", "signing", "fingerprint", "self-signature")
 
 
@@ -326,8 +392,8 @@ def read_public_key(data: bytes) -> PublicKey:
     box_pk, sign_pk = _b64(values[1], 32), _b64(values[2], 32)
     fingerprint = _parse_fingerprint(values[3])
     signature = _b64(values[4], 64)
-    if box_pk == bytes(32):
-        raise Malformed("zero key")
+    if box_pk[:31] + bytes([box_pk[31] & 0x7F]) in SMALL_ORDER:
+        raise Malformed("small-order key")
     if fingerprint != caseworker_fingerprint(box_pk, sign_pk):
         raise Tampered("fingerprint")
     message = b"intake public key v1\x00" + bytes([len(name)]) + name + box_pk + sign_pk
@@ -353,8 +419,11 @@ class PrivateKey:
     name: str
 
 
-def read_private_key(data: bytes, passphrase: str, *, max_memory_kib: int = 1_048_576) -> PrivateKey:
-    """§6. max_memory_kib lets a property test refuse costly (but legal) headers early."""
+def read_private_key(
+    data: bytes, passphrase: str, *, floor: tuple[int, int] = (3, 262144), max_memory_kib: int = 1_048_576
+) -> PrivateKey:
+    """§6. ``floor`` is the reader's (t, m KiB) floor; max_memory_kib lets a property test refuse
+    costly (but legal) headers early."""
     _magic_and_version(data, b"ITKS")
     if len(data) < 54 + 16:
         raise Malformed("short")
@@ -363,6 +432,8 @@ def read_private_key(data: bytes, passphrase: str, *, max_memory_kib: int = 1_04
     t, m = _u32(data, 6), _u32(data, 10)
     if not 1 <= t <= 16 or not 8 <= m <= min(1_048_576, max_memory_kib):
         raise Malformed("kdf cost")
+    if t < floor[0] or m < floor[1]:
+        raise WeakKdf()
     password = unicodedata.normalize("NFC", passphrase).encode("utf-8")
     key = sodium.crypto_pwhash_alg(32, password, data[14:30], t, m * 1024, sodium.crypto_pwhash_ALG_ARGON2ID13)
     try:
@@ -412,7 +483,7 @@ def read_bundle(data: bytes, pinned_server: bytes) -> list[BundleEntry]:
         if at + 28 > end:
             raise Malformed("entry header")
         entry_id, serial, length = data[at : at + 16], _u64(data, at + 16), _u32(data, at + 24)
-        if not last_serial < serial <= high_water or not 1 <= length <= 1_049_910:
+        if not last_serial < serial <= high_water or not 1 <= length <= 1_049_942:
             raise Malformed("entry")
         if at + 28 + length > end:
             raise Malformed("entry length")
@@ -432,24 +503,78 @@ class Ack:
     bundle_sequence: int
     created_on: datetime.date
     entries: bytes  # count × (entry_id[16] || digest[32])
+    replies: bytes  # replies × (mailbox[32] || container[16,441]), empty for version 1
 
 
 def read_ack(data: bytes, server: bytes, caseworkers: list[bytes]) -> Ack:
     """§8.2 in the order §8 states: size and magic, version, signature, signer, server, structure."""
     if len(data) < 101 + 64:
         raise Malformed("short")
-    _magic_and_version(data, b"ITKA")
+    if data[:4] != b"ITKA":
+        raise Malformed("magic")
+    if data[4] not in (1, 2):
+        raise UnsupportedVersion(str(data[4]))
     signer = data[5:37]
     _container_signature(data, signer)
     if signer not in caseworkers:
         raise UnknownSigner()
     if data[37:69] != server:
         raise WrongServer()
+    created_on = _day(data, 93)
     count = _u32(data, 97)
-    if count > 1_000_000 or len(data) != 101 + 48 * count + 64:
+    version = data[4]
+    if count > 1_000_000:
+        raise Malformed("count")
+    end = 101 + 48 * count
+    if (version == 1 and len(data) != end + 64) or (version == 2 and len(data) < end + 4 + 64):
         raise Malformed("length")
     ids = [data[101 + 48 * i : 117 + 48 * i] for i in range(count)]
     if any(a >= b for a, b in itertools.pairwise(ids)):
         raise Malformed("entry order")
-    created_on = _day(data, 93)
-    return Ack(signer, data[37:69], _u64(data, 69), created_on, data[101:-64])
+    replies = b""
+    if version == 2:
+        reply_count = _u32(data, end)
+        if reply_count > 1000 or len(data) != end + 4 + 16473 * reply_count + 64:
+            raise Malformed("replies")
+        replies = data[end + 4 : -64]
+        if any(replies[16473 * i + 32 : 16473 * i + 37] != b"ITKR\x01" for i in range(reply_count)):
+            raise Malformed("reply container")
+    return Ack(signer, data[37:69], _u64(data, 69), created_on, data[101:end], replies)
+
+
+# ---- §10 reply keys -----------------------------------------------------------------------
+
+
+def reply_keys(digits: str, reply_secret: bytes) -> tuple[bytes, bytes, bytes]:
+    """§10: (reply_sk, reply_pk, mailbox)."""
+    if not re.fullmatch(r"[0-9]{30}", digits, flags=re.ASCII) or len(reply_secret) != 32:
+        raise Malformed("receipt digits")
+    sk = hashlib.blake2b(b"intake reply key v1\x00" + digits.encode(), digest_size=32, key=reply_secret).digest()
+    pk = sodium.crypto_scalarmult_base(sk)
+    return sk, pk, blake2b(b"intake mailbox v1\x00" + pk, 32)
+
+
+# ---- §11 reply container ------------------------------------------------------------------
+
+
+def open_reply(data: bytes, reply_sk: bytes) -> dict[str, Any]:
+    """§11 in its order; returns the reply object (text, written_on)."""
+    if len(data) < 5 or data[:4] != b"ITKR":
+        raise Malformed("magic")
+    if data[4] != 1:
+        raise UnsupportedVersion(str(data[4]))
+    if len(data) != 16441:
+        raise Malformed("length")
+    try:
+        plain = sodium.crypto_box_seal_open(data[5:], sodium.crypto_scalarmult_base(reply_sk), reply_sk)
+    except sodium_errors.CryptoError:
+        raise NotRecipient() from None
+    length = _u32(plain, 0)
+    if length > 16384 or any(plain[4 + length :]):
+        raise Malformed("padding")
+    obj = _json_object(plain[4 : 4 + length], 16384)
+    if set(obj) != {"text", "written_on"}:
+        raise Malformed("keys")
+    _text(obj["text"], 4000, True)
+    _date_text(obj["written_on"])
+    return obj

@@ -96,10 +96,12 @@ def test_sensitive_fields_do_not_autocomplete(sqlite_client: FlaskClient) -> Non
 
 ERRORS = {400: "This page could not be used", 404: "This page does not exist",
           405: "This page cannot be used this way", 413: "What you sent is too large",
+          415: "This page could not read what was sent",
           429: "Too many attempts, please wait", 500: "Something went wrong on our side",
           503: "The service is not taking requests right now"}  # fmt: skip
 ERRORS_RU = {400: "Эту страницу не удалось открыть", 404: "Такой страницы нет", 405: "Эту страницу нельзя",
-             413: "Отправленный текст слишком большой", 429: "Слишком много попыток", 500: "У нас что-то пошло",
+             413: "Отправленный текст слишком большой", 415: "Не удалось прочитать то, что было отправлено",
+             429: "Слишком много попыток", 500: "У нас что-то пошло",
              503: "Сейчас сервис не принимает"}  # fmt: skip
 
 
@@ -113,6 +115,10 @@ def provoke(client: FlaskClient, app: Flask, code: int, lang: str) -> object:
     if code == 413:
         token = csrf_token(client, f"/{lang}/request")
         return client.post(f"/{lang}/request", data={"csrf_token": token, "story": "x" * 400_000})
+    if code == 415:
+        token = csrf_token(client, f"/{lang}/request")
+        data = {"csrf_token": token, "story": "x"}
+        return client.post(f"/{lang}/request", data=data, content_type="multipart/form-data")
     raising = {429: TooManyRequests, 500: RuntimeError, 503: ServiceUnavailable}[code]
 
     def broken(*args: object, **kwargs: object) -> None:
@@ -138,3 +144,24 @@ def test_every_error_page_in_both_languages(sqlite_client: FlaskClient, sqlite_a
 def test_unknown_language_is_a_404_in_the_default_language(sqlite_client: FlaskClient) -> None:
     response = sqlite_client.get("/de/")
     assert response.status_code == 404 and ERRORS[404] in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("page", ["status", "request", ""])
+def test_an_address_without_its_language_goes_to_the_default_language(sqlite_app: Flask, lang: str,
+                                                                      page: str) -> None:  # fmt: skip
+    # Given a server whose default language is ``lang``
+    object.__setattr__(sqlite_app.extensions["intake"].config, "default_locale", lang)
+    client = sqlite_app.test_client()
+    # When a person types the address of a page without its language (issue 13 item 7)
+    response = client.get(f"/{page}")
+    # Then they are sent to that page in the default language, on this site
+    assert response.status_code == 302 and response.headers["Location"] == f"/{lang}/{page}"
+    assert_security_headers(response)
+    assert client.get(response.headers["Location"]).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/de/status", "/status/", "/no-such-page", "/en/en/status", "/xx/"])
+def test_only_real_pages_are_redirected(sqlite_client: FlaskClient, path: str) -> None:
+    assert sqlite_client.get(path).status_code == 404
+    assert sqlite_client.post("/status", data={"receipt": "1"}).status_code == 404

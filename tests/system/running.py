@@ -71,7 +71,7 @@ class SystemInstance:
         printer.text(repr(self))
 
     def caseworker(self) -> crypto.Identity:
-        return crypto.unlock_identity(self.key_file.read_bytes(), PASSPHRASE)
+        return crypto.unlock_identity(self.key_file.read_bytes(), PASSPHRASE, min_kdf=crypto.KDF_FOR_TESTS_ONLY)
 
     @property
     def database(self) -> Path:

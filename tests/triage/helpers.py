@@ -78,7 +78,8 @@ class Triage:
         return crypto.PublicIdentity.from_text((self.home / f"{name}.pub").read_text())
 
     def identity(self, name: str) -> crypto.Identity:
-        return crypto.unlock_identity((self.home / f"{name}.key").read_bytes(), PASSPHRASE)
+        key_file = (self.home / f"{name}.key").read_bytes()
+        return crypto.unlock_identity(key_file, PASSPHRASE, min_kdf=crypto.KDF_FOR_TESTS_ONLY)
 
 
 def assert_one_sentence(result: Result, *fragments: str) -> None:
