@@ -8,7 +8,7 @@ the results. Everything decrypted stays in the caller's memory; this module neve
 
 Typical use::
 
-    identity = unlock(home, passphrase)              # crypto.WrongPassphraseError: ask again
+    identity = unlock(home, passphrase, min_kdf=config.kdf)  # crypto.WrongPassphraseError: ask again
     with Session.open(config, home, identity) as session:
         summary = session.import_bundle(path)
         queue = session.list_cases(policy)           # most urgent first
@@ -48,10 +48,13 @@ def parse_fingerprint(text: str) -> str:
         raise TriageError("That is not a fingerprint: it has 32 hexadecimal digits, like 1a2b-3c4d-….") from None
 
 
-def unlock(home: Home, passphrase: str, *, name: str | None = None) -> crypto.Identity:
-    """The caseworker's identity; crypto.WrongPassphraseError if the passphrase opens no key here."""
+def unlock(home: Home, passphrase: str, *, min_kdf: crypto.KdfParams, name: str | None = None) -> crypto.Identity:
+    """The caseworker's identity; crypto.WrongPassphraseError if the passphrase opens no key here.
+
+    ``min_kdf`` is the cheapest key-derivation cost accepted: ``TriageConfig.kdf`` (production outside tests).
+    """
     home.require()
-    return _unlock_key(home, passphrase, name=name)
+    return _unlock_key(home, passphrase, min_kdf=min_kdf, name=name)
 
 
 @dataclass

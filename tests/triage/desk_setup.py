@@ -62,7 +62,7 @@ def desk_state(home: Home, **options: Any) -> Any:
 
     state = DeskState(TEST_CONFIG, home, load_policy(None), lang=options.pop("lang", "en"), jobs=1, **options)
     state.allowed_hosts = frozenset({HOST})
-    state.unlock_with(unlock(home, PASSPHRASE))
+    state.unlock_with(unlock(home, PASSPHRASE, min_kdf=TEST_CONFIG.kdf))
     return state
 
 

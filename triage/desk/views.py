@@ -74,7 +74,7 @@ def unlock() -> Any:
     if request.method == "POST":
         passphrase = request.form.get("passphrase", "")
         try:
-            identity = unlock_key(state.home, passphrase, name=state.caseworker)
+            identity = unlock_key(state.home, passphrase, min_kdf=state.config.kdf, name=state.caseworker)
             with Session.open(state.config, state.home, identity):
                 pass  # the store opens with this key (or NoAccessError): only then is the desk unlocked
         except crypto.WrongPassphraseError:
