@@ -70,10 +70,15 @@ def _holds(path: Path, needle: str) -> bool:
 
 def _after(driver: Any, click: Any, *, text: str) -> None:
     """Click, then wait until the next page holds ``text`` (a form post returns before the page has loaded)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
+    old_page = driver.find_element(By.TAG_NAME, "html")
     click.click()
-    WebDriverWait(driver, 30).until(lambda d: text in d.find_element(By.TAG_NAME, "body").text)
+    wait = WebDriverWait(driver, 30, ignored_exceptions=(StaleElementReferenceException,))
+    wait.until(expected_conditions.staleness_of(old_page))
+    wait.until(lambda d: text in d.find_element(By.TAG_NAME, "body").text)
 
 
 def _stories(driver: Any) -> list[str]:
