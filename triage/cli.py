@@ -16,6 +16,7 @@ import click
 
 import crypto
 from triage.app import App, TriageConfig, friendly_errors
+from triage.desk_command import desk_command
 from triage.errors import HomeError, TriageError
 from triage.freetext import read_text
 from triage.hardening import no_core_dumps
@@ -146,6 +147,7 @@ def _confirm_first_server(server: crypto.ServerPublicKey) -> str:
 
 main.add_command(list_command)
 main.add_command(show_command)
+main.add_command(desk_command)
 
 
 @main.command("set")

@@ -104,7 +104,8 @@ def test_round_trip_two_caseworkers(tmp_path: Path) -> None:
     assert "new 5" in alice.ok("import", "--fingerprint", fingerprint, second).output
     queue = json.loads(alice.ok("list", "--json").stdout)
     assert [case["request"]["story"] for case in queue] == EXPECTED_ORDER
-    assert [case["level"] for case in queue] == ["emergency", "emergency", "urgent", "normal", "normal"]
+    # R5 said "serious threats": their own answer makes it urgent (docs/POLICY.md, "the person's own answer")
+    assert [case["level"] for case in queue] == ["emergency", "emergency", "urgent", "urgent", "normal"]
     assert all(case["reasons"] for case in queue[:4])
     for story in REQUESTS:
         assert not collected(client, receipts[story])
