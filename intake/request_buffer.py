@@ -33,7 +33,9 @@ class FramingLimits:
 
 
 def _content_length(head: bytes) -> int:
-    """The body length a head announces (0 without one). Browsers never send chunked request bodies."""
+    """The body length a head announces (0 without one). Browsers never send chunked request bodies; a
+    body without a length would hold a thread while it trickles in, so it is refused (400, not 501: nothing
+    is wrong with the server)."""
     length: int | None = None
     for line in head.split(b"\r\n")[1:]:
         name, colon, value = line.partition(b":")
@@ -41,7 +43,7 @@ def _content_length(head: bytes) -> int:
             continue  # gunicorn refuses a header line without a colon; no body is waited for
         name = name.strip().lower()
         if name == b"transfer-encoding":
-            raise RefusedRequest(501, "transfer-encoding in a request")
+            raise RefusedRequest(400, "transfer-encoding in a request")
         if name == b"content-length":
             text = value.strip()
             if not text or len(text) > 12 or not (text.isascii() and text.isdigit()):
