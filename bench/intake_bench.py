@@ -61,11 +61,11 @@ class Server:
 
 
 @contextmanager
-def serve(target: str, work: Path, name: str, env: dict[str, str]) -> Iterator[Server]:
-    """gunicorn -c deploy/gunicorn.conf.py TARGET on work/NAME.sock; stopped on exit."""
+def serve(target: str, work: Path, name: str, env: dict[str, str], extra: tuple[str, ...] = ()) -> Iterator[Server]:
+    """gunicorn -c deploy/gunicorn.conf.py [EXTRA] TARGET on work/NAME.sock; stopped on exit."""
     sock = work / f"{name}.sock"
     argv = [sys.executable, "-m", "gunicorn", "-c", str(DEPLOY_CONFIG), "--bind", f"unix:{sock}",
-            "--worker-tmp-dir", str(work), target]  # fmt: skip
+            "--worker-tmp-dir", str(work), *extra, target]  # fmt: skip
     path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     full_env = {**os.environ, **env, "PYTHONPATH": path}
     with open(work / f"{name}.log", "wb") as log:
@@ -190,22 +190,26 @@ def _compare(label: str, subject: list[Round], base: list[Round], targets: bool)
     ]
 
 
-def collect(quick: bool = False) -> list[Row]:
-    rounds, seconds = (2, 1.0) if quick else (6, 6.0)
+def collect(quick: bool = False, *, rounds: int = 0, seconds: float = 0.0, peer: bool = True,
+            gunicorn: tuple[str, ...] = ()) -> list[Row]:  # fmt: skip
+    """The report's rows. ``gunicorn``: extra options for all three servers, to try another worker model."""
+    rounds, seconds = rounds or (2 if quick else 6), seconds or (1.0 if quick else 6.0)
     with ExitStack() as stack:
         work = Path(tempfile.mkdtemp(prefix="evac-bench-", dir="/tmp"))  # short: Unix socket paths
         stack.callback(shutil.rmtree, work, ignore_errors=True)
         env = _prepare(work)
-        intake = stack.enter_context(serve("intake.wsgi:app", work, "intake", env))
+        intake = stack.enter_context(serve("intake.wsgi:app", work, "intake", env, gunicorn))
         page_bytes, page_requests, receipt = _capture_pages(intake, work)
         servers = {"intake": intake,
-                   "baseline": stack.enter_context(serve("bench.apps:make_baseline()", work, "baseline", env)),
-                   "peer": stack.enter_context(serve("bench.apps:make_peer()", work, "peer", env))}  # fmt: skip
+                   "baseline": stack.enter_context(serve("bench.apps:make_baseline()", work, "baseline", env,
+                                                         gunicorn))}  # fmt: skip
         journeys = {
             "intake": journey_of("/ru/request", FORM, RECEIPT_SHOWN),
             "baseline": journey_of("/form", FORM, b"stored", token=False, post_path="/submit"),
-            "peer": journey_of("/form", {**FORM, "threat_from": ["family", "authorities"]}, b"received"),
         }
+        if peer:
+            servers["peer"] = stack.enter_context(serve("bench.apps:make_peer()", work, "peer", env, gunicorn))
+            journeys["peer"] = journey_of("/form", FORM, b"received")
         for name, server in servers.items():  # warm up: imports, templates, database connections
             run_round(server.socket, server.master, journeys[name], CLIENTS, 0.5)
         journey = _rounds(servers, journeys, rounds, seconds)
@@ -217,12 +221,13 @@ def collect(quick: bool = False) -> list[Row]:
             "intake": journey_of("/ru/status", {"receipt": receipt}, b'id="answer"'),
             "baseline": journey_of("/status", {"id": "1"}, b"status found", token=False),
         }, rounds, seconds / 2)  # fmt: skip
-    peer = [i.rate / p.rate for i, p in zip(journey["intake"], journey["peer"], strict=True)]
+    against_peer = [i.rate / p.rate for i, p in zip(journey["intake"], journey.get("peer", []), strict=peer)]
     absolute = " / ".join(f"{statistics.median(r.rate for r in journey[n]):.0f}" for n in servers)
     return [
         *_compare("journey (GET form + POST)", journey["intake"], journey["baseline"], targets=True),
-        Row("journey: per second vs SecureDrop-style peer", _spread(peer), ">= 5.00x", statistics.median(peer) >= 5),
-        Row("journeys/s intake / baseline / peer (this machine)", absolute, "report", None),
+        *([Row("journey: per second vs SecureDrop-style peer", _spread(against_peer), ">= 5.00x",
+               statistics.median(against_peer) >= 5)] if peer else []),
+        Row(f"journeys/s {' / '.join(servers)} (this machine)", absolute, "report", None),
         *_compare("POST only", post_only["intake"], post_only["baseline"], targets=False),
         *_compare("status page (GET + lookup)", status["intake"], status["baseline"], targets=False),
         Row("form page bytes (body)", f"{page_bytes}", "<= 20000", page_bytes <= 20_000),
@@ -233,8 +238,14 @@ def collect(quick: bool = False) -> list[Row]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short rounds, two of them: a smoke run")
+    parser.add_argument("--rounds", type=int, default=0, help="rounds (default 6; 2 with --quick)")
+    parser.add_argument("--seconds", type=float, default=0.0, help="seconds per app per round (default 6)")
+    parser.add_argument("--no-peer", action="store_true", help="leave the SecureDrop-style peer out")
+    parser.add_argument("--gunicorn", default="", help="extra gunicorn options for all servers, e.g. '--threads 4'")
     args = parser.parse_args(argv)
-    print_rows("intake", collect(args.quick))
+    rows = collect(args.quick, rounds=args.rounds, seconds=args.seconds, peer=not args.no_peer,
+                   gunicorn=tuple(args.gunicorn.split()))  # fmt: skip
+    print_rows("intake" + (f" (gunicorn {args.gunicorn})" if args.gunicorn else ""), rows)
 
 
 if __name__ == "__main__":

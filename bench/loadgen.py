@@ -36,18 +36,27 @@ class Stream:
     """One HTTP/1.1 keep-alive connection over gunicorn's Unix socket, opened as tor opens it."""
 
     def __init__(self, path: Path, circuit: int, timeout: float = 60.0) -> None:
+        self.path, self.circuit, self.timeout = path, circuit, timeout
+        self.cookies: dict[str, str] = {}
+        self._open()
+
+    def _open(self) -> None:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout)
-        self.sock.connect(str(path))
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(str(self.path))
+        circuit = self.circuit
         self.sock.sendall(f"PROXY TCP6 fc00:dead:beef:4dad::{circuit >> 16:x}:{circuit & 0xFFFF:x} ::1 1 0\r\n"
                           .encode())  # fmt: skip
         self.buffer = b""
-        self.cookies: dict[str, str] = {}
+        self.closing = False
 
     def close(self) -> None:
         self.sock.close()
 
     def request(self, method: str, path: str, fields: dict[str, str | list[str]] | None = None) -> tuple[int, bytes]:
+        if self.closing:  # the last answer said "Connection: close": a browser opens a new stream (same circuit)
+            self.sock.close()
+            self._open()
         head = [f"{method} {path} HTTP/1.1", "Host: bench.onion"]
         if self.cookies:
             head.append("Cookie: " + "; ".join(f"{k}={v}" for k, v in self.cookies.items()))
@@ -75,6 +84,8 @@ class Stream:
             name, _, value = line.partition(":")
             if name.lower() == "content-length":
                 length = int(value)
+            elif name.lower() == "connection":
+                self.closing = value.strip().lower() == "close"
             elif name.lower() == "set-cookie":
                 key, _, rest = value.strip().partition("=")
                 self.cookies[key] = rest.split(";", 1)[0]

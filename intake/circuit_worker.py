@@ -51,6 +51,7 @@ from intake.refusal import refusal_response
 from intake.request_buffer import FramingLimits, RefusedRequest, body_is_oversized, request_is_complete
 
 _READ_CHUNK = 64 * 1024
+STOP_LINGER_SECONDS = 2.0  # gunicorn's gthread keeps kept-alive connections this long when stopping
 
 
 class QuietResponse(gunicorn_wsgi.Response):  # type: ignore[misc]
@@ -257,8 +258,12 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
     def murder_pending(self) -> None:
         super().murder_pending()
         now = time.monotonic()
-        # A stopping worker waits for its open connections: not for requests that have not even arrived.
-        for conn in [c for c, p in self._pending.items() if p.deadline <= now or not self.alive]:
+        if not self.alive:
+            # A stopping worker (max_requests, a reload) still answers a request that is arriving, as
+            # gunicorn does for kept-alive connections, but waits for no request for long.
+            for pending in self._pending.values():
+                pending.deadline = min(pending.deadline, now + STOP_LINGER_SECONDS)
+        for conn in [c for c, p in self._pending.items() if p.deadline <= now]:
             self._drop(conn)
         for circuit in [k for k, conns in self._streams.items() if all(c.sock.fileno() < 0 for c in conns)]:
             del self._streams[circuit]

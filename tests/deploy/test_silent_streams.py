@@ -192,3 +192,36 @@ def test_no_date_and_no_server_header(served: tuple[Path, Path]) -> None:
     for response in (answer, refused):
         assert response.header("Date") is None and response.header("Server") is None
         assert response.header("Connection") is not None
+
+
+def test_worker_restarts_lose_no_request(short_tmp: Path) -> None:
+    # Given workers that restart every 20 requests (max_requests), as the deployment's do every ~5,000
+    sock_path = short_tmp / "mr.sock"
+    extra = ["--max-requests", "20", "--max-requests-jitter", "0"]
+    with gunicorn("tests.deploy.echo_app:app", sock_path, short_tmp, workers=2, extra=extra):
+        failures: list[BaseException] = []
+
+        def person(n: int) -> None:
+            # When people each open streams and send two requests on each (a page, then the form), as a
+            # browser does: on a new stream when the answer said "Connection: close"
+            for k in range(15):
+                circuit = proxy_line(100 * n + k + 1)
+                try:
+                    conn = Connection(open_stream(sock_path, circuit))
+                    page = conn.request("GET", "/form")
+                    assert page.status == 200
+                    if (page.header("Connection") or "").lower() == "close":
+                        conn.sock.close()
+                        conn = Connection(open_stream(sock_path, circuit))
+                    assert conn.request("POST", "/form", body=b"a=1").status == 200
+                    conn.sock.close()
+                except (OSError, AssertionError) as error:
+                    failures.append(error)
+
+        threads = [threading.Thread(target=person, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+    # Then every request was answered, across some dozen worker restarts
+    assert failures == [], (len(failures), failures[:3])
