@@ -191,14 +191,16 @@ def _compare(label: str, subject: list[Round], base: list[Round], targets: bool)
 
 
 def collect(quick: bool = False, *, rounds: int = 0, seconds: float = 0.0, peer: bool = True,
-            gunicorn: tuple[str, ...] = ()) -> list[Row]:  # fmt: skip
-    """The report's rows. ``gunicorn``: extra options for all three servers, to try another worker model."""
+            gunicorn: tuple[str, ...] = (), what_if: str = "") -> list[Row]:  # fmt: skip
+    """The report's rows. ``gunicorn``: extra options for all three servers, to try another worker model;
+    ``what_if``: a variant of intake from bench/what_if.py in place of intake."""
     rounds, seconds = rounds or (2 if quick else 6), seconds or (1.0 if quick else 6.0)
     with ExitStack() as stack:
         work = Path(tempfile.mkdtemp(prefix="evac-bench-", dir="/tmp"))  # short: Unix socket paths
         stack.callback(shutil.rmtree, work, ignore_errors=True)
         env = _prepare(work)
-        intake = stack.enter_context(serve("intake.wsgi:app", work, "intake", env, gunicorn))
+        target = f"bench.what_if:{what_if}()" if what_if else "intake.wsgi:app"
+        intake = stack.enter_context(serve(target, work, "intake", env, gunicorn))
         page_bytes, page_requests, receipt = _capture_pages(intake, work)
         servers = {"intake": intake,
                    "baseline": stack.enter_context(serve("bench.apps:make_baseline()", work, "baseline", env,
@@ -242,10 +244,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=0.0, help="seconds per app per round (default 6)")
     parser.add_argument("--no-peer", action="store_true", help="leave the SecureDrop-style peer out")
     parser.add_argument("--gunicorn", default="", help="extra gunicorn options for all servers, e.g. '--threads 4'")
+    parser.add_argument("--what-if", default="", help="measure a variant of intake from bench/what_if.py instead")
     args = parser.parse_args(argv)
     rows = collect(args.quick, rounds=args.rounds, seconds=args.seconds, peer=not args.no_peer,
-                   gunicorn=tuple(args.gunicorn.split()))  # fmt: skip
-    print_rows("intake" + (f" (gunicorn {args.gunicorn})" if args.gunicorn else ""), rows)
+                   gunicorn=tuple(args.gunicorn.split()), what_if=args.what_if)  # fmt: skip
+    print_rows("intake" + (f" (gunicorn {args.gunicorn})" if args.gunicorn else "")
+               + (f" (what if: {args.what_if})" if args.what_if else ""), rows)  # fmt: skip
 
 
 if __name__ == "__main__":
