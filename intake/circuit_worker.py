@@ -122,6 +122,7 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
         self._streams: dict[str, set[Any]] = {}
         self._running: dict[str, int] = {}
         self._waiting: dict[str, deque[Any]] = {}
+        self._framing: FramingLimits | None = None
 
     # --- the app ---------------------------------------------------------------------------------------
 
@@ -145,10 +146,13 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
         return state.config if state is not None else None
 
     def _limits(self) -> FramingLimits:
+        if self._framing is not None:
+            return self._framing
         cfg = self.cfg
         head = cfg.limit_request_line + 2 + cfg.limit_request_fields * (cfg.limit_request_field_size + 2) + 2
         config = self._config()
-        return FramingLimits(head, config.max_body_bytes if config else IntakeConfig.max_body_bytes)
+        self._framing = FramingLimits(head, config.max_body_bytes if config else IntakeConfig.max_body_bytes)
+        return self._framing
 
     def _exit_url(self) -> str:
         config = self._config()
@@ -166,9 +170,11 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
             pending.data += parser.unreader.take_buffered()
         self._pending[conn] = pending
         conn.sock.setblocking(False)
-        self.poller.register(conn.sock, selectors.EVENT_READ, lambda _sock: self._on_readable(conn))
-        if pending.data:
-            self._advance(conn, pending)
+        # The request is usually there already (tor writes the PROXY line and the request together; a kept-
+        # alive stream comes here because it became readable): read it now and skip the poller round trip.
+        self._on_readable(conn)
+        if conn in self._pending:
+            self.poller.register(conn.sock, selectors.EVENT_READ, lambda _sock: self._on_readable(conn))
 
     def _on_readable(self, conn: Any) -> None:
         pending = self._pending.get(conn)
@@ -177,14 +183,15 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
         try:
             chunk = conn.sock.recv(_READ_CHUNK)
         except (BlockingIOError, InterruptedError):
-            return
+            chunk = None
         except OSError:
             chunk = b""
-        if not chunk:  # the client went away before its request was complete
+        if chunk == b"":  # the client went away before its request was complete
             self._drop(conn)
             return
-        pending.data += chunk
-        self._advance(conn, pending)
+        if chunk or pending.data:  # (bytes read ahead by gunicorn count even when the socket had none)
+            pending.data += chunk or b""
+            self._advance(conn, pending)
 
     def _advance(self, conn: Any, pending: Pending) -> None:
         if (getattr(conn, self._CONN_ATTRIBUTE, None) is None and not pending.refuse
