@@ -41,7 +41,7 @@ def circuit() -> str | None:
 
 @blueprint.url_value_preprocessor
 def _take_language(endpoint: str | None, values: dict[str, Any] | None) -> None:
-    if endpoint == "intake.index":
+    if endpoint in ("intake.index", "intake.quick_exit"):
         return
     lang = (values or {}).pop("lang", None)
     if lang not in _services().config.languages:
@@ -51,7 +51,7 @@ def _take_language(endpoint: str | None, values: dict[str, Any] | None) -> None:
 
 @blueprint.url_defaults
 def _keep_language(endpoint: str, values: dict[str, Any]) -> None:
-    if endpoint == "intake.index":
+    if endpoint in ("intake.index", "intake.quick_exit"):
         return
     values.setdefault("lang", g.get("lang", _services().config.default_locale))
 
@@ -59,6 +59,28 @@ def _keep_language(endpoint: str, values: dict[str, Any]) -> None:
 @blueprint.route("/")
 def index() -> Response:
     return redirect(url_for("intake.landing", lang=_services().config.default_locale))
+
+
+# What the quick exit tells the browser to forget about this site. "cache" also empties the back/forward
+# cache of this origin in Chromium, which otherwise keeps the form, typed answers included, one Back away.
+CLEAR_SITE_DATA = '"cache", "cookies", "storage"'
+
+
+@blueprint.route("/exit")
+def quick_exit() -> Response:
+    """The quick exit: forget this visit in the browser, then go to the ordinary site (issue 12 item 1).
+
+    A plain link to the ordinary site left the filled-in form one Back away in Chromium (its back/forward
+    cache keeps the live page, typed answers and all). Passing through here, without any script, makes the
+    browser clear this origin's cache (and with it the back/forward cache), cookies and storage, and drops
+    the session, so Back can only fetch an empty form anew. No query, no body, nothing logged.
+    """
+    response = redirect(_services().config.exit_url, code=303)
+    response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
+    config = current_app.config
+    response.delete_cookie(config["SESSION_COOKIE_NAME"], secure=config["SESSION_COOKIE_SECURE"], httponly=True,
+                           samesite=config["SESSION_COOKIE_SAMESITE"])  # fmt: skip
+    return response
 
 
 @blueprint.route("/<lang:lang>/")
