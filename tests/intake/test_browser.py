@@ -82,14 +82,14 @@ def test_russian_form_with_javascript_off(served: tuple[str, Flask], browser: ob
     find(By.ID, "consent").click()
     navigate(find(By.CSS_SELECTOR, "button[type=submit]"))
     # Then a receipt is shown
-    assert "Ваша заявка получена" in find(By.TAG_NAME, "h1").text
+    assert "Ваша заявка отправлена" in find(By.TAG_NAME, "h1").text
     receipt = find(By.ID, "receipt").text
     assert len(receipt.replace(" ", "")) == 30
     # And the status page, typed with dashes, says it was received
     navigate(find(By.LINK_TEXT, "Проверить заявку"))
     find(By.ID, "receipt").send_keys(receipt.replace(" ", "-"))
     navigate(find(By.CSS_SELECTOR, "button[type=submit]"))
-    assert find(By.ID, "answer").text.startswith("Получена")
+    assert find(By.ID, "answer").text.startswith("Принята")
     # And the stored envelope opens with the caseworker key to the exact words
     [(_, envelope)] = app.extensions["intake"].storage.envelope_bytes()
     request = crypto.open_request(envelope, identity)
