@@ -64,7 +64,24 @@ def geckodriver() -> str:
     return str(binary)
 
 
-def start_firefox(profile: Path, *, window: tuple[int, int] | None = None) -> Any:
+def trap_prefs(port: int) -> dict[str, Any]:
+    """Send every request for another host to a listener on ``port`` (127.0.0.1 itself goes direct).
+
+    Firefox has no network log over WebDriver; a proxy that only records what reaches it shows, in its
+    place, every request that would have left this machine. The browser's own update and settings
+    services are pointed at a dead local address so they do not blur that record.
+    """
+    dead = "http://127.0.0.1:9/"
+    return {"network.proxy.type": 1, "network.proxy.no_proxies_on": "127.0.0.1",
+            "network.proxy.allow_hijacking_localhost": False, "network.proxy.socks_remote_dns": True,
+            **{f"network.proxy.{kind}": "127.0.0.1" for kind in ("http", "ssl", "socks")},
+            **{f"network.proxy.{kind}_port": port for kind in ("http", "ssl", "socks")},
+            "services.settings.server": dead, "app.normandy.enabled": False, "extensions.update.enabled": False,
+            "browser.region.network.url": dead, "network.trr.mode": 5}  # fmt: skip
+
+
+def start_firefox(profile: Path, *, window: tuple[int, int] | None = None,
+                  extra_prefs: dict[str, Any] | None = None) -> Any:  # fmt: skip
     binary = need_program(FIREFOX, "apt-get install -y firefox-esr")
     driver_path = geckodriver()
     from selenium import webdriver
@@ -74,7 +91,7 @@ def start_firefox(profile: Path, *, window: tuple[int, int] | None = None) -> An
     options = webdriver.FirefoxOptions()
     options.binary_location = binary
     options.add_argument("-headless")
-    for name, value in SAFEST.items():
+    for name, value in {**SAFEST, **(extra_prefs or {})}.items():
         options.set_preference(name, value)
     service = Service(executable_path=driver_path, log_output=str(profile / "geckodriver.log"))
     driver = webdriver.Firefox(service=service, options=options)
