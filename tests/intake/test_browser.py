@@ -18,7 +18,9 @@ import crypto
 from intake.config import IntakeConfig
 from intake.devserver import QuietHandler
 from tests.chromium import start_chromium
+from tests.firefox import start_firefox
 from tests.intake.conftest import make_app
+from tests.realparts import REQUIRE_ENV
 
 pytestmark = pytest.mark.browser
 
@@ -99,3 +101,14 @@ def test_russian_form_with_javascript_off(served: tuple[str, Flask], browser: ob
     # And the profile really had JavaScript off: a page's own script does not run
     driver.get("data:text/html,<title>off</title><script>document.title='on'</script>")
     assert driver.title == "off"
+
+
+@pytest.mark.parametrize("start", [start_chromium, start_firefox])
+def test_a_missing_browser_fails_when_real_parts_are_required(start: Any, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    # Given CI's setting and a machine where neither browser can be found
+    monkeypatch.setenv(REQUIRE_ENV, "1")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    # Then starting the browser fails the test instead of skipping it
+    with pytest.raises(pytest.fail.Exception, match="EVAC_REQUIRE_REAL_PARTS=1 makes this a failure"):
+        start(tmp_path / "profile")

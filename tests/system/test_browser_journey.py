@@ -309,6 +309,19 @@ def test_the_accessibility_checks_catch_a_bad_page(driver: Any) -> None:
     assert checked == 6 and len(low) == 1 and "Too pale" in low[0], low
 
 
+def test_the_tap_target_and_heading_size_checks_catch_a_bad_page(driver: Any) -> None:
+    # Given a page with a 20 px button, a bare checkbox, a big label-wrapped one, and an h2 larger than the h1
+    page = ("<html lang=en><body><h1 style='font-size:20px'>Title</h1><h2 style='font-size:24px'>Louder</h2>"
+            "<button id=tiny style='height:20px;width:100px'>Go</button><input type=checkbox id=bare>"
+            "<label style='display:block;height:50px;width:200px'><input type=checkbox id=big> Fine</label>"
+            "<p>Read <a href='#x'>this inline link</a> in a sentence.</p></body></html>")  # fmt: skip
+    driver.get("data:text/html;charset=utf-8," + urllib.parse.quote(page))
+    # Then each check reports exactly its fault
+    small = small_targets(driver)
+    assert [item.split(" ")[1] for item in small] == ["'tiny'", "'bare'"], small
+    assert heading_size_problems(driver) == ["<h2> 'Louder' is 24px, the h1 20px"]
+
+
 def test_contrast_arithmetic_matches_wcag() -> None:
     black, white = (0.0, 0.0, 0.0), (255.0, 255.0, 255.0)
     assert round(contrast(black, white), 2) == 21.0
