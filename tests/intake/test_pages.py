@@ -101,7 +101,8 @@ ERRORS = {400: "This page could not be used", 404: "This page does not exist",
           415: "This page could not read what was sent",
           429: "Too many attempts, please wait", 500: "Something went wrong on our side",
           503: "The service is not taking requests right now"}  # fmt: skip
-ERRORS_RU = {400: "Эту страницу не удалось открыть", 404: "Такой страницы нет", 405: "Эту страницу нельзя",
+ERRORS_RU = {400: "Эту страницу не удалось открыть", 404: "Такой страницы нет",
+             405: "Так этой страницей пользоваться нельзя",
              413: "Отправленный текст слишком большой", 415: "Не удалось прочитать то, что было отправлено",
              429: "Слишком много попыток", 500: "У нас что-то пошло",
              503: "Сейчас сервис не принимает"}  # fmt: skip

@@ -147,3 +147,12 @@ def test_enter_sends_the_form_and_does_not_switch_language(sqlite_client: FlaskC
     first = re.search(r"<button[^>]*>", html)
     assert first and 'name="relang"' not in first.group(0) and html.index("<form") < first.start()
     assert html.index('name="relang"') > html.index("</form>")
+
+
+def test_an_expired_short_form_comes_back_as_the_short_form_with_its_answers(sqlite_client: FlaskClient) -> None:
+    sqlite_client.get("/ru/urgent")
+    data = {"danger": "immediate", "people": "2", "contact": "@keep_me_too", "csrf_token": "expired"}
+    response = sqlite_client.post("/ru/urgent", data=data)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400 and "<h1>Опасность сейчас: короткая заявка</h1>" in html
+    assert 'value="@keep_me_too"' in html and "Для вашей безопасности форма действует недолго" in html
