@@ -15,8 +15,9 @@ from __future__ import annotations
 import functools
 import gettext
 import importlib.resources
-import os
 from collections.abc import Mapping
+
+from triage import environment
 
 DOMAIN = "triage"
 LANGUAGES = ("en", "ru")
@@ -57,7 +58,7 @@ def translator(lang: str) -> Translator:
 
 def default_language(environ: Mapping[str, str] | None = None) -> str:
     """$TRIAGE_LANG if it names a language we have, else Russian if $LANG/$LC_ALL/$LC_MESSAGES say so, else English."""
-    env = os.environ if environ is None else environ
+    env = environment.variables() if environ is None else environ
     chosen = env.get("TRIAGE_LANG", "").strip().lower()
     if chosen in LANGUAGES:
         return chosen
