@@ -161,7 +161,7 @@ def measure(count: int, workdir: Path, rounds: int) -> dict[str, float]:
     start = time.perf_counter()
     home, passphrase_file, bundle = build(workdir, count)
     build_seconds = time.perf_counter() - start
-    identity = crypto.unlock_identity((home / "Bench.key").read_bytes(), PASSPHRASE)
+    identity = crypto.unlock_identity((home / "Bench.key").read_bytes(), PASSPHRASE, min_kdf=crypto.KDF_PRODUCTION)
     secret_path = workdir / "bare.secret"  # the bare loop's key, in the bench's own scratch folder
     secret_path.write_bytes(identity.secret_bytes()[0])
     triage_cmd = [sys.executable, "-m", "triage.cli", "--home", str(home), "--passphrase-file", str(passphrase_file)]

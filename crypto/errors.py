@@ -6,6 +6,7 @@ CryptoError
 │   └── RequestTooLargeError  the encoded request exceeds MAX_REQUEST_BYTES
 ├── UnsupportedVersionError   a newer or unknown format version: upgrade, do not guess
 ├── WrongPassphraseError      the key file did not open: ask again
+├── WeakKdfError              the key file's argon2id cost is below the floor the caller demands
 ├── NotRecipientError         this identity is not among the envelope's recipients: try the next
 ├── TamperedError             authentication or signature failed: stop, do not use the data
 ├── UnknownSignerError        a valid signature by a key we were not told to trust (.signer)
@@ -47,6 +48,18 @@ class UnsupportedVersionError(CryptoError):
 
 class WrongPassphraseError(CryptoError):
     """The passphrase does not open this key file (or the file was altered)."""
+
+
+class WeakKdfError(CryptoError):
+    """A private key file asks for less argon2id work than the reader's floor: it may have been replaced.
+
+    Nothing is derived from such a file. A real key made by this tool always meets the production floor;
+    only tests make cheaper files, and they pass their cheaper floor explicitly.
+    """
+
+    def __init__(self, message: str, passes: int = 0, memory_kib: int = 0) -> None:
+        super().__init__(message)
+        self.passes, self.memory_kib = passes, memory_kib
 
 
 class NotRecipientError(CryptoError):

@@ -16,8 +16,8 @@ import nacl.pwhash.argon2id
 import nacl.utils
 
 from crypto.binary import Reader, u8, u32
-from crypto.errors import MalformedError, UnsupportedVersionError, WrongPassphraseError
-from crypto.keys import KEY_SIZE, Identity
+from crypto.errors import MalformedError, UnsupportedVersionError, WeakKdfError, WrongPassphraseError
+from crypto.keys import KEY_SIZE, Identity, check_name
 
 MAGIC = b"ITKS"
 VERSION = 1
@@ -92,9 +92,23 @@ def read_kdf_params(data: bytes) -> KdfParams:
     return KdfParams(opslimit=opslimit, memlimit=memlimit_kib * 1024)
 
 
-def unlock_identity(data: bytes, passphrase: str) -> Identity:
-    """Open a private key file. WrongPassphraseError if the passphrase (or the file) is wrong."""
+def unlock_identity(data: bytes, passphrase: str, *, min_kdf: KdfParams = KDF_PRODUCTION) -> Identity:
+    """Open a private key file. WrongPassphraseError if the passphrase (or the file) is wrong.
+
+    ``min_kdf`` is the cheapest argon2id cost accepted (WeakKdfError below it, before any derivation):
+    someone who swaps a stolen laptop's key file for one of trivial cost would otherwise make the
+    passphrase typed into it fall to guessing thousands of times faster. Production code keeps the
+    default; tests pass ``KDF_FOR_TESTS_ONLY`` explicitly.
+    """
     kdf = read_kdf_params(data)
+    if kdf.opslimit < min_kdf.opslimit or kdf.memlimit < min_kdf.memlimit:
+        raise WeakKdfError(
+            f"this key file's passphrase hash is too cheap (argon2id t={kdf.opslimit}, {kdf.memlimit // 1024} KiB; "
+            f"at least t={min_kdf.opslimit}, {min_kdf.memlimit // 1024} KiB is required): a key made by this tool "
+            "never is, so the file may have been replaced",
+            kdf.opslimit,
+            kdf.memlimit // 1024,
+        )
     reader = Reader(data, "the private key file")
     header = reader.take(HEADER_SIZE)
     salt = header[14 : 14 + SALT_SIZE]
@@ -112,4 +126,6 @@ def unlock_identity(data: bytes, passphrase: str) -> Identity:
     sign_seed = inner.take(KEY_SIZE)
     name = inner.utf8(inner.u8())
     inner.end()
+    if check_name(name) != name:
+        raise MalformedError("the name in the private key file is not in its normalised form")
     return Identity(name, box_secret, sign_seed)

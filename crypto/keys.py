@@ -11,15 +11,18 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 import unicodedata
 from dataclasses import dataclass, field
 
+import nacl.bindings
 import nacl.exceptions
 import nacl.public
 import nacl.signing
 
 from crypto.binary import u8
 from crypto.errors import MalformedError, TamperedError, UnsupportedVersionError
+from crypto.text import trim
 
 KEY_SIZE = 32
 SIGNATURE_SIZE = 64
@@ -39,7 +42,7 @@ def _fingerprint(context: bytes, *keys: bytes) -> str:
 
 def normalize_fingerprint(text: str) -> str:
     """Accept a fingerprint as people paste it (any case, with or without separators)."""
-    compact = "".join(ch for ch in text.strip().lower() if ch not in " -:\t")
+    compact = "".join(ch for ch in trim(text).lower() if ch not in " -:\t")
     if len(compact) != 32 or any(ch not in "0123456789abcdef" for ch in compact):
         raise MalformedError("a fingerprint is 32 hexadecimal digits, like 1a2b-3c4d-…")
     return "-".join(compact[i : i + 4] for i in range(0, 32, 4))
@@ -49,12 +52,26 @@ def check_name(name: str) -> str:
     """Names label keys for people; they must print on one line and fit one length byte."""
     if not isinstance(name, str):
         raise MalformedError("a key name must be text")
-    name = unicodedata.normalize("NFC", name.strip())
+    name = unicodedata.normalize("NFC", trim(name))
     if not name or len(name) > MAX_NAME_CHARS or len(name.encode("utf-8")) > MAX_NAME_BYTES:
         raise MalformedError(f"a key name has 1 to {MAX_NAME_CHARS} characters")
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") for ch in name):
         raise MalformedError("a key name may not contain control characters")
     return name
+
+
+# Any fixed scalar will do: X25519 clamps it to a multiple of the cofactor 8, so the product is zero
+# exactly when the point (on the curve or its twist, canonical or not) has small order.
+_PROBE_SCALAR = bytes(range(1, 33))
+
+
+def has_small_order(box_public: bytes) -> bool:
+    """True for every X25519 public key of order 1, 2, 4 or 8 (all zeros is only one of them)."""
+    try:
+        nacl.bindings.crypto_scalarmult(_PROBE_SCALAR, box_public)
+    except (nacl.exceptions.RuntimeError, nacl.exceptions.CryptoError):
+        return True
+    return False
 
 
 def _b64decode(text: str, size: int, what: str) -> bytes:
@@ -86,8 +103,8 @@ class PublicIdentity:
         for what, key in (("encryption key", self.box_public), ("signing key", self.sign_public)):
             if not isinstance(key, bytes) or len(key) != KEY_SIZE:
                 raise MalformedError(f"the {what} must be {KEY_SIZE} bytes")
-        if not any(self.box_public):
-            raise MalformedError("the encryption key is all zeros")
+        if has_small_order(self.box_public):
+            raise MalformedError("the encryption key is a low-order point: nothing sealed to it would be secret")
         object.__setattr__(self, "fingerprint", _fingerprint(_CASEWORKER_FP_CONTEXT, self.box_public, self.sign_public))
         if self.self_signature is not None:
             self.verify(self._signed_message(), self.self_signature)
@@ -132,7 +149,7 @@ class PublicIdentity:
                 text = text.decode("utf-8")
             except UnicodeDecodeError:
                 raise MalformedError("a public key file is UTF-8 text") from None
-        if len(text) > 4096:
+        if len(text.encode("utf-8", "surrogatepass")) > 4096:
             raise MalformedError("a public key file is under 4 KiB")
         # LF separates lines; a CR before it, and spaces or tabs around a line, are forgiven (email).
         lines = [ln.strip(" \t\r") for ln in text.split("\n")]
@@ -241,7 +258,7 @@ class ServerPublicKey:
 
     @classmethod
     def from_text(cls, text: str) -> ServerPublicKey:
-        return cls(_b64decode(text.strip(), KEY_SIZE, "server key"))
+        return cls(_b64decode(trim(text), KEY_SIZE, "server key"))
 
 
 class ServerKey:
@@ -265,13 +282,21 @@ class ServerKey:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> ServerKey:
+        """Read the key file in FORMAT.md §7's order: size and ASCII, title, version, then the seed."""
+        if len(data) > 4096:
+            raise MalformedError("a server key file is under 4 KiB")
         try:
-            lines = data.decode("ascii").split()
+            tokens = [t for t in re.split("[ \t\n\r\x0b\x0c]+", data.decode("ascii")) if t]
         except UnicodeDecodeError:
             raise MalformedError("the server key file is not ASCII text") from None
-        if len(lines) != 6 or " ".join(lines[:5]) != SERVER_KEY_TITLE:
+        title = SERVER_KEY_TITLE.split()
+        if tokens[:4] != title[:4] or len(tokens) < 5:
             raise MalformedError("this is not an intake server signing key file")
-        return cls(_b64decode(lines[5], KEY_SIZE, "server key seed"))
+        if tokens[4] != title[4]:
+            raise UnsupportedVersionError("this server key file has a version this tool does not know")
+        if len(tokens) != 6:
+            raise MalformedError("a server key file is its title and one base64 seed")
+        return cls(_b64decode(tokens[5], KEY_SIZE, "server key seed"))
 
     def __repr__(self) -> str:
         return f"ServerKey(fingerprint={self.public.fingerprint!r})"

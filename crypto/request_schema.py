@@ -1,4 +1,7 @@
-"""Request schema v1 and its one canonical encoding: the exact bytes that get sealed.
+"""The request payload (schemas 1 and 2) and its one canonical encoding: the exact bytes that get sealed.
+
+Schema 2 adds ``kind: "request"`` and ``reply_key`` (the requester's X25519 reply key, base64); a schema 1
+request has neither and means "no reply possible". Schema 1 stays readable and encodable.
 
 Both the server (which encodes) and the laptop (which decodes) use this module, so the two can never
 disagree on a field. The encoding is compact JSON with sorted keys in UTF-8; every field is present in
@@ -20,8 +23,12 @@ from crypto.errors import (
     RequestTooLargeError,
     UnsupportedVersionError,
 )
+from crypto.reply_keys import ReplyPublicKey
+from crypto.text import is_blank
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # what new requests use; READABLE_SCHEMAS are all a reader accepts
+READABLE_SCHEMAS = (1, 2)
+PAYLOAD_KINDS = ("request", "followup")
 # Every request the form accepts pads to this one size, so ciphertext length says nothing about it.
 # 10,000 Cyrillic characters are ~20 KB of UTF-8; 32 KiB holds them with every other field at its bound.
 MAX_REQUEST_BYTES = 32768
@@ -41,6 +48,7 @@ REQUEST_FIELDS = (
     "health", "contact_method", "contact", "safe_times", "alias", "story", "consent",
 )  # fmt: skip
 META_FIELDS = ("schema", "locale", "submitted_on")
+V2_FIELDS = ("kind", "reply_key")
 
 _ONE_OF: dict[str, tuple[tuple[str, ...], bool]] = {
     "danger": (DANGER, True),
@@ -89,21 +97,60 @@ def _integer(field: str, value: Any, bounds: tuple[int, int], required: bool) ->
     return value
 
 
-def _text(field: str, value: Any) -> str:
+def check_text(field: str, value: Any, *, limit: int, required: bool) -> str:
+    """A free-text field: ``limit`` characters, no control character but tab, LF and CR."""
     if value is None:
         value = ""
     if not isinstance(value, str):
         raise RequestInvalidError(field, "not_text")
-    if field in _REQUIRED_TEXT and not value.strip():
+    if required and is_blank(value):
         raise RequestInvalidError(field, "required")
-    if len(value) > TEXT_LIMITS[field]:
+    if len(value) > limit:
         raise RequestInvalidError(field, "too_long")
     if FORBIDDEN_CHARACTERS.search(value):
         raise RequestInvalidError(field, "control_character")
     return value
 
 
-def _day(value: Any) -> str:
+def _text(field: str, value: Any) -> str:
+    return check_text(field, value, limit=TEXT_LIMITS[field], required=field in _REQUIRED_TEXT)
+
+
+def check_locale(value: Any) -> str:
+    if not isinstance(value, str) or not _LOCALE.fullmatch(value):
+        raise RequestInvalidError("locale", "not_a_locale")
+    return value
+
+
+def check_reply_key(value: Any) -> str:
+    """The ``reply_key`` field: canonical base64 of an X25519 key that is not of small order."""
+    try:
+        return ReplyPublicKey.from_b64(value).to_b64()
+    except MalformedError:
+        raise RequestInvalidError("reply_key", "not_a_key") from None
+
+
+def check_schema(payload: Mapping[str, Any]) -> int:
+    """``schema`` first (an unknown one is UnsupportedVersionError), then, in schema 2, ``kind``."""
+    if not isinstance(payload, Mapping):
+        raise MalformedError("a payload is a mapping of field names to values")
+    schema = payload.get("schema")
+    if not isinstance(schema, int) or isinstance(schema, bool):
+        raise RequestInvalidError("schema", "required")
+    if schema not in READABLE_SCHEMAS:
+        # Checked before unknown keys: a newer schema is expected to bring keys we do not know.
+        raise UnsupportedVersionError(f"payload schema {schema} is not supported")
+    if schema >= 2 and payload.get("kind") not in PAYLOAD_KINDS:
+        raise RequestInvalidError("kind", "not_a_choice")
+    return schema
+
+
+def payload_kind(payload: Mapping[str, Any]) -> str:
+    """``"request"`` or ``"followup"``: what a decoded payload is. A schema 1 payload is a request."""
+    return "request" if check_schema(payload) == 1 else str(payload["kind"])
+
+
+def day_field(value: Any) -> str:
     if isinstance(value, datetime.datetime):
         raise RequestInvalidError("submitted_on", "not_a_day")
     if isinstance(value, datetime.date):
@@ -116,24 +163,23 @@ def _day(value: Any) -> str:
     raise RequestInvalidError("submitted_on", "not_a_day")
 
 
-def normalize_request(request: Mapping[str, Any]) -> dict[str, Any]:
-    """Check ``request`` against schema v1 and return it in normalised form."""
-    if not isinstance(request, Mapping):
-        raise MalformedError("a request is a mapping of field names to values")
-    schema = request.get("schema")
-    if not isinstance(schema, int) or isinstance(schema, bool):
-        raise RequestInvalidError("schema", "required")
-    if schema != SCHEMA_VERSION:
-        # Checked before unknown keys: a newer schema is expected to bring keys we do not know.
-        raise UnsupportedVersionError(f"request schema {schema} is not supported")
-    unknown = sorted(set(request) - set(REQUEST_FIELDS) - set(META_FIELDS), key=str)
+def check_known_fields(payload: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
+    unknown = sorted(set(payload) - set(allowed), key=str)
     if unknown:
         raise RequestInvalidError(str(unknown[0])[:40], "unknown_field")
-    locale = request.get("locale")
-    if not isinstance(locale, str) or not _LOCALE.fullmatch(locale):
-        raise RequestInvalidError("locale", "not_a_locale")
-    out: dict[str, Any] = {"schema": SCHEMA_VERSION, "locale": locale}
-    out["submitted_on"] = _day(request.get("submitted_on"))
+
+
+def normalize_request(request: Mapping[str, Any]) -> dict[str, Any]:
+    """Check ``request`` against schema 1 or 2 and return it in normalised form."""
+    schema = check_schema(request)
+    if schema >= 2 and request["kind"] != "request":
+        raise MalformedError("this payload is a follow-up, not a request")
+    check_known_fields(request, REQUEST_FIELDS + META_FIELDS + (V2_FIELDS if schema >= 2 else ()))
+    out: dict[str, Any] = {"schema": schema, "locale": check_locale(request.get("locale"))}
+    if schema >= 2:
+        out["kind"] = "request"
+        out["reply_key"] = check_reply_key(request.get("reply_key"))
+    out["submitted_on"] = day_field(request.get("submitted_on"))
     for field in _ONE_OF:
         out[field] = _one_of(field, request.get(field))
     for field in _ANY_OF:
@@ -150,15 +196,19 @@ def normalize_request(request: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def encode_request(request: Mapping[str, Any]) -> bytes:
-    """Validate and return the canonical bytes. RequestTooLargeError past ``MAX_REQUEST_BYTES``."""
-    normal = normalize_request(request)
+def canonical_json(normal: Mapping[str, Any]) -> bytes:
+    """The one encoding of a normalised payload; RequestTooLargeError past ``MAX_REQUEST_BYTES``."""
     data = json.dumps(normal, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False).encode(
         "utf-8"
     )
     if len(data) > MAX_REQUEST_BYTES:
         raise RequestTooLargeError(len(data), MAX_REQUEST_BYTES)
     return data
+
+
+def encode_request(request: Mapping[str, Any]) -> bytes:
+    """Validate (schema 1 or 2) and return the canonical bytes. RequestTooLargeError past ``MAX_REQUEST_BYTES``."""
+    return canonical_json(normalize_request(request))
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -170,21 +220,35 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _integer_literal(literal: str) -> int:
+    # -0 is the same number as 0 to some parsers and a float to others: one spelling only.
+    if literal == "-0":
+        raise MalformedError("the payload writes zero as -0")
+    return int(literal)
+
+
 def _no_constant(name: str) -> Any:
     raise MalformedError(f"the request holds the non-JSON number {name}")
 
 
 def decode_request(data: bytes) -> dict[str, Any]:
-    """Parse and validate the bytes an envelope carried. Only MalformedError (or a subclass) escapes."""
+    """Parse and validate a request an envelope carried (a follow-up is MalformedError here)."""
+    return normalize_request(parse_json(data))
+
+
+def parse_json(data: bytes) -> dict[str, Any]:
+    """Bytes to one JSON object (§3 steps 1-2). Only MalformedError (or a subclass) escapes."""
     if len(data) > MAX_REQUEST_BYTES:
         raise RequestTooLargeError(len(data), MAX_REQUEST_BYTES)
     try:
         text = data.decode("utf-8")
-        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        value = json.loads(
+            text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_int=_integer_literal
+        )
     except UnicodeDecodeError:
         raise MalformedError("the request is not UTF-8") from None
     except (ValueError, RecursionError):
         raise MalformedError("the request is not JSON") from None
     if not isinstance(value, dict):
         raise MalformedError("the request is not a JSON object")
-    return normalize_request(value)
+    return value

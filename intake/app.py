@@ -13,7 +13,7 @@ from flask.wrappers import Request
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 
-from intake import errors, headers, views
+from intake import conversation, errors, headers, views
 from intake.config import RTL_LANGUAGES, IntakeConfig
 from intake.instance import Instance
 from intake.limits import RateLimiter
@@ -21,7 +21,8 @@ from intake.resources import resource_dir, translations_dir
 from intake.storage import Storage
 
 log = logging.getLogger("intake")
-FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+# The only body our pages send (no form here has a file input): multipart would hand a text field a file.
+FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 class InMemoryRequest(Request):
@@ -47,6 +48,7 @@ class Services:
     config: IntakeConfig
     storage: Storage
     receipt_secret: bytes
+    reply_secret: bytes
     submit_limiter: RateLimiter
     status_limiter: RateLimiter
     css: str
@@ -88,6 +90,7 @@ def create_app(config: IntakeConfig) -> Flask:
         config=config,
         storage=Storage(config.database_url),
         receipt_secret=secret,
+        reply_secret=conversation.reply_secret(secret),
         submit_limiter=RateLimiter(config.circuit_per_minute, config.global_per_minute),
         status_limiter=RateLimiter(config.circuit_per_minute * 2, config.global_per_minute),
         css=css,
@@ -96,12 +99,12 @@ def create_app(config: IntakeConfig) -> Flask:
 
     @app.before_request
     def _forms_only() -> None:
-        # Registered before CSRFProtect so it runs first: only HTML form bodies are ever parsed (a JSON
-        # body would reach the form with types a browser cannot send).
+        # Registered before CSRFProtect so it runs first: only our pages' own kind of body is ever parsed (a
+        # JSON or multipart body would reach the form with types a browser filling in our page cannot send).
         if request.routing_exception is not None:
             return  # 404/405 first
-        if request.method not in ("GET", "HEAD", "OPTIONS") and request.mimetype not in FORM_TYPES:
-            abort(400)
+        if request.method not in ("GET", "HEAD", "OPTIONS") and request.mimetype != FORM_TYPE:
+            abort(415)
 
     CSRFProtect(app)
 
@@ -112,6 +115,7 @@ def create_app(config: IntakeConfig) -> Flask:
                 "exit_url": config.exit_url, "languages": config.languages, "endpoint": request.endpoint,
                 "view_args": {k: v for k, v in (request.view_args or {}).items() if k != "lang"}}  # fmt: skip
 
+    app.url_map.converters["lang"] = views.language_converter(config.languages)
     app.register_blueprint(views.blueprint)
     errors.install(app)
     headers.install(app, css)

@@ -66,9 +66,12 @@ def prepare(base: Path) -> tuple[IntakeConfig, Path, Path]:
     return config, home, passphrase_file
 
 
-def next_steps(base: Path, home: Path, passphrase_file: Path, url: str, bin_dir: Path | None = None) -> str:
+def next_steps(base: Path, home: Path, passphrase_file: Path, url: str, bin_dir: Path | None = None,
+               server_fingerprint: str | None = None) -> str:  # fmt: skip
     """The round trip, each line ready to paste in a new terminal, repeatable as often as wanted."""
     bin_dir = Path(sys.executable).parent if bin_dir is None else bin_dir
+    # A real caseworker types the fingerprint the operator reads out; the demo plays both parts.
+    check = f" --fingerprint {server_fingerprint}" if server_fingerprint else ""
     instance, bundle, ack = base / "instance", base / "export.bundle", base / "ack.file"
     triage = f"triage --home {home} --passphrase-file {passphrase_file}"
     return "\n".join([
@@ -79,7 +82,7 @@ def next_steps(base: Path, home: Path, passphrase_file: Path, url: str, bin_dir:
         "  Then, in another terminal, paste these lines (the first puts intake and triage on your PATH):",
         f"    export PATH={shlex.quote(str(bin_dir))}:\"$PATH\"",
         f"    intake --instance {instance} export --out {bundle} --overwrite",
-        f"    {triage} import {bundle}",
+        f"    {triage} import{check} {bundle}",
         f"    {triage} list",
         f"    {triage} show ID          # ID: the first column of the list",
         f"    {triage} set ID --status contacted",
@@ -99,8 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     base = args.dir.resolve()
     config, home, passphrase_file = prepare(base)
+    fingerprint = Instance(config).server_key().public.fingerprint
     if args.prepare_only:
-        print(next_steps(base, home, passphrase_file, f"http://127.0.0.1:{args.port}/"))
+        print(next_steps(base, home, passphrase_file, f"http://127.0.0.1:{args.port}/", server_fingerprint=fingerprint))
         return 0
     from intake.app import create_app
     from intake.devserver import PortError, bind
@@ -111,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{error} Choose another port: make run PORT=8081 (or python -m intake.demo --port 8081).",
               file=sys.stderr)  # fmt: skip
         return 1
-    print(next_steps(base, home, passphrase_file, f"http://127.0.0.1:{server.port}/"), flush=True)
+    print(next_steps(base, home, passphrase_file, f"http://127.0.0.1:{server.port}/", server_fingerprint=fingerprint),
+          flush=True)  # fmt: skip
     server.serve_forever()
     return 0
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, g, render_template, request
+from flask import Flask, g, redirect, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
+from werkzeug.wrappers import Response
 
 from intake.forms import RequestForm
+from intake.views import FORMS
 
 log = logging.getLogger("intake")
 
@@ -24,8 +26,10 @@ PAGES: dict[int, tuple[Any, Any]] = {
           _l("Start again from the first page and use the buttons on the pages.")),
     413: (_l("What you sent is too large"),
           _l("Please go back, shorten your text, and send it again.")),
+    415: (_l("This page could not read what was sent"),
+          _l("This form takes typed text only, not files. Go back, reload the page and send the form again.")),
     429: (_l("Too many attempts, please wait"),
-          _l("Nothing is wrong with your request. Please wait about ten minutes, then try again. "
+          _l("Too many attempts came in a short time. Please wait a minute, then try again. "
              "If you already received a receipt, your request is safe with us.")),
     500: (_l("Something went wrong on our side"),
           _l("Your request may not have been saved. If you did not see a receipt, please try again in a few "
@@ -52,23 +56,43 @@ def error_page(app: Flask, code: int) -> tuple[str, int]:
     return render_template("error.html", code=code, title=title, advice=advice), code
 
 
+def default_language_redirect(app: Flask) -> Response | None:
+    """``/status`` means ``/<default>/status``: an address typed or shared without its language is not a 404.
+
+    Only for GET/HEAD of a path that matched no route and does match one under the default language; the
+    target is a path on this site, so the redirect can never lead elsewhere.
+    """
+    if request.method not in ("GET", "HEAD") or not isinstance(request.routing_exception, NotFound):
+        return None
+    target = f"/{app.extensions['intake'].config.default_locale}{request.path}"
+    try:
+        endpoint, _args = app.url_map.bind("localhost").match(target, method="GET")
+    except HTTPException:  # no such page there either, or a redirect of its own (a missing slash)
+        return None
+    return redirect(target) if endpoint != "intake.index" else None
+
+
 def install(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError) -> tuple[str, int]:
-        if request.endpoint == "intake.request_form" and request.method == "POST":
+        if request.endpoint in FORMS and request.method == "POST":
             # Give the person their answers back (in this response only) rather than lose a long story.
             g.lang = _language(app)
             try:
                 form = RequestForm(meta={"csrf": True})
             except HTTPException:
                 return error_page(app, 400)
-            return render_template("request.html", form=form, banner=CSRF_BANNER), 400
+            return render_template(FORMS[request.endpoint], form=form, banner=CSRF_BANNER), 400
         return error_page(app, 400)
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Any:
         if error.code is None or error.code < 400:
             return error
+        if error.code == NotFound.code:
+            found = default_language_redirect(app)
+            if found is not None:
+                return found
         return error_page(app, error.code)
 
     @app.errorhandler(Exception)

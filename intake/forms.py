@@ -7,8 +7,10 @@ everything again when the request is sealed: the schema has one source of truth.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
+from flask_babel import gettext, ngettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, Field, Form, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
@@ -28,7 +30,7 @@ from crypto.request_schema import (
     TEXT_LIMITS,
     THREAT_FROM,
 )
-from intake.receipts import MAX_INPUT_CHARS
+from intake.receipts import DIGITS, MAX_INPUT_CHARS, normalize_receipt
 
 
 def _normalise_newlines(value: Any) -> Any:
@@ -48,7 +50,17 @@ class MultiCheckboxField(SelectMultipleField):  # type: ignore[misc]
 def required(form: Form, field: Field) -> None:
     if field.data in (None, "", []) or (isinstance(field.data, str) and not field.data.strip()):
         field.errors[:] = []
+        if isinstance(field, RadioField | SelectField):  # nothing to fill in: a choice was not made
+            raise StopValidation(str(_l("Please choose an answer.")))
         raise StopValidation(str(_l("Please fill this in.")))
+
+
+def required_unless_in_danger_now(form: Form, field: Field) -> None:
+    """The story helps, but a person in danger now must get through without it (issue 12 item 6)."""
+    if getattr(form, "danger", None) is not None and form.danger.data == "immediate":
+        optional(form, field)
+    else:
+        required(form, field)
 
 
 def must_agree(form: Form, field: Field) -> None:
@@ -71,10 +83,25 @@ def one_of(choices: tuple[str, ...]) -> Any:
     return check
 
 
+_ASCII_DIGITS = frozenset("0123456789")
+
+
+def form_integer(value: Any) -> int | None:
+    """A small number as a browser's select sends it: 1 to 3 ASCII digits, or None.
+
+    The one way the form reads a number. ``str.isdigit`` is true for '²', '٣' and '３', and ``int`` then
+    either raises ('²') or quietly accepts another script ('٣'): neither is something our page sends.
+    """
+    text = value.strip() if isinstance(value, str) else ""
+    if not 1 <= len(text) <= 3 or not _ASCII_DIGITS.issuperset(text):
+        return None
+    return int(text)
+
+
 def number_between(low: int, high: int) -> Any:
     def check(form: Form, field: Field) -> None:
-        text = field.data.strip() if isinstance(field.data, str) else ""
-        if not (text.isascii() and text.isdigit() and len(text) <= 3 and low <= int(text) <= high):
+        number = form_integer(field.data)
+        if number is None or not low <= number <= high:
             raise ValidationError(str(_l("Please choose a number from %(low)s to %(high)s.", low=low, high=high)))
 
     return check
@@ -90,10 +117,11 @@ def plain_text(limit: int) -> Any:
     return check
 
 
-def _text(label: Any, name: str, is_required: bool, area: bool = False) -> Any:
+def _text(label: Any, name: str, is_required: Any, area: bool = False) -> Any:
     cls = TextAreaField if area else StringField
     limit = TEXT_LIMITS[name]
-    chain = [required if is_required else optional, plain_text(limit)]
+    first = is_required if callable(is_required) else required if is_required else optional
+    chain = [first, plain_text(limit)]
     return cls(label, validators=chain, filters=[_normalise_newlines],
                render_kw={"maxlength": limit, "autocomplete": "off", "spellcheck": "false"})  # fmt: skip
 
@@ -173,14 +201,13 @@ class RequestForm(FlaskForm):  # type: ignore[misc]
     contact = _text(_l("Your username, number or address there"), "contact", True)
     safe_times = _text(_l("When is it safe to contact you?"), "safe_times", False)
     alias = _text(_l("What should we call you? (any name, need not be real)"), "alias", False)
-    story = _text(_l("What happened, and what help do you need?"), "story", True, area=True)
+    story = _text(_l("What happened, and what help do you need?"), "story", required_unless_in_danger_now, area=True)
     consent = BooleanField(_l("I have read how my request is protected and who will read it."),
                            validators=[must_agree])  # fmt: skip
 
     def validate_children(self, field: Field) -> None:
-        people, children = self.people.data, field.data
-        both = isinstance(people, str) and isinstance(children, str) and people.isdigit() and children.isdigit()
-        if both and int(children) > int(people):
+        people, children = form_integer(self.people.data), form_integer(field.data)
+        if people is not None and children is not None and children > people:
             raise ValidationError(str(_l("There cannot be more children than people.")))
 
     def to_request(self, locale: str, day: Any) -> dict[str, Any]:
@@ -190,14 +217,41 @@ class RequestForm(FlaskForm):  # type: ignore[misc]
             request[name] = getattr(self, name).data or None
         for name in ("threat_from", "documents"):
             request[name] = list(getattr(self, name).data or [])
-        request["people"] = int(self.people.data)
-        request["children"] = int(self.children.data) if self.children.data else None
+        request["people"] = form_integer(self.people.data)
+        request["children"] = form_integer(self.children.data)
         for name in TEXT_LIMITS:
             request[name] = getattr(self, name).data or ""
+        if not request["story"].strip():
+            # Only a person in danger now may leave the story out (see required_unless_in_danger_now); schema
+            # v1 requires a story, so the caseworker reads this fixed line, in the person's language, instead.
+            request["story"] = gettext("(No story was written: the person said they are in danger now.)")
         return request
 
 
+def receipt_shape(form: Form, field: Field) -> None:
+    """Say why the text typed cannot be a receipt, judged by its shape alone (never by what is stored).
+
+    Every receipt ever issued has exactly ``DIGITS`` digits, so a five-digit entry or one with letters can be
+    told apart from a receipt without looking anything up: saying so reveals nothing about which receipts
+    exist. A well-formed receipt that is not stored gets one answer, whatever its digits (see views.status).
+    """
+    text = field.data if isinstance(field.data, str) else ""
+    if not text:
+        raise StopValidation(str(_l("Please type the number from your receipt.")))
+    if normalize_receipt(text) is not None:
+        return
+    if len(text) > MAX_INPUT_CHARS:
+        raise StopValidation(str(_l("This is too long to be a receipt number. A receipt number has %(digits)s "
+                                    "digits.", digits=DIGITS)))  # fmt: skip
+    if any(unicodedata.category(ch).startswith("L") for ch in text):
+        raise StopValidation(str(_l("A receipt number has only digits, no letters. Please check what you typed.")))
+    typed = sum(unicodedata.decimal(ch, None) is not None for ch in text)
+    raise StopValidation(ngettext("You typed %(num)s digit, but a receipt number has %(digits)s digits.",
+                                  "You typed %(num)s digits, but a receipt number has %(digits)s digits.",
+                                  typed, digits=DIGITS))  # fmt: skip
+
+
 class StatusForm(FlaskForm):  # type: ignore[misc]
-    receipt = StringField(_l("Your receipt number"), filters=[_strip],
+    receipt = StringField(_l("Your receipt number"), filters=[_strip], validators=[receipt_shape],
                           render_kw={"maxlength": MAX_INPUT_CHARS, "autocomplete": "off", "inputmode": "numeric",
                                      "spellcheck": "false"})  # fmt: skip

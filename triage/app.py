@@ -1,14 +1,14 @@
-"""What every command shares: the home folder, the passphrase, the unlocked identity and store.
+"""What every command shares: the home folder, asking for the passphrase, and the unlocked session.
 
-``TriageConfig`` is how a test changes behaviour that production never changes: pass
-``TriageConfig(kdf=crypto.KDF_FOR_TESTS_ONLY, today=...)`` as ``obj`` to click's CliRunner. There is
-no environment variable or command-line flag for either.
+``TriageConfig`` (``triage.config``) is how a test changes behaviour that production never changes:
+pass ``TriageConfig(kdf=crypto.KDF_FOR_TESTS_ONLY, today=...)`` as ``obj`` to click's CliRunner. There
+is no environment variable or command-line flag for either. What a command then does with the session
+lives in ``triage.operations``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime
 import functools
 import sqlite3
 import sys
@@ -20,19 +20,14 @@ from typing import Any, TypeVar
 import click
 
 import crypto
+from triage.config import TriageConfig
 from triage.errors import explain
 from triage.home import Home, read_passphrase_file
-from triage.identities import unlock
+from triage.operations import Session, unlock
 from triage.passphrase import ask_new_passphrase, read_secret
-from triage.store import CaseStore
 
 PASSPHRASE_TRIES = 3
-
-
-@dataclass(frozen=True)
-class TriageConfig:
-    kdf: crypto.KdfParams = crypto.KDF_PRODUCTION
-    today: Callable[[], datetime.date] = datetime.date.today
+__all__ = ["PASSPHRASE_TRIES", "App", "TriageConfig", "friendly_errors"]
 
 
 @dataclass
@@ -49,11 +44,12 @@ class App:
 
     def identity(self) -> crypto.Identity:
         """Unlock the caseworker's key; someone typing gets three tries, a passphrase file one."""
-        self.home.require()
+        self.home.require()  # before asking: no passphrase prompt for a home that does not exist
         tries = 1 if self.passphrase_file is not None else PASSPHRASE_TRIES
         for attempt in range(1, tries + 1):
             try:
-                return unlock(self.home, self.passphrase(), name=self.caseworker)
+                # The cost new keys get is also the floor for reading one: production, unless a test says so.
+                return unlock(self.home, self.passphrase(), min_kdf=self.config.kdf, name=self.caseworker)
             except crypto.WrongPassphraseError:
                 if attempt == tries:
                     raise
@@ -61,15 +57,10 @@ class App:
         raise AssertionError("unreachable")
 
     @contextlib.contextmanager
-    def session(self) -> Iterator[tuple[crypto.Identity, CaseStore]]:
-        """The caseworker's identity and the case store, unlocked with it; the store is closed after."""
-        identity = self.identity()
-        store = CaseStore(self.home.store_path)
-        try:
-            store.unlock(identity)
-            yield identity, store
-        finally:
-            store.close()
+    def session(self) -> Iterator[Session]:
+        """Ask for the passphrase, then the operations on the case store unlocked with it; closed after."""
+        with Session.open(self.config, self.home, self.identity()) as session:
+            yield session
 
 
 F = TypeVar("F", bound=Callable[..., Any])

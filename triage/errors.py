@@ -40,6 +40,11 @@ def explain(error: BaseException) -> str:
         return str(error)
     if isinstance(error, crypto.WrongPassphraseError):
         return "That passphrase does not open your key. Nothing was changed; try again."
+    if isinstance(error, crypto.WeakKdfError):
+        return (
+            "Your key file is protected more weakly than any key triage makes (it may have been replaced), so it "
+            "was not opened; use your own key file from your backup, or make a new key with `triage keygen`."
+        )
     if isinstance(error, crypto.UnknownSignerError):
         return (
             "This file is signed by a key you have not pinned (it may be forged, or the server key changed); "

@@ -49,18 +49,22 @@ class Keygen:
         return NewKey(identity.public, key_path, pub_path, access)
 
 
-def unlock(home: Home, passphrase: str, *, name: str | None = None) -> crypto.Identity:
-    """Open the caseworker key named ``name``, or the one key of this home, or whichever opens."""
+def unlock(home: Home, passphrase: str, *, min_kdf: crypto.KdfParams, name: str | None = None) -> crypto.Identity:
+    """Open the caseworker key named ``name``, or the one key of this home, or whichever opens.
+
+    ``min_kdf`` is the cheapest argon2id cost accepted (``crypto.WeakKdfError`` below it): the caller
+    passes it explicitly, the production cost outside tests.
+    """
     home.require()
     if name is not None:
         path = home.key_path(name)
         if not path.is_file():
             raise HomeError(f"No key named {name!r} in {home.path}.")
-        return crypto.unlock_identity(path.read_bytes(), passphrase)
+        return crypto.unlock_identity(path.read_bytes(), passphrase, min_kdf=min_kdf)
     candidates = home.key_files()
     for path in candidates[:-1]:
         try:
-            return crypto.unlock_identity(path.read_bytes(), passphrase)
+            return crypto.unlock_identity(path.read_bytes(), passphrase, min_kdf=min_kdf)
         except crypto.WrongPassphraseError:
             continue
-    return crypto.unlock_identity(candidates[-1].read_bytes(), passphrase)
+    return crypto.unlock_identity(candidates[-1].read_bytes(), passphrase, min_kdf=min_kdf)

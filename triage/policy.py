@@ -72,6 +72,7 @@ class Rule:
     per: str | None
     max_points: int | None
     fixed_reason: str | None = field(init=False, default=None)
+    fixed_part: Reason | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         if self.per is None and "{" not in self.reason:  # the same words and points for every case
@@ -79,6 +80,7 @@ class Rule:
             object.__setattr__(self, "points", points)
             object.__setattr__(self, "max_points", None)
             object.__setattr__(self, "fixed_reason", f"{self.reason} ({points:+d})")
+            object.__setattr__(self, "fixed_part", Reason(self.reason, None, points))
 
     def matches(self, request: Mapping[str, Any]) -> bool:
         for condition in self.conditions:  # noqa: SIM110 - a plain loop is faster than all() on a generator
@@ -100,10 +102,24 @@ class Promotion:
 
 
 @dataclass(frozen=True)
+class Reason:
+    """One reason as the policy wrote it: the sentence (its placeholders unfilled), their values, the points.
+
+    A face translates ``template`` (the shipped policy's sentences are in the triage catalogue), then
+    fills it; ``Priority.reasons`` holds the same reasons in the policy's own words, for --json and CSV.
+    """
+
+    template: str
+    values: Mapping[str, int] | None
+    points: int | None
+
+
+@dataclass(frozen=True)
 class Priority:
     level: str
     score: int
     reasons: tuple[str, ...]
+    parts: tuple[Reason, ...] = ()
 
     @property
     def rank(self) -> int:
@@ -125,6 +141,7 @@ class Policy:
         rank = LEVEL_RANK[self.default_level]
         score = 0
         reasons: list[str] = []
+        parts: list[Reason] = []
         get = request.get
         for rule in self.rules:
             for condition in rule.conditions:  # this loop runs for every case of every listing: kept flat
@@ -136,14 +153,19 @@ class Policy:
                 if rule.fixed_reason is not None:
                     score += rule.points
                     reasons.append(rule.fixed_reason)
+                    parts.append(rule.fixed_part)  # type: ignore[arg-type]
                 else:
                     points = rule.score(request)
                     score += points
-                    reasons.append(_render(rule.reason, request, days) + f" ({points:+d})")
+                    values = _values(request, days)
+                    reasons.append(rule.reason.format_map(values) + f" ({points:+d})")
+                    parts.append(Reason(rule.reason, values, points))
         waiting = min(days * self.points_per_day, self.max_waiting_points)
         if waiting:
             score += waiting
-            reasons.append(_render(self.waiting_reason, request, days) + f" ({waiting:+d})")
+            values = _values(request, days)
+            reasons.append(self.waiting_reason.format_map(values) + f" ({waiting:+d})")
+            parts.append(Reason(self.waiting_reason, values, waiting))
         # Promotions look at the level the rules set, never at another promotion's result, so more waiting
         # can only add applicable promotions: the level never drops as days pass.
         best: Promotion | None = None
@@ -153,16 +175,17 @@ class Policy:
                 best = promotion
         if best is not None and LEVEL_RANK[best.to_level] < rank:
             rank = LEVEL_RANK[best.to_level]
-            reasons.append(_render(best.reason, request, days))
-        return Priority(LEVELS[rank], score, tuple(reasons))
+            values = _values(request, days)
+            reasons.append(best.reason.format_map(values))
+            parts.append(Reason(best.reason, values, None))
+        return Priority(LEVELS[rank], score, tuple(reasons), tuple(parts))
 
 
-def _render(template: str, request: Mapping[str, Any], days: int) -> str:
-    if "{" not in template:
-        return template
+def _values(request: Mapping[str, Any], days: int) -> dict[str, int]:
+    """What a reason's placeholders may name ({people}, {children}, {days}); a sentence without any ignores them."""
     values = {name: request.get(name) or 0 for name in _NUMBERS}
     values["days"] = days
-    return template.format_map(values)
+    return values
 
 
 # -- parsing -------------------------------------------------------------------------------------------
@@ -322,3 +345,14 @@ def load_policy(path: Path | None) -> Policy:
     except UnicodeDecodeError:
         raise PolicyError(f"The policy file {path} is not UTF-8 text.") from None
     return parse_policy(text, source=f"The policy file {path}")
+
+
+def extract_policy_reasons(fileobj: Any, keywords: Any, comment_tags: Any, options: Any) -> Any:
+    """A Babel extractor (see triage/babel.cfg): every reason sentence of a policy file, for translators."""
+    data = tomllib.loads(fileobj.read().decode("utf-8"))
+    waiting = data.get("waiting", {})
+    sentences = [waiting.get("reason"), *(p.get("reason") for p in waiting.get("promote", []))]
+    sentences += [rule.get("reason") for rule in data.get("rule", [])]
+    for sentence in sentences:
+        if isinstance(sentence, str):
+            yield 0, None, sentence, ["a reason from the shipped priority policy; keep {placeholders} as they are"]

@@ -1,4 +1,7 @@
-"""How cases look: a coloured table, one case laid out for reading, CSV and JSON for other tools.
+"""How cases look: a one-line-per-case table, one case laid out for reading, CSV and JSON for other tools.
+
+The table and the case are in the caseworker's language (a ``Translator``), with the form's own words
+for every answer; CSV and JSON keep the codes and the policy's words, for other tools.
 
 Request text comes from strangers. It is always handed to rich as ``Text`` (never markup), and
 characters that can disguise text on a terminal (bidi overrides, zero-width characters, carriage
@@ -10,8 +13,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-import unicodedata
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from typing import Any, BinaryIO
 
 from rich.console import Console, Group
@@ -21,99 +24,148 @@ from rich.text import Text
 
 from crypto import request_schema as schema
 from triage.cases import Case
+from triage.i18n import Translator
+from triage.labels import (
+    CHOICE_LABELS,
+    FIELD_LABELS,
+    LANGUAGE_OF_FORM,
+    SHORT_LOCATION,
+    choice_text,
+    level_word,
+    reason_texts,
+    status_text,
+)
+from triage.policy import LEVELS
+from triage.text import clean, escape_disguising, first_line
+from triage.trail import audit_trail
 
 LEVEL_STYLE = {"emergency": "bold white on red", "urgent": "bold yellow", "normal": "green"}
-LABELS = {
-    "danger": "Danger",
-    "threat_from": "Threat from",
-    "detention": "Detention",
-    "location": "Location",
-    "people": "People who must move",
-    "children": "Of them, children",
-    "documents": "Documents",
-    "health": "Medical needs",
-    "contact_method": "Contact method",
-    "contact": "Contact",
-    "safe_times": "Safe times to contact",
-    "alias": "Call them",
-    "locale": "Language of the form",
-    "submitted_on": "Submitted on",
-}
 CSV_FIELDS = [f for f in schema.REQUEST_FIELDS if f != "consent"]
 
 
-def clean(value: str) -> str:
-    """Text safe to print on a terminal: no invisible formatting, no carriage-return overprinting."""
-    value = value.replace("\r\n", "\n").replace("\r", "\n")
-    return "".join(
-        f"<U+{ord(ch):04X}>" if unicodedata.category(ch) in ("Cf", "Cc", "Co") and ch not in "\n\t" else ch
-        for ch in value
-    )
-
-
-def field_text(value: Any) -> str:
+def field_text(name: str, value: Any, t: Translator) -> str:
+    """A request field as the person saw it on the form, in the caseworker's language."""
     if value is None or value == "" or value == []:
         return "—"
-    if isinstance(value, list):
-        return ", ".join(str(v).replace("_", " ") for v in value)
-    if isinstance(value, str) and value in _CHOICE_WORDS:
-        return value.replace("_", " ")
+    if name in CHOICE_LABELS:
+        return choice_text(name, value, t)
     return clean(str(value))
 
 
-_CHOICE_WORDS = {
-    *schema.DANGER, *schema.THREAT_FROM, *schema.DETENTION, *schema.LOCATION, *schema.DOCUMENTS, *schema.CONTACT_METHOD,
-}  # fmt: skip
+def level_text(level: str, t: Translator) -> Text:
+    return Text(level_word(level, t), style=LEVEL_STYLE.get(level, ""))
 
 
-def level_text(level: str) -> Text:
-    return Text(level, style=LEVEL_STYLE.get(level, ""))
+def queue_heading(shown: int, cases: Sequence[Case], t: Translator, statuses: Sequence[str] = ()) -> str:
+    """The count at the top: how many cases, how many per level, and how many of them are on screen."""
+    levels = Counter(case.priority.level for case in cases)
+    per_level = ", ".join(f"{level_word(level, t)} {levels[level]}" for level in LEVELS if levels[level])
+    line = t.ngettext("%(num)d case", "%(num)d cases", len(cases))
+    if statuses:
+        line += " (" + ", ".join(status_text(s, t) for s in statuses) + ")"
+    if per_level:
+        line += ": " + per_level
+    if shown < len(cases):
+        line += ". " + t.gettext("Showing the first %(shown)s; --limit N or --all for more.", shown=shown)
+    return line
 
 
-def cases_table(cases: Iterable[Case], *, title: str) -> Table:
-    table = Table(title=title, header_style="bold", expand=False, show_lines=False)
-    for name, justify in (("ID", "left"), ("Level", "left"), ("Score", "right"), ("Days", "right"),
-                          ("Status", "left"), ("People", "right"), ("Reasons", "left")):  # fmt: skip
-        table.add_column(name, justify=justify, no_wrap=name in ("ID", "Level"))  # type: ignore[arg-type]
+def cases_table(cases: Iterable[Case], t: Translator) -> Table:
+    """One line per case, so a screen holds as many cases as it has lines; long text ends in "…"."""
+    table = Table(box=None, header_style="bold", pad_edge=False, expand=True, show_edge=False)
+    columns = (
+        (t.gettext("ID"), "left", 8, None), (t.gettext("Level"), "left", None, None),
+        (t.gettext("Score"), "right", None, None), (t.gettext("Days"), "right", None, None),
+        (t.gettext("Status"), "left", None, None), (t.gettext("Where"), "left", None, None),
+        (t.gettext("People"), "right", None, None), (t.gettext("Assigned"), "left", None, None),
+        (t.gettext("Why"), "left", None, 2), (t.gettext("Their words"), "left", None, 3),
+    )  # fmt: skip
+    for name, justify, width, ratio in columns:
+        table.add_column(name, justify=justify, no_wrap=True, overflow="ellipsis", min_width=width, ratio=ratio)  # type: ignore[arg-type]
     for case in cases:
+        location = case.request.get("location")
         table.add_row(
             Text(case.short_id),
-            level_text(case.priority.level),
+            level_text(case.priority.level, t),
             Text(str(case.priority.score)),
             Text(str(case.days_waiting)),
-            Text(case.record.status.replace("_", " ")),
+            Text(status_text(case.record.status, t)),
+            Text(t.gettext(SHORT_LOCATION[location]) if location in SHORT_LOCATION else "—"),
             Text(str(case.request["people"])),
-            Text("; ".join(case.priority.reasons)),
+            Text(clean(case.record.assignee)),
+            Text("; ".join(r.rsplit(" (", 1)[0] for r in reason_texts(case.priority, t))),
+            Text(first_line(case.request["story"])),
         )
     return table
 
 
-def case_view(case: Case) -> Group:
+def case_view(case: Case, t: Translator, readers: list[tuple[str | None, str]] | None = None) -> Group:
     header = Text.assemble(
-        ("Case ", "bold"), (case.entry_id.hex(), "bold"), "\n",
-        "Level ", level_text(case.priority.level), f"   score {case.priority.score}",
-        f"   waiting {case.days_waiting} days   status {case.record.status.replace('_', ' ')}",
-        f"\nSerial {case.serial}, imported on {case.imported_on.isoformat()}",
+        (t.gettext("Case") + " ", "bold"), (case.entry_id.hex(), "bold"), "\n",
+        level_text(case.priority.level, t), "   ",
+        t.ngettext("%(num)d point", "%(num)d points", case.priority.score), "   ",
+        t.ngettext("waiting %(num)d day", "waiting %(num)d days", case.days_waiting), "   ",
+        status_text(case.record.status, t),
+        ("   " + t.gettext("assigned to %(name)s", name=clean(case.record.assignee))) if case.record.assignee else "",
+        "\n", t.gettext("serial %(serial)s, imported on %(day)s", serial=case.serial, day=case.imported_on.isoformat()),
     )  # fmt: skip
-    reasons = Text("\n".join(f"• {r}" for r in case.priority.reasons) or "No rule matched.")
+    reasons = Text("\n".join(f"• {r}" for r in reason_texts(case.priority, t)) or t.gettext("No rule matched."))
     facts = Table.grid(padding=(0, 2))
-    facts.add_column(style="bold", no_wrap=True)
+    facts.add_column(style="bold", no_wrap=False, max_width=40)
     facts.add_column()
-    for key in (*schema.REQUEST_FIELDS, "locale", "submitted_on"):
+    for key in schema.REQUEST_FIELDS:
         if key in ("story", "consent"):
             continue
-        facts.add_row(Text(LABELS[key]), Text(field_text(case.request.get(key))))
+        facts.add_row(Text(t.gettext(FIELD_LABELS[key])), Text(field_text(key, case.request.get(key), t)))
+    locale = case.request.get("locale")
+    facts.add_row(
+        Text(t.gettext("Language of the form")),
+        Text(t.gettext(LANGUAGE_OF_FORM[locale]) if locale in LANGUAGE_OF_FORM else clean(str(locale))),
+    )
+    facts.add_row(Text(t.gettext("Sent on")), Text(str(case.request.get("submitted_on"))))
     parts: list[Any] = [
-        Panel(header, title="Priority", title_align="left"),
-        Panel(reasons, title="Why", title_align="left"),
-        Panel(facts, title="Request", title_align="left"),
-        Panel(Text(clean(case.request["story"])), title="Their words", title_align="left"),
+        Panel(header, title=t.gettext("Priority"), title_align="left"),
+        Panel(reasons, title=t.gettext("Why this level"), title_align="left"),
+        Panel(facts, title=t.gettext("The request"), title_align="left"),
+        Panel(Text(clean(case.request["story"])), title=t.gettext("Their words"), title_align="left"),
     ]
-    if case.record.notes or case.record.history:
-        lines = [f"{n['on']}  {clean(n['by'])}: {clean(n['text'])}" for n in case.record.notes]
-        lines += [f"{h['on']}  {clean(h['by'])} set status {h['status']}" for h in case.record.history]
-        parts.append(Panel(Text("\n".join(lines)), title="Notes and history", title_align="left"))
+    if case.record.notes:
+        notes = "\n".join(f"{n['on']}  {clean(n['by'])}: {clean(n['text'])}" for n in case.record.notes)
+        parts.append(Panel(Text(notes), title=t.gettext("Notes"), title_align="left"))
+    trail = audit_trail(case.record, t)
+    if trail:
+        lines = "\n".join(f"{entry.on}  {entry.text}" for entry in trail)
+        parts.append(Panel(Text(lines), title=t.gettext("Who did what"), title_align="left"))
+    parts.append(Panel(Text(thread_text(case, t)), title=t.gettext("Conversation"), title_align="left"))
+    parts.append(Panel(Text(readers_text(readers, t)), title=t.gettext("Who could read this request"),
+                       title_align="left"))  # fmt: skip
     return Group(*parts)
+
+
+def readers_text(readers: list[tuple[str | None, str]] | None, t: Translator) -> str:
+    if readers is None:
+        return t.gettext("Not recorded: this request came in a bundle from an older server, which did not say.")
+    unknown = t.gettext("a key no longer in the accepted set")
+    return "\n".join(f"{clean(name) if name else unknown}  {fp}" for name, fp in readers)
+
+
+def thread_text(case: Case, t: Translator) -> str:
+    """The conversation, oldest first: who wrote what, on which day; new messages marked."""
+    if not case.request.get("reply_key"):
+        return t.gettext("This request was sent before replies were possible: no reply can reach the person "
+                         "through the service.")  # fmt: skip
+    if not case.record.thread:
+        return t.gettext("No messages yet. Write one with `triage reply %(id)s`.", id=case.short_id)
+    lines = []
+    for message in case.record.thread:
+        if message.get("dir") == "in":
+            who = t.gettext("the person, NEW") if message.get("state") == "unread" else t.gettext("the person")
+            lines.append(f"{message['on']}  {who}:\n  {clean(message['text'])}")
+        else:
+            state = t.gettext("sent") if message.get("state") == "sent" else t.gettext(
+                "queued, leaves with the next `triage ack`")  # fmt: skip
+            lines.append(f"{message['on']}  {clean(message.get('by', ''))} ({state}):\n  {clean(message['text'])}")
+    return "\n".join(lines)
 
 
 def _csv_cell(value: Any) -> str:
@@ -142,7 +194,9 @@ def write_csv(cases: Iterable[Case], out: BinaryIO) -> None:
 
 
 def case_json(case: Case) -> bytes:
-    return json.dumps(case.summary(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    # json.dumps already escapes C0 controls; bidi controls, U+2028/9 and the like are escaped here (only
+    # inside strings can they occur, and there an escape is the same value).
+    return escape_disguising(json.dumps(case.summary(), ensure_ascii=False, separators=(",", ":"))).encode("utf-8")
 
 
 def write_json(encoded: Iterable[bytes], out: BinaryIO) -> None:
@@ -157,3 +211,6 @@ def write_json(encoded: Iterable[bytes], out: BinaryIO) -> None:
 
 def console_for(stream: Any = None, *, stderr: bool = False) -> Console:
     return Console(file=stream, stderr=stderr, highlight=False, soft_wrap=False)
+
+
+__all__ = ["case_json", "case_view", "cases_table", "clean", "console_for", "queue_heading", "write_csv", "write_json"]

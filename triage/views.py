@@ -1,22 +1,34 @@
-"""`triage list` and `triage show`: the priority queue and one case, opened in memory only."""
+"""`triage list` and `triage show`: the priority queue and one case, opened in memory only.
+
+Faces of ``Session.list_cases``, ``list_cases_json`` and ``show_case`` in ``triage.operations``.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import sys
 from pathlib import Path
 
 import click
+from rich.text import Text
 
 from triage.app import App, friendly_errors
-from triage.cases import Case, Skipped, find_case, open_case
-from triage.parallel import ListJob, default_jobs, open_all
+from triage.cases import Skipped
+from triage.i18n import LANGUAGES, Translator, default_language, translator
 from triage.policy import load_policy
 from triage.progress import progress_bar
-from triage.render import case_view, cases_table, console_for, write_csv, write_json
+from triage.render import case_view, cases_table, console_for, queue_heading, write_csv, write_json
 from triage.store import STATUSES
 
-TABLE_ROWS = 100
+SCREEN_MARGIN = 5  # lines kept for the count, the header, a notice and the prompt
 
+LANG_OPTION = click.option(
+    "--lang",
+    type=click.Choice(LANGUAGES),
+    default=None,
+    help="Language of the output: en or ru (default: $TRIAGE_LANG, else your $LANG, else English).",
+)
 POLICY_OPTION = click.option(
     "--policy",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -25,13 +37,17 @@ POLICY_OPTION = click.option(
 )
 
 
-def _skipped_line(skipped: Skipped) -> str | None:
+def _skipped_line(skipped: Skipped, t: Translator) -> str | None:
     parts = []
     if skipped.not_for_you:
-        parts.append(f"{skipped.not_for_you} sealed only to another caseworker of this home")
+        parts.append(
+            t.ngettext("%(num)d sealed only to another caseworker of this home",
+                       "%(num)d sealed only to another caseworker of this home", skipped.not_for_you)
+        )  # fmt: skip
     if skipped.unreadable:
-        parts.append(f"{skipped.unreadable} could not be opened (damaged)")
-    return ("Not shown: " + "; ".join(parts) + ".") if parts else None
+        parts.append(t.ngettext("%(num)d could not be opened (damaged)", "%(num)d could not be opened (damaged)",
+                                skipped.unreadable))  # fmt: skip
+    return t.gettext("Not shown: %(what)s.", what="; ".join(parts)) if parts else None
 
 
 @click.command("list")
@@ -44,8 +60,10 @@ def _skipped_line(skipped: Skipped) -> str | None:
     "--limit",
     type=click.IntRange(min=1),
     default=None,
-    help=f"Only the first N cases of the queue (table default: {TABLE_ROWS}).",
+    help="Only the first N cases of the queue (the table's default: as many as fit the screen).",
 )
+@click.option("--all", "show_all", is_flag=True, help="The table shows every case (best with --pager).")
+@click.option("--pager", is_flag=True, help="Show the table through your pager ($PAGER), to scroll through it.")
 @click.option(
     "--jobs",
     type=click.IntRange(min=1, max=64),
@@ -58,6 +76,7 @@ def _skipped_line(skipped: Skipped) -> str | None:
     help="Open every sealed envelope again instead of the encrypted cache made on import (slower).",
 )
 @POLICY_OPTION
+@LANG_OPTION
 @click.pass_obj
 @friendly_errors
 def list_command(
@@ -69,6 +88,9 @@ def list_command(
     jobs: int | None,
     reopen: bool,
     policy: Path | None,
+    show_all: bool,
+    pager: bool,
+    lang: str | None,
 ) -> None:
     """The priority queue: emergency first, then by score; with the reasons for each case.
 
@@ -78,33 +100,33 @@ def list_command(
     if as_json and as_csv:
         raise click.UsageError("Choose one of --json and --csv.")
     rules = load_policy(policy)  # a bad policy fails before the passphrase is asked
-    skipped = Skipped()
-    with app.session() as (identity, store), progress_bar("Opening cases", enabled=not as_json) as ticker:
-        ticker.start(store.count())
-        assert store.key is not None
-        job = ListJob(
-            store.path, identity, store.key, rules, app.config.today(), set(statuses) or None, as_json, reopen
-        )
-        opened = open_all(store.db, job, jobs=jobs or default_jobs(), skipped=skipped, advance=ticker.advance)
-        results = list(opened)
+    t = translator(lang or default_language())
+    with app.session() as session, progress_bar(t.gettext("Opening cases"), enabled=not as_json) as ticker:
+        ticker.start(session.count_cases())
+        if as_json:
+            # Each case is kept only as its small JSON encoding: 100,000 cases stay well under 1 GiB.
+            encoded = session.list_cases_json(
+                rules, statuses=statuses, jobs=jobs, reopen=reopen, advance=ticker.advance
+            )
+        else:
+            queue = session.list_cases(rules, statuses=statuses, jobs=jobs, reopen=reopen, advance=ticker.advance)
     out = sys.stdout.buffer
     if as_json:
-        # Each case is kept only as its small JSON encoding: 100,000 cases stay well under 1 GiB.
-        results.sort(key=lambda pair: pair[0])
-        write_json((encoded for _, encoded in results[:limit]), out)
+        write_json(encoded.encoded[:limit], out)
+        skipped = encoded.skipped
     else:
-        if limit is None and not as_csv:
-            limit = TABLE_ROWS  # a screen is for the top of the queue; --limit or --json for the rest
-        ordered: list[Case] = sorted(results, key=Case.sort_key)[:limit]
+        skipped = queue.skipped
         if as_csv:
-            write_csv(ordered, out)
+            write_csv(queue.cases[:limit], out)
         else:
-            title = f"{len(ordered)} of {len(results)} case(s)"
-            title += f" with status {', '.join(statuses)}" if statuses else ""
-            console_for().print(cases_table(ordered, title=title))
-            if len(ordered) < len(results):
-                click.echo(f"Showing the first {len(ordered)}; use --limit N to see more.", err=True)
-    line = _skipped_line(skipped)
+            if limit is None and not show_all and not pager:
+                limit = max(5, shutil.get_terminal_size((120, 30)).lines - SCREEN_MARGIN)
+            ordered = queue.cases if show_all and limit is None else queue.cases[:limit]
+            console = console_for()
+            with console.pager(styles=True) if pager else contextlib.nullcontext():
+                console.print(Text(queue_heading(len(ordered), queue.cases, t, statuses)), soft_wrap=True)
+                console.print(cases_table(ordered, t))
+    line = _skipped_line(skipped, t)
     if line:
         click.echo(line, err=True)
 
@@ -112,11 +134,15 @@ def list_command(
 @click.command("show")
 @click.argument("case_id", metavar="ID")
 @POLICY_OPTION
+@LANG_OPTION
 @click.pass_obj
 @friendly_errors
-def show_command(app: App, case_id: str, policy: Path | None) -> None:
+def show_command(app: App, case_id: str, policy: Path | None, lang: str | None) -> None:
     """One case in full: the request, why it has its priority, its status and notes."""
     rules = load_policy(policy)
-    with app.session() as (identity, store):
-        case = open_case(store, find_case(store, case_id), identity, rules, app.config.today())
-    console_for().print(case_view(case))
+    with app.session() as session:
+        case = session.show_case(case_id, rules)
+        # drawn before new messages are marked read
+        view = case_view(case, translator(lang or default_language()), session.readers(case))
+        session.mark_read(case)
+    console_for().print(view)

@@ -10,6 +10,7 @@ import crypto
 from crypto.envelope import FIXED_BUCKET, MAX_PAYLOAD, _open_payload, _seal_payload, envelope_size
 from crypto.request_schema import TEXT_LIMITS
 from tests.crypto.conftest import make_request
+from tests.vectors.make_vectors import raw_envelope
 
 
 def test_round_trip_returns_the_exact_words(alice: crypto.Identity, bob: crypto.Identity) -> None:
@@ -73,7 +74,10 @@ def test_every_request_the_form_accepts_seals_to_one_size(alice: crypto.Identity
     cyrillic = {**_largest_text("ж"), "health": "ж" * 1000}
     large = crypto.seal_request(make_request(**cyrillic), for_recipients=[alice.public])
     # Then both are the same size, the size FORMAT.md states
-    assert len(small) == len(large) == envelope_size(0, 1) == 32902
+    assert len(small) == len(large) == envelope_size(0, 1) == 32934
+    two = crypto.seal_request(make_request(), for_recipients=[alice.public, crypto.Identity.generate("B").public])
+    assert len(two) == envelope_size(0, 2) == 33014
+    assert envelope_size(0, 1, version=1) == 32902 and envelope_size(0, 2, version=1) == 32982
 
 
 @given(
@@ -130,3 +134,29 @@ def test_digest_names_the_exact_bytes(alice: crypto.Identity) -> None:
     envelope = crypto.seal_request(make_request(), for_recipients=[alice.public])
     assert len(crypto.envelope_digest(envelope)) == 32
     assert crypto.envelope_digest(envelope) != crypto.envelope_digest(envelope[:-1] + b"\x00")
+
+
+def test_new_envelopes_are_version_2(alice: crypto.Identity) -> None:
+    assert crypto.seal_request(make_request(), for_recipients=[alice.public])[4] == 2
+
+
+def test_a_version_1_envelope_still_opens(alice: crypto.Identity) -> None:
+    payload = crypto.encode_request(make_request(story="старый конверт"))
+    plaintext = len(payload).to_bytes(4, "big") + payload + bytes(FIXED_BUCKET - len(payload))
+    old = raw_envelope([alice.public], plaintext, FIXED_BUCKET, version=1)
+    assert len(old) == envelope_size(0, 1, version=1)
+    assert crypto.open_request(old, alice)["story"] == "старый конверт"
+
+
+def test_a_stanza_holding_another_key_than_the_commitment_is_tampered(
+    alice: crypto.Identity, bob: crypto.Identity
+) -> None:
+    # Given an envelope whose second stanza seals a different payload key than the one committed to
+    # (a sender trying to show two recipients two different plaintexts)
+    payload = crypto.encode_request(make_request())
+    plaintext = len(payload).to_bytes(4, "big") + payload + bytes(FIXED_BUCKET - len(payload))
+    split = raw_envelope([alice.public, bob.public], plaintext, FIXED_BUCKET, stanza_keys=[None, bytes(32)])
+    # Then the first recipient reads it, and the second is told it was tampered with, before any AEAD
+    assert crypto.open_request(split, alice)["story"] == make_request()["story"]
+    with pytest.raises(crypto.TamperedError, match="commitment"):
+        crypto.open_request(split, bob)

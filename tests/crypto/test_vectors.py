@@ -9,6 +9,7 @@ import pytest
 
 import crypto
 from crypto.envelope import _open_payload
+from crypto.request_schema import canonical_json
 from tests.vectors.vectorfile import Vector, all_vectors
 
 VECTORS = all_vectors()
@@ -20,6 +21,7 @@ ERRORS = {
     "unknown-signer": crypto.UnknownSignerError,
     "wrong-server": crypto.WrongServerError,
     "wrong-passphrase": crypto.WrongPassphraseError,
+    "weak-kdf": crypto.WeakKdfError,
 }
 
 
@@ -27,16 +29,34 @@ def b2(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=32).hexdigest()
 
 
+def floor(vector: Vector) -> crypto.KdfParams:
+    passes, memory_kib = vector.header["kdf-floor"].split()
+    return crypto.KdfParams(opslimit=int(passes), memlimit=int(memory_kib) * 1024)
+
+
 def decode(vector: Vector) -> bytes:
     """Run the decoder the vector's kind names; return the bytes FORMAT.md §9 says to hash on success."""
     h = vector.header
     if vector.kind == "envelope":
-        identity = crypto.unlock_identity(base64.b64decode(h["identity"]), h["passphrase"])
+        identity = crypto.unlock_identity(base64.b64decode(h["identity"]), h["passphrase"], min_kdf=floor(vector))
+        if h.get("decode") == "payload":  # §4.4 steps 1-6
+            return canonical_json(crypto.open_envelope(vector.body, identity))
         return _open_payload(vector.body, identity)
     if vector.kind == "request":
-        return crypto.encode_request(crypto.decode_request(vector.body))
+        return canonical_json(crypto.decode_payload(vector.body))
+    if vector.kind == "reply-key":
+        pair = crypto.derive_reply_keypair(vector.body.decode("utf-8"), base64.b64decode(h["reply-secret"]))
+        if pair.public.to_b64() != h["reply-public"] or crypto.mailbox_id(pair.public).hex() != h["mailbox"]:
+            raise AssertionError("the derived reply key or mailbox differs from the vector's header")
+        return pair.public.raw + crypto.mailbox_id(pair.public)
+    if vector.kind == "reply":
+        pair = crypto.derive_reply_keypair(h["receipt"], base64.b64decode(h["reply-secret"]))
+        reply = crypto.open_reply(vector.body, pair)
+        return canonical_json({"text": reply.text, "written_on": reply.written_on.isoformat()})
+    if vector.kind == "server-key":
+        return crypto.ServerKey.from_bytes(vector.body).public.raw
     if vector.kind == "private-key":
-        identity = crypto.unlock_identity(vector.body, h["passphrase"])
+        identity = crypto.unlock_identity(vector.body, h["passphrase"], min_kdf=floor(vector))
         box_sk, seed = identity.secret_bytes()
         name = identity.name.encode()
         return box_sk + seed + bytes([len(name)]) + name
@@ -46,13 +66,18 @@ def decode(vector: Vector) -> bytes:
     server = crypto.ServerPublicKey(base64.b64decode(h["server"]))
     if vector.kind == "bundle":
         bundle = crypto.read_bundle(vector.body, expected_server=server)
-        return b"".join(e.envelope for e in bundle.entries())
+        people = b"".join(r.box_public + r.sign_public + r.name.encode() for r in bundle.header.recipients)
+        return people + b"".join(
+            b"".join(bytes.fromhex(f.replace("-", "")) for f in e.sealed_to) + e.envelope for e in bundle.entries()
+        )
     if vector.kind == "ack":
         caseworkers = [base64.b64decode(k) for k in h["caseworkers"].split(",")]
         # The registry holds public identities; only the signing key matters to read_ack.
         registered = [_with_signing_key(k) for k in caseworkers]
         ack = crypto.read_ack(vector.body, server=server, caseworkers=registered)
-        return b"".join(e.entry_id + e.digest for e in ack.entries)
+        return b"".join(e.entry_id + e.digest for e in ack.entries) + b"".join(
+            r.mailbox + r.container for r in ack.replies
+        )
     raise AssertionError(f"unknown vector kind {vector.kind}")
 
 
@@ -74,8 +99,9 @@ def test_vector(vector: Vector) -> None:
 
 def test_vectors_cover_every_outcome() -> None:
     seen = {(v.kind, v.expect) for v in VECTORS}
-    for kind in ("envelope", "request", "private-key", "public-key", "bundle", "ack"):
+    for kind in ("envelope", "request", "private-key", "public-key", "bundle", "ack", "reply"):
         assert (kind, "success") in seen
         assert (kind, "malformed") in seen
         assert (kind, "unsupported-version") in seen
+    assert {("reply-key", "success"), ("reply-key", "malformed"), ("reply", "not-recipient")} <= seen
     assert {e for _, e in seen} == {"success", *ERRORS}

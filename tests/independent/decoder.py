@@ -54,6 +54,10 @@ class WrongPassphrase(DecodeError):
     kind = "wrong-passphrase"
 
 
+class WeakKdf(DecodeError):
+    kind = "weak-kdf"
+
+
 def blake2b(data: bytes, size: int) -> bytes:
     return hashlib.blake2b(data, digest_size=size).digest()
 
@@ -131,72 +135,131 @@ def _no_constants(name: str) -> Any:
     raise Malformed("not JSON: " + name)
 
 
+def _int_literal(text: str) -> int:
+    if text == "-0":  # §3: refused
+        raise Malformed("-0")
+    return int(text)
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _ordered_subset(value: Any, choices: tuple[str, ...]) -> list[str]:
+    """§3: a set, any order, repeats allowed; normalised to table order without repeats."""
     if not isinstance(value, list) or not all(isinstance(v, str) and v in choices for v in value):
         raise Malformed("choice list")
-    positions = [choices.index(v) for v in value]
-    if any(a >= b for a, b in itertools.pairwise(positions)):
-        raise Malformed("choice list order")
-    return value
+    return [c for c in choices if c in value]
+
+
+# §1: Unicode White_Space, exactly.
+WHITE_SPACE = (
+    "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
+)
 
 
 def _text(value: Any, limit: int, needs_content: bool) -> str:
-    if not isinstance(value, str) or len(value) > limit:
+    if not isinstance(value, str):
         raise Malformed("text")
+    if needs_content and not value.strip(WHITE_SPACE):
+        raise Malformed("empty text")
+    if len(value) > limit:
+        raise Malformed("text length")
     for ch in value:
         if ch not in "\t\n\r" and unicodedata.category(ch) in ("Cc", "Cs"):
             raise Malformed("control character")
-    if needs_content and not value.strip():
-        raise Malformed("empty text")
     return value
 
 
-def decode_request(data: bytes) -> dict[str, Any]:
-    """§3: returns the normalised request (every key present)."""
-    if len(data) > MAX_REQUEST_BYTES:
+def _json_object(data: bytes, limit: int) -> dict[str, Any]:
+    """§3 steps 1-2."""
+    if len(data) > limit:
         raise Malformed("too large")
     try:
-        obj = json.loads(data.decode("utf-8"), object_pairs_hook=_pairs, parse_constant=_no_constants)
+        obj = json.loads(
+            data.decode("utf-8"), object_pairs_hook=_pairs, parse_constant=_no_constants, parse_int=_int_literal
+        )
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise Malformed("not JSON") from None
     if not isinstance(obj, dict):
         raise Malformed("not an object")
-    schema = obj.get("schema")
-    if not _is_int(schema):
-        raise Malformed("schema")
-    if schema != 1:  # §3 step 3
-        raise UnsupportedVersion("schema")
-    if not KEYS.issuperset(obj) or not all(k in obj for k in REQUIRED):
-        raise Malformed("keys")
-    req = {**DEFAULTS, **obj}
-    if not isinstance(req["locale"], str) or not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?", req["locale"]):
-        raise Malformed("locale")
-    day = req["submitted_on"]
+    return obj
+
+
+def _date_text(day: Any) -> None:
     if not isinstance(day, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", day):
-        raise Malformed("submitted_on")
+        raise Malformed("day")
     try:
         datetime.date(int(day[:4]), int(day[5:7]), int(day[8:]))
     except ValueError:
-        raise Malformed("submitted_on") from None
+        raise Malformed("day") from None
+
+
+def _locale(value: Any) -> None:
+    if not isinstance(value, str) or not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?", value):
+        raise Malformed("locale")
+
+
+def _reply_key(value: Any) -> None:
+    """§3.1: canonical base64 (44 characters, unused bits zero) of 32 bytes not of small order (§5)."""
+    if not isinstance(value, str) or len(value) != 44:
+        raise Malformed("reply_key")
+    raw = _b64(value, 32)
+    if base64.b64encode(raw).decode() != value or raw[:31] + bytes([raw[31] & 0x7F]) in SMALL_ORDER:
+        raise Malformed("reply_key")
+
+
+FOLLOWUP_KEYS = frozenset({"schema", "kind", "locale", "submitted_on", "reply_key", "message"})
+
+
+def decode_request(data: bytes) -> dict[str, Any]:
+    """§3: returns the normalised payload (every key present): a request or a follow-up."""
+    obj = _json_object(data, MAX_REQUEST_BYTES)
+    schema = obj.get("schema")
+    if not _is_int(schema):
+        raise Malformed("schema")
+    if schema not in (1, 2):  # §3 step 3
+        raise UnsupportedVersion("schema")
+    kind = obj.get("kind") if schema == 2 else "request"
+    if kind not in ("request", "followup"):  # §3 step 4
+        raise Malformed("kind")
+    if kind == "followup":
+        if set(obj) != FOLLOWUP_KEYS:  # §3.2: no key outside the table, every key required
+            raise Malformed("keys")
+        _locale(obj["locale"])
+        _date_text(obj["submitted_on"])
+        _reply_key(obj["reply_key"])
+        _text(obj["message"], 4000, True)
+        return obj
+    keys = KEYS | {"kind", "reply_key"} if schema == 2 else KEYS
+    required = (*REQUIRED, "kind", "reply_key") if schema == 2 else REQUIRED
+    if not keys.issuperset(obj) or not all(k in obj for k in required):
+        raise Malformed("keys")
+    # §3: null for an optional key is the key absent; "" is absent for detention and location only.
+    present = {k: v for k, v in obj.items() if not (v is None and k in DEFAULTS)}
+    req = {**DEFAULTS, **present}
+    for key in OPTIONAL_ONE_OF:
+        if req[key] == "":
+            req[key] = None
+    if schema == 2:
+        _reply_key(req["reply_key"])
+    _locale(req["locale"])
+    _date_text(req["submitted_on"])
     for key, choices in ONE_OF.items():
         if req[key] not in choices:
             raise Malformed(key)
     for key, choices in OPTIONAL_ONE_OF.items():
         if req[key] is not None and req[key] not in choices:
             raise Malformed(key)
-    _ordered_subset(req["threat_from"], THREAT_FROM)
-    _ordered_subset(req["documents"], DOCUMENTS)
+    req["threat_from"] = _ordered_subset(req["threat_from"], THREAT_FROM)
+    req["documents"] = _ordered_subset(req["documents"], DOCUMENTS)
     people, children = req["people"], req["children"]
     if not _is_int(people) or not 1 <= people <= 20:
         raise Malformed("people")
     if children is not None and (not _is_int(children) or not 0 <= children <= min(20, people)):
         raise Malformed("children")
     for key, (limit, needs_content) in TEXT.items():
-        _text(req[key], limit, needs_content)
+        req[key] = _text("" if req[key] is None else req[key], limit, needs_content)
     if req["consent"] is not True:
         raise Malformed("consent")
     return req
@@ -224,13 +287,18 @@ def padded_size(length: int) -> int:
 
 def open_envelope(data: bytes, box_sk: bytes) -> bytes:
     """§4.4: returns the payload bytes (the caller decodes them per §3)."""
-    _magic_and_version(data, b"ITKE")
+    if len(data) < 5 or data[:4] != b"ITKE":
+        raise Malformed("magic")
+    version = data[4]
+    if version not in (1, 2):
+        raise UnsupportedVersion(str(version))
     if len(data) < 10:
         raise Malformed("short")
     n, p = data[5], _u32(data, 6)
     if not 1 <= n <= 16 or not MAX_REQUEST_BYTES <= p <= MAX_PAYLOAD:
         raise Malformed("header")
-    head = 34 + 80 * n
+    commitment_size = 32 if version == 2 else 0
+    head = 34 + 80 * n + commitment_size
     if len(data) != head + 4 + p + 16:
         raise Malformed("length")
     box_pk = sodium.crypto_scalarmult_base(box_sk)
@@ -246,6 +314,10 @@ def open_envelope(data: bytes, box_sk: bytes) -> bytes:
             break
     if key is None:
         raise NotRecipient()
+    commitment = data[10 + 80 * n : 10 + 80 * n + commitment_size]
+    label = b"intake envelope key commitment v2"
+    if version == 2 and commitment != hashlib.blake2b(label, digest_size=32, key=key).digest():
+        raise Tampered("key commitment")
     try:
         plain = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(data[head:], data[:head], data[head - 24 : head], key)
     except sodium_errors.CryptoError:
@@ -259,6 +331,19 @@ def open_envelope(data: bytes, box_sk: bytes) -> bytes:
 # ---- §5 public key file -------------------------------------------------------------------
 
 TITLE = "intake caseworker public key"
+# §5: the X25519 points of small order, with the top bit cleared (readers ignore it).
+SMALL_ORDER = {
+    bytes.fromhex(h)
+    for h in (
+        "00" * 32,
+        "01" + "00" * 31,
+        "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+        "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+        "ec" + "ff" * 30 + "7f",
+        "ed" + "ff" * 30 + "7f",
+        "ee" + "ff" * 30 + "7f",
+    )
+}
 FIELDS = ("name", "encryption", "signing", "fingerprint", "self-signature")
 
 
@@ -291,11 +376,11 @@ def _parse_fingerprint(text: str) -> bytes:
 
 
 def _name(text: str) -> bytes:
-    name = unicodedata.normalize("NFC", text.strip())
+    name = unicodedata.normalize("NFC", text.strip(WHITE_SPACE))
     raw = name.encode("utf-8")
     if not 1 <= len(name) <= 64 or len(raw) > 255:
         raise Malformed("name length")
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in name):
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") for ch in name):
         raise Malformed("name character")
     return raw
 
@@ -321,13 +406,13 @@ def read_public_key(data: bytes) -> PublicKey:
         label, sep, value = line.partition(":")
         if not sep or label != field:
             raise Malformed("field")
-        values.append(value.strip())
+        values.append(value.strip(" \t"))
     name = _name(values[0])
     box_pk, sign_pk = _b64(values[1], 32), _b64(values[2], 32)
     fingerprint = _parse_fingerprint(values[3])
     signature = _b64(values[4], 64)
-    if box_pk == bytes(32):
-        raise Malformed("zero key")
+    if box_pk[:31] + bytes([box_pk[31] & 0x7F]) in SMALL_ORDER:
+        raise Malformed("small-order key")
     if fingerprint != caseworker_fingerprint(box_pk, sign_pk):
         raise Tampered("fingerprint")
     message = b"intake public key v1\x00" + bytes([len(name)]) + name + box_pk + sign_pk
@@ -353,17 +438,28 @@ class PrivateKey:
     name: str
 
 
-def read_private_key(data: bytes, passphrase: str, *, max_memory_kib: int = 1_048_576) -> PrivateKey:
-    """§6. max_memory_kib lets a property test refuse costly (but legal) headers early."""
+def read_private_key(
+    data: bytes, passphrase: str, *, floor: tuple[int, int] = (3, 262144), max_memory_kib: int = 1_048_576
+) -> PrivateKey:
+    """§6 steps 1-8. ``floor`` is the reader's (t, m KiB) floor; max_memory_kib lets a property test
+    refuse costly (but legal) headers early."""
     _magic_and_version(data, b"ITKS")
-    if len(data) < 54 + 16:
-        raise Malformed("short")
+    if len(data) < 6:
+        raise Malformed("no kdf id")
     if data[5] != 1:
         raise UnsupportedVersion("kdf")  # §6: an unknown KDF id is unsupported version
+    if len(data) < 14:
+        raise Malformed("cost cut short")
     t, m = _u32(data, 6), _u32(data, 10)
     if not 1 <= t <= 16 or not 8 <= m <= min(1_048_576, max_memory_kib):
         raise Malformed("kdf cost")
+    if t < floor[0] or m < floor[1]:
+        raise WeakKdf()
+    if len(data) < 54 + 16 + 66:
+        raise Malformed("short")
     password = unicodedata.normalize("NFC", passphrase).encode("utf-8")
+    if not password:
+        raise WrongPassphrase("empty")
     key = sodium.crypto_pwhash_alg(32, password, data[14:30], t, m * 1024, sodium.crypto_pwhash_ALG_ARGON2ID13)
     try:
         secret = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(data[54:], data[:54], data[30:54], key)
@@ -375,7 +471,32 @@ def read_private_key(data: bytes, passphrase: str, *, max_memory_kib: int = 1_04
         name = secret[65:].decode("utf-8")
     except UnicodeDecodeError:
         raise Malformed("name") from None
+    if _name(name) != secret[65:]:  # the §5 rules, and stored already trimmed and NFC
+        raise Malformed("name not normalised")
     return PrivateKey(secret, secret[:32], secret[32:64], name)
+
+
+# ---- §7 server signing key file -----------------------------------------------------------
+
+
+def read_server_key(data: bytes) -> bytes:
+    """§7 in its order; returns the Ed25519 public key of the seed."""
+    if len(data) > 4096:
+        raise Malformed("size")
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError:
+        raise Malformed("ascii") from None
+    tokens = [t for t in re.split(r"[ \t\n\x0b\x0c\r]+", text) if t]
+    if len(tokens) < 5 or tokens[:4] != ["intake", "server", "signing", "key"]:
+        raise Malformed("title")
+    if tokens[4] != "v1":
+        raise UnsupportedVersion(tokens[4])
+    if len(tokens) != 6:
+        raise Malformed("tokens")
+    seed = _b64(tokens[5], 32)
+    public, _ = sodium.crypto_sign_seed_keypair(seed)
+    return bytes(public)
 
 
 # ---- §8 signed containers -----------------------------------------------------------------
@@ -391,13 +512,50 @@ class BundleEntry:
     entry_id: bytes
     serial: int
     envelope: bytes
+    sealed_to: bytes = b""  # k × 16-byte fingerprints (version 2)
 
 
-def read_bundle(data: bytes, pinned_server: bytes) -> list[BundleEntry]:
+@dataclass(frozen=True)
+class Bundle:
+    recipients: list[tuple[bytes, bytes, str]]  # (box_pk, sign_pk, name); empty for version 1
+    entries: list[BundleEntry]
+
+
+def _recipient_set(data: bytes, at: int, end: int) -> tuple[list[tuple[bytes, bytes, str]], int]:
+    """§8.1 version 2: the recipient set starting at ``at``; returns it and the offset after it."""
+    if at >= end or not 1 <= data[at] <= 64:
+        raise Malformed("recipient count")
+    count, at = data[at], at + 1
+    found: list[tuple[bytes, bytes, str]] = []
+    for _ in range(count):
+        if at + 65 > end or at + 65 + data[at + 64] > end:
+            raise Malformed("recipient cut short")
+        box_pk, sign_pk, size = data[at : at + 32], data[at + 32 : at + 64], data[at + 64]
+        raw = data[at + 65 : at + 65 + size]
+        try:
+            name = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Malformed("recipient name") from None
+        if _name(name) != raw:  # must already be normalised
+            raise Malformed("recipient name not normalised")
+        if box_pk[:31] + bytes([box_pk[31] & 0x7F]) in SMALL_ORDER:
+            raise Malformed("recipient small-order key")
+        found.append((box_pk, sign_pk, name))
+        at += 65 + size
+    if len({(b, s) for b, s, _ in found}) != count or len({n for _, _, n in found}) != count:
+        raise Malformed("recipient twice")
+    return found, at
+
+
+def read_bundle(data: bytes, pinned_server: bytes) -> Bundle:
     """§8.1 in the order §8 states: size and magic, version, signature, signer, structure."""
     if len(data) < 61 + 64:
         raise Malformed("short")
-    _magic_and_version(data, b"ITKB")
+    if data[:4] != b"ITKB":
+        raise Malformed("magic")
+    version = data[4]
+    if version not in (1, 2):
+        raise UnsupportedVersion(str(version))
     signer = data[5:37]
     _container_signature(data, signer)
     if signer != pinned_server:
@@ -407,22 +565,43 @@ def read_bundle(data: bytes, pinned_server: bytes) -> list[BundleEntry]:
     if sequence < 1 or count > 1_000_000:
         raise Malformed("header")
     end, at, last_serial = len(data) - 64, 61, 0
+    recipients: list[tuple[bytes, bytes, str]] = []
+    if version == 2:
+        recipients, at = _recipient_set(data, at, end)
+    fingerprints = {caseworker_fingerprint(b, s) for b, s, _ in recipients}
     entries: list[BundleEntry] = []
     for _ in range(count):
-        if at + 28 > end:
+        if at + 24 > end:
             raise Malformed("entry header")
-        entry_id, serial, length = data[at : at + 16], _u64(data, at + 16), _u32(data, at + 24)
-        if not last_serial < serial <= high_water or not 1 <= length <= 1_049_910:
+        entry_id, serial = data[at : at + 16], _u64(data, at + 16)
+        at += 24
+        sealed_to = b""
+        if version == 2:
+            if at >= end or not 1 <= data[at] <= 16:
+                raise Malformed("sealed_to count")
+            k = data[at]
+            sealed_to, at = data[at + 1 : at + 1 + 16 * k], at + 1 + 16 * k
+        if at + 4 > end:
+            raise Malformed("entry header")
+        length = _u32(data, at)
+        if not last_serial < serial <= high_water or not 1 <= length <= 1_049_942:
             raise Malformed("entry")
-        if at + 28 + length > end:
+        if at + 4 + length > end:
             raise Malformed("entry length")
-        entries.append(BundleEntry(entry_id, serial, data[at + 28 : at + 28 + length]))
-        at, last_serial = at + 28 + length, serial
+        envelope = data[at + 4 : at + 4 + length]
+        if version == 2:
+            named = [sealed_to[i : i + 16] for i in range(0, len(sealed_to), 16)]
+            if len(set(named)) != len(named) or not fingerprints.issuperset(named):
+                raise Malformed("sealed_to")
+            if len(envelope) < 6 or envelope[5] != len(named):
+                raise Malformed("sealed_to count vs envelope")
+        entries.append(BundleEntry(entry_id, serial, envelope, sealed_to))
+        at, last_serial = at + 4 + length, serial
     if at != end:
         raise Malformed("trailing bytes")
     if len({e.entry_id for e in entries}) != len(entries):
         raise Malformed("duplicate id")
-    return entries
+    return Bundle(recipients, entries)
 
 
 @dataclass(frozen=True)
@@ -432,24 +611,78 @@ class Ack:
     bundle_sequence: int
     created_on: datetime.date
     entries: bytes  # count × (entry_id[16] || digest[32])
+    replies: bytes  # replies × (mailbox[32] || container[16,441]), empty for version 1
 
 
 def read_ack(data: bytes, server: bytes, caseworkers: list[bytes]) -> Ack:
     """§8.2 in the order §8 states: size and magic, version, signature, signer, server, structure."""
     if len(data) < 101 + 64:
         raise Malformed("short")
-    _magic_and_version(data, b"ITKA")
+    if data[:4] != b"ITKA":
+        raise Malformed("magic")
+    if data[4] not in (1, 2):
+        raise UnsupportedVersion(str(data[4]))
     signer = data[5:37]
     _container_signature(data, signer)
     if signer not in caseworkers:
         raise UnknownSigner()
     if data[37:69] != server:
         raise WrongServer()
+    created_on = _day(data, 93)
     count = _u32(data, 97)
-    if count > 1_000_000 or len(data) != 101 + 48 * count + 64:
+    version = data[4]
+    if count > 1_000_000:
+        raise Malformed("count")
+    end = 101 + 48 * count
+    if (version == 1 and len(data) != end + 64) or (version == 2 and len(data) < end + 4 + 64):
         raise Malformed("length")
     ids = [data[101 + 48 * i : 117 + 48 * i] for i in range(count)]
     if any(a >= b for a, b in itertools.pairwise(ids)):
         raise Malformed("entry order")
-    created_on = _day(data, 93)
-    return Ack(signer, data[37:69], _u64(data, 69), created_on, data[101:-64])
+    replies = b""
+    if version == 2:
+        reply_count = _u32(data, end)
+        if reply_count > 1000 or len(data) != end + 4 + 16473 * reply_count + 64:
+            raise Malformed("replies")
+        replies = data[end + 4 : -64]
+        if any(replies[16473 * i + 32 : 16473 * i + 37] != b"ITKR\x01" for i in range(reply_count)):
+            raise Malformed("reply container")
+    return Ack(signer, data[37:69], _u64(data, 69), created_on, data[101:end], replies)
+
+
+# ---- §10 reply keys -----------------------------------------------------------------------
+
+
+def reply_keys(digits: str, reply_secret: bytes) -> tuple[bytes, bytes, bytes]:
+    """§10: (reply_sk, reply_pk, mailbox)."""
+    if not re.fullmatch(r"[0-9]{30}", digits, flags=re.ASCII) or len(reply_secret) != 32:
+        raise Malformed("receipt digits")
+    sk = hashlib.blake2b(b"intake reply key v1\x00" + digits.encode(), digest_size=32, key=reply_secret).digest()
+    pk = sodium.crypto_scalarmult_base(sk)
+    return sk, pk, blake2b(b"intake mailbox v1\x00" + pk, 32)
+
+
+# ---- §11 reply container ------------------------------------------------------------------
+
+
+def open_reply(data: bytes, reply_sk: bytes) -> dict[str, Any]:
+    """§11 in its order; returns the reply object (text, written_on)."""
+    if len(data) < 5 or data[:4] != b"ITKR":
+        raise Malformed("magic")
+    if data[4] != 1:
+        raise UnsupportedVersion(str(data[4]))
+    if len(data) != 16441:
+        raise Malformed("length")
+    try:
+        plain = sodium.crypto_box_seal_open(data[5:], sodium.crypto_scalarmult_base(reply_sk), reply_sk)
+    except sodium_errors.CryptoError:
+        raise NotRecipient() from None
+    length = _u32(plain, 0)
+    if length > 16384 or any(plain[4 + length :]):
+        raise Malformed("padding")
+    obj = _json_object(plain[4 : 4 + length], 16384)
+    if set(obj) != {"text", "written_on"}:
+        raise Malformed("keys")
+    _text(obj["text"], 4000, True)
+    _date_text(obj["written_on"])
+    return obj

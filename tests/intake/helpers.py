@@ -49,3 +49,20 @@ def check_status(client: FlaskClient, receipt: str, lang: str = "en") -> str:
     found = ANSWER.search(response.get_data(as_text=True))
     assert found, "no answer on the status page"
     return found.group(1)
+
+
+# Characters Python calls digits that no select on our page sends: '²'.isdigit() is True and int('²') raises;
+# int('٣') is 3. Every kind: superscripts, subscripts, circled, Arabic-Indic, Devanagari, fullwidth, Ethiopic.
+OTHER_DIGITS = ("²", "³", "¹", "⁰", "₂", "①", "⑵", "⒈", "٣", "۳", "३", "৩", "３", "፩", "᧚", "𝟑", "߃", "๓")
+
+
+def other_digit_strategy() -> Any:
+    """Strings of 1-3 characters, at least one a digit of another kind than ASCII (hypothesis)."""
+    from hypothesis import strategies as st
+
+    unusual = st.one_of(st.sampled_from(OTHER_DIGITS),
+                        st.characters(categories=("Nd", "No", "Nl")).filter(lambda c: not c.isascii()))  # fmt: skip
+    usual = st.sampled_from("0123456789")
+    return st.tuples(st.lists(st.one_of(usual, unusual), max_size=2), unusual).map(
+        lambda parts: "".join(parts[0]) + parts[1]
+    )

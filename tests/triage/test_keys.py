@@ -20,7 +20,7 @@ def test_keygen_writes_locked_key_and_public_file(triage: Triage) -> None:
     key_file = triage.home / "Alice.key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert stat.S_IMODE(triage.home.stat().st_mode) == 0o700
-    identity = crypto.unlock_identity(key_file.read_bytes(), PASSPHRASE)
+    identity = crypto.unlock_identity(key_file.read_bytes(), PASSPHRASE, min_kdf=crypto.KDF_FOR_TESTS_ONLY)
     public = crypto.PublicIdentity.from_text((triage.home / "Alice.pub").read_text())
     assert public == identity.public
     # And the output names the .pub file, its fingerprint and what to do with it
@@ -44,7 +44,7 @@ def test_keygen_asks_twice_and_refuses_a_mismatch(triage: Triage) -> None:
     result = triage.run("keygen", "--name", "Alice", passphrase=False, input=f"{PASSPHRASE}\n{PASSPHRASE}\n")
     assert result.exit_code == 0, result.output
     assert PASSPHRASE not in result.output
-    crypto.unlock_identity((triage.home / "Alice.key").read_bytes(), PASSPHRASE)
+    crypto.unlock_identity((triage.home / "Alice.key").read_bytes(), PASSPHRASE, min_kdf=crypto.KDF_FOR_TESTS_ONLY)
 
 
 def test_keygen_refuses_short_passphrase_and_existing_name(triage: Triage, tmp_path: Path) -> None:

@@ -42,7 +42,8 @@ def test_triage_imports_and_runs_help_without_flask() -> None:
         """
         import triage.cli, triage.parallel, triage.importer
         from click.testing import CliRunner
-        for args in (["--help"], ["list", "--help"], ["import", "--help"], ["ack", "--help"], ["keygen", "--help"]):
+        for args in (["--help"], ["list", "--help"], ["import", "--help"], ["ack", "--help"], ["keygen", "--help"],
+                     ["desk", "--help"]):
             out = CliRunner().invoke(triage.cli.main, args)
             assert out.exit_code == 0, (args, out.output)
             assert "Usage" in out.output

@@ -26,20 +26,23 @@ CASES: list[tuple[dict[str, Any], int, str, int, str | None]] = [
     ({"danger": "immediate"}, 0, "emergency", 100, "Danger to life now"),
     ({"detention": "recent"}, 0, "emergency", 80, "Detained, abducted or held in the last 3 months"),
     ({"detention": "past"}, 0, "normal", 20, "held before"),
-    ({"danger": "serious"}, 0, "normal", 30, "Serious threats (+30)"),
-    ({"danger": "serious", "threat_from": ["authorities"]}, 0, "urgent", 70, "from the authorities"),
-    ({"danger": "serious", "threat_from": ["family"]}, 0, "urgent", 70, "from family"),
+    ({"danger": "serious"}, 0, "urgent", 30, "Serious threats, not within days (+30)"),
+    ({"danger": "serious", "threat_from": ["authorities"]}, 0, "urgent", 70, "Threatened by the authorities (+40)"),
+    ({"danger": "serious", "threat_from": ["family"]}, 0, "urgent", 70, "Threatened by family (+40)"),
+    # The person's own answer is the floor: serious threats from a partner or the community are urgent.
+    ({"danger": "serious", "threat_from": ["partner"]}, 0, "urgent", 30, "Serious threats"),
+    ({"danger": "serious", "threat_from": ["community"], "location": "north_caucasus"}, 0, "urgent", 40, "North"),
     ({"danger": "not_immediate", "threat_from": ["family"]}, 0, "normal", 0, None),
-    ({"danger": "immediate", "threat_from": ["authorities", "family"]}, 0, "emergency", 180, "from family"),
+    ({"danger": "immediate", "threat_from": ["authorities", "family"]}, 0, "emergency", 180, "by family"),
     ({"documents": ["confiscated"]}, 0, "normal", 25, "Documents confiscated"),
     ({"health": "insulin"}, 0, "normal", 20, "medical"),
     ({"health": "   "}, 0, "normal", 0, None),
-    ({"people": 4, "children": 2}, 0, "normal", 22, "2 children among them (+10)"),
-    ({"people": 20, "children": 20}, 0, "normal", 60, "20 people must move (+30)"),
+    ({"people": 4, "children": 2}, 0, "normal", 22, "Children among them: 2 (+10)"),
+    ({"people": 20, "children": 20}, 0, "normal", 60, "People who must move: 20 (+30)"),
     ({"location": "chechnya"}, 0, "normal", 20, "Still in Chechnya"),
-    ({}, 10, "normal", 10, "Waiting 10 days (+10)"),
+    ({}, 10, "normal", 10, "Days waiting: 10 (+10)"),
     ({}, 500, "urgent", 90, "Raised to urgent"),
-    ({"danger": "serious", "threat_from": ["authorities"]}, 500, "urgent", 160, "Waiting 500 days (+90)"),
+    ({"danger": "serious", "threat_from": ["authorities"]}, 500, "urgent", 160, "Days waiting: 500 (+90)"),
     ({}, -5, "normal", 0, None),
 ]
 
@@ -49,7 +52,7 @@ def test_default_policy_table(fields: dict[str, Any], days: int, level: str, sco
     priority = DEFAULT.evaluate(normal(**fields), days)
     assert (priority.level, priority.score) == (level, score), priority.reasons
     if reason is None:
-        assert all("Waiting" in r for r in priority.reasons)
+        assert all("waiting" in r.lower() for r in priority.reasons)
     else:
         assert any(reason in r for r in priority.reasons), priority.reasons
 
@@ -158,3 +161,43 @@ def test_policy_parser_raises_only_policy_error(text: str) -> None:
 def test_shipped_policy_parses_and_names_every_level() -> None:
     assert {r.level for r in DEFAULT.rules} >= {"emergency", "urgent"}
     assert DEFAULT.default_level == "normal" and DEFAULT.points_per_day > 0 and DEFAULT.max_waiting_points > 0
+
+
+FLOOR = {"immediate": "emergency", "serious": "urgent", "not_immediate": "normal"}
+
+
+@given(request=requests, days=st.integers(0, 2000))
+def test_the_persons_own_answer_is_the_floor_of_the_level(request: dict[str, Any], days: int) -> None:
+    # They chose between danger now, serious threats and not immediate: no other answer lowers that level.
+    assert DEFAULT.evaluate(request, days).rank <= LEVEL_RANK[FLOOR[request["danger"]]]
+
+
+@given(request=requests, days=st.integers(0, 2000))
+def test_reasons_do_not_repeat_each_other(request: dict[str, Any], days: int) -> None:
+    words = [r.rsplit(" (", 1)[0].split(":")[0].lower() for r in DEFAULT.evaluate(request, days).reasons]
+    for i, one in enumerate(words):
+        for j, other in enumerate(words):
+            assert i == j or one not in other, words
+
+
+@given(request=requests, days=st.integers(0, 2000), policy=st.just(DEFAULT) | policies())
+def test_the_parts_of_a_reason_rebuild_its_words(request: dict[str, Any], days: int, policy: Policy) -> None:
+    from triage.i18n import translator
+    from triage.labels import reason_texts
+
+    priority = policy.evaluate(request, days)
+    assert len(priority.parts) == len(priority.reasons)
+    assert reason_texts(priority, translator("en")) == list(priority.reasons)
+
+
+def test_every_shipped_reason_reads_in_russian() -> None:
+    from triage.i18n import translator
+    from triage.labels import reason_texts
+
+    ru = translator("ru")
+    request = normal(danger="immediate", threat_from=["authorities", "family"], detention="recent",
+                     location="chechnya", documents=["confiscated"], health="x", people=3, children=2)  # fmt: skip
+    texts = reason_texts(DEFAULT.evaluate(request, 5), ru)
+    assert len(texts) == 10
+    assert all(not any("a" <= ch.lower() <= "z" for ch in text) for text in texts), texts
+    assert "Детей среди них: 2 (+10)" in texts

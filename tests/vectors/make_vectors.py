@@ -20,13 +20,17 @@ import nacl.utils
 
 import crypto
 from crypto.binary import encode_day, u8, u32, u64
-from crypto.envelope import _seal_payload
+from crypto.envelope import _seal_payload, key_commitment
 from crypto.keys import ServerKey
 from crypto.signed import body_hasher, signed_message
+from tests.vectors import make_bundle_vectors
+from tests.vectors import make_conversation_vectors as conversation
+from tests.vectors import make_spec_vectors as spec
 
 HERE = Path(__file__).parent
 DAY = datetime.date(2026, 11, 22)
 PASSPHRASE = "correct horse battery staple"
+TEST_FLOOR = "1 8192"  # the cheapest argon2id cost a reader accepts, "t m_KiB": the test cost
 
 
 def b2(data: bytes) -> str:
@@ -52,12 +56,23 @@ def request(**fields: object) -> dict[str, object]:
     return base
 
 
-def raw_envelope(recipients: list[crypto.PublicIdentity], plaintext: bytes, padded: int) -> bytes:
-    """An envelope around an arbitrary padded plaintext: lets a vector carry a bad length or padding."""
+def raw_envelope(
+    recipients: list[crypto.PublicIdentity],
+    plaintext: bytes,
+    padded: int,
+    *,
+    version: int = 2,
+    stanza_keys: list[bytes | None] | None = None,
+) -> bytes:
+    """An envelope around an arbitrary padded plaintext: lets a vector carry a bad length or padding,
+    an old version, or a stanza that seals another key than the one the commitment names."""
     key = nacl.utils.random(32)
     nonce = nacl.utils.random(24)
-    stanzas = b"".join(nacl.bindings.crypto_box_seal(key, r.box_public) for r in recipients)
-    header = b"ITKE" + u8(1) + u8(len(recipients)) + u32(padded) + stanzas + nonce
+    keys = stanza_keys or [None] * len(recipients)
+    pairs = zip(keys, recipients, strict=True)
+    stanzas = b"".join(nacl.bindings.crypto_box_seal(k or key, r.box_public) for k, r in pairs)
+    commitment = key_commitment(key) if version >= 2 else b""
+    header = b"ITKE" + u8(version) + u8(len(recipients)) + u32(padded) + stanzas + commitment + nonce
     return header + nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, header, nonce, key)
 
 
@@ -69,7 +84,7 @@ def signed(body: bytes, sign: object) -> bytes:
 
 def envelopes(alice: crypto.Identity, bob: crypto.Identity, carol: crypto.Identity) -> None:
     key_file = b64(crypto.lock_identity(alice, PASSPHRASE, kdf=crypto.KDF_FOR_TESTS_ONLY))
-    who = {"identity": key_file, "passphrase": PASSPHRASE}
+    who = {"identity": key_file, "passphrase": PASSPHRASE, "kdf_floor": TEST_FLOOR}
     payload = crypto.encode_request(request(story="Меня ищут. 🏳️‍🌈 Please help."))
     one = _seal_payload(payload, [alice.public])
     write(
@@ -140,13 +155,41 @@ def envelopes(alice: crypto.Identity, bob: crypto.Identity, carol: crypto.Identi
         **who,
     )
     newer = bytearray(one)
-    newer[4] = 2
+    newer[4] = 3
     write(
         "envelope-unsupported-version",
         bytes(newer),
         kind="envelope",
         expect="unsupported-version",
-        comment="version byte 2",
+        comment="version byte 3",
+        **who,
+    )
+    framed = u32(len(payload)) + payload + bytes(32768 - len(payload))
+    write(
+        "envelope-success-version-1",
+        raw_envelope([bob.public, alice.public], framed, 32768, version=1),
+        kind="envelope",
+        expect="success",
+        payload_blake2b=b2(payload),
+        comment="a version 1 envelope (no key commitment) still opens",
+        **who,
+    )
+    write(
+        "envelope-tampered-key-commitment",
+        raw_envelope([bob.public, alice.public], framed, 32768, stanza_keys=[None, bytes(range(32))]),
+        kind="envelope",
+        expect="tampered",
+        comment="the identity's stanza seals another payload key than the commitment names",
+        **who,
+    )
+    committed = bytearray(one)
+    committed[10 + 80 + 5] ^= 0x01
+    write(
+        "envelope-tampered-commitment-byte",
+        bytes(committed),
+        kind="envelope",
+        expect="tampered",
+        comment="one bit of the key commitment flipped",
         **who,
     )
     write(
@@ -341,13 +384,6 @@ def requests() -> None:
         expect="malformed",
         comment="NaN is not JSON",
     )
-    write(
-        "request-unsupported-version",
-        json.dumps(request(schema=2)).encode(),
-        kind="request",
-        expect="unsupported-version",
-        comment="schema 2",
-    )
 
 
 def keys(alice: crypto.Identity) -> None:
@@ -358,6 +394,7 @@ def keys(alice: crypto.Identity) -> None:
         "private-key-success",
         locked,
         kind="private-key",
+        kdf_floor=TEST_FLOOR,
         expect="success",
         passphrase=PASSPHRASE,
         payload_blake2b=b2(secret),
@@ -367,6 +404,7 @@ def keys(alice: crypto.Identity) -> None:
         "private-key-wrong-passphrase",
         locked,
         kind="private-key",
+        kdf_floor=TEST_FLOOR,
         expect="wrong-passphrase",
         passphrase="correct horse battery stapler",
         comment="one letter more",
@@ -377,6 +415,7 @@ def keys(alice: crypto.Identity) -> None:
         "private-key-malformed-memory",
         bytes(greedy),
         kind="private-key",
+        kdf_floor=TEST_FLOOR,
         expect="malformed",
         passphrase=PASSPHRASE,
         comment="asks for 2 GiB: refused before any derivation",
@@ -387,6 +426,7 @@ def keys(alice: crypto.Identity) -> None:
         "private-key-wrong-passphrase-header-changed",
         bytes(lowered),
         kind="private-key",
+        kdf_floor=TEST_FLOOR,
         expect="wrong-passphrase",
         passphrase=PASSPHRASE,
         comment="memory cost changed: AEAD fails",
@@ -398,14 +438,25 @@ def keys(alice: crypto.Identity) -> None:
             f"private-key-malformed-passes-{passes}",
             bytes(costly),
             kind="private-key",
+            kdf_floor=TEST_FLOOR,
             expect="malformed",
             passphrase=PASSPHRASE,
             comment=f"t = {passes} is outside 1 to 16",
         )
     write(
+        "private-key-weak-kdf",
+        locked,
+        kind="private-key",
+        kdf_floor="3 262144",
+        expect="weak-kdf",
+        passphrase=PASSPHRASE,
+        comment="a t=1, 8 MiB file read with the production floor: refused before any derivation",
+    )
+    write(
         "private-key-unsupported-kdf",
         locked[:5] + b"\x02" + locked[6:],
         kind="private-key",
+        kdf_floor=TEST_FLOOR,
         expect="unsupported-version",
         passphrase=PASSPHRASE,
         comment="KDF id 2 is unknown",
@@ -414,6 +465,7 @@ def keys(alice: crypto.Identity) -> None:
         "private-key-unsupported-version",
         locked[:4] + b"\x02" + locked[5:],
         kind="private-key",
+        kdf_floor=TEST_FLOOR,
         expect="unsupported-version",
         passphrase=PASSPHRASE,
         comment="version 2",
@@ -422,6 +474,7 @@ def keys(alice: crypto.Identity) -> None:
         "private-key-malformed-truncated",
         locked[:40],
         kind="private-key",
+        kdf_floor=TEST_FLOOR,
         expect="malformed",
         passphrase=PASSPHRASE,
         comment="cut inside the header",
@@ -477,6 +530,16 @@ def keys(alice: crypto.Identity) -> None:
         expect="malformed",
         comment="an all-zero X25519 key is refused before the signature is checked",
     )
+    lines = text.splitlines()
+    order_8 = bytes.fromhex("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800")
+    lines[2] = "encryption: " + b64(order_8[:31] + b"\x80")
+    write(
+        "public-key-malformed-low-order-key",
+        ("\n".join(lines) + "\n").encode(),
+        kind="public-key",
+        expect="malformed",
+        comment="an X25519 key of order 8 (non-canonical: top bit set) is refused like the zero key",
+    )
     write(
         "public-key-malformed-line-count",
         ("\n".join(text.splitlines()[:5]) + "\n").encode(),
@@ -514,7 +577,7 @@ def containers(alice: crypto.Identity, bob: crypto.Identity) -> None:
         kind="bundle",
         expect="success",
         payload_blake2b=joined,
-        comment="serials 1 and 4 of high-water 5: 2, 3 and 5 are gaps",
+        comment="version 1 (no recipient set): serials 1 and 4 of high-water 5: 2, 3 and 5 are gaps",
         **trusted,
     )
     write(
@@ -554,10 +617,10 @@ def containers(alice: crypto.Identity, bob: crypto.Identity) -> None:
     )
     write(
         "bundle-unsupported-version",
-        good[:4] + b"\x02" + good[5:],
+        good[:4] + b"\x03" + good[5:],
         kind="bundle",
         expect="unsupported-version",
-        comment="version 2",
+        comment="version 3",
         **trusted,
     )
     write(
@@ -716,7 +779,7 @@ def containers(alice: crypto.Identity, bob: crypto.Identity) -> None:
         signed(body, alice.sign),
         kind="ack",
         expect="malformed",
-        comment="validly signed, entries not in increasing id order",
+        comment="version 1, validly signed, entries not in increasing id order",
         **trusted,
         **registered,
     )
@@ -736,7 +799,7 @@ def containers(alice: crypto.Identity, bob: crypto.Identity) -> None:
         signed(lying, alice.sign),
         kind="ack",
         expect="malformed",
-        comment="validly signed, but the count says 3 and 2 entries follow",
+        comment="version 1, validly signed, but the count says 3 and 2 entries follow",
         **trusted,
         **registered,
     )
@@ -751,13 +814,14 @@ def containers(alice: crypto.Identity, bob: crypto.Identity) -> None:
     )
     write(
         "ack-unsupported-version",
-        ack[:4] + b"\x02" + ack[5:],
+        ack[:4] + b"\x03" + ack[5:],
         kind="ack",
         expect="unsupported-version",
-        comment="version 2",
+        comment="version 3",
         **trusted,
         **registered,
     )
+    conversation.return_files(write, b2, alice, server, ack_entries, signed, trusted | registered)
 
 
 def main() -> None:
@@ -770,6 +834,16 @@ def main() -> None:
     requests()
     keys(alice)
     containers(alice, bob)
+    conversation.payloads(write, b2, request())
+    make_bundle_vectors.bundles(write, b2, b64, signed, alice, bob, crypto.encode_request(request()))
+    spec.requests(write, b2, request())
+    spec.envelope_payloads(write, b2, alice, request())
+    spec.private_keys(write, b2, alice)
+    spec.public_keys(write, b2, alice)
+    spec.server_keys(write, b2)
+    spec.containers(write, signed, alice, crypto.encode_request(request()))
+    conversation.reply_keys(write, b2, b64)
+    conversation.replies(write, b2, b64)
     print(f"wrote {len(list(HERE.glob('*.vec')))} vectors to {HERE}")
 
 

@@ -1,0 +1,96 @@
+"""The reply container (magic ``ITKR``): a caseworker's reply, sealed on the laptop to one requester.
+
+The plaintext is canonical JSON ``{"text": ..., "written_on": "YYYY-MM-DD"}``, length-prefixed and padded
+with zeros to one fixed bucket, then ``crypto_box_seal``-ed to the requester's reply key. Every container
+therefore has the same size (``REPLY_SIZE``) whatever the text, so the server, which stores them under a
+mailbox id until the person reads them, learns nothing from their length. docs/FORMAT.md §11.
+
+A sealed box has one recipient, so XChaCha20-Poly1305's lack of key commitment (§4.1) does not arise:
+there is no second reader who could be shown other words.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import nacl.bindings
+
+from crypto.binary import Reader, u8, u32
+from crypto.errors import MalformedError, RequestTooLargeError, UnsupportedVersionError
+from crypto.reply_keys import ReplyKeyPair, ReplyPublicKey
+from crypto.request_schema import check_known_fields, check_text, day_field, parse_json
+
+MAGIC = b"ITKR"
+VERSION = 1
+TEXT_LIMIT = 4000
+# 4,000 characters of at most 4 UTF-8 bytes (or 2 for an escape) is 16,000 bytes; the JSON around them
+# is 40: every reply a caseworker may write fits, so the byte bound only guards the encoder.
+PLAINTEXT_BUCKET = 16384
+SEALED_SIZE = 32 + 16 + 4 + PLAINTEXT_BUCKET  # ephemeral key, MAC, u32 length, padded JSON
+REPLY_SIZE = 4 + 1 + SEALED_SIZE
+REPLY_FIELDS = ("text", "written_on")
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    written_on: datetime.date
+
+    def __repr__(self) -> str:
+        return f"Reply(written_on={self.written_on.isoformat()}, {len(self.text)} characters)"
+
+
+def _normalize(reply: dict[str, Any]) -> dict[str, Any]:
+    check_known_fields(reply, REPLY_FIELDS)
+    return {
+        "text": check_text("text", reply.get("text"), limit=TEXT_LIMIT, required=True),
+        "written_on": day_field(reply.get("written_on")),
+    }
+
+
+def seal_reply(text: str, *, written_on: datetime.date, to: ReplyPublicKey) -> bytes:
+    """Seal a reply of 1 to 4,000 characters to the requester's reply key: always ``REPLY_SIZE`` bytes."""
+    if not isinstance(to, ReplyPublicKey):
+        raise MalformedError("a reply is sealed to a ReplyPublicKey")
+    if isinstance(written_on, datetime.datetime) or not isinstance(written_on, datetime.date):
+        raise MalformedError("a reply is dated by a calendar day")
+    normal = _normalize({"text": text, "written_on": written_on})
+    data = json.dumps(normal, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    if len(data) > PLAINTEXT_BUCKET:
+        raise RequestTooLargeError(len(data), PLAINTEXT_BUCKET)
+    plaintext = u32(len(data)) + data + bytes(PLAINTEXT_BUCKET - len(data))
+    sealed: bytes = nacl.bindings.crypto_box_seal(plaintext, to.raw)
+    return MAGIC + u8(VERSION) + sealed
+
+
+def open_reply(container: bytes, keypair: ReplyKeyPair) -> Reply:
+    """Open a reply container with the requester's key pair, checking it in the order of FORMAT.md §11."""
+    if not isinstance(keypair, ReplyKeyPair):
+        raise MalformedError("a reply is opened with a ReplyKeyPair")
+    reader = Reader(container, "the reply")
+    reader.expect(MAGIC, "reply marker")
+    if reader.u8() != VERSION:
+        raise UnsupportedVersionError("this reply has a version this tool does not know")
+    if reader.remaining != SEALED_SIZE:
+        raise MalformedError("a reply container has one fixed size, and this one does not")
+    plaintext = keypair._unseal(reader.take(SEALED_SIZE))
+    inner = Reader(plaintext, "the reply's contents")
+    length = inner.u32()
+    if length > PLAINTEXT_BUCKET:
+        raise MalformedError("the reply's length prefix is larger than its bucket")
+    data = inner.take(length)
+    if plaintext.count(0, 4 + length) != PLAINTEXT_BUCKET - length:
+        raise MalformedError("the reply's padding is not zero")
+    normal = _normalize(parse_json(data))
+    return Reply(normal["text"], datetime.date.fromisoformat(normal["written_on"]))
+
+
+def check_container(container: bytes) -> None:
+    """The checks a server can make without the key: size, magic and version (for the return file)."""
+    if not isinstance(container, bytes) or len(container) != REPLY_SIZE or container[:4] != MAGIC:
+        raise MalformedError("a reply container is exactly one fixed size and starts with its marker")
+    if container[4] != VERSION:
+        raise UnsupportedVersionError("this reply has a version this tool does not know")

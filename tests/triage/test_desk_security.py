@@ -1,0 +1,200 @@
+"""The desk refuses what it must, and a refusal never carries a word of a case.
+
+Each test goes through the real app (Flask's test client, the real store, the real operations); only
+the clock of the idle lock is a test parameter.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("flask")
+
+from tests.triage.desk_setup import CANARY, HOST, HOSTILE_STORY, Loaded, desk_client, desk_state, load_home
+from tests.triage.helpers import PASSPHRASE, Server, Triage
+
+SECRETS_OF_CASES = (CANARY, "Нас ищут", "Угрозы от семьи", "canary_contact", "alert(1)")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def loaded(triage: Triage, server: Server, tmp_path: Path) -> Loaded:
+    return load_home(triage, server, tmp_path)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def state(loaded: Loaded, clock: Clock) -> Any:
+    return desk_state(loaded.home, clock=clock, idle_seconds=600)
+
+
+@pytest.fixture
+def app(state: Any) -> Any:
+    from triage.desk import create_app
+
+    return create_app(state)
+
+
+@pytest.fixture
+def client(app: Any, state: Any) -> Any:
+    client = desk_client(app)
+    assert client.get(f"/open?key={state.secret}").status_code == 303
+    return client
+
+
+def assert_no_case_text(response: Any) -> None:
+    body = response.get_data(as_text=True)
+    for secret in SECRETS_OF_CASES:
+        assert secret not in body
+
+
+def statuses(loaded: Loaded) -> list[str]:
+    import json
+
+    return sorted(case["status"] for case in json.loads(loaded.triage.ok("list", "--json").stdout))
+
+
+def test_without_the_secret_nothing_is_shown(app: Any, state: Any) -> None:
+    stranger = desk_client(app)
+    for path in ("/", f"/case/{'0' * 8}", "/usb", "/unlock"):
+        response = stranger.get(path)
+        assert response.status_code == 403
+        assert_no_case_text(response)
+    assert stranger.get("/open?key=wrong").status_code == 403
+    assert stranger.get(f"/open?key={state.secret[:-1]}").status_code == 403
+    assert stranger.get("/").status_code == 403  # a wrong key set no cookie
+
+
+def test_a_wrong_host_is_refused_even_with_the_secret(app: Any, state: Any) -> None:
+    # A DNS-rebinding page reaches 127.0.0.1 under its own name; the browser sends that name as Host.
+    for host in ("evil.example:5000", "127.0.0.1:5001", "localhost", "127.0.0.1"):
+        client = desk_client(app, host=host)
+        assert client.get(f"/open?key={state.secret}").status_code == 400
+        client.set_cookie("triage_desk", state.secret, domain=host.split(":")[0])
+        response = client.get("/")
+        assert response.status_code == 400
+        assert_no_case_text(response)
+
+
+def test_a_post_without_csrf_or_from_another_origin_changes_nothing(client: Any, state: Any, loaded: Loaded) -> None:
+    target = f"/case/{loaded.entries[0].entry_id.hex()}"
+    before = statuses(loaded)
+    attempts: list[dict[str, Any]] = [
+        {"data": {"status": "closed"}},
+        {"data": {"status": "closed", "csrf": "forged"}},
+        {"data": {"status": "closed", "csrf": state.csrf}, "headers": {"Origin": "http://evil.example"}},
+        {"data": {"status": "closed", "csrf": state.csrf}, "headers": {"Origin": "null"}},
+        {"data": {"status": "closed", "csrf": state.csrf}, "headers": {"Sec-Fetch-Site": "cross-site"}},
+        {"data": {"status": "closed", "csrf": state.csrf}, "headers": {"Sec-Fetch-Site": "same-site"}},
+        {"json": {"status": "closed", "csrf": state.csrf}},
+    ]
+    for attempt in attempts:
+        response = client.post(target, **attempt)
+        assert response.status_code == 403, attempt
+        assert_no_case_text(response)
+    assert client.post("/lock", data={}).status_code == 403
+    assert statuses(loaded) == before
+    # and the same form with the token from this origin works
+    ok = client.post(target, data={"status": "closed", "csrf": state.csrf}, headers={"Origin": f"http://{HOST}"})
+    assert ok.status_code == 303
+
+
+def test_after_the_idle_time_the_desk_is_locked_and_shows_nothing(
+    client: Any, state: Any, clock: Clock, loaded: Loaded
+) -> None:
+    assert CANARY in client.get(f"/case/{loaded.entries[3].entry_id.hex()}").get_data(as_text=True)
+    clock.now += 599
+    assert client.get("/").status_code == 200  # still in use: the idle time starts again
+    clock.now += 600
+    for path in ("/", f"/case/{loaded.entries[3].entry_id.hex()}", "/usb"):
+        response = client.get(path)
+        assert response.status_code == 303 and response.headers["Location"].endswith("/unlock")
+        assert_no_case_text(response)
+    assert state.identity is None and state.queue is None
+    before = statuses(loaded)
+    response = client.post(f"/case/{loaded.entries[3].entry_id.hex()}", data={"status": "closed", "csrf": state.csrf})
+    assert response.status_code == 303 and statuses(loaded) == before
+    # The unlock page asks for the passphrase; a wrong one is refused, the right one opens the queue again.
+    assert "CANARY" not in client.get("/unlock").get_data(as_text=True)
+    assert client.post("/unlock", data={"passphrase": "wrong", "csrf": state.csrf}).status_code == 401
+    assert state.identity is None
+    assert client.post("/unlock", data={"passphrase": PASSPHRASE, "csrf": state.csrf}).status_code == 303
+    assert "Нас ищут" in client.get("/").get_data(as_text=True)
+
+
+def test_lock_on_request(client: Any, state: Any) -> None:
+    assert client.post("/lock", data={"csrf": state.csrf}).status_code == 303
+    assert state.identity is None
+    response = client.get("/")
+    assert response.status_code == 303
+    assert_no_case_text(response)
+
+
+def test_markup_bidi_and_control_characters_are_inert(client: Any, loaded: Loaded) -> None:
+    hostile = loaded.entries[4].entry_id.hex()
+    for page in (client.get("/").get_data(as_text=True), client.get(f"/case/{hostile}").get_data(as_text=True)):
+        assert "<script" not in page and "<img" not in page and "<b>bold" not in page
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+        for invisible in ("\u202e", "\u202c", "\u2066", "\u2069", "\u200b", "\ufeff", "\r"):
+            assert invisible not in page
+        assert "&lt;U+202E&gt;" in page
+    case_page = client.get(f"/case/{hostile}").get_data(as_text=True)
+    assert "{{ 7*7 }}" in case_page and "49" not in case_page.split('id="story"')[1].split("</div>")[0]
+    assert "[bold]boss[/bold]&lt;U+202E&gt;" in case_page
+
+
+def test_headers_are_intakes_and_nothing_is_cached(client: Any) -> None:
+    response = client.get("/")
+    csp = response.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp and "form-action 'self'" in csp
+    assert "unsafe-inline" not in csp and "script-src" not in csp
+    assert response.headers["Cache-Control"].startswith("no-store")
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert "Server" not in response.headers
+    cookie = client.get_cookie("triage_desk", domain="127.0.0.1")
+    assert cookie is not None and cookie.http_only and cookie.same_site == "Strict"
+
+
+def test_the_desk_policy_is_the_same_as_intakes() -> None:
+    pytest.importorskip("flask_wtf")
+    from intake import headers as intake_headers
+    from triage.desk import headers as desk_headers
+
+    css = "body{}"
+    assert desk_headers.content_security_policy(css) == intake_headers.content_security_policy(css)
+    assert desk_headers.security_headers(css) == intake_headers.security_headers(css)
+
+
+def test_the_language_switch_only_goes_back_into_the_desk(client: Any, state: Any) -> None:
+    for back in ("//evil.example/", "http://evil.example/", "/\\evil.example"):
+        response = client.post("/language", data={"csrf": state.csrf, "lang": "ru", "back": back})
+        assert response.status_code == 303 and response.headers["Location"] in ("/", f"http://{HOST}/")
+
+
+def test_malformed_input_gets_a_sentence_not_a_trace(client: Any, state: Any, loaded: Loaded) -> None:
+    case_id = loaded.entries[0].entry_id.hex()
+    for data in ({"status": "no-such", "csrf": state.csrf}, {"note": "x" * 5000, "csrf": state.csrf}):
+        response = client.post(f"/case/{case_id}", data=data)
+        assert response.status_code == 400 and "Traceback" not in response.get_data(as_text=True)
+    assert client.get("/case/zzzz").status_code == 404
+    assert client.get("/?status=%00&level=%ff&q=" + "x" * 5000).status_code == 200
+    assert client.post("/case/" + case_id, data={"csrf": state.csrf, "note": "x" * 70000}).status_code == 413
+
+
+def test_hostile_story_constant_is_what_the_test_sends() -> None:
+    assert "<script>" in HOSTILE_STORY and "\u202e" in HOSTILE_STORY

@@ -1,0 +1,43 @@
+"""A case's audit trail in the caseworker's language: who did what, on which day (never a finer time)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from triage.i18n import Translator
+from triage.labels import status_text
+from triage.store import CaseRecord
+from triage.text import clean
+
+
+@dataclass(frozen=True)
+class TrailEntry:
+    on: str
+    text: str
+
+
+def audit_trail(record: CaseRecord, t: Translator) -> list[TrailEntry]:
+    """Newest first. Records from before the audit trail existed show their status history and notes."""
+    if record.audit:
+        entries = record.audit
+    else:
+        entries = [{"on": h["on"], "by": h["by"], "action": "status", "value": h["status"]} for h in record.history]
+        entries += [{"on": n["on"], "by": n["by"], "action": "note", "value": ""} for n in record.notes]
+        entries.sort(key=lambda e: e["on"])
+    trail = []
+    for entry in entries:
+        who = clean(entry.get("by", "?"))
+        value = entry.get("value", "")
+        action = entry.get("action")
+        if action == "status":
+            text = t.gettext("%(who)s set the status to “%(status)s”", who=who, status=status_text(value, t))
+        elif action == "note":
+            text = t.gettext("%(who)s added a note", who=who)
+        elif action == "assign" and value:
+            text = t.gettext("%(who)s assigned the case to %(name)s", who=who, name=clean(value))
+        elif action == "assign":
+            text = t.gettext("%(who)s removed the assignment", who=who)
+        else:
+            text = t.gettext("%(who)s: %(action)s", who=who, action=clean(str(action)))
+        trail.append(TrailEntry(entry.get("on", ""), text))
+    return trail[::-1]
