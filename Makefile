@@ -35,11 +35,13 @@ wheel: $(STAMP)
 
 # The offline laptop's install, built on a connected machine (docs/OPERATIONS.md, section 2). Both the
 # laptop's Python (python3 --version there) and its platform are chosen explicitly: wheels fit only one.
+# LAPTOP_DESK=1 adds the desk (`triage desk`, Flask).
 laptop-kit: $(STAMP)
 	@test -n "$(KIT)" -a -n "$(LAPTOP_PYTHON)" -a -n "$(LAPTOP_PLATFORM)" || { echo "Usage: make laptop-kit \
 	KIT=/media/usb/laptop-kit LAPTOP_PYTHON=3.13 LAPTOP_PLATFORM=manylinux2014_x86_64 (Tails 7, Debian 13: 3.13; \
 	Tails 6, Debian 12: 3.11)"; exit 2; }
-	$(BIN)/python deploy/laptop_kit.py --out "$(KIT)" --python-version $(LAPTOP_PYTHON) --platform $(LAPTOP_PLATFORM)
+	$(BIN)/python deploy/laptop_kit.py --out "$(KIT)" --python-version $(LAPTOP_PYTHON) --platform $(LAPTOP_PLATFORM) \
+		$(if $(LAPTOP_DESK),--with-desk)
 
 lock: $(STAMP)
 	$(BIN)/pip install --quiet pip-tools

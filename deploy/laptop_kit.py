@@ -30,6 +30,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCK = ROOT / "requirements" / "laptop.lock"
+SERVER_LOCK = ROOT / "requirements" / "server.lock"
+# The [desk] extra (Flask) and what it pulls in, taken with their hashes from the server's lock: the same
+# versions the server runs. pip --require-hashes refuses the install if this list ever misses one.
+DESK_PACKAGES = ("flask", "werkzeug", "jinja2", "markupsafe", "itsdangerous", "blinker")
 INSTALL_SH = Path(__file__).resolve().parent / "laptop_install.sh"
 
 
@@ -52,7 +56,25 @@ def pip(*args: str) -> None:
         raise KitError(f"pip {args[0]} failed (see its message above); nothing usable was written.")
 
 
-def build(out: Path, python_version: str, platform: str) -> str:
+def locked_blocks(lock_text: str, names: tuple[str, ...]) -> str:
+    """The entries for ``names`` (each `name==version \\` with its hash lines) cut from a pip-compile lock."""
+    blocks: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in lock_text.splitlines():
+        head = re.match(r"^([A-Za-z0-9_.-]+)==", line)
+        if head:
+            current = blocks.setdefault(head.group(1).lower(), [])
+        elif not line.startswith(" "):
+            current = None
+        if current is not None:
+            current.append(line)
+    missing = [n for n in names if n not in blocks]
+    if missing:
+        raise KitError(f"requirements/server.lock has no {', '.join(missing)}; run `make lock`.")
+    return "".join("\n".join(blocks[n]) + "\n" for n in names)
+
+
+def build(out: Path, python_version: str, platform: str, *, with_desk: bool = False) -> str:
     """Write the kit into ``out`` (new or empty); return the SHA-256 of its SHA256SUMS file."""
     if not re.fullmatch(r"3\.\d{1,2}", python_version):
         raise KitError(f"--python-version must look like 3.11, not {python_version!r}.")
@@ -67,11 +89,16 @@ def build(out: Path, python_version: str, platform: str) -> str:
     # Every locked dependency, as wheels for the laptop (never built from source there), hash-checked.
     target = ["--only-binary=:all:", "--no-deps", "--python-version", python_version, "--platform", platform,
               "--implementation", "cp"]  # fmt: skip
-    pip("download", "--quiet", *target, "--require-hashes", "-r", str(LOCK), "-d", str(wheels))
+    locked = LOCK.read_text(encoding="utf-8")
+    if with_desk:
+        locked += "# the [desk] extra, from requirements/server.lock\n"
+        locked += locked_blocks(SERVER_LOCK.read_text(encoding="utf-8"), DESK_PACKAGES)
+    (out / "requirements.txt").write_text(locked, encoding="utf-8")
+    pip("download", "--quiet", *target, "--require-hashes", "-r", str(out / "requirements.txt"), "-d", str(wheels))
     # pip itself, run from its wheel on the laptop: no python3-venv (ensurepip) needed there.
     pip("download", "--quiet", *target, f"pip=={importlib.metadata.version('pip')}", "-d", str(wheels))
-    requirements = LOCK.read_text(encoding="utf-8")
-    requirements += f"evac-intake=={version} \\\n    --hash=sha256:{sha256(project)}\n"
+    extra = "[desk]" if with_desk else ""
+    requirements = locked + f"evac-intake{extra}=={version} \\\n    --hash=sha256:{sha256(project)}\n"
     (out / "requirements.txt").write_text(requirements, encoding="utf-8")
     (out / "PYTHON_VERSION").write_text(python_version + "\n", encoding="utf-8")
     shutil.copyfile(INSTALL_SH, out / "install.sh")
@@ -91,14 +118,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--platform", required=True,
                         help="the laptop's wheel platform: manylinux2014_x86_64 for a 64-bit Intel/AMD laptop "
                              "(Tails, Debian), manylinux2014_aarch64 for 64-bit ARM")  # fmt: skip
+    parser.add_argument("--with-desk", action="store_true",
+                        help="include the desk (`triage desk`: Flask and its libraries, loopback only)")  # fmt: skip
     args = parser.parse_args(argv)
     try:
-        checksum = build(args.out.resolve(), args.python_version, args.platform)
+        checksum = build(args.out.resolve(), args.python_version, args.platform, with_desk=args.with_desk)
     except KitError as error:
         print(error, file=sys.stderr)
         return 1
     kit = args.out.resolve()
-    print(f"Laptop kit for Python {args.python_version} on {args.platform}: {kit}")
+    desk = " with the desk" if args.with_desk else ""
+    print(f"Laptop kit{desk} for Python {args.python_version} on {args.platform}: {kit}")
     print(f"SHA-256 of SHA256SUMS: {checksum}")
     print("Read this checksum to the caseworker on another channel. On the laptop, with no network:")
     print(f"    sha256sum .../{kit.name}/SHA256SUMS   # must print the checksum above")

@@ -143,3 +143,25 @@ def test_a_laptop_with_another_python_is_told_which_kit_to_build(kit: Path, tmp_
                           env={"PATH": f"{fake.parent}:/usr/bin:/bin", "HOME": str(tmp_path)})  # fmt: skip
     assert done.returncode != 0 and f"This kit is for Python {PYTHON_VERSION}" in done.stderr
     assert "--python-version 3.99" in done.stderr and not (tmp_path / "venv").exists()
+
+
+@pytest.mark.slow
+def test_a_kit_with_the_desk_installs_offline_and_the_desk_imports(tmp_path: Path) -> None:
+    need("unshare -n (root, util-linux)", _unshare_works(), "run the test as root on Linux")
+    out = tmp_path / "usb" / "desk-kit"
+    done = subprocess.run(
+        ["make", "laptop-kit", f"KIT={out}", f"LAPTOP_PYTHON={PYTHON_VERSION}", "LAPTOP_PLATFORM=manylinux2014_x86_64",
+         "LAPTOP_DESK=1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "with the desk" in done.stdout
+    assert "evac-intake[desk]==" in (out / "requirements.txt").read_text()
+    venv = tmp_path / "triage-venv"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHON": BASE_PYTHON}
+    installed = offline("sh", out / "install.sh", venv, env=env)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    desk = offline(venv / "bin" / "python", "-c", "import flask, triage.desk, triage.desk.serve; print('desk ok')",
+                   cwd=tmp_path)  # fmt: skip
+    assert desk.returncode == 0 and "desk ok" in desk.stdout, desk.stderr
+    assert offline(venv / "bin" / "python", "-c", "import sqlalchemy").returncode != 0, "no server stack"
