@@ -72,8 +72,9 @@ def next_steps(base: Path, home: Path, passphrase_file: Path, url: str, bin_dir:
     bin_dir = Path(sys.executable).parent if bin_dir is None else bin_dir
     # A real caseworker types the fingerprint the operator reads out; the demo plays both parts.
     check = f" --fingerprint {server_fingerprint}" if server_fingerprint else ""
-    instance, bundle, ack = base / "instance", base / "export.bundle", base / "ack.file"
-    triage = f"triage --home {home} --passphrase-file {passphrase_file}"
+    # Quoted, so that a demo folder with a space in its path still pastes as one word per path.
+    instance, bundle, ack = (shlex.quote(str(base / name)) for name in ("instance", "export.bundle", "ack.file"))
+    triage = f"triage --home {shlex.quote(str(home))} --passphrase-file {shlex.quote(str(passphrase_file))}"
     return "\n".join([
         BANNER,
         "  DEMO ONLY: the caseworker key below is a demo key with its passphrase on disk.",

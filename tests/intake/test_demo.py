@@ -40,7 +40,7 @@ def _shell(path_line: str, command: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.slow
 def test_the_printed_round_trip_works_twice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # Given a prepared demo and the steps it prints
-    base = tmp_path / "demo"
+    base = tmp_path / "my demo"  # a space in the path: every printed path must still paste as one word
     assert demo.main(["--dir", str(base), "--prepare-only"]) == 0
     steps = _steps(capsys.readouterr().out)
     path_line, rest = steps[0], steps[1:]
