@@ -4,7 +4,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench wheel lock clean
+.PHONY: run test lint bench wheel lock laptop-kit clean
+
+PORT ?= 8080
 
 $(STAMP): pyproject.toml requirements/server.lock
 	@$(PYTHON) -m venv $(VENV) || { echo "Could not create a virtual environment. On Debian: apt-get install python3-venv"; exit 1; }
@@ -15,7 +17,7 @@ $(STAMP): pyproject.toml requirements/server.lock
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python -m intake.demo
+	$(BIN)/python -m intake.demo --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check crypto intake triage tests bench deploy
@@ -30,6 +32,14 @@ bench: $(STAMP)
 
 wheel: $(STAMP)
 	$(BIN)/pip wheel --no-deps -w dist .
+
+# The offline laptop's install, built on a connected machine (docs/OPERATIONS.md, section 2). Both the
+# laptop's Python (python3 --version there) and its platform are chosen explicitly: wheels fit only one.
+laptop-kit: $(STAMP)
+	@test -n "$(KIT)" -a -n "$(LAPTOP_PYTHON)" -a -n "$(LAPTOP_PLATFORM)" || { echo "Usage: make laptop-kit \
+	KIT=/media/usb/laptop-kit LAPTOP_PYTHON=3.13 LAPTOP_PLATFORM=manylinux2014_x86_64 (Tails 7, Debian 13: 3.13; \
+	Tails 6, Debian 12: 3.11)"; exit 2; }
+	$(BIN)/python deploy/laptop_kit.py --out "$(KIT)" --python-version $(LAPTOP_PYTHON) --platform $(LAPTOP_PLATFORM)
 
 lock: $(STAMP)
 	$(BIN)/pip install --quiet pip-tools

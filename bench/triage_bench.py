@@ -34,7 +34,7 @@ from triage.home import Home
 from triage.identities import Keygen
 
 TODAY = datetime.date(2026, 11, 22)
-PASSPHRASE = "benchmark passphrase, not secret"
+PASSPHRASE = "benchmark passphrase, not a secret, for speed only"
 WORDS = ["помогите", "нас", "ищут", "семья", "угрожает", "help", "we", "must", "leave", "soon", "police", "угрозы"]
 BUNDLE_HEADER = 4 + 1 + 32 + 8 + 8 + 4 + 4
 

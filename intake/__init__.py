@@ -18,7 +18,22 @@ never sends a script or loads anything from another origin; never guesses the la
 and has no setting that turns a protection off.
 """
 
-from intake.app import create_app
-from intake.config import IntakeConfig
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["IntakeConfig", "create_app"]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use, so that `intake` on a laptop install (no Flask) can say what to install
+    # instead of failing inside this package's import.
+    if name == "create_app":
+        from intake.app import create_app
+
+        return create_app
+    if name == "IntakeConfig":
+        from intake.config import IntakeConfig
+
+        return IntakeConfig
+    raise AttributeError(f"module 'intake' has no attribute {name!r}")

@@ -16,11 +16,18 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 import crypto
+from crypto.keyfile import MAGIC as PRIVATE_KEY_MAGIC
 from intake.config import ConfigError, IntakeConfig
 from intake.instance import Instance, InstanceError
 from intake.storage import AckReplayedError, DuplicateRecipientError, Storage, StorageError, today
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+PRIVATE_KEY = (
+    "{file} is a caseworker's PRIVATE key file: it was not read into the server and nothing was copied. "
+    "Take it back to the offline laptop, delete it from this stick and from this machine, and register "
+    "the public file NAME.pub that `triage keygen` printed."
+)
 
 NO_RECIPIENT = (
     "No caseworker key is registered, so nothing could be sealed. A caseworker runs "
@@ -77,7 +84,19 @@ class Context:
 pass_context = click.make_pass_decorator(Context)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class WholeSummaries(click.Group):
+    """click cuts command summaries at the terminal width; a new operator needs them whole."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, command.get_short_help_str(limit=1000))
+                for name in self.list_commands(ctx)
+                if (command := self.get_command(ctx, name)) is not None and not command.hidden]  # fmt: skip
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=WholeSummaries, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--instance", "instance_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Folder holding all server state (default: $INTAKE_INSTANCE_DIR).")  # fmt: skip
 @click.pass_context
@@ -104,7 +123,7 @@ def init(ctx: Context) -> None:
     click.echo(f"Server key fingerprint: {server.fingerprint}")
 
 
-@main.group()
+@main.group(cls=WholeSummaries)
 def recipients() -> None:
     """Manage the caseworker public keys that requests are sealed to."""
 
@@ -114,9 +133,12 @@ def recipients() -> None:
 @pass_context
 @friendly
 def recipients_add(ctx: Context, file: Path) -> None:
-    """Register the caseworker public key in FILE (made by `triage keygen`)."""
+    """Register the caseworker public key in FILE (NAME.pub, made by `triage keygen`)."""
+    data = file.read_bytes()
+    if data.startswith(PRIVATE_KEY_MAGIC):
+        raise click.ClickException(PRIVATE_KEY.format(file=file))
     try:
-        public = crypto.PublicIdentity.from_text(file.read_bytes())
+        public = crypto.PublicIdentity.from_text(data)
     except crypto.CryptoError:
         raise click.ClickException(f"{file} is not a valid caseworker public key file.") from None
     try:
@@ -173,30 +195,39 @@ def serve(ctx: Context, host: str, port: int) -> None:
     if not ctx.storage().recipients():
         raise click.ClickException(NO_RECIPIENT)
     from intake.app import create_app
-    from intake.devserver import serve as run
+    from intake.devserver import PortError, bind
 
-    click.echo(f"Serving on http://{host}:{port}/ (no access log). Press Ctrl+C to stop.")
-    run(create_app(ctx.config), host, port)
+    try:
+        server = bind(create_app(ctx.config), host, port)
+    except PortError as error:
+        raise click.ClickException(f"{error} Choose another with --port.") from None
+    click.echo(f"Serving on http://{host}:{server.port}/ (no access log). Press Ctrl+C to stop.")
+    server.serve_forever()
 
 
 @main.command()
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Bundle file to write (must not exist yet).")  # fmt: skip
+              help="Bundle file to write (refused if it exists, unless --overwrite).")
+@click.option("--overwrite", is_flag=True, help="Replace FILE if it exists already.")  # fmt: skip
 @pass_context
 @friendly
-def export(ctx: Context, out: Path) -> None:
+def export(ctx: Context, out: Path, overwrite: bool) -> None:
     """Write a signed bundle of every envelope not yet acknowledged."""
     storage = ctx.storage()
     server_key = Instance(ctx.config).server_key()
     partial = out.with_name(out.name + ".partial")
+    # Every refusal comes before storage.export: an export that is refused must not use up a bundle number.
+    if out.exists() and not overwrite:
+        raise click.ClickException(f"{out} exists already; choose another name, or add --overwrite to replace it.")
+    if partial.exists():
+        raise click.ClickException(f"{partial} is left over from an export that did not finish; delete it and "
+                                   "export again.")  # fmt: skip
     try:
         with open(partial, "xb") as stream:
             result = storage.export(stream, server_key, today())
             stream.flush()
             os.fsync(stream.fileno())
-        if out.exists():
-            raise click.ClickException(f"{out} exists already; choose another name.")
-        partial.rename(out)
+        os.replace(partial, out)
     finally:
         partial.unlink(missing_ok=True)
     expired = storage.expire_replies(today() - datetime.timedelta(days=ctx.config.reply_days))

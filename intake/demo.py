@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -28,7 +29,8 @@ WORDS = (
 
 
 def demo_passphrase() -> str:
-    return "-".join(secrets.choice(WORDS) for _ in range(7))  # 35 bits: a demo, not a real key
+    # Seven different words: triage keygen's rule is six different words. About 31 bits: a demo, not a real key.
+    return "-".join(secrets.SystemRandom().sample(WORDS, 7))
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -64,20 +66,30 @@ def prepare(base: Path) -> tuple[IntakeConfig, Path, Path]:
     return config, home, passphrase_file
 
 
-def next_steps(base: Path, home: Path, passphrase_file: Path, url: str) -> str:
-    instance, bundle = base / "instance", base / "export.bundle"
+def next_steps(base: Path, home: Path, passphrase_file: Path, url: str, bin_dir: Path | None = None) -> str:
+    """The round trip, each line ready to paste in a new terminal, repeatable as often as wanted."""
+    bin_dir = Path(sys.executable).parent if bin_dir is None else bin_dir
+    instance, bundle, ack = base / "instance", base / "export.bundle", base / "ack.file"
     triage = f"triage --home {home} --passphrase-file {passphrase_file}"
+    # The first import checks the server's fingerprint; here the demo reads it from its own instance, where a
+    # caseworker would type the one the operator reads to them.
+    fingerprint = Instance(IntakeConfig(instance_dir=instance)).server_key().public.fingerprint
     return "\n".join([
         BANNER,
         "  DEMO ONLY: the caseworker key below is a demo key with its passphrase on disk.",
         BANNER,
         f"  Open {url}ru/ (Russian) or {url}en/ (English) and send a request.",
-        "  Then, in another terminal (with .venv/bin on PATH):",
-        f"    intake --instance {instance} export --out {bundle}",
-        f"    {triage} import {bundle}",
+        "  Then, in another terminal, paste these lines (the first puts intake and triage on your PATH):",
+        f"    export PATH={shlex.quote(str(bin_dir))}:\"$PATH\"",
+        f"    intake --instance {instance} export --out {bundle} --overwrite",
+        f"    {triage} import --fingerprint {fingerprint} {bundle}",
         f"    {triage} list",
-        f"    {triage} ack --out {base / 'ack.file'}",
-        f"    intake --instance {instance} apply-ack {base / 'ack.file'}",
+        f"    {triage} show ID          # ID: the first column of the list",
+        f"    {triage} set ID --status contacted",
+        f"    {triage} ack --out {ack} --overwrite",
+        f"    intake --instance {instance} apply-ack {ack}",
+        "  --overwrite replaces the file of the previous round: fine in this folder, never on a USB stick",
+        "  whose file has not been used yet. Send another request and repeat from `export`.",
         BANNER,
     ])  # fmt: skip
 
@@ -85,19 +97,25 @@ def next_steps(base: Path, home: Path, passphrase_file: Path, url: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the intake server locally with a DEMO caseworker key.")
     parser.add_argument("--dir", type=Path, default=Path("demo"), help="demo folder (default: ./demo)")
-    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (default: 8080; 0: any free)")
     parser.add_argument("--prepare-only", action="store_true", help="set up the demo folder, do not serve")
     args = parser.parse_args(argv)
     base = args.dir.resolve()
     config, home, passphrase_file = prepare(base)
-    url = f"http://127.0.0.1:{args.port}/"
-    print(next_steps(base, home, passphrase_file, url))
     if args.prepare_only:
+        print(next_steps(base, home, passphrase_file, f"http://127.0.0.1:{args.port}/"))
         return 0
     from intake.app import create_app
-    from intake.devserver import serve
+    from intake.devserver import PortError, bind
 
-    serve(create_app(config), "127.0.0.1", args.port)
+    try:  # bind first: a taken port is said before any next step is printed
+        server = bind(create_app(config), "127.0.0.1", args.port)
+    except PortError as error:
+        print(f"{error} Choose another port: make run PORT=8081 (or python -m intake.demo --port 8081).",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    print(next_steps(base, home, passphrase_file, f"http://127.0.0.1:{server.port}/"), flush=True)
+    server.serve_forever()
     return 0
 
 

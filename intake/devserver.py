@@ -1,11 +1,21 @@
-"""The development server behind ``intake serve``: Werkzeug, with no access log and no Server header."""
+"""The development server behind ``intake serve`` and the demo: Werkzeug, with no access log and no Server header.
+
+``bind`` takes the port before anything is printed, so a taken port is one clear sentence
+(``PortError``) instead of "Serving on …" followed by Werkzeug's own message and exit.
+"""
 
 from __future__ import annotations
 
+import errno
+import socket
 from typing import Any
 
 from flask import Flask
-from werkzeug.serving import WSGIRequestHandler, run_simple
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+
+class PortError(Exception):
+    """The address or port cannot be listened on; the message says which and why."""
 
 
 class QuietHandler(WSGIRequestHandler):
@@ -23,5 +33,20 @@ class QuietHandler(WSGIRequestHandler):
         super().send_header(keyword, value)
 
 
+def bind(app: Flask, host: str, port: int) -> BaseWSGIServer:
+    """Listen on host:port (0: any free port, see ``.port``), then hand the socket to Werkzeug."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restart need not wait out TIME_WAIT
+        try:
+            listener.bind((host, port))
+            listener.listen(128)
+        except OSError as error:
+            reason = "it is in use by another program" if port and error.errno == errno.EADDRINUSE else error.strerror
+            raise PortError(f"Cannot listen on {host} port {port}: {reason}.") from None
+        # Werkzeug duplicates the descriptor; ours closes when this block ends.
+        return make_server(host, port, app, threaded=True, request_handler=QuietHandler, fd=listener.fileno())
+
+
 def serve(app: Flask, host: str, port: int) -> None:
-    run_simple(host, port, app, threaded=True, request_handler=QuietHandler, use_reloader=False, use_debugger=False)
+    bind(app, host, port).serve_forever()

@@ -24,6 +24,7 @@ from triage.config import TriageConfig
 from triage.errors import explain
 from triage.home import Home, read_passphrase_file
 from triage.operations import Session, unlock
+from triage.passphrase import ask_new_passphrase, read_secret
 
 PASSPHRASE_TRIES = 3
 __all__ = ["PASSPHRASE_TRIES", "App", "TriageConfig", "friendly_errors"]
@@ -39,14 +40,7 @@ class App:
     def passphrase(self, *, new: bool = False) -> str:
         if self.passphrase_file is not None:
             return read_passphrase_file(self.passphrase_file)
-        return str(
-            click.prompt(
-                "New passphrase" if new else "Passphrase",
-                hide_input=True,
-                confirmation_prompt="Repeat the passphrase" if new else False,
-                err=True,
-            )
-        )
+        return ask_new_passphrase() if new else read_secret("Passphrase")
 
     def identity(self) -> crypto.Identity:
         """Unlock the caseworker's key; someone typing gets three tries, a passphrase file one."""

@@ -16,6 +16,7 @@ import click
 
 import crypto
 from triage.app import App, TriageConfig, friendly_errors
+from triage.commandgroup import GlobalOptionsGroup
 from triage.desk_command import desk_command
 from triage.errors import HomeError, TriageError
 from triage.freetext import read_text
@@ -23,6 +24,8 @@ from triage.hardening import no_core_dumps
 from triage.home import Home, default_home
 from triage.identities import Keygen
 from triage.operations import MAX_NOTE_CHARS
+from triage.passphrase import LANGUAGES, ask_new_passphrase
+from triage.policy_command import policy_command
 from triage.progress import progress_bar
 from triage.store import STATUSES
 from triage.summary import print_import_summary
@@ -33,7 +36,7 @@ from triage.views import list_command, show_command
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-@click.group(context_settings=CONTEXT)
+@click.group(cls=GlobalOptionsGroup, context_settings=CONTEXT)
 @click.option(
     "--home",
     type=click.Path(file_okay=False, path_type=Path),
@@ -72,17 +75,20 @@ def main(ctx: click.Context, home: Path | None, passphrase_file: Path | None, ca
 
 @main.command()
 @click.option("--name", required=True, help="Your name or handle, as the operator will see it (1-64 characters).")
+@click.option("--words", "language", type=click.Choice(LANGUAGES), default="en", show_default=True,
+              help="Language of the suggested passphrase's words.")  # fmt: skip
 @click.pass_obj
 @friendly_errors
-def keygen(app: App, name: str) -> None:
-    """Create your caseworker key (asks for a new passphrase twice).
+def keygen(app: App, name: str, language: str) -> None:
+    """Create your caseworker key (suggests a passphrase of words; asks for yours twice).
 
     Writes the passphrase-protected private key and NAME.pub into the home folder. Give NAME.pub to
     the operator and read its fingerprint to them by voice or another channel you trust.
     """
     if app.home.key_path(name).exists():
         raise HomeError(f"A key named {name!r} already exists in {app.home.path}; choose another name.")
-    new = Keygen(app.home, kdf=app.config.kdf).create(name, app.passphrase(new=True))
+    passphrase = app.passphrase() if app.passphrase_file else ask_new_passphrase(language)
+    new = Keygen(app.home, kdf=app.config.kdf).create(name, passphrase)
     click.echo(f"Public key:  {new.pub_path}")
     click.echo(f"Fingerprint: {new.public.fingerprint}")
     click.echo(
@@ -148,6 +154,7 @@ def _confirm_first_server(server: crypto.ServerPublicKey) -> str:
 main.add_command(list_command)
 main.add_command(show_command)
 main.add_command(desk_command)
+main.add_command(policy_command)
 
 
 @main.command("set")
@@ -177,10 +184,12 @@ def set_(app: App, case_id: str, status: str | None, with_note: bool) -> None:
 
 
 @main.command()
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Where to write.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write (refused if the file exists, unless --overwrite).")
+@click.option("--overwrite", is_flag=True, help="Replace FILE if it exists already.")  # fmt: skip
 @click.pass_obj
 @friendly_errors
-def ack(app: App, out: Path) -> None:
+def ack(app: App, out: Path, overwrite: bool) -> None:
     """Write the signed return file for the operator: what you hold, and your queued replies.
 
     It acknowledges every envelope safely imported (the server then deletes exactly these, and the
@@ -188,8 +197,10 @@ def ack(app: App, out: Path) -> None:
     each requester. The operator runs `intake apply-ack FILE`. Envelopes not in it stay on the server
     and come in the next export.
     """
+    if out.exists() and not overwrite:  # before the passphrase: nothing to undo
+        raise HomeError(f"{out} already exists; nothing was written. Choose another name, or add --overwrite.")
     with app.session() as session:
-        written = session.write_ack(out)
+        written = session.write_ack(out, overwrite=overwrite)
     click.echo(f"Wrote {out}: acknowledges {written.entries} envelope(s), carries {written.replies} "
                f"repl{'y' if written.replies == 1 else 'ies'}, signed by {written.signer}.")  # fmt: skip
     click.echo(f"Carry it to the server; the operator runs `intake apply-ack {out.name}`.")

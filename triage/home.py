@@ -100,12 +100,26 @@ def write_private(path: Path, data: bytes, *, overwrite: bool = False) -> None:
         if overwrite:
             os.replace(tmp, path)
         else:
-            os.link(tmp, path)  # fails if a file appeared meanwhile; never clobbers a key
-            os.unlink(tmp)
+            _place_new(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _place_new(tmp: str, path: Path) -> None:
+    """Move the finished ``tmp`` to ``path`` only if nothing is there: a key or a file on a stick is never clobbered."""
+    try:
+        os.link(tmp, path)  # atomic, and fails if a file appeared meanwhile
+    except FileExistsError:
+        raise HomeError(f"{path} already exists; nothing was overwritten.") from None
+    except OSError:
+        # FAT and exFAT (most USB sticks) have no hard links: check, then rename (a narrow race, never a torn file).
+        if path.exists():
+            raise HomeError(f"{path} already exists; nothing was overwritten.") from None
+        os.replace(tmp, path)
+        return
+    os.unlink(tmp)
 
 
 def read_passphrase_file(path: Path) -> str:

@@ -13,9 +13,8 @@ from pathlib import Path
 import crypto
 from triage.errors import HomeError
 from triage.home import Home, write_private
+from triage.passphrase import check_passphrase
 from triage.store import CaseStore
-
-MIN_PASSPHRASE_CHARS = 8
 
 
 @dataclass(frozen=True)
@@ -34,11 +33,7 @@ class Keygen:
         self.kdf = kdf
 
     def create(self, name: str, passphrase: str) -> NewKey:
-        if len(passphrase) < MIN_PASSPHRASE_CHARS:
-            raise HomeError(
-                f"Choose a passphrase of at least {MIN_PASSPHRASE_CHARS} characters "
-                "(several unrelated words are easy to remember and hard to guess)."
-            )
+        check_passphrase(passphrase)  # the one rule, whoever asks: the CLI, the desk, a script
         identity = crypto.Identity.generate(name)
         self.home.ensure()
         key_path, pub_path = self.home.key_path(identity.name), self.home.pub_path(identity.name)

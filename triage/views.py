@@ -33,7 +33,7 @@ POLICY_OPTION = click.option(
     "--policy",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="A priority policy file (TOML) to use instead of the shipped one; see docs/POLICY.md.",
+    help="A priority policy file (TOML) to use instead of the shipped one; see `triage policy`.",
 )
 
 

@@ -16,7 +16,7 @@ from triage.app import TriageConfig
 from triage.cli import main
 
 TODAY = datetime.date(2026, 11, 22)
-PASSPHRASE = "correct horse battery staple"
+PASSPHRASE = "correct horse battery staple lantern orchid"
 TEST_CONFIG = TriageConfig(kdf=crypto.KDF_FOR_TESTS_ONLY, today=lambda: TODAY)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import crypto
-from tests.triage.helpers import TODAY, Server, Triage, assert_one_sentence, make_request
+from tests.triage.helpers import PASSPHRASE, TODAY, Server, Triage, assert_one_sentence, make_request
 
 SECRET = bytes(range(32))
 
@@ -38,7 +38,7 @@ def followup_entry(server: Server, payload: dict[str, Any], recipients: list[cry
 @pytest.fixture
 def laptop(tmp_path: Path) -> tuple[Triage, Server, crypto.PublicIdentity]:
     passphrase = tmp_path / "pass"
-    passphrase.write_text("correct horse battery staple\n")
+    passphrase.write_text(PASSPHRASE + "\n")
     triage = Triage(tmp_path / "home", passphrase)
     return triage, Server(), triage.keygen("Alice")
 

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import crypto
-from tests.triage.helpers import Server, Triage, assert_one_sentence, make_request
+from tests.triage.helpers import PASSPHRASE, Server, Triage, assert_one_sentence, make_request
 from triage import freetext
 from triage.errors import TriageError
 from triage.text import escape_disguising as _escape_disguising
@@ -24,7 +24,7 @@ from triage.text import escape_disguising as _escape_disguising
 @pytest.fixture
 def loaded(tmp_path: Path) -> tuple[Triage, Server, crypto.PublicIdentity]:
     passphrase = tmp_path / "pass"
-    passphrase.write_text("correct horse battery staple\n")
+    passphrase.write_text(PASSPHRASE + "\n")
     triage = Triage(tmp_path / "home", passphrase)
     alice = triage.keygen("Alice")
     server = Server()
@@ -85,7 +85,7 @@ def test_json_output_escapes_every_disguising_character_and_keeps_the_value(text
 
 def test_list_json_prints_no_raw_bidi_controls(tmp_path: Path) -> None:
     passphrase = tmp_path / "pass"
-    passphrase.write_text("correct horse battery staple\n")
+    passphrase.write_text(PASSPHRASE + "\n")
     triage = Triage(tmp_path / "home", passphrase)
     alice = triage.keygen("Alice")
     server = Server()

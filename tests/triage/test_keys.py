@@ -51,7 +51,7 @@ def test_keygen_refuses_short_passphrase_and_existing_name(triage: Triage, tmp_p
     short = tmp_path / "short"
     short.write_text("abc\n")
     result = Triage(triage.home, short).run("keygen", "--name", "Alice")
-    assert_one_sentence(result, "at least 8 characters")
+    assert_one_sentence(result, "at least 6 different words")
     triage.keygen("Alice")
     before = (triage.home / "Alice.key").read_bytes()
     assert_one_sentence(triage.run("keygen", "--name", "Alice"), "already exists")
@@ -79,7 +79,7 @@ def test_second_caseworker_needs_a_grant_then_opens_with_own_key(
     # Given Alice's home with imported cases, sealed to Alice and Bob
     alice = triage.keygen("Alice")
     bob_pass = tmp_path / "bob-pass"
-    bob_pass.write_text("bob's own long passphrase\n")
+    bob_pass.write_text("bob's own long passphrase, six words\n")
     bob = Triage(triage.home, bob_pass, TEST_CONFIG)
     result = bob.ok("keygen", "--name", "Bob")
     assert "triage grant Bob" in result.output
