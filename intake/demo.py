@@ -66,12 +66,12 @@ def prepare(base: Path) -> tuple[IntakeConfig, Path, Path]:
     return config, home, passphrase_file
 
 
-def next_steps(base: Path, home: Path, passphrase_file: Path, url: str, bin_dir: Path | None = None,
-               server_fingerprint: str | None = None) -> str:  # fmt: skip
+def next_steps(base: Path, home: Path, passphrase_file: Path, url: str, bin_dir: Path | None = None) -> str:
     """The round trip, each line ready to paste in a new terminal, repeatable as often as wanted."""
     bin_dir = Path(sys.executable).parent if bin_dir is None else bin_dir
-    # A real caseworker types the fingerprint the operator reads out; the demo plays both parts.
-    check = f" --fingerprint {server_fingerprint}" if server_fingerprint else ""
+    # The first import checks the server's fingerprint; here the demo reads it from its own instance, where a
+    # caseworker would type the one the operator reads to them.
+    fingerprint = Instance(IntakeConfig(instance_dir=base / "instance")).server_key().public.fingerprint
     # Quoted, so that a demo folder with a space in its path still pastes as one word per path.
     instance, bundle, ack = (shlex.quote(str(base / name)) for name in ("instance", "export.bundle", "ack.file"))
     triage = f"triage --home {shlex.quote(str(home))} --passphrase-file {shlex.quote(str(passphrase_file))}"
@@ -83,7 +83,7 @@ def next_steps(base: Path, home: Path, passphrase_file: Path, url: str, bin_dir:
         "  Then, in another terminal, paste these lines (the first puts intake and triage on your PATH):",
         f"    export PATH={shlex.quote(str(bin_dir))}:\"$PATH\"",
         f"    intake --instance {instance} export --out {bundle} --overwrite",
-        f"    {triage} import{check} {bundle}",
+        f"    {triage} import --fingerprint {fingerprint} {bundle}",
         f"    {triage} list",
         f"    {triage} show ID          # ID: the first column of the list",
         f"    {triage} set ID --status contacted",
@@ -103,9 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     base = args.dir.resolve()
     config, home, passphrase_file = prepare(base)
-    fingerprint = Instance(config).server_key().public.fingerprint
     if args.prepare_only:
-        print(next_steps(base, home, passphrase_file, f"http://127.0.0.1:{args.port}/", server_fingerprint=fingerprint))
+        print(next_steps(base, home, passphrase_file, f"http://127.0.0.1:{args.port}/"))
         return 0
     from intake.app import create_app
     from intake.devserver import PortError, bind
@@ -116,8 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{error} Choose another port: make run PORT=8081 (or python -m intake.demo --port 8081).",
               file=sys.stderr)  # fmt: skip
         return 1
-    print(next_steps(base, home, passphrase_file, f"http://127.0.0.1:{server.port}/", server_fingerprint=fingerprint),
-          flush=True)  # fmt: skip
+    print(next_steps(base, home, passphrase_file, f"http://127.0.0.1:{server.port}/"), flush=True)
     server.serve_forever()
     return 0
 

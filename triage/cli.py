@@ -153,8 +153,8 @@ def _confirm_first_server(server: crypto.ServerPublicKey) -> str:
 
 main.add_command(list_command)
 main.add_command(show_command)
-main.add_command(policy_command)
 main.add_command(desk_command)
+main.add_command(policy_command)
 
 
 @main.command("set")
