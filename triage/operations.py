@@ -260,7 +260,7 @@ class Session:
         )  # fmt: skip
         return data, len(entries), replies
 
-    def write_ack(self, out: Path, *, overwrite: bool = True) -> AckWritten:
+    def write_ack(self, out: Path, *, overwrite: bool = False) -> AckWritten:
         """Write the return file to ``out``, readable only by the owner; its replies then count as sent."""
         data, count, replies = self.make_ack()
         write_private(out, data, overwrite=overwrite)

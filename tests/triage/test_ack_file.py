@@ -46,3 +46,16 @@ def test_write_private_without_hard_links_still_refuses_an_existing_file(
         write_private(target, b"second")
     assert target.read_bytes() == b"first"
     assert [p.name for p in tmp_path.iterdir()] == ["ack.eva"]
+
+
+def test_the_desk_never_replaces_a_return_file_on_the_stick(tmp_path: Path) -> None:
+    import datetime
+
+    from triage.desk.folders import return_file_name
+
+    day = datetime.date(2026, 11, 27)
+    assert return_file_name(day, tmp_path) == "return-2026-11-27.ack"
+    (tmp_path / "return-2026-11-27.ack").write_bytes(b"first, not applied yet")
+    assert return_file_name(day, tmp_path) == "return-2026-11-27-2.ack"
+    (tmp_path / "return-2026-11-27-2.ack").write_bytes(b"second")
+    assert return_file_name(day, tmp_path) == "return-2026-11-27-3.ack"

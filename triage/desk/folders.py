@@ -58,5 +58,12 @@ def bundle_files(folder: Path) -> list[BundleFile]:
     return found
 
 
-def return_file_name(today: datetime.date) -> str:
-    return f"return-{today.isoformat()}.ack"
+def return_file_name(today: datetime.date, folder: Path | None = None) -> str:
+    """return-DAY.ack, or return-DAY-2.ack … when the stick already holds one: a return file that has not been
+    applied yet (its replies already count as sent) is never replaced."""
+    name = f"return-{today.isoformat()}.ack"
+    number = 1
+    while folder is not None and (folder / name).exists():
+        number += 1
+        name = f"return-{today.isoformat()}-{number}.ack"
+    return name

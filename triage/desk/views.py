@@ -217,10 +217,10 @@ def write_return() -> Any:
     folder, error = usable_folder(request.form.get("folder", ""), g.t)
     if folder is None:
         return render_template("usb.html", folder=request.form.get("folder", ""), files=[], error=error), 400
-    path = folder / return_file_name(state.config.today())
+    path = folder / return_file_name(state.config.today(), folder)
     with _session() as session:
         try:
-            written = session.write_ack(path)
+            written = session.write_ack(path, overwrite=False)
         except (TriageError, crypto.CryptoError, OSError) as failure:
             files = bundle_files(folder)
             return render_template("usb.html", folder=str(folder), files=files, error=explain(failure)), 400
