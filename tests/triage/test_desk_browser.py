@@ -172,7 +172,7 @@ def test_a_morning_in_the_desk(tmp_path: Path, driver: Any, capfd: pytest.Captur
         driver.get(f"{running.origin}/usb?folder={urllib.parse.quote(str(usb))}")
         _after(driver, driver.find_element(By.ID, "write-return"), text="подтверждает")
         assert "подтверждает 5 конвертов" in driver.find_element(By.ID, "returned").text
-        returned = next(usb.glob("return-*.ack"))
+        returned = next(usb.glob("ack-*.eva"))
         # Then the server accepts it and forgets the five requests
         assert "deleted 5 envelope(s)" in operator.apply(returned)
         assert all(collected(client, receipts[s]) for s in REQUESTS)

@@ -59,4 +59,4 @@ def bundle_files(folder: Path) -> list[BundleFile]:
 
 
 def return_file_name(today: datetime.date) -> str:
-    return f"return-{today.isoformat()}.ack"
+    return f"ack-{today.isoformat()}.eva"  # the name docs/OPERATIONS.md §4 uses for the CLI's return file
