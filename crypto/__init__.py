@@ -18,8 +18,9 @@ What it does
   files replies to it.
 * Replies (laptop -> requester): ``seal_reply(text, written_on=, to=reply_public)`` gives a container of
   one fixed size (``REPLY_SIZE``); ``open_reply(container, keypair)`` gives the ``Reply`` back.
-* The export bundle (server -> laptop): ``write_bundle`` is signed with the server's ``ServerKey``;
-  ``read_bundle`` verifies it before handing out a single entry.
+* The export bundle (server -> laptop): ``write_bundle`` is signed with the server's ``ServerKey`` and,
+  given ``recipients=``, signs the server's recipient set in and says per entry (``sealed_to``) who can
+  read it; ``read_bundle`` verifies it before handing out a single entry.
 * The acknowledgement, or return file (laptop -> server): ``make_ack`` is signed by a caseworker
   identity and carries sealed replies (``AckReply``); ``read_ack`` accepts it only from a registered
   caseworker and only for this server, and gives ``Ack.replies`` (empty for a version 1 file).
@@ -67,6 +68,7 @@ from crypto.keyfile import (
 from crypto.keys import Identity, PublicIdentity, ServerKey, ServerPublicKey, normalize_fingerprint
 from crypto.records import StoreKey
 from crypto.reply import REPLY_SIZE, Reply, open_reply, seal_reply
+from crypto.reply import TEXT_LIMIT as REPLY_TEXT_LIMIT
 from crypto.reply_keys import ReplyKeyPair, ReplyPublicKey, derive_reply_keypair, mailbox_id
 from crypto.request_schema import (
     MAX_REQUEST_BYTES,
@@ -83,6 +85,7 @@ __all__ = [
     "MAX_REQUEST_BYTES",
     "MESSAGE_LIMIT",
     "REPLY_SIZE",
+    "REPLY_TEXT_LIMIT",
     "SCHEMA_VERSION",
     "Ack",
     "AckEntry",

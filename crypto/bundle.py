@@ -5,6 +5,11 @@ signature and the signer first, and only then reports a structural fault (entry 
 increasing serials, unique ids, no trailing bytes);
 ``Bundle.entries()`` scans it again and fails at the end if a single byte differs from the verified
 scan, so a caller that commits only after the iterator finishes can never import a changed file.
+
+Version 2 (written whenever the server passes its recipient set) signs that set into the header and
+says, for each entry, which caseworker keys its envelope was sealed to: a recipient added in secret is
+in the signed set for every laptop to see, and each laptop can say who could read each case. Version 1
+(no recipient set) stays readable. docs/FORMAT.md §8.1.
 """
 
 from __future__ import annotations
@@ -14,22 +19,25 @@ import hashlib
 import hmac
 import io
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from crypto.binary import U64_MAX, Reader, encode_day, u8, u32, u64
 from crypto.envelope import MAX_PAYLOAD, MAX_RECIPIENTS, envelope_size
 from crypto.errors import MalformedError, TamperedError, UnknownSignerError, UnsupportedVersionError
-from crypto.keys import ServerKey, ServerPublicKey
+from crypto.keys import PublicIdentity, ServerKey, ServerPublicKey, check_name
 from crypto.signed import SIGNATURE_SIZE, body_hasher, signed_message
 
 MAGIC = b"ITKB"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 HEADER_SIZE = 4 + 1 + 32 + 8 + 8 + 4 + 4
 ENTRY_HEAD_SIZE = 16 + 8 + 4
 MAX_ENTRIES = 1_000_000
 MAX_ENVELOPE = envelope_size(MAX_PAYLOAD, MAX_RECIPIENTS)
+MAX_BUNDLE_RECIPIENTS = 64
+FINGERPRINT_SIZE = 16
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,7 @@ class BundleEntry:
     entry_id: bytes
     serial: int
     envelope: bytes
+    sealed_to: tuple[str, ...] = ()  # fingerprints of the keys the envelope was sealed to (version 2)
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,45 @@ class BundleHeader:
     high_water: int
     created_on: datetime.date
     count: int
+    recipients: tuple[PublicIdentity, ...] = ()  # the server's signed recipient set; empty in version 1
+    version: int = 1
+
+
+def _fingerprint_bytes(fingerprint: str) -> bytes:
+    return bytes.fromhex(fingerprint.replace("-", ""))
+
+
+def _fingerprint_text(raw: bytes) -> str:
+    digits = raw.hex()
+    return "-".join(digits[i : i + 4] for i in range(0, 32, 4))
+
+
+def _check_recipient_set(recipients: Sequence[PublicIdentity]) -> dict[bytes, PublicIdentity]:
+    """1 to 64 recipients, no key and no name twice: fingerprint bytes -> identity."""
+    if not 1 <= len(recipients) <= MAX_BUNDLE_RECIPIENTS:
+        raise MalformedError(f"a bundle names 1 to {MAX_BUNDLE_RECIPIENTS} recipients")
+    by_fingerprint = {_fingerprint_bytes(r.fingerprint): r for r in recipients}
+    if len(by_fingerprint) != len(recipients) or len({r.name for r in recipients}) != len(recipients):
+        raise MalformedError("a bundle's recipient set names the same key or the same name twice")
+    return by_fingerprint
+
+
+def _check_sealed_to(sealed_to: Sequence[bytes], known: dict[bytes, PublicIdentity], envelope_head: bytes) -> None:
+    """Each entry: 1-16 distinct recipients of the set, as many as its envelope's header says."""
+    if not 1 <= len(sealed_to) <= MAX_RECIPIENTS or len(set(sealed_to)) != len(sealed_to):
+        raise MalformedError("a bundle entry names 1 to 16 distinct recipients")
+    if any(fingerprint not in known for fingerprint in sealed_to):
+        raise MalformedError("a bundle entry names a recipient outside the bundle's recipient set")
+    if len(envelope_head) < 6 or envelope_head[5] != len(sealed_to):
+        raise MalformedError("a bundle entry names another number of recipients than its envelope holds")
+
+
+def _recipients_block(recipients: Sequence[PublicIdentity]) -> bytes:
+    parts = [u8(len(recipients))]
+    for r in recipients:
+        name = r.name.encode("utf-8")
+        parts.append(r.box_public + r.sign_public + u8(len(name)) + name)
+    return b"".join(parts)
 
 
 def write_bundle(
@@ -57,8 +105,15 @@ def write_bundle(
     sequence: int,
     high_water: int,
     created_on: datetime.date,
+    recipients: Sequence[PublicIdentity] = (),
 ) -> None:
-    """Stream a signed bundle of exactly ``count`` entries, given in strictly increasing serial order."""
+    """Stream a signed bundle of exactly ``count`` entries, given in strictly increasing serial order.
+
+    With ``recipients`` (the server's current recipient set) it is version 2 and every entry must say
+    in ``sealed_to`` which of them its envelope was sealed to; without, version 1 and no ``sealed_to``.
+    """
+    recipients = tuple(recipients)
+    known = _check_recipient_set(recipients) if recipients else {}
     if not 0 <= count <= MAX_ENTRIES:
         raise MalformedError(f"a bundle holds at most {MAX_ENTRIES} entries")
     if not 1 <= sequence <= U64_MAX or not 0 <= high_water <= U64_MAX:
@@ -70,15 +125,22 @@ def write_bundle(
         out.write(chunk)
 
     emit(
-        MAGIC + u8(VERSION) + server_key.public.raw + u64(sequence) + u64(high_water)
-        + encode_day(created_on) + u32(count)
+        MAGIC + u8(VERSION if recipients else 1) + server_key.public.raw + u64(sequence) + u64(high_water)
+        + encode_day(created_on) + u32(count) + (_recipients_block(recipients) if recipients else b"")
     )  # fmt: skip
     written, last_serial = 0, 0
     seen: set[bytes] = set()
     for entry in entries:
         _check_entry(entry.entry_id, entry.serial, len(entry.envelope), last_serial, high_water, seen)
         last_serial = entry.serial
-        emit(entry.entry_id + u64(entry.serial) + u32(len(entry.envelope)))
+        sealed_to = b""
+        if recipients:
+            fingerprints = [_fingerprint_bytes(f) for f in entry.sealed_to]
+            _check_sealed_to(fingerprints, known, entry.envelope[:6])
+            sealed_to = u8(len(fingerprints)) + b"".join(fingerprints)
+        elif entry.sealed_to:
+            raise MalformedError("an entry can name its recipients only in a bundle that names the recipient set")
+        emit(entry.entry_id + u64(entry.serial) + sealed_to + u32(len(entry.envelope)))
         emit(entry.envelope)
         written += 1
     if written != count:
@@ -123,31 +185,61 @@ class _Scan:
         reader = Reader(self.read(HEADER_SIZE), "the bundle header")
         if reader.take(4) != MAGIC:
             raise MalformedError("this is not an intake export bundle")
-        if reader.u8() != VERSION:
+        version = reader.u8()
+        if version not in READABLE_VERSIONS:
             raise UnsupportedVersionError("this bundle has a version this tool does not know")
         server = ServerPublicKey(reader.take(32))
         try:
             sequence, high_water, created_on, count = reader.u64(), reader.u64(), reader.day(), reader.u32()
             if sequence == 0 or count > MAX_ENTRIES:
                 raise MalformedError("the bundle header is out of range")
+            recipients = self.recipients() if version >= 2 else ()
         except MalformedError as fault:
             return server, fault
-        return server, BundleHeader(server, sequence, high_water, created_on, count)
+        return server, BundleHeader(server, sequence, high_water, created_on, count, recipients, version)
+
+    def take(self, n: int) -> bytes:
+        """Read ``n`` bytes of the body, or MalformedError if that would run into the signature."""
+        if self.stream.tell() + n > self.size - SIGNATURE_SIZE:
+            raise MalformedError("the bundle ends inside its recipient set or an entry")
+        return self.read(n)
+
+    def recipients(self) -> tuple[PublicIdentity, ...]:
+        """Version 2: the signed recipient set, each name already in its normalised form (§5)."""
+        found = []
+        for _ in range(self.take(1)[0]):
+            keys = Reader(self.take(65), "a bundle recipient")
+            box_public, sign_public, name_length = keys.take(32), keys.take(32), keys.u8()
+            name = Reader(self.take(name_length), "a recipient name").utf8(name_length)
+            if check_name(name) != name:
+                raise MalformedError("a bundle recipient's name is not in its normalised form")
+            found.append(PublicIdentity(name, box_public, sign_public))
+        recipients = tuple(found)
+        _check_recipient_set(recipients)
+        return recipients
 
     def entries(self, header: BundleHeader) -> Iterator[BundleEntry]:
         body_end = self.size - SIGNATURE_SIZE
         last_serial = 0
         seen: set[bytes] = set()
+        known = {_fingerprint_bytes(r.fingerprint): r for r in header.recipients}
         for _ in range(header.count):
             if self.stream.tell() + ENTRY_HEAD_SIZE > body_end:
                 raise MalformedError("the bundle holds fewer entries than its header says")
-            head = Reader(self.read(ENTRY_HEAD_SIZE), "a bundle entry")
-            entry_id, serial, length = head.take(16), head.u64(), head.u32()
+            head = Reader(self.take(16 + 8), "a bundle entry")
+            entry_id, serial = head.take(16), head.u64()
+            sealed_to: list[bytes] = []
+            if header.version >= 2:
+                sealed_to = [self.take(FINGERPRINT_SIZE) for _ in range(self.take(1)[0])]
+            length = Reader(self.take(4), "a bundle entry").u32()
             _check_entry(entry_id, serial, length, last_serial, header.high_water, seen)
             if self.stream.tell() + length > body_end:
                 raise MalformedError("a bundle entry runs past the end of the bundle")
             last_serial = serial
-            yield BundleEntry(entry_id, serial, self.read(length))
+            envelope = self.read(length)
+            if header.version >= 2:
+                _check_sealed_to(sealed_to, known, envelope[:6])
+            yield BundleEntry(entry_id, serial, envelope, tuple(_fingerprint_text(f) for f in sealed_to))
         if self.stream.tell() != body_end:
             raise MalformedError("the bundle has bytes after its last entry")
 

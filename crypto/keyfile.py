@@ -17,7 +17,7 @@ import nacl.utils
 
 from crypto.binary import Reader, u8, u32
 from crypto.errors import MalformedError, UnsupportedVersionError, WeakKdfError, WrongPassphraseError
-from crypto.keys import KEY_SIZE, Identity
+from crypto.keys import KEY_SIZE, Identity, check_name
 
 MAGIC = b"ITKS"
 VERSION = 1
@@ -126,4 +126,6 @@ def unlock_identity(data: bytes, passphrase: str, *, min_kdf: KdfParams = KDF_PR
     sign_seed = inner.take(KEY_SIZE)
     name = inner.utf8(inner.u8())
     inner.end()
+    if check_name(name) != name:
+        raise MalformedError("the name in the private key file is not in its normalised form")
     return Identity(name, box_secret, sign_seed)

@@ -11,6 +11,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -21,6 +22,7 @@ import nacl.signing
 
 from crypto.binary import u8
 from crypto.errors import MalformedError, TamperedError, UnsupportedVersionError
+from crypto.text import trim
 
 KEY_SIZE = 32
 SIGNATURE_SIZE = 64
@@ -40,7 +42,7 @@ def _fingerprint(context: bytes, *keys: bytes) -> str:
 
 def normalize_fingerprint(text: str) -> str:
     """Accept a fingerprint as people paste it (any case, with or without separators)."""
-    compact = "".join(ch for ch in text.strip().lower() if ch not in " -:\t")
+    compact = "".join(ch for ch in trim(text).lower() if ch not in " -:\t")
     if len(compact) != 32 or any(ch not in "0123456789abcdef" for ch in compact):
         raise MalformedError("a fingerprint is 32 hexadecimal digits, like 1a2b-3c4d-…")
     return "-".join(compact[i : i + 4] for i in range(0, 32, 4))
@@ -50,7 +52,7 @@ def check_name(name: str) -> str:
     """Names label keys for people; they must print on one line and fit one length byte."""
     if not isinstance(name, str):
         raise MalformedError("a key name must be text")
-    name = unicodedata.normalize("NFC", name.strip())
+    name = unicodedata.normalize("NFC", trim(name))
     if not name or len(name) > MAX_NAME_CHARS or len(name.encode("utf-8")) > MAX_NAME_BYTES:
         raise MalformedError(f"a key name has 1 to {MAX_NAME_CHARS} characters")
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") for ch in name):
@@ -147,7 +149,7 @@ class PublicIdentity:
                 text = text.decode("utf-8")
             except UnicodeDecodeError:
                 raise MalformedError("a public key file is UTF-8 text") from None
-        if len(text) > 4096:
+        if len(text.encode("utf-8", "surrogatepass")) > 4096:
             raise MalformedError("a public key file is under 4 KiB")
         # LF separates lines; a CR before it, and spaces or tabs around a line, are forgiven (email).
         lines = [ln.strip(" \t\r") for ln in text.split("\n")]
@@ -256,7 +258,7 @@ class ServerPublicKey:
 
     @classmethod
     def from_text(cls, text: str) -> ServerPublicKey:
-        return cls(_b64decode(text.strip(), KEY_SIZE, "server key"))
+        return cls(_b64decode(trim(text), KEY_SIZE, "server key"))
 
 
 class ServerKey:
@@ -280,13 +282,21 @@ class ServerKey:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> ServerKey:
+        """Read the key file in FORMAT.md §7's order: size and ASCII, title, version, then the seed."""
+        if len(data) > 4096:
+            raise MalformedError("a server key file is under 4 KiB")
         try:
-            lines = data.decode("ascii").split()
+            tokens = [t for t in re.split("[ \t\n\r\x0b\x0c]+", data.decode("ascii")) if t]
         except UnicodeDecodeError:
             raise MalformedError("the server key file is not ASCII text") from None
-        if len(lines) != 6 or " ".join(lines[:5]) != SERVER_KEY_TITLE:
+        title = SERVER_KEY_TITLE.split()
+        if tokens[:4] != title[:4] or len(tokens) < 5:
             raise MalformedError("this is not an intake server signing key file")
-        return cls(_b64decode(lines[5], KEY_SIZE, "server key seed"))
+        if tokens[4] != title[4]:
+            raise UnsupportedVersionError("this server key file has a version this tool does not know")
+        if len(tokens) != 6:
+            raise MalformedError("a server key file is its title and one base64 seed")
+        return cls(_b64decode(tokens[5], KEY_SIZE, "server key seed"))
 
     def __repr__(self) -> str:
         return f"ServerKey(fingerprint={self.public.fingerprint!r})"

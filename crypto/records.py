@@ -7,6 +7,7 @@ record as associated data, so a record cannot be moved to another case or field 
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 
 import nacl.bindings
@@ -48,6 +49,11 @@ class StoreKey:
         except nacl.exceptions.CryptoError:
             raise TamperedError("a stored record was altered or belongs elsewhere") from None
         return plaintext
+
+    def tag(self, data: bytes, *, context: bytes) -> bytes:
+        """A 32-byte keyed hash of ``data``: lets the store find equal values without keeping them readable."""
+        key = hashlib.blake2b(_CONTEXT + b"tag", key=self._key, digest_size=32).digest()
+        return hashlib.blake2b(context + b"\x00" + data, key=key, digest_size=32).digest()
 
     def wrap_for(self, public: PublicIdentity) -> bytes:
         wrapped: bytes = nacl.bindings.crypto_box_seal(self._key, public.box_public)

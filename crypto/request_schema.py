@@ -24,6 +24,7 @@ from crypto.errors import (
     UnsupportedVersionError,
 )
 from crypto.reply_keys import ReplyPublicKey
+from crypto.text import is_blank
 
 SCHEMA_VERSION = 2  # what new requests use; READABLE_SCHEMAS are all a reader accepts
 READABLE_SCHEMAS = (1, 2)
@@ -102,7 +103,7 @@ def check_text(field: str, value: Any, *, limit: int, required: bool) -> str:
         value = ""
     if not isinstance(value, str):
         raise RequestInvalidError(field, "not_text")
-    if required and not value.strip():
+    if required and is_blank(value):
         raise RequestInvalidError(field, "required")
     if len(value) > limit:
         raise RequestInvalidError(field, "too_long")
@@ -219,6 +220,13 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _integer_literal(literal: str) -> int:
+    # -0 is the same number as 0 to some parsers and a float to others: one spelling only.
+    if literal == "-0":
+        raise MalformedError("the payload writes zero as -0")
+    return int(literal)
+
+
 def _no_constant(name: str) -> Any:
     raise MalformedError(f"the request holds the non-JSON number {name}")
 
@@ -234,7 +242,9 @@ def parse_json(data: bytes) -> dict[str, Any]:
         raise RequestTooLargeError(len(data), MAX_REQUEST_BYTES)
     try:
         text = data.decode("utf-8")
-        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        value = json.loads(
+            text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_int=_integer_literal
+        )
     except UnicodeDecodeError:
         raise MalformedError("the request is not UTF-8") from None
     except (ValueError, RecursionError):

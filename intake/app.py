@@ -13,7 +13,7 @@ from flask.wrappers import Request
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 
-from intake import errors, headers, views
+from intake import conversation, errors, headers, views
 from intake.config import RTL_LANGUAGES, IntakeConfig
 from intake.instance import Instance
 from intake.limits import RateLimiter
@@ -48,6 +48,7 @@ class Services:
     config: IntakeConfig
     storage: Storage
     receipt_secret: bytes
+    reply_secret: bytes
     submit_limiter: RateLimiter
     status_limiter: RateLimiter
     css: str
@@ -89,6 +90,7 @@ def create_app(config: IntakeConfig) -> Flask:
         config=config,
         storage=Storage(config.database_url),
         receipt_secret=secret,
+        reply_secret=conversation.reply_secret(secret),
         submit_limiter=RateLimiter(config.circuit_per_minute, config.global_per_minute),
         status_limiter=RateLimiter(config.circuit_per_minute * 2, config.global_per_minute),
         css=css,

@@ -5,6 +5,7 @@ Every failure ends in one sentence saying why and what to do, with exit status 1
 
 from __future__ import annotations
 
+import datetime
 import functools
 import os
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 import crypto
 from intake.config import ConfigError, IntakeConfig
 from intake.instance import Instance, InstanceError
-from intake.storage import AckReplayedError, Storage, StorageError, today
+from intake.storage import AckReplayedError, DuplicateRecipientError, Storage, StorageError, today
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -118,7 +119,15 @@ def recipients_add(ctx: Context, file: Path) -> None:
         public = crypto.PublicIdentity.from_text(file.read_bytes())
     except crypto.CryptoError:
         raise click.ClickException(f"{file} is not a valid caseworker public key file.") from None
-    if not ctx.storage().add_recipient(public, today()):
+    try:
+        added = ctx.storage().add_recipient(public, today())
+    except DuplicateRecipientError as error:
+        raise click.ClickException(f"Refused: {error}. Two caseworkers must never share a name; ask the "
+                                   "caseworker to make a key with a name of their own.") from None
+    except crypto.CryptoError:
+        raise click.ClickException(f"{file} holds an encryption key nothing can be sealed to; it was not "
+                                   "added. Ask the caseworker to make a new key with `triage keygen`.") from None
+    if not added:
         raise click.ClickException(f"This key is already registered: {public.fingerprint}")
     click.echo(f"Added {public.name}: {public.fingerprint}")
     click.echo("Read this fingerprint aloud with the caseworker and check it matches theirs.")
@@ -190,9 +199,27 @@ def export(ctx: Context, out: Path) -> None:
         partial.rename(out)
     finally:
         partial.unlink(missing_ok=True)
+    expired = storage.expire_replies(today() - datetime.timedelta(days=ctx.config.reply_days))
     click.echo(f"Exported {result.count} envelope(s) as bundle {result.sequence} to {out}")
+    if expired:
+        click.echo(f"Deleted {expired} repl{'y' if expired == 1 else 'ies'} older than {ctx.config.reply_days} days.")
     click.echo(f"Server key fingerprint: {server_key.public.fingerprint}")
     click.echo("Next: carry it to the offline laptop and run `triage import` there.")
+
+
+@main.command()
+@pass_context
+@friendly
+def compact(ctx: Context) -> None:
+    """Rewrite the database so nothing in its layout follows the order requests arrived in.
+
+    Stored rows carry no order (random ids, no row numbers), but a database file places new data where
+    there is room, which follows arrival until it is rewritten. Run this daily (the systemd timer in
+    deploy/ does) and after every export; submissions wait for it for a few seconds at most.
+    """
+    storage = ctx.storage()
+    storage.compact()
+    click.echo("Compacted: the database file now holds its rows in random order.")
 
 
 @main.command("apply-ack")
@@ -219,6 +246,10 @@ def apply_ack(ctx: Context, file: Path) -> None:
         click.echo(f"{result.not_found} named envelope(s) were not here (already deleted earlier).")
     if result.mismatched:
         click.echo(f"{result.mismatched} named envelope(s) did not match the stored bytes and were kept.")
+    if result.not_yours:
+        click.echo(f"{result.not_yours} named envelope(s) were not sealed to this caseworker and were kept.")
+    if result.replies:
+        click.echo(f"Stored {result.replies} sealed repl{'y' if result.replies == 1 else 'ies'} for requesters.")
 
 
 if __name__ == "__main__":

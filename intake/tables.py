@@ -1,6 +1,11 @@
 """The database schema as SQLAlchemy Core tables (the migrations in ``migrations/`` create exactly these).
 
-Only ciphertext and day-granular dates are stored. A receipt appears only as its keyed hash.
+Only ciphertext and day-granular dates are stored. A receipt appears only as its keyed hash, a reply only
+under the hash of its reply key (its mailbox).
+
+No order within a day (invariant 15): every row is keyed by a random or keyed-hash value, and on SQLite
+the tables are ``WITHOUT ROWID``, so there is no insertion-ordered rowid; an envelope gets its serial
+only when it is first exported, and the envelopes of one export get theirs in a shuffled order.
 """
 
 from __future__ import annotations
@@ -13,9 +18,14 @@ envelopes = Table(
     "envelopes",
     metadata,
     Column("id", LargeBinary(16), primary_key=True),
-    Column("serial", BigInteger, nullable=False, unique=True),
+    # Assigned at first export, in a shuffled order (NULL until then).
+    Column("serial", BigInteger, nullable=True, unique=True),
     Column("envelope", LargeBinary, nullable=False),
     Column("received_on", Date, nullable=False),
+    # The fingerprints (comma-separated) of the caseworker keys this envelope was sealed to: only an
+    # acknowledgement signed by one of them deletes it. NULL for envelopes stored before revision 0004.
+    Column("sealed_to", Text, nullable=True),
+    sqlite_with_rowid=False,
 )
 
 receipts = Table(
@@ -25,6 +35,7 @@ receipts = Table(
     Column("envelope_id", LargeBinary(16), nullable=True, index=True),
     Column("status", String(16), nullable=False),
     Column("status_on", Date, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 counters = Table(
@@ -47,10 +58,22 @@ applied_acks = Table(
     metadata,
     Column("digest", LargeBinary(32), primary_key=True),
     Column("applied_on", Date, nullable=False),
+    sqlite_with_rowid=False,
 )
 
-SERIAL_COUNTER = "serial"
-COLLECTED_COUNTER = "collected"
+replies = Table(
+    "replies",
+    metadata,
+    Column("id", LargeBinary(16), primary_key=True),
+    Column("mailbox", LargeBinary(32), nullable=False, index=True),
+    Column("container", LargeBinary, nullable=False),
+    Column("stored_on", Date, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+SERIAL_COUNTER = "serial"  # the highest serial assigned (at export): the bundle's high-water mark
+RECEIVED_COUNTER = "received"  # envelopes ever stored (requests and follow-ups)
+COLLECTED_COUNTER = "collected"  # envelopes deleted by acknowledgements
 BUNDLE_COUNTER = "bundle"
 RECEIVED = "received"
 COLLECTED = "collected"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import secrets
 from typing import Any
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
@@ -12,7 +11,7 @@ from werkzeug.routing import BaseConverter
 from werkzeug.wrappers import Response
 
 import crypto
-from intake.forms import RequestForm, StatusForm
+from intake.forms import RequestForm
 from intake.receipts import new_receipt, normalize_receipt, receipt_lookup_key
 from intake.storage import NoRecipientError, StorageFullError, today
 
@@ -80,9 +79,12 @@ def request_form() -> Any:
     if not services.submit_limiter.allow(circuit()):
         abort(429)
     day = today()
-    request_data = form.to_request(g.lang, day)
     receipt = new_receipt()
-    lookup = receipt_lookup_key(normalize_receipt(receipt) or "", services.receipt_secret)
+    digits = normalize_receipt(receipt) or ""
+    lookup = receipt_lookup_key(digits, services.receipt_secret)
+    # Schema 2: the request carries the public half of the reply key its receipt opens (intake.conversation).
+    reply_key = crypto.derive_reply_keypair(digits, services.reply_secret).public.to_b64()
+    request_data = {**form.to_request(g.lang, day), "schema": 2, "kind": "request", "reply_key": reply_key}
     try:
         services.storage.seal_and_store(lambda recipients: crypto.seal_request(request_data, for_recipients=recipients),
                                         lookup, day, services.config.max_pending)  # fmt: skip
@@ -116,20 +118,3 @@ def receipt_page(receipt: str) -> str:
     if page is None:
         page = pages[g.lang] = render_template("receipt.html", receipt=_MARKER, hide_languages=True)
     return page.replace(_MARKER, receipt)
-
-
-@blueprint.route("/<lang:lang>/status", methods=["GET", "POST"])
-def status() -> Any:
-    form = StatusForm()
-    answer = None
-    if form.validate_on_submit():
-        services = _services()
-        if not services.status_limiter.allow(circuit()):
-            abort(429)
-        normal = normalize_receipt(form.receipt.data or "")
-        # The form let through only the shape of a receipt; a random key would keep the timing of a lookup.
-        lookup = receipt_lookup_key(normal, services.receipt_secret) if normal else secrets.token_bytes(32)
-        answer = services.storage.receipt_status(lookup) or "unknown"
-    # Never send back what was typed: a near-miss of a receipt is almost the receipt.
-    form.receipt.data = ""
-    return render_template("status.html", form=form, answer=answer)

@@ -53,6 +53,9 @@ class Case:
             "serial": self.serial,
             "imported_on": self.imported_on.isoformat(),
             "notes": self.record.notes,
+            "thread": self.record.thread,
+            "unread": self.record.unread,
+            "sealed_to": self.record.sealed_to,
             "request": self.request,
         }
 

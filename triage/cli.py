@@ -9,31 +9,26 @@ passphrase (or reads --passphrase-file); decrypted requests exist only in this p
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
+import crypto
 from triage.app import App, TriageConfig, friendly_errors
 from triage.desk_command import desk_command
 from triage.errors import HomeError, TriageError
+from triage.freetext import read_text
+from triage.hardening import no_core_dumps
 from triage.home import Home, default_home
 from triage.identities import Keygen
 from triage.operations import MAX_NOTE_CHARS
 from triage.progress import progress_bar
 from triage.store import STATUSES
 from triage.summary import print_import_summary
+from triage.templates import find_template, load_templates
+from triage.threads import MAX_REPLY_CHARS
 from triage.views import list_command, show_command
-
-
-def no_core_dumps() -> None:
-    """A crash must not write decrypted requests or keys to disk in a core file."""
-    try:
-        import resource
-
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    except (ImportError, ValueError, OSError):  # not POSIX, or not allowed: nothing more to do
-        pass
-
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -106,24 +101,48 @@ def keygen(app: App, name: str) -> None:
 @click.option(
     "--fingerprint",
     default=None,
-    help="The server fingerprint the operator read to you; checked before anything is imported (first import).",
+    help="The server fingerprint the operator read to you; checked before anything is imported. Needed for "
+    "the first import when no one is at the keyboard to compare it.",
 )
+@click.option("--accept-recipients", is_flag=True,
+              help="Accept a change in who can read new requests (shown by a refused import) after checking it "
+                   "with your colleagues.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (no progress bar).")
 @click.pass_obj
 @friendly_errors
-def import_(app: App, bundle: Path, fingerprint: str | None, as_json: bool) -> None:
+def import_(app: App, bundle: Path, fingerprint: str | None, accept_recipients: bool, as_json: bool) -> None:
     """Import an export bundle from the server (verified, all or nothing).
 
-    The first import pins the server's signing key and prints its fingerprint; compare it with the
-    one the operator reads from `intake init`. Importing the same bundle twice changes nothing; an
-    older bundle than the last one is refused. Envelopes your key cannot open are rejected: they are
-    not stored and not acknowledged, so the server keeps them for the caseworker they were sealed to.
+    The first import pins the server's signing key: it shows the fingerprint and asks you to type the one
+    the operator reads to you (from `intake init` or `intake export`), or takes --fingerprint. It also pins
+    who can read new requests (the caseworker keys the server seals to); if that set changes later, the
+    import stops and says who was added or removed until you accept it with --accept-recipients.
+    Importing the same bundle twice changes nothing; an older bundle than the last one is refused.
+    Envelopes your key cannot open are rejected: they are not stored and not acknowledged, so the server
+    keeps them for the caseworker they were sealed to.
     """
-    with app.session() as session, progress_bar("Importing", enabled=not as_json) as ticker:
-        summary = session.import_bundle(
-            bundle, expected_fingerprint=fingerprint, on_start=ticker.start, advance=ticker.advance
-        )
+    with app.session() as session:
+        if fingerprint is None and session.store.pinned_server() is None:
+            fingerprint = _confirm_first_server(session.server_key_change(bundle).in_bundle)
+        with progress_bar("Importing", enabled=not as_json) as ticker:
+            summary = session.import_bundle(
+                bundle, expected_fingerprint=fingerprint, accept_recipients=accept_recipients,
+                on_start=ticker.start, advance=ticker.advance,
+            )  # fmt: skip
     print_import_summary(summary, as_json=as_json)
+
+
+def _confirm_first_server(server: crypto.ServerPublicKey) -> str:
+    """The first import: the person compares the fingerprint with the operator's, by typing it."""
+    if not sys.stdin.isatty():
+        raise TriageError(
+            "This is the first import into this home, so the server's key must be checked: run it again with "
+            f"--fingerprint and the fingerprint the operator reads to you (this bundle's is {server.fingerprint})."
+        )
+    click.echo("First import: this bundle is signed by the server key with the fingerprint", err=True)
+    click.echo(f"    {server.fingerprint}", err=True)
+    click.echo("Ask the operator to read you theirs (from `intake init` or `intake export`).", err=True)
+    return str(click.prompt("Type the fingerprint the operator reads to you", err=True))
 
 
 main.add_command(list_command)
@@ -134,15 +153,24 @@ main.add_command(desk_command)
 @main.command("set")
 @click.argument("case_id", metavar="ID")
 @click.option("--status", type=click.Choice(STATUSES), default=None, help="The new status of the case.")
-@click.option("--note", default=None, help="A note to add (kept encrypted, with the day and your name).")
+@click.option("--note", "with_note", is_flag=True,
+              help="Add a note (kept encrypted, with the day and your name). The text comes from standard input "
+                   "when piped, else from $EDITOR (in memory), else a prompt: never from the command line, "
+                   "which shell history keeps.")  # fmt: skip
 @click.pass_obj
 @friendly_errors
-def set_(app: App, case_id: str, status: str | None, note: str | None) -> None:
-    """Change a case's status and/or add a note. ID is the short id from `triage list` (or longer)."""
-    if status is None and not note:
+def set_(app: App, case_id: str, status: str | None, with_note: bool) -> None:
+    """Change a case's status and/or add a note. ID is the short id from `triage list` (or longer).
+
+    \b
+    Examples:
+      triage set 1a2b3c4d --status contacted
+      triage set 1a2b3c4d --note                 (opens your editor, or asks)
+      echo "called back" | triage set 1a2b3c4d --note --passphrase-file F
+    """
+    if status is None and not with_note:
         raise click.UsageError("Give --status, --note or both.")
-    if note is not None and len(note) > MAX_NOTE_CHARS:  # before the passphrase is asked
-        raise TriageError(f"A note has at most {MAX_NOTE_CHARS} characters.")
+    note = read_text("note", limit=MAX_NOTE_CHARS) if with_note else None  # before the passphrase is asked
     with app.session() as session:
         entry_id, record = session.set_case(case_id, status=status, note=note)
     click.echo(f"Case {entry_id[:8]}: status {record.status}, {len(record.notes)} note(s).")
@@ -153,15 +181,57 @@ def set_(app: App, case_id: str, status: str | None, note: str | None) -> None:
 @click.pass_obj
 @friendly_errors
 def ack(app: App, out: Path) -> None:
-    """Sign an acknowledgement of every envelope safely imported, for the operator.
+    """Write the signed return file for the operator: what you hold, and your queued replies.
 
-    The operator runs `intake apply-ack FILE`; the server then deletes exactly these envelopes and the
-    requesters' receipts say "collected". Envelopes not in it stay on the server and come in the next export.
+    It acknowledges every envelope safely imported (the server then deletes exactly these, and the
+    requesters' receipts say "collected") and carries every reply queued with `triage reply`, sealed to
+    each requester. The operator runs `intake apply-ack FILE`. Envelopes not in it stay on the server
+    and come in the next export.
     """
     with app.session() as session:
         written = session.write_ack(out)
-    click.echo(f"Wrote {out}: acknowledges {written.entries} envelope(s), signed by {written.signer}.")
+    click.echo(f"Wrote {out}: acknowledges {written.entries} envelope(s), carries {written.replies} "
+               f"repl{'y' if written.replies == 1 else 'ies'}, signed by {written.signer}.")  # fmt: skip
     click.echo(f"Carry it to the server; the operator runs `intake apply-ack {out.name}`.")
+
+
+@main.command()
+@click.argument("case_id", metavar="ID")
+@click.option("--template", "template_name", default=None, metavar="NAME",
+              help="Start from a ready-made reply (see `triage reply-templates`).")  # fmt: skip
+@click.option("--language", type=click.Choice(["en", "ru"]), default="ru", show_default=True,
+              help="The language of the ready-made reply.")  # fmt: skip
+@click.pass_obj
+@friendly_errors
+def reply(app: App, case_id: str, template_name: str | None, language: str) -> None:
+    """Write a reply to the person of case ID; it reaches them with the next return file (`triage ack`).
+
+    The text comes from standard input when piped, else from $EDITOR (in memory), else a prompt; never from
+    the command line, which shell history keeps. It is sealed here, on this laptop, to the person's reply key
+    (only their receipt opens it), padded to one size, and queued until `triage ack --out FILE`.
+    Requests sent before replies existed have no reply key: triage says so.
+
+    \b
+    Ready-made replies to copy and adapt: see `triage reply-templates`.
+    """
+    start = find_template(app.home.path, template_name, language).text if template_name else ""
+    text = read_text("reply", limit=MAX_REPLY_CHARS, initial=start)
+    with app.session() as session:
+        entry_id, waiting = session.reply(case_id, text)
+    click.echo(f"Reply to case {entry_id[:8]} sealed and queued ({waiting} waiting). "
+               "It leaves with the next `triage ack --out FILE`.")  # fmt: skip
+
+
+@main.command("reply-templates")
+@click.option("--language", type=click.Choice(["en", "ru"]), default=None, help="Only this language.")
+@click.pass_obj
+@friendly_errors
+def reply_templates(app: App, language: str | None) -> None:
+    """Show the ready-made replies (edit the file in your home folder to change them)."""
+    for template in load_templates(app.home.path, language):
+        click.echo(f"[{template.language}] {template.title}")
+        click.echo(template.text)
+        click.echo("")
 
 
 @main.command("pin-server")

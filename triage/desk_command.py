@@ -14,10 +14,9 @@ import click
 
 from triage.app import App, friendly_errors
 from triage.errors import TriageError
-from triage.i18n import LANGUAGES
 from triage.operations import Session
 from triage.policy import load_policy
-from triage.views import POLICY_OPTION
+from triage.views import LANG_OPTION, POLICY_OPTION
 
 
 @click.command("desk")
@@ -28,7 +27,7 @@ from triage.views import POLICY_OPTION
     show_default=True,
     help="Lock the desk (forget the key and every decrypted case) after this long without use.",
 )
-@click.option("--lang", type=click.Choice(LANGUAGES), default="ru", show_default=True, help="Language of the desk.")
+@LANG_OPTION
 @click.option(
     "--usb",
     type=click.Path(file_okay=False, exists=True, path_type=Path),

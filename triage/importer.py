@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import crypto
+from triage import threads
 from triage.errors import ReplayError, TriageError
 from triage.store import CaseStore
 
@@ -38,15 +39,66 @@ class ImportSummary:
     gap_ranges: list[tuple[int, int]] = field(default_factory=list)
     pinned_now: crypto.ServerPublicKey | None = None
     same_bundle_again: bool = False
+    followups: int = 0
+    followups_waiting: int = 0
+    recipients: list[crypto.PublicIdentity] = field(default_factory=list)
+    recipients_pinned_now: bool = False
+    recipients_added: list[crypto.PublicIdentity] = field(default_factory=list)
+    recipients_removed: list[crypto.PublicIdentity] = field(default_factory=list)
+    recipients_unknown: bool = False
 
     @property
     def rejected(self) -> int:
         return self.rejected_not_for_you + self.rejected_unreadable + self.rejected_conflict
 
 
+class RecipientsChangedError(TriageError):
+    """The server now seals new requests to a different set of caseworker keys than the one accepted."""
+
+    def __init__(self, added: list[crypto.PublicIdentity], removed: list[crypto.PublicIdentity]) -> None:
+        def names(keys: list[crypto.PublicIdentity]) -> str:
+            return "; ".join(f"{k.name} ({k.fingerprint})" for k in keys) or "nobody"
+
+        super().__init__(
+            "STOP: the server now seals new requests to a different set of caseworkers. "
+            f"Added: {names(added)}. Removed: {names(removed)}. Nothing was imported. Check with your "
+            "colleagues and the operator that this change is real; only then run the import again with "
+            "--accept-recipients. An added key you do not know can read every new request."
+        )
+        self.added, self.removed = added, removed
+
+
+def _check_recipients(store: CaseStore, header: crypto.BundleHeader, summary: ImportSummary, accept: bool) -> None:
+    """Invariant 14: the recipient set signed into the bundle is pinned; a change stops the import."""
+    offered = list(header.recipients)
+    accepted = store.trust.accepted_recipients()
+    if not offered:  # a bundle from a server too old to sign its recipient set
+        if accepted is not None:
+            raise TriageError(
+                "This bundle does not say who can read new requests, although earlier bundles did; it may be a "
+                "downgrade. Nothing was imported. Ask the operator for a fresh export."
+            )
+        summary.recipients_unknown = True
+        return
+    summary.recipients = offered
+    if accepted is None:
+        summary.recipients_pinned_now = True
+    else:
+        before = {k.fingerprint: k for k in accepted}
+        now = {k.fingerprint: k for k in offered}
+        added = [now[f] for f in sorted(now.keys() - before.keys())]
+        removed = [before[f] for f in sorted(before.keys() - now.keys())]
+        if not added and not removed:
+            return
+        if not accept:
+            raise RecipientsChangedError(added, removed)
+        summary.recipients_added, summary.recipients_removed = added, removed
+    store.trust.accept_recipients(offered)
+
+
 def _check_sequence(store: CaseStore, bundle: crypto.Bundle) -> bool:
     """True if this is the bundle imported last; ReplayError if it is older or conflicts with it."""
-    last = store.get_meta("last_bundle")
+    last = store.last_bundle()
     if last is None:
         return False
     sequence = bundle.header.sequence
@@ -96,6 +148,7 @@ def import_bundle(
     today: datetime.date,
     *,
     expected_fingerprint: str | None = None,
+    accept_recipients: bool = False,
     on_start: Callable[[int], None] | None = None,
     advance: Callable[[], None] | None = None,
 ) -> ImportSummary:
@@ -114,6 +167,7 @@ def import_bundle(
     seen: set[int] = set()
     with store.transaction():  # the replay check too: two imports at once cannot both pass it
         summary.same_bundle_again = _check_sequence(store, bundle)
+        _check_recipients(store, header, summary, accept_recipients)
         if on_start is not None:
             on_start(header.count)
         for entry in bundle.entries():  # re-verified while streaming; raises at the end if the file changed
@@ -128,31 +182,33 @@ def import_bundle(
                     summary.rejected_conflict += 1  # same id, other bytes: keep what we have, ack nothing new
             else:
                 try:
-                    request = crypto.encode_request(crypto.open_request(entry.envelope, identity))
+                    payload = crypto.open_envelope(entry.envelope, identity)
+                    followup = crypto.payload_kind(payload) == "followup"
+                    request = b"" if followup else crypto.encode_request(payload)
                 except crypto.NotRecipientError:
                     summary.rejected_not_for_you += 1
                 except crypto.CryptoError:
                     summary.rejected_unreadable += 1
                 else:
-                    store.add_case(
-                        entry,
-                        request,
-                        opened_by=identity.fingerprint,
-                        digest=digest,
-                        sequence=header.sequence,
-                        today=today,
-                    )
-                    summary.new += 1
+                    if followup:
+                        summary.followups += 1
+                        threads.add_followup(store, entry, payload, digest=digest, sequence=header.sequence,
+                                             today=today)  # fmt: skip
+                    else:
+                        store.add_case(entry, request, opened_by=identity.fingerprint, digest=digest,
+                                       sequence=header.sequence, today=today)  # fmt: skip
+                        threads.link_request(store, entry.entry_id, payload)
+                        summary.new += 1
             if advance is not None:
                 advance()
+        summary.followups_waiting = store.db.execute("SELECT count(*) FROM links WHERE kind = 'followup'").fetchone()[0]
         ranges = _gaps(seen | store.serials(header.high_water), header.high_water)
         summary.gaps = sum(last - first + 1 for first, last in ranges)
         summary.gap_ranges = ranges[:MAX_GAP_RANGES]
         if pinned is None:
-            store.pin_server(header.server)
+            store.trust.server = header.server.to_text()
             summary.pinned_now = header.server
-        store.set_meta(
-            "last_bundle",
-            {"sequence": header.sequence, "digest": bundle.digest.hex(), "high_water": header.high_water},
-        )
+        store.trust.last_bundle = {"sequence": header.sequence, "digest": bundle.digest.hex(),
+                                   "high_water": header.high_water}  # fmt: skip
+        store.save_trust()
     return summary

@@ -8,7 +8,7 @@ the results. Everything decrypted stays in the caller's memory; this module neve
 
 Typical use::
 
-    identity = unlock(home, passphrase, min_kdf=config.kdf)  # crypto.WrongPassphraseError: ask again
+    identity = unlock(home, passphrase)              # crypto.WrongPassphraseError: ask again
     with Session.open(config, home, identity) as session:
         summary = session.import_bundle(path)
         queue = session.list_cases(policy)           # most urgent first
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import crypto
-from triage import importer
+from triage import importer, threads
 from triage.cases import Case, Skipped, find_case, open_case
 from triage.config import TriageConfig
 from triage.errors import TriageError
@@ -48,10 +48,12 @@ def parse_fingerprint(text: str) -> str:
         raise TriageError("That is not a fingerprint: it has 32 hexadecimal digits, like 1a2b-3c4d-….") from None
 
 
-def unlock(home: Home, passphrase: str, *, min_kdf: crypto.KdfParams, name: str | None = None) -> crypto.Identity:
+def unlock(
+    home: Home, passphrase: str, *, min_kdf: crypto.KdfParams = crypto.KDF_PRODUCTION, name: str | None = None
+) -> crypto.Identity:
     """The caseworker's identity; crypto.WrongPassphraseError if the passphrase opens no key here.
 
-    ``min_kdf`` is the cheapest key-derivation cost accepted: ``TriageConfig.kdf`` (production outside tests).
+    ``min_kdf``: the cheapest argon2id cost accepted (the production cost; tests pass their own, explicitly).
     """
     home.require()
     return _unlock_key(home, passphrase, min_kdf=min_kdf, name=name)
@@ -78,6 +80,7 @@ class AckWritten:
     path: Path
     entries: int
     signer: str
+    replies: int = 0
 
 
 @dataclass(frozen=True)
@@ -141,14 +144,25 @@ class Session:
         path: Path,
         *,
         expected_fingerprint: str | None = None,
+        accept_recipients: bool = False,
         on_start: Callable[[int], None] | None = None,
         advance: Callable[[], None] | None = None,
     ) -> ImportSummary:
-        """Verify and import an export bundle, all or nothing; ``expected_fingerprint`` as the person typed it."""
+        """Verify and import an export bundle, all or nothing; ``expected_fingerprint`` as the person typed it.
+
+        The first import (no server pinned yet) needs ``expected_fingerprint``: trust on first use is a
+        comparison a person makes, not a default. A change in the recipient set stops the import
+        (importer.RecipientsChangedError) unless ``accept_recipients``.
+        """
+        if expected_fingerprint is None and self.store.pinned_server() is None:
+            raise TriageError(
+                "This is the first import into this home: compare the server fingerprint with the operator "
+                "first (give it with --fingerprint, or type it when asked)."
+            )
         expected = parse_fingerprint(expected_fingerprint) if expected_fingerprint is not None else None
         return importer.import_bundle(
             self.store, path, self.identity, self.today(), expected_fingerprint=expected,
-            on_start=on_start, advance=advance,
+            accept_recipients=accept_recipients, on_start=on_start, advance=advance,
         )  # fmt: skip
 
     # -- the queue and one case -------------------------------------------------------------------
@@ -234,23 +248,51 @@ class Session:
 
     # -- the acknowledgement ----------------------------------------------------------------------
 
-    def make_ack(self) -> tuple[bytes, int]:
-        """The signed acknowledgement of every envelope held, and how many it names."""
+    def make_ack(self) -> tuple[bytes, int, list[threads.Queued]]:
+        """The signed return file: every envelope held, every queued reply; how many envelopes; the replies."""
         server = self.store.pinned_server()
-        last = self.store.get_meta("last_bundle")
+        last = self.store.last_bundle()
         if server is None or last is None:
             raise TriageError("Nothing has been imported yet, so there is nothing to acknowledge.")
         entries = self.store.ack_entries()
+        replies = threads.queued(self.store)
         data = crypto.make_ack(
-            entries, identity=self.identity, server=server, bundle_sequence=last["sequence"], created_on=self.today()
-        )
-        return data, len(entries)
+            entries, identity=self.identity, server=server, bundle_sequence=last["sequence"], created_on=self.today(),
+            replies=[q.reply for q in replies],
+        )  # fmt: skip
+        return data, len(entries), replies
 
-    def write_ack(self, out: Path) -> AckWritten:
-        """Write the acknowledgement to ``out`` (replacing it), readable only by the owner."""
-        data, count = self.make_ack()
-        write_private(out, data, overwrite=True)
-        return AckWritten(out, count, self.identity.name)
+    def write_ack(self, out: Path, *, overwrite: bool = True) -> AckWritten:
+        """Write the return file to ``out``, readable only by the owner; its replies then count as sent."""
+        data, count, replies = self.make_ack()
+        write_private(out, data, overwrite=overwrite)
+        threads.mark_sent(self.store, replies, self.today())
+        return AckWritten(out, count, self.identity.name, len(replies))
+
+    # -- the conversation -------------------------------------------------------------------------
+
+    def reply(self, case_id: str, text: str) -> tuple[str, int]:
+        """Seal ``text`` to the person of case ``case_id`` and queue it for the next return file.
+
+        Returns the case's full id (hex) and how many replies are queued now.
+        """
+        stored = find_case(self.store, case_id)
+        request = crypto.open_request(self.store.envelope(stored.rowid), self.identity)
+        threads.queue_reply(self.store, stored.entry_id, stored.record, request, text, author=self.identity.name,
+                            today=self.today())  # fmt: skip
+        return stored.entry_id.hex(), len(threads.queued(self.store))
+
+    def readers(self, case: Case) -> str:
+        """Who could read this request: the keys the server sealed it to, by name where the set is known."""
+        if not case.record.sealed_to:
+            return "Not recorded (this request came in a bundle that did not say; an older server)."
+        known = {k.fingerprint: k.name for k in (self.store.trust.accepted_recipients() or [])}
+        unknown = "a key no longer in the accepted set"
+        return "\n".join(f"{known.get(fp, unknown)}  {fp}" for fp in case.record.sealed_to)
+
+    def mark_read(self, case: Case) -> None:
+        """The caseworker has seen the case's new messages."""
+        threads.mark_read(self.store, case.entry_id, case.record)
 
     # -- the server key, colleagues, what the store holds -----------------------------------------
 
@@ -265,7 +307,6 @@ class Session:
             raise TriageError("The fingerprint you gave does not match this file's signer; nothing changed.")
         with self.store.transaction():
             self.store.pin_server(server)
-            self.store.db.execute("DELETE FROM meta WHERE name = 'last_bundle'")
 
     def grant(self, name: str) -> list[crypto.PublicIdentity]:
         """Give the store key to every registered key of caseworker ``name``."""
@@ -278,7 +319,7 @@ class Session:
         return matches
 
     def info(self) -> StoreInfo:
-        last = self.store.get_meta("last_bundle")
+        last = self.store.last_bundle()
         return StoreInfo(
             self.home.path, self.identity.public, self.store.caseworkers(), self.store.pinned_server(),
             last["sequence"] if last else None, self.store.count(),

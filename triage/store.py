@@ -10,8 +10,9 @@
   envelope uses that cache entry; any other caseworker of the home must open the envelope with their
   own key, so sharing a home never shows anyone a request that was not sealed to them. The envelope
   stays the source of truth (``list --reopen``, ``show``).
-* ``meta``: the pinned server key and the last bundle imported, sealed the same way, so editing the
-  file cannot silently re-pin the server or rewind the replay check.
+* ``meta``: sealed settings; above all the trust record (``triage.trust``): the pinned server key, the
+  accepted recipient set, the last bundle imported and a manifest of the envelopes held, so editing the
+  file cannot silently re-pin the server, rewind the replay check or change what an acknowledgement names.
 * ``caseworkers``: each caseworker's public key and the store key wrapped (crypto_box_seal) for them.
 
 One random ``crypto.StoreKey`` per store is wrapped for every caseworker of the home; a caseworker
@@ -32,9 +33,10 @@ from pathlib import Path
 from typing import Any
 
 import crypto
+from triage import trust
 from triage.errors import HomeError, NoAccessError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the trust record replaces the separate 'server' and 'last_bundle' rows
 STATUSES = ("new", "contacted", "in_progress", "evacuated", "closed", "duplicate", "not_eligible")
 
 _SCHEMA = """
@@ -47,6 +49,13 @@ CREATE TABLE IF NOT EXISTS envelopes (
     bundle_sequence INTEGER NOT NULL, digest BLOB NOT NULL, envelope BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS records (entry_id BLOB PRIMARY KEY, sealed BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS followups (
+    entry_id BLOB PRIMARY KEY, serial INTEGER NOT NULL, imported_on TEXT NOT NULL,
+    bundle_sequence INTEGER NOT NULL, digest BLOB NOT NULL, envelope BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS links (tag BLOB NOT NULL, entry_id BLOB NOT NULL, kind TEXT NOT NULL,
+                                  PRIMARY KEY (tag, entry_id));
+CREATE TABLE IF NOT EXISTS outbox (reply_id BLOB PRIMARY KEY, sealed BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS requests (
     entry_id BLOB NOT NULL, fingerprint TEXT NOT NULL, sealed BLOB NOT NULL, PRIMARY KEY (entry_id, fingerprint)
 );
@@ -70,10 +79,15 @@ class CaseRecord:
     history: list[dict[str, str]] = field(default_factory=list)
     assignee: str = ""
     audit: list[dict[str, str]] = field(default_factory=list)
+    # The fingerprints of the keys the server sealed this request to (from the bundle, invariant 14).
+    sealed_to: list[str] = field(default_factory=list)
+    # The conversation (triage.threads): {"dir": "in"|"out", "on", "text", "by"?, "state"}.
+    thread: list[dict[str, str]] = field(default_factory=list)
 
     def to_bytes(self) -> bytes:
         value = {"status": self.status, "notes": self.notes, "history": self.history,
-                 "assignee": self.assignee, "audit": self.audit}  # fmt: skip
+                 "assignee": self.assignee, "audit": self.audit, "sealed_to": self.sealed_to,
+                 "thread": self.thread}  # fmt: skip
         return json.dumps(value, separators=(",", ":")).encode("utf-8")
 
     @classmethod
@@ -82,7 +96,12 @@ class CaseRecord:
         return cls(
             status=value["status"], notes=value["notes"], history=value["history"],
             assignee=value.get("assignee", ""), audit=value.get("audit", []),
+            sealed_to=value.get("sealed_to", []), thread=value.get("thread", []),
         )  # fmt: skip
+
+    @property
+    def unread(self) -> int:
+        return sum(1 for message in self.thread if message.get("dir") == "in" and message.get("state") == "unread")
 
 
 @dataclass(frozen=True)
@@ -111,11 +130,14 @@ class CaseStore:
             if version > SCHEMA_VERSION:
                 raise HomeError(f"The case store {path} was made by a newer triage; update triage.")
             self.db.executescript(_SCHEMA)
-            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self.version = int(version) if not created else SCHEMA_VERSION
+            if created:
+                self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except (sqlite3.DatabaseError, UnicodeDecodeError):
             # A damaged schema page surfaces from Python's sqlite3 as a text-decoding error, not a DatabaseError.
             raise HomeError(f"The case store {path} is not a triage case store or is damaged.") from None
         self.key: crypto.StoreKey | None = None
+        self.trust = trust.TrustState()
 
     def close(self) -> None:
         self.db.close()
@@ -128,6 +150,8 @@ class CaseStore:
             yield
         except BaseException:
             self.db.execute("ROLLBACK")
+            if self.key is not None:  # what was changed in memory was not committed either
+                self.trust = trust.load(self.db, self.key)
             raise
         self.db.execute("COMMIT")
 
@@ -163,6 +187,25 @@ class CaseStore:
                 f"access runs `triage grant {identity.name}` once; then try again."
             )
         self.key = crypto.StoreKey.unwrap(row[0], identity)
+        if self.version < SCHEMA_VERSION:
+            self._upgrade_trust()
+        self.trust = trust.load(self.db, self.key)
+
+    def _upgrade_trust(self) -> None:
+        """A store made before the trust record: gather its sealed pins into one, once."""
+        key = self._key()
+        with self.transaction():
+            if self.db.execute("SELECT 1 FROM meta WHERE name = ?", (trust.TRUST_ROW,)).fetchone() is None:
+                state = trust.TrustState(server=self.get_meta("server"), last_bundle=self.get_meta("last_bundle"))
+                if state.server is not None or self.db.execute("SELECT 1 FROM envelopes LIMIT 1").fetchone() is None:
+                    trust.save(self.db, key, state)
+                    self.db.execute("DELETE FROM meta WHERE name IN ('server', 'last_bundle')")
+            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        self.version = SCHEMA_VERSION
+
+    def save_trust(self) -> None:
+        """Seal the trust state with the envelopes as they are now; call inside a write transaction."""
+        trust.save(self.db, self._key(), self.trust)
 
     def grant(self, fingerprint: str) -> crypto.PublicIdentity:
         row = self.db.execute("SELECT public_key FROM caseworkers WHERE fingerprint = ?", (fingerprint,)).fetchone()
@@ -193,16 +236,24 @@ class CaseStore:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, sealed))
 
     def pinned_server(self) -> crypto.ServerPublicKey | None:
-        text = self.get_meta("server")
-        return None if text is None else crypto.ServerPublicKey.from_text(text)
+        return self.trust.pinned_server()
 
     def pin_server(self, server: crypto.ServerPublicKey) -> None:
-        self.set_meta("server", server.to_text())
+        """Pin ``server``; the replay check starts again from its bundles (call inside a transaction)."""
+        self.trust.server = server.to_text()
+        self.trust.last_bundle = None
+        self.save_trust()
+
+    def last_bundle(self) -> dict[str, Any] | None:
+        return self.trust.last_bundle
 
     # -- envelopes and records ------------------------------------------------------------------------
 
     def envelope_digest_of(self, entry_id: bytes) -> bytes | None:
-        row = self.db.execute("SELECT digest FROM envelopes WHERE entry_id = ?", (entry_id,)).fetchone()
+        row = self.db.execute(
+            "SELECT digest FROM envelopes WHERE entry_id = ? UNION ALL SELECT digest FROM followups WHERE entry_id = ?",
+            (entry_id, entry_id),
+        ).fetchone()
         return None if row is None else bytes(row[0])
 
     def add_case(
@@ -220,7 +271,7 @@ class CaseStore:
             "INSERT INTO envelopes VALUES (?, ?, ?, ?, ?, ?)",
             (entry.entry_id, entry.serial, today.isoformat(), sequence, digest, entry.envelope),
         )
-        self.put_record(entry.entry_id, CaseRecord())
+        self.put_record(entry.entry_id, CaseRecord(sealed_to=list(getattr(entry, "sealed_to", ()))))
         self.cache_request(entry.entry_id, request, opened_by=opened_by)
 
     def cache_request(self, entry_id: bytes, request: bytes, *, opened_by: str) -> None:
@@ -241,7 +292,11 @@ class CaseStore:
         return CaseRecord.from_bytes(self._key().open(sealed, context=b"case:" + entry_id))
 
     def serials(self, up_to: int) -> set[int]:
-        return {s for (s,) in self.db.execute("SELECT serial FROM envelopes WHERE serial <= ?", (up_to,))}
+        rows = self.db.execute(
+            "SELECT serial FROM envelopes WHERE serial <= ? UNION ALL SELECT serial FROM followups WHERE serial <= ?",
+            (up_to, up_to),
+        )
+        return {s for (s,) in rows}
 
     def count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM envelopes").fetchone()[0])
@@ -275,5 +330,7 @@ class CaseStore:
         ]
 
     def ack_entries(self) -> list[crypto.AckEntry]:
-        rows = self.db.execute("SELECT entry_id, digest FROM envelopes")
+        rows = self.db.execute(
+            "SELECT entry_id, digest FROM envelopes UNION ALL SELECT entry_id, digest FROM followups"
+        )
         return [crypto.AckEntry(bytes(entry_id), bytes(digest)) for entry_id, digest in rows]

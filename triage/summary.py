@@ -27,6 +27,10 @@ def print_import_summary(summary: ImportSummary, *, as_json: bool) -> None:
                     "gaps": summary.gaps, "gap_ranges": summary.gap_ranges,
                     "pinned_server": summary.pinned_now.fingerprint if summary.pinned_now else None,
                     "same_bundle_again": summary.same_bundle_again,
+                    "followups": summary.followups, "followups_waiting": summary.followups_waiting,
+                    "recipients": [{"name": k.name, "fingerprint": k.fingerprint} for k in summary.recipients],
+                    "recipients_added": [k.fingerprint for k in summary.recipients_added],
+                    "recipients_removed": [k.fingerprint for k in summary.recipients_removed],
                 }
             )
         )  # fmt: skip
@@ -37,10 +41,24 @@ def print_import_summary(summary: ImportSummary, *, as_json: bool) -> None:
             "Compare it with the fingerprint the operator reads from `intake init`; if they differ, stop and "
             "tell them. Bundles signed by any other key will be refused."
         )
+    if summary.recipients_pinned_now:
+        click.echo("New requests are sealed to these caseworker keys (pinned now; a change will stop an import):")
+        for key in summary.recipients:
+            click.echo(f"  {key.name}  {key.fingerprint}")
+    for key in summary.recipients_added:
+        click.echo(f"ACCEPTED: {key.name} ({key.fingerprint}) can now read new requests.")
+    for key in summary.recipients_removed:
+        click.echo(f"ACCEPTED: {key.name} ({key.fingerprint}) no longer receives new requests.")
+    if summary.recipients_unknown:
+        click.echo("This bundle does not say who can read new requests (an older server); update the server.")
     click.echo(f"Bundle {summary.sequence}: {summary.total} envelope(s).")
     if summary.same_bundle_again:
         click.echo("You had already imported this bundle; nothing changed.")
     click.echo(f"  new {summary.new}, duplicate {summary.duplicate}, rejected {summary.rejected}")
+    if summary.followups:
+        click.echo(f"  {summary.followups} of the new ones are follow-up messages, added to their cases' threads.")
+    if summary.followups_waiting:
+        click.echo(f"  {summary.followups_waiting} follow-up(s) wait for a case you do not hold yet.")
     if summary.rejected_not_for_you:
         click.echo(f"  {summary.rejected_not_for_you} rejected: not sealed to your key.")
     if summary.rejected_unreadable:

@@ -15,7 +15,8 @@ from rich.text import Text
 
 from triage.app import App, friendly_errors
 from triage.cases import Skipped
-from triage.i18n import LANGUAGES, Translator, default_language, translator
+from triage.i18n import Translator, language_of, translator
+from triage.labels import readers_text
 from triage.policy import load_policy
 from triage.progress import progress_bar
 from triage.render import case_view, cases_table, console_for, queue_heading, write_csv, write_json
@@ -25,9 +26,11 @@ SCREEN_MARGIN = 5  # lines kept for the count, the header, a notice and the prom
 
 LANG_OPTION = click.option(
     "--lang",
-    type=click.Choice(LANGUAGES),
-    default=None,
-    help="Language of the output: en or ru (default: $TRIAGE_LANG, else your $LANG, else English).",
+    metavar="en|ru",
+    envvar=["TRIAGE_LANG", "LC_ALL", "LC_MESSAGES", "LANG"],  # click reads the first one set
+    default="en",
+    callback=lambda _ctx, _param, value: language_of(value),
+    help="Language of the output: en or ru (default: $TRIAGE_LANG, else your locale, else English).",
 )
 POLICY_OPTION = click.option(
     "--policy",
@@ -90,7 +93,7 @@ def list_command(
     policy: Path | None,
     show_all: bool,
     pager: bool,
-    lang: str | None,
+    lang: str,
 ) -> None:
     """The priority queue: emergency first, then by score; with the reasons for each case.
 
@@ -100,7 +103,7 @@ def list_command(
     if as_json and as_csv:
         raise click.UsageError("Choose one of --json and --csv.")
     rules = load_policy(policy)  # a bad policy fails before the passphrase is asked
-    t = translator(lang or default_language())
+    t = translator(lang)
     with app.session() as session, progress_bar(t.gettext("Opening cases"), enabled=not as_json) as ticker:
         ticker.start(session.count_cases())
         if as_json:
@@ -137,9 +140,12 @@ def list_command(
 @LANG_OPTION
 @click.pass_obj
 @friendly_errors
-def show_command(app: App, case_id: str, policy: Path | None, lang: str | None) -> None:
+def show_command(app: App, case_id: str, policy: Path | None, lang: str) -> None:
     """One case in full: the request, why it has its priority, its status and notes."""
     rules = load_policy(policy)
     with app.session() as session:
         case = session.show_case(case_id, rules)
-    console_for().print(case_view(case, translator(lang or default_language())))
+        t = translator(lang)
+        view = case_view(case, t, "\n".join(readers_text(session.readers(case), t)))
+        session.mark_read(case)  # drawn above, before new messages are marked read
+    console_for().print(view)

@@ -10,7 +10,18 @@ from hypothesis import strategies as st
 import crypto
 from tests.vectors.vectorfile import all_vectors
 
-SEEDS = {v.kind: v for v in all_vectors() if v.expect == "success" and v.kind in ("envelope", "bundle", "ack")}
+_BY_NAME = {v.name: v for v in all_vectors()}
+SEEDS = {
+    "envelope": _BY_NAME["envelope-success-second-of-two"],
+    "envelope-v1": _BY_NAME["envelope-success-version-1"],
+    "bundle": _BY_NAME["bundle-success-recipients"],
+    "bundle-v1": _BY_NAME["bundle-success"],
+    "ack": _BY_NAME["ack-success-with-replies"],
+    "reply": _BY_NAME["reply-success"],
+}
+REPLY_PAIR = crypto.derive_reply_keypair(
+    SEEDS["reply"].header["receipt"], base64.b64decode(SEEDS["reply"].header["reply-secret"])
+)
 IDENTITY = crypto.unlock_identity(
     base64.b64decode(SEEDS["envelope"].header["identity"]),
     SEEDS["envelope"].header["passphrase"],
@@ -40,9 +51,11 @@ def mutated(draw: st.DrawFn, seed: bytes) -> bytes:
 
 
 def _parse(kind: str, data: bytes) -> None:
-    if kind == "envelope":
-        crypto.open_request(data, IDENTITY)
-    elif kind == "bundle":
+    if kind.startswith("envelope"):
+        crypto.open_envelope(data, IDENTITY)
+    elif kind == "reply":
+        crypto.open_reply(data, REPLY_PAIR)
+    elif kind.startswith("bundle"):
         for _ in crypto.read_bundle(data, expected_server=SERVER).entries():
             pass
     else:
@@ -65,8 +78,23 @@ def test_mutated_envelopes(data: st.DataObject) -> None:
 
 
 @given(st.data())
+def test_mutated_version_1_envelopes(data: st.DataObject) -> None:
+    _only_typed_errors("envelope-v1", data.draw(mutated(SEEDS["envelope-v1"].body)))
+
+
+@given(st.data())
 def test_mutated_bundles(data: st.DataObject) -> None:
     _only_typed_errors("bundle", data.draw(mutated(SEEDS["bundle"].body)))
+
+
+@given(st.data())
+def test_mutated_version_1_bundles(data: st.DataObject) -> None:
+    _only_typed_errors("bundle-v1", data.draw(mutated(SEEDS["bundle-v1"].body)))
+
+
+@given(st.data())
+def test_mutated_replies(data: st.DataObject) -> None:
+    _only_typed_errors("reply", data.draw(mutated(SEEDS["reply"].body)))
 
 
 @given(st.data())
@@ -76,7 +104,7 @@ def test_mutated_acks(data: st.DataObject) -> None:
 
 @given(st.binary(max_size=3000))
 def test_random_bytes_everywhere(data: bytes) -> None:
-    for kind in ("envelope", "bundle", "ack"):
+    for kind in ("envelope", "bundle", "ack", "reply"):
         try:
             _parse(kind, data)
         except crypto.CryptoError:

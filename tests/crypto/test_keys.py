@@ -74,7 +74,9 @@ def test_key_equality_is_by_keys_not_names(alice: crypto.Identity) -> None:
     assert renamed == alice.public and hash(renamed) == hash(alice.public)
 
 
-@pytest.mark.parametrize("name", ["", "   ", "a" * 65, "line\nbreak", "nul\x00", "rtl\u202eoverride"])
+@pytest.mark.parametrize(
+    "name", ["", "   ", "a" * 65, "line\nbreak", "nul\x00", "rtl\u202eoverride", "\x1cAlice", "Alice\x1f", "\u3000"]
+)
 def test_bad_names_are_refused(name: str) -> None:
     with pytest.raises(crypto.MalformedError):
         crypto.Identity.generate(name)
@@ -185,3 +187,42 @@ def test_a_key_file_below_the_floor_is_refused_before_any_derivation(alice: cryp
 def test_a_production_cost_key_file_opens_with_the_default_floor(alice: crypto.Identity) -> None:
     locked = crypto.lock_identity(alice, "slow but right")
     assert crypto.unlock_identity(locked, "slow but right").fingerprint == alice.fingerprint
+
+
+def test_names_are_trimmed_of_unicode_white_space_only() -> None:
+    # U+001C-U+001F are white space to Python's str.strip() but not to Unicode: FORMAT.md §1.
+    assert crypto.Identity.generate("\u2028\u3000 Alice\t").name == "Alice"
+    with pytest.raises(crypto.MalformedError):
+        crypto.Identity.generate("\x1cAlice")
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        (b"intake server signing key v2\nAAAA\n", crypto.UnsupportedVersionError),
+        (b"intake server signing key\n", crypto.MalformedError),
+        (b"intake server signing\x1ckey v1 AAAA", crypto.MalformedError),
+        ("intake server signing key v1 ключ".encode(), crypto.MalformedError),
+        (b"intake server signing key v1\n" + b"A" * 5000, crypto.MalformedError),
+    ],
+)
+def test_server_key_file_classes(text: bytes, error: type[Exception]) -> None:
+    with pytest.raises(error) as caught:
+        crypto.ServerKey.from_bytes(text)
+    assert type(caught.value) is error
+
+
+def test_signatures_follow_libsodiums_strict_rules() -> None:
+    # FORMAT.md §8: a small-order signer key, and S >= L, are refused even where the equation holds.
+    from crypto.keys import _verify
+
+    identity_point = bytes([1]) + bytes(31)
+    with pytest.raises(crypto.TamperedError):
+        _verify(identity_point, b"any message", identity_point + bytes(32))
+    key = crypto.ServerKey(bytes(32))
+    signature = key.sign(b"hello")
+    order = 2**252 + 27742317777372353535851937790883648493
+    high_s = (int.from_bytes(signature[32:], "little") + order).to_bytes(32, "little")
+    key.public.verify(b"hello", signature)
+    with pytest.raises(crypto.TamperedError):
+        key.public.verify(b"hello", signature[:32] + high_s)

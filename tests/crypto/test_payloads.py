@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 
@@ -199,3 +200,12 @@ def test_every_valid_followup_fits_the_bucket(message: str) -> None:
         assert error.reason in ("required", "control_character")
         return
     assert len(data) <= crypto.MAX_REQUEST_BYTES
+
+
+@given(st.text(max_size=60) | st.binary(max_size=40).map(lambda b: base64.b64encode(b).decode()))
+def test_reply_key_parser_only_accepts_canonical_keys(text: str) -> None:
+    try:
+        key = crypto.ReplyPublicKey.from_b64(text)
+    except crypto.MalformedError:
+        return
+    assert key.to_b64() == text and len(key.raw) == 32

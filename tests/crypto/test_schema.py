@@ -44,6 +44,8 @@ def test_encoding_is_canonical() -> None:
         ("alias", "x" * 101, "too_long"),
         ("story", "я" * 10001, "too_long"),
         ("safe_times", "a\x07b", "control_character"),
+        ("story", "\x1c\x1d", "control_character"),  # not white space (FORMAT.md §1)
+        ("story", "\u2028\u3000", "required"),
         ("documents", ["passport"], "not_a_choice"),
         ("documents", "none", "not_a_list"),
         ("consent", False, "required"),
@@ -119,3 +121,15 @@ def test_forbidden_characters_are_exactly_categories_cc_and_cs_less_tab_and_newl
         ch = chr(code)
         expected = ch not in "\t\n\r" and unicodedata.category(ch) in ("Cc", "Cs")
         assert bool(FORBIDDEN_CHARACTERS.search(ch)) is expected, hex(code)
+
+
+def test_minus_zero_and_nulls_follow_the_settled_rules() -> None:
+    data = crypto.encode_request(make_request())
+    with pytest.raises(crypto.MalformedError):
+        crypto.decode_request(data[:-1] + b',"children":-0}')
+    loose = json.loads(data)
+    loose.update(threat_from=None, health=None, detention="", children=None)
+    assert crypto.decode_request(json.dumps(loose).encode()) == crypto.decode_request(data)
+    for field, value in (("people", ""), ("danger", ""), ("story", None), ("submitted_on", "0000-01-01")):
+        with pytest.raises(crypto.MalformedError):
+            crypto.decode_request(json.dumps({**json.loads(data), field: value}).encode())

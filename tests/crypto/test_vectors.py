@@ -39,6 +39,8 @@ def decode(vector: Vector) -> bytes:
     h = vector.header
     if vector.kind == "envelope":
         identity = crypto.unlock_identity(base64.b64decode(h["identity"]), h["passphrase"], min_kdf=floor(vector))
+        if h.get("decode") == "payload":  # §4.4 steps 1-6
+            return canonical_json(crypto.open_envelope(vector.body, identity))
         return _open_payload(vector.body, identity)
     if vector.kind == "request":
         return canonical_json(crypto.decode_payload(vector.body))
@@ -51,6 +53,8 @@ def decode(vector: Vector) -> bytes:
         pair = crypto.derive_reply_keypair(h["receipt"], base64.b64decode(h["reply-secret"]))
         reply = crypto.open_reply(vector.body, pair)
         return canonical_json({"text": reply.text, "written_on": reply.written_on.isoformat()})
+    if vector.kind == "server-key":
+        return crypto.ServerKey.from_bytes(vector.body).public.raw
     if vector.kind == "private-key":
         identity = crypto.unlock_identity(vector.body, h["passphrase"], min_kdf=floor(vector))
         box_sk, seed = identity.secret_bytes()
@@ -62,7 +66,10 @@ def decode(vector: Vector) -> bytes:
     server = crypto.ServerPublicKey(base64.b64decode(h["server"]))
     if vector.kind == "bundle":
         bundle = crypto.read_bundle(vector.body, expected_server=server)
-        return b"".join(e.envelope for e in bundle.entries())
+        people = b"".join(r.box_public + r.sign_public + r.name.encode() for r in bundle.header.recipients)
+        return people + b"".join(
+            b"".join(bytes.fromhex(f.replace("-", "")) for f in e.sealed_to) + e.envelope for e in bundle.entries()
+        )
     if vector.kind == "ack":
         caseworkers = [base64.b64decode(k) for k in h["caseworkers"].split(",")]
         # The registry holds public identities; only the signing key matters to read_ack.

@@ -72,3 +72,21 @@ def test_service_settings_the_threat_model_relies_on() -> None:
     sock = socket_unit["Socket"]
     assert sock["ListenStream"].startswith("/run/") and sock["SocketMode"] == "0660"
     assert sock["SocketGroup"] == "debian-tor"
+
+
+def test_the_daily_compaction_units_verify_and_share_the_sandbox(unit_dir: Path) -> None:
+    analyze = need_program("systemd-analyze", "apt-get install -y systemd")
+    for unit in UNITS.glob("intake-compact.*"):
+        text = unit.read_text().replace("/opt/intake/venv/bin/intake", str(GUNICORN.parent / "intake"))
+        (unit_dir / unit.name).write_text(text)
+    done = subprocess.run([analyze, "verify", "--man=no", str(unit_dir / "intake-compact.timer"),
+                           str(unit_dir / "intake-compact.service")], capture_output=True, text=True, timeout=120,
+                          check=False)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "intake" not in done.stderr, done.stderr
+    security = subprocess.run([analyze, "security", "--offline=yes", "--threshold=20", "--no-pager",
+                               str(unit_dir / "intake-compact.service")], capture_output=True, text=True, timeout=120,
+                              check=False)  # fmt: skip
+    assert security.returncode == 0, security.stdout[-3000:] + security.stderr
+    assert "ExecStart=" in (UNITS / "intake-compact.service").read_text() and "compact" in (
+        UNITS / "intake-compact.service").read_text()  # fmt: skip

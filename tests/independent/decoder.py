@@ -135,27 +135,39 @@ def _no_constants(name: str) -> Any:
     raise Malformed("not JSON: " + name)
 
 
+def _int_literal(text: str) -> int:
+    if text == "-0":  # §3: refused
+        raise Malformed("-0")
+    return int(text)
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _ordered_subset(value: Any, choices: tuple[str, ...]) -> list[str]:
+    """§3: a set, any order, repeats allowed; normalised to table order without repeats."""
     if not isinstance(value, list) or not all(isinstance(v, str) and v in choices for v in value):
         raise Malformed("choice list")
-    positions = [choices.index(v) for v in value]
-    if any(a >= b for a, b in itertools.pairwise(positions)):
-        raise Malformed("choice list order")
-    return value
+    return [c for c in choices if c in value]
+
+
+# §1: Unicode White_Space, exactly.
+WHITE_SPACE = (
+    "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
+)
 
 
 def _text(value: Any, limit: int, needs_content: bool) -> str:
-    if not isinstance(value, str) or len(value) > limit:
+    if not isinstance(value, str):
         raise Malformed("text")
+    if needs_content and not value.strip(WHITE_SPACE):
+        raise Malformed("empty text")
+    if len(value) > limit:
+        raise Malformed("text length")
     for ch in value:
         if ch not in "\t\n\r" and unicodedata.category(ch) in ("Cc", "Cs"):
             raise Malformed("control character")
-    if needs_content and not value.strip():
-        raise Malformed("empty text")
     return value
 
 
@@ -164,7 +176,9 @@ def _json_object(data: bytes, limit: int) -> dict[str, Any]:
     if len(data) > limit:
         raise Malformed("too large")
     try:
-        obj = json.loads(data.decode("utf-8"), object_pairs_hook=_pairs, parse_constant=_no_constants)
+        obj = json.loads(
+            data.decode("utf-8"), object_pairs_hook=_pairs, parse_constant=_no_constants, parse_int=_int_literal
+        )
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise Malformed("not JSON") from None
     if not isinstance(obj, dict):
@@ -221,7 +235,12 @@ def decode_request(data: bytes) -> dict[str, Any]:
     required = (*REQUIRED, "kind", "reply_key") if schema == 2 else REQUIRED
     if not keys.issuperset(obj) or not all(k in obj for k in required):
         raise Malformed("keys")
-    req = {**DEFAULTS, **obj}
+    # §3: null for an optional key is the key absent; "" is absent for detention and location only.
+    present = {k: v for k, v in obj.items() if not (v is None and k in DEFAULTS)}
+    req = {**DEFAULTS, **present}
+    for key in OPTIONAL_ONE_OF:
+        if req[key] == "":
+            req[key] = None
     if schema == 2:
         _reply_key(req["reply_key"])
     _locale(req["locale"])
@@ -232,15 +251,15 @@ def decode_request(data: bytes) -> dict[str, Any]:
     for key, choices in OPTIONAL_ONE_OF.items():
         if req[key] is not None and req[key] not in choices:
             raise Malformed(key)
-    _ordered_subset(req["threat_from"], THREAT_FROM)
-    _ordered_subset(req["documents"], DOCUMENTS)
+    req["threat_from"] = _ordered_subset(req["threat_from"], THREAT_FROM)
+    req["documents"] = _ordered_subset(req["documents"], DOCUMENTS)
     people, children = req["people"], req["children"]
     if not _is_int(people) or not 1 <= people <= 20:
         raise Malformed("people")
     if children is not None and (not _is_int(children) or not 0 <= children <= min(20, people)):
         raise Malformed("children")
     for key, (limit, needs_content) in TEXT.items():
-        _text(req[key], limit, needs_content)
+        req[key] = _text("" if req[key] is None else req[key], limit, needs_content)
     if req["consent"] is not True:
         raise Malformed("consent")
     return req
@@ -357,11 +376,11 @@ def _parse_fingerprint(text: str) -> bytes:
 
 
 def _name(text: str) -> bytes:
-    name = unicodedata.normalize("NFC", text.strip())
+    name = unicodedata.normalize("NFC", text.strip(WHITE_SPACE))
     raw = name.encode("utf-8")
     if not 1 <= len(name) <= 64 or len(raw) > 255:
         raise Malformed("name length")
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in name):
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") for ch in name):
         raise Malformed("name character")
     return raw
 
@@ -387,7 +406,7 @@ def read_public_key(data: bytes) -> PublicKey:
         label, sep, value = line.partition(":")
         if not sep or label != field:
             raise Malformed("field")
-        values.append(value.strip())
+        values.append(value.strip(" \t"))
     name = _name(values[0])
     box_pk, sign_pk = _b64(values[1], 32), _b64(values[2], 32)
     fingerprint = _parse_fingerprint(values[3])
@@ -422,19 +441,25 @@ class PrivateKey:
 def read_private_key(
     data: bytes, passphrase: str, *, floor: tuple[int, int] = (3, 262144), max_memory_kib: int = 1_048_576
 ) -> PrivateKey:
-    """§6. ``floor`` is the reader's (t, m KiB) floor; max_memory_kib lets a property test refuse
-    costly (but legal) headers early."""
+    """§6 steps 1-8. ``floor`` is the reader's (t, m KiB) floor; max_memory_kib lets a property test
+    refuse costly (but legal) headers early."""
     _magic_and_version(data, b"ITKS")
-    if len(data) < 54 + 16:
-        raise Malformed("short")
+    if len(data) < 6:
+        raise Malformed("no kdf id")
     if data[5] != 1:
         raise UnsupportedVersion("kdf")  # §6: an unknown KDF id is unsupported version
+    if len(data) < 14:
+        raise Malformed("cost cut short")
     t, m = _u32(data, 6), _u32(data, 10)
     if not 1 <= t <= 16 or not 8 <= m <= min(1_048_576, max_memory_kib):
         raise Malformed("kdf cost")
     if t < floor[0] or m < floor[1]:
         raise WeakKdf()
+    if len(data) < 54 + 16 + 66:
+        raise Malformed("short")
     password = unicodedata.normalize("NFC", passphrase).encode("utf-8")
+    if not password:
+        raise WrongPassphrase("empty")
     key = sodium.crypto_pwhash_alg(32, password, data[14:30], t, m * 1024, sodium.crypto_pwhash_ALG_ARGON2ID13)
     try:
         secret = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(data[54:], data[:54], data[30:54], key)
@@ -446,7 +471,32 @@ def read_private_key(
         name = secret[65:].decode("utf-8")
     except UnicodeDecodeError:
         raise Malformed("name") from None
+    if _name(name) != secret[65:]:  # the §5 rules, and stored already trimmed and NFC
+        raise Malformed("name not normalised")
     return PrivateKey(secret, secret[:32], secret[32:64], name)
+
+
+# ---- §7 server signing key file -----------------------------------------------------------
+
+
+def read_server_key(data: bytes) -> bytes:
+    """§7 in its order; returns the Ed25519 public key of the seed."""
+    if len(data) > 4096:
+        raise Malformed("size")
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError:
+        raise Malformed("ascii") from None
+    tokens = [t for t in re.split(r"[ \t\n\x0b\x0c\r]+", text) if t]
+    if len(tokens) < 5 or tokens[:4] != ["intake", "server", "signing", "key"]:
+        raise Malformed("title")
+    if tokens[4] != "v1":
+        raise UnsupportedVersion(tokens[4])
+    if len(tokens) != 6:
+        raise Malformed("tokens")
+    seed = _b64(tokens[5], 32)
+    public, _ = sodium.crypto_sign_seed_keypair(seed)
+    return bytes(public)
 
 
 # ---- §8 signed containers -----------------------------------------------------------------
@@ -462,13 +512,50 @@ class BundleEntry:
     entry_id: bytes
     serial: int
     envelope: bytes
+    sealed_to: bytes = b""  # k × 16-byte fingerprints (version 2)
 
 
-def read_bundle(data: bytes, pinned_server: bytes) -> list[BundleEntry]:
+@dataclass(frozen=True)
+class Bundle:
+    recipients: list[tuple[bytes, bytes, str]]  # (box_pk, sign_pk, name); empty for version 1
+    entries: list[BundleEntry]
+
+
+def _recipient_set(data: bytes, at: int, end: int) -> tuple[list[tuple[bytes, bytes, str]], int]:
+    """§8.1 version 2: the recipient set starting at ``at``; returns it and the offset after it."""
+    if at >= end or not 1 <= data[at] <= 64:
+        raise Malformed("recipient count")
+    count, at = data[at], at + 1
+    found: list[tuple[bytes, bytes, str]] = []
+    for _ in range(count):
+        if at + 65 > end or at + 65 + data[at + 64] > end:
+            raise Malformed("recipient cut short")
+        box_pk, sign_pk, size = data[at : at + 32], data[at + 32 : at + 64], data[at + 64]
+        raw = data[at + 65 : at + 65 + size]
+        try:
+            name = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Malformed("recipient name") from None
+        if _name(name) != raw:  # must already be normalised
+            raise Malformed("recipient name not normalised")
+        if box_pk[:31] + bytes([box_pk[31] & 0x7F]) in SMALL_ORDER:
+            raise Malformed("recipient small-order key")
+        found.append((box_pk, sign_pk, name))
+        at += 65 + size
+    if len({(b, s) for b, s, _ in found}) != count or len({n for _, _, n in found}) != count:
+        raise Malformed("recipient twice")
+    return found, at
+
+
+def read_bundle(data: bytes, pinned_server: bytes) -> Bundle:
     """§8.1 in the order §8 states: size and magic, version, signature, signer, structure."""
     if len(data) < 61 + 64:
         raise Malformed("short")
-    _magic_and_version(data, b"ITKB")
+    if data[:4] != b"ITKB":
+        raise Malformed("magic")
+    version = data[4]
+    if version not in (1, 2):
+        raise UnsupportedVersion(str(version))
     signer = data[5:37]
     _container_signature(data, signer)
     if signer != pinned_server:
@@ -478,22 +565,43 @@ def read_bundle(data: bytes, pinned_server: bytes) -> list[BundleEntry]:
     if sequence < 1 or count > 1_000_000:
         raise Malformed("header")
     end, at, last_serial = len(data) - 64, 61, 0
+    recipients: list[tuple[bytes, bytes, str]] = []
+    if version == 2:
+        recipients, at = _recipient_set(data, at, end)
+    fingerprints = {caseworker_fingerprint(b, s) for b, s, _ in recipients}
     entries: list[BundleEntry] = []
     for _ in range(count):
-        if at + 28 > end:
+        if at + 24 > end:
             raise Malformed("entry header")
-        entry_id, serial, length = data[at : at + 16], _u64(data, at + 16), _u32(data, at + 24)
+        entry_id, serial = data[at : at + 16], _u64(data, at + 16)
+        at += 24
+        sealed_to = b""
+        if version == 2:
+            if at >= end or not 1 <= data[at] <= 16:
+                raise Malformed("sealed_to count")
+            k = data[at]
+            sealed_to, at = data[at + 1 : at + 1 + 16 * k], at + 1 + 16 * k
+        if at + 4 > end:
+            raise Malformed("entry header")
+        length = _u32(data, at)
         if not last_serial < serial <= high_water or not 1 <= length <= 1_049_942:
             raise Malformed("entry")
-        if at + 28 + length > end:
+        if at + 4 + length > end:
             raise Malformed("entry length")
-        entries.append(BundleEntry(entry_id, serial, data[at + 28 : at + 28 + length]))
-        at, last_serial = at + 28 + length, serial
+        envelope = data[at + 4 : at + 4 + length]
+        if version == 2:
+            named = [sealed_to[i : i + 16] for i in range(0, len(sealed_to), 16)]
+            if len(set(named)) != len(named) or not fingerprints.issuperset(named):
+                raise Malformed("sealed_to")
+            if len(envelope) < 6 or envelope[5] != len(named):
+                raise Malformed("sealed_to count vs envelope")
+        entries.append(BundleEntry(entry_id, serial, envelope, sealed_to))
+        at, last_serial = at + 4 + length, serial
     if at != end:
         raise Malformed("trailing bytes")
     if len({e.entry_id for e in entries}) != len(entries):
         raise Malformed("duplicate id")
-    return entries
+    return Bundle(recipients, entries)
 
 
 @dataclass(frozen=True)

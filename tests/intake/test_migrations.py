@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 
+import pytest
 import sqlalchemy as sa
 
 from intake.config import IntakeConfig
@@ -44,10 +45,11 @@ def test_upgrade_and_downgrade_carry_data(config: IntakeConfig) -> None:
         l=b"\x02" * 32, i=b"\x01" * 16, d=DAY)  # fmt: skip
     # When upgrading to head, the data is still there and the new tables work
     upgrade(url)
-    assert tables(url) == {"envelopes", "receipts", "counters", "recipients", "applied_acks"}
+    assert tables(url) == {"envelopes", "receipts", "counters", "recipients", "applied_acks", "replies"}
     assert run(url, "SELECT serial, envelope FROM envelopes") == [(1, b"sealed")]
-    # (the serial counter says 1 submission, 1 envelope stored: none collected yet)
-    assert sorted(run(url, "SELECT name, value FROM counters")) == [("bundle", 0), ("collected", 0), ("serial", 1)]
+    # (1 submission received, 1 envelope stored: none collected yet)
+    assert sorted(run(url, "SELECT name, value FROM counters")) == [
+        ("bundle", 0), ("collected", 0), ("received", 1), ("serial", 1)]  # fmt: skip
     run(url, "INSERT INTO applied_acks (digest, applied_on) VALUES (:g, :d)", g=b"\x03" * 32, d=DAY)
     # When downgrading again, the older data survives and the newer tables are gone
     downgrade(url, "0001")
@@ -61,6 +63,7 @@ def test_upgrade_and_downgrade_carry_data(config: IntakeConfig) -> None:
     assert run(url, "SELECT name, value FROM counters ORDER BY name") == [
         ("bundle", 0),
         ("collected", 0),
+        ("received", 0),
         ("serial", 0),
     ]
 
@@ -88,3 +91,33 @@ def test_upgrade_is_idempotent(config: IntakeConfig) -> None:
     upgrade(config.database_url)
     upgrade(config.database_url)
     assert "envelopes" in tables(config.database_url)
+
+
+def test_revision_0004_forgets_arrival_order_and_downgrade_numbers_what_was_never_exported(
+    config: IntakeConfig,
+) -> None:
+    config.instance_dir.mkdir(parents=True, exist_ok=True)
+    url = config.database_url
+    # Given revision 0003 with two envelopes (serials 1 and 2) and a receipt
+    upgrade(url, "0003")
+    run(url, "UPDATE counters SET value = 2 WHERE name = 'serial'")
+    for serial in (1, 2):
+        run(url, "INSERT INTO envelopes (id, serial, envelope, received_on) VALUES (:i, :s, :e, :d)",
+            i=bytes([serial]) * 16, s=serial, e=b"sealed", d=DAY)  # fmt: skip
+    run(url, "INSERT INTO receipts (lookup, envelope_id, status, status_on) VALUES (:l, :i, 'received', :d)",
+        l=b"\x02" * 32, i=b"\x01" * 16, d=DAY)  # fmt: skip
+    # When upgrading to 0004, the data stays, serials stay (laptops know them), nothing is recorded as sealed to
+    upgrade(url, "0004")
+    assert sorted(run(url, "SELECT serial, sealed_to FROM envelopes")) == [(1, None), (2, None)]
+    assert run(url, "SELECT value FROM counters WHERE name = 'received'") == [(2,)]
+    assert run(url, "SELECT status FROM receipts") == [("received",)]
+    if url.startswith("sqlite"):
+        with pytest.raises(sa.exc.OperationalError):
+            run(url, "SELECT rowid FROM envelopes")
+    # And a new envelope without a serial is numbered after the high-water mark on the way down
+    run(url, "INSERT INTO envelopes (id, serial, envelope, received_on, sealed_to) VALUES (:i, NULL, :e, :d, 'x')",
+        i=b"\x03" * 16, e=b"sealed", d=DAY)  # fmt: skip
+    run(url, "UPDATE counters SET value = 3 WHERE name = 'received'")
+    downgrade(url, "0003")
+    assert sorted(run(url, "SELECT serial FROM envelopes")) == [(1,), (2,), (3,)]
+    assert sorted(run(url, "SELECT name, value FROM counters")) == [("bundle", 0), ("collected", 0), ("serial", 3)]

@@ -89,7 +89,10 @@ def test_round_trip_two_caseworkers(tmp_path: Path) -> None:
     for story in list(REQUESTS)[:3]:
         receipts[story] = receipt_of(submit(client, story=story, **REQUESTS[story]))
     first = operator.export(tmp_path / "1.bundle")
-    imported = bob.ok("import", first).output
+    # The first import needs the fingerprint the operator reads from `intake init` (no trust by default)
+    assert "first import" in bob.run("import", first, compare=False).output.lower()
+    fingerprint = init.split()[-1]
+    imported = bob.ok("import", "--fingerprint", fingerprint, first).output
     assert "new 3" in imported
     pinned_line = next(line for line in imported.splitlines() if "Pinned" in line)
     assert pinned_line.split()[-1] in init  # the fingerprint `intake init` printed is the one pinned
@@ -98,7 +101,7 @@ def test_round_trip_two_caseworkers(tmp_path: Path) -> None:
     for story in list(REQUESTS)[3:]:
         receipts[story] = receipt_of(submit(client, story=story, **REQUESTS[story]))
     second = operator.export(tmp_path / "2.bundle")
-    assert "new 5" in alice.ok("import", second).output
+    assert "new 5" in alice.ok("import", "--fingerprint", fingerprint, second).output
     queue = json.loads(alice.ok("list", "--json").stdout)
     assert [case["request"]["story"] for case in queue] == EXPECTED_ORDER
     # R5 said "serious threats": their own answer makes it urgent (docs/POLICY.md, "the person's own answer")

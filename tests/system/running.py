@@ -82,12 +82,20 @@ class SystemInstance:
         return sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=30)
 
     def counts(self) -> tuple[int, int, int]:
-        """(envelopes, receipts, serial counter): a refused request must change none of them."""
+        """(envelopes, receipts, received counter): a refused request must change none of them."""
         with contextlib.closing(self.db()) as db:
             envelopes = db.execute("SELECT count(*) FROM envelopes").fetchone()[0]
             receipts = db.execute("SELECT count(*) FROM receipts").fetchone()[0]
-            serial = db.execute("SELECT value FROM counters WHERE name = 'serial'").fetchone()[0]
-        return int(envelopes), int(receipts), int(serial)
+            received = db.execute("SELECT value FROM counters WHERE name = 'received'").fetchone()[0]
+        return int(envelopes), int(receipts), int(received)
+
+    def envelope_ids(self) -> set[bytes]:
+        with contextlib.closing(self.db()) as db:
+            return {bytes(row[0]) for row in db.execute("SELECT id FROM envelopes")}
+
+    def envelope(self, entry_id: bytes) -> bytes:
+        with contextlib.closing(self.db()) as db:
+            return bytes(db.execute("SELECT envelope FROM envelopes WHERE id = ?", (entry_id,)).fetchone()[0])
 
     def integrity(self) -> str:
         with contextlib.closing(sqlite3.connect(self.database, timeout=30)) as db:

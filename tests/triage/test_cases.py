@@ -64,7 +64,7 @@ def test_reopen_gives_the_same_answer_as_the_cache(loaded: tuple[Triage, list[cr
 def test_set_status_and_note_then_filter_and_show(loaded: tuple[Triage, list[crypto.BundleEntry]]) -> None:
     triage, entries = loaded
     short = entries[1].entry_id.hex()[:8]
-    triage.ok("set", short, "--status", "contacted", "--note", "Reached on Signal, moving Friday")
+    triage.ok("set", short, "--status", "contacted", "--note", input="Reached on Signal, moving Friday")
     contacted = listed(triage, "--status", "contacted")
     assert [c["id"] for c in contacted] == [entries[1].entry_id.hex()]
     assert len(listed(triage, "--status", "new")) == 4

@@ -1,9 +1,10 @@
 """A caseworker's morning in the desk, in a real headless Chromium (JavaScript off), against a real server side.
 
 People ask for help through intake's form -> the operator exports a bundle onto a "USB stick" folder ->
-the caseworker unlocks the desk, imports the bundle from the folder, reads the queue in priority order,
-opens the most urgent case, sets a status, adds a note, switches to Russian, writes the return file
-onto the stick -> `intake apply-ack` accepts it and the server forgets. Screenshots of the queue and a
+the caseworker unlocks the desk, imports the bundle from the folder (typing the server fingerprint),
+reads the queue in priority order, opens the most urgent case, sets a status, adds a note, replies to
+the person, switches to Russian, writes the return file onto the stick -> `intake apply-ack` accepts
+it, the server forgets, and the person reads the reply on the status page. Screenshots of the queue and a
 case page in both languages go to test-artifacts/. A canary request's text is then looked for in every
 file the desk or the browser could have written (home, stick, temp folder, the browser profile).
 """
@@ -28,6 +29,7 @@ from selenium.webdriver.common.by import By
 from intake.app import create_app as create_intake
 from tests.chromium import start_chromium
 from tests.intake.helpers import receipt_of, submit
+from tests.roundtrip.test_conversation_roundtrip import status_page
 from tests.roundtrip.test_roundtrip import EXPECTED_ORDER, REQUESTS, Operator, collected, laptop
 from tests.triage.helpers import PASSPHRASE
 from triage.desk import DeskState, create_app
@@ -41,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 LAPTOP_SCREEN = (1366, 900)
 CANARY = "CANARY-desk-4b1d-Канарейка-во-флешке"
+REPLY = "We read your request. Write to us here when it is safe."
 
 
 @pytest.fixture
@@ -105,7 +108,7 @@ def _origins(driver: Any) -> set[str]:
 def test_a_morning_in_the_desk(tmp_path: Path, driver: Any, capfd: pytest.CaptureFixture[str]) -> None:
     # Given a server with Alice registered, five requests (one carrying a canary), exported onto the stick
     operator = Operator(tmp_path / "instance")
-    operator.intake("init")
+    fingerprint = operator.intake("init").split()[-1]
     alice = laptop(tmp_path, "alice")
     alice.keygen("Alice")
     operator.intake("recipients", "add", alice.home / "Alice.pub")
@@ -135,6 +138,8 @@ def test_a_morning_in_the_desk(tmp_path: Path, driver: Any, capfd: pytest.Captur
         driver.get(f"{running.origin}/usb")
         driver.find_element(By.ID, "folder").send_keys(str(usb))
         _after(driver, driver.find_element(By.ID, "look"), text="export-1.bundle")
+        # (the first import asks for the server fingerprint the operator reads out)
+        driver.find_element(By.ID, "fingerprint").send_keys(fingerprint)
         _after(driver, driver.find_element(By.CSS_SELECTOR, "button[name=file][value='export-1.bundle']"), text="new")
         summary = driver.find_element(By.ID, "summary").text
         assert "5 new cases" in summary and "0 rejected" in summary
@@ -155,6 +160,9 @@ def test_a_morning_in_the_desk(tmp_path: Path, driver: Any, capfd: pytest.Captur
         assert "Saved." in driver.page_source
         assert "Called back on Signal" in driver.page_source and "Alice set the status to" in driver.page_source
         case_url = driver.current_url
+        # And writes back to the person (sealed here, to their receipt's key)
+        driver.find_element(By.ID, "reply-text").send_keys(REPLY)
+        _after(driver, driver.find_element(By.ID, "send-reply"), text="queued")
         _shot(driver, "case-en")
 
         # And reads it all in Russian
@@ -176,6 +184,7 @@ def test_a_morning_in_the_desk(tmp_path: Path, driver: Any, capfd: pytest.Captur
         # Then the server accepts it and forgets the five requests
         assert "deleted 5 envelope(s)" in operator.apply(returned)
         assert all(collected(client, receipts[s]) for s in REQUESTS)
+        assert REPLY in status_page(client, receipts[EXPECTED_ORDER[0]], lang="en")  # the person reads the reply
 
         # After the lock, the case page shows nothing of the case
         _after(driver, driver.find_element(By.ID, "lock"), text="Разблокировать")

@@ -197,7 +197,7 @@ def test_store_holds_no_plaintext(triage: Triage, alice: crypto.PublicIdentity, 
     assert canary in triage.ok("list", "--json").output
     case_id = json.loads(triage.ok("list", "--json").stdout)[0]["short_id"]
     note = "NOTE-CANARY-55e1"
-    triage.ok("set", case_id, "--status", "contacted", "--note", note)
+    triage.ok("set", case_id, "--status", "contacted", "--note", input=note)
     triage.ok("show", case_id)
     triage.ok("ack", "--out", triage.home / "ack.bin")
     # Then no byte sequence of them is anywhere in the home folder

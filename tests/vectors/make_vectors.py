@@ -23,7 +23,9 @@ from crypto.binary import encode_day, u8, u32, u64
 from crypto.envelope import _seal_payload, key_commitment
 from crypto.keys import ServerKey
 from crypto.signed import body_hasher, signed_message
+from tests.vectors import make_bundle_vectors
 from tests.vectors import make_conversation_vectors as conversation
+from tests.vectors import make_spec_vectors as spec
 
 HERE = Path(__file__).parent
 DAY = datetime.date(2026, 11, 22)
@@ -575,7 +577,7 @@ def containers(alice: crypto.Identity, bob: crypto.Identity) -> None:
         kind="bundle",
         expect="success",
         payload_blake2b=joined,
-        comment="serials 1 and 4 of high-water 5: 2, 3 and 5 are gaps",
+        comment="version 1 (no recipient set): serials 1 and 4 of high-water 5: 2, 3 and 5 are gaps",
         **trusted,
     )
     write(
@@ -615,10 +617,10 @@ def containers(alice: crypto.Identity, bob: crypto.Identity) -> None:
     )
     write(
         "bundle-unsupported-version",
-        good[:4] + b"\x02" + good[5:],
+        good[:4] + b"\x03" + good[5:],
         kind="bundle",
         expect="unsupported-version",
-        comment="version 2",
+        comment="version 3",
         **trusted,
     )
     write(
@@ -833,6 +835,13 @@ def main() -> None:
     keys(alice)
     containers(alice, bob)
     conversation.payloads(write, b2, request())
+    make_bundle_vectors.bundles(write, b2, b64, signed, alice, bob, crypto.encode_request(request()))
+    spec.requests(write, b2, request())
+    spec.envelope_payloads(write, b2, alice, request())
+    spec.private_keys(write, b2, alice)
+    spec.public_keys(write, b2, alice)
+    spec.server_keys(write, b2)
+    spec.containers(write, signed, alice, crypto.encode_request(request()))
     conversation.reply_keys(write, b2, b64)
     conversation.replies(write, b2, b64)
     print(f"wrote {len(list(HERE.glob('*.vec')))} vectors to {HERE}")

@@ -1,0 +1,158 @@
+"""The status page and the conversation behind a receipt: read replies, answer, delete what was read.
+
+The receipt is the person's only credential. From it and the server's reply secret the page derives the
+person's reply key pair for this one response: the public half names the mailbox (the hash under which
+replies are stored), the private half opens the replies in memory; neither the receipt nor the private
+key is stored or logged. A follow-up is sealed to the caseworkers exactly like a request, to the same
+size, and stored like one. Every answer a prober could tell apart is the same for an unknown receipt as
+for a mistyped one; a follow-up or a deletion with an unknown receipt changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Any
+
+from flask import abort, current_app, g, render_template
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, TextAreaField
+from wtforms.validators import StopValidation
+
+import crypto
+from intake.forms import StatusForm, _normalise_newlines
+from intake.receipts import normalize_receipt, receipt_lookup_key
+from intake.storage import NoRecipientError, StorageFullError, today
+from intake.views import blueprint, circuit
+
+MAX_MESSAGE_CHARS = 4000
+_REPLY_PERSON = b"intake-replies"
+
+
+def reply_secret(instance_secret: bytes) -> bytes:
+    """The 32-byte secret reply keys are derived with (docs/FORMAT.md), separate from the receipt hash key."""
+    return hashlib.blake2b(b"", key=instance_secret, person=_REPLY_PERSON, digest_size=32).digest()
+
+
+def _message_rules(form: Any, field: Any) -> None:
+    text = field.data if isinstance(field.data, str) else ""
+    if not text.strip():
+        raise StopValidation(str(_l("Please write your message.")))
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise StopValidation(str(_l("Your message is too long: at most 4,000 characters.")))
+
+
+class MessageForm(FlaskForm):  # type: ignore[misc]
+    receipt = HiddenField()
+    message = TextAreaField(_l("Your message to the caseworkers"), filters=[_normalise_newlines],
+                            validators=[_message_rules],
+                            render_kw={"maxlength": MAX_MESSAGE_CHARS, "autocomplete": "off", "rows": 6})  # fmt: skip
+
+
+class DeleteForm(FlaskForm):  # type: ignore[misc]
+    receipt = HiddenField()
+    reply = HiddenField()
+
+
+def _services() -> Any:
+    return current_app.extensions["intake"]
+
+
+def _limit() -> None:
+    if not _services().status_limiter.allow(circuit()):
+        abort(429)
+
+
+def _lookup(digits: str | None) -> str | None:
+    """The receipt's status, or None; a malformed receipt costs the same lookup (of a random key)."""
+    services = _services()
+    lookup = receipt_lookup_key(digits, services.receipt_secret) if digits else secrets.token_bytes(32)
+    return services.storage.receipt_status(lookup)  # type: ignore[no-any-return]
+
+
+def _conversation(digits: str, answer: str, *, sent: bool = False, deleted: bool = False,
+                  message_form: MessageForm | None = None) -> str:  # fmt: skip
+    services = _services()
+    keypair = crypto.derive_reply_keypair(digits, services.reply_secret)
+    replies = []
+    for stored in services.storage.replies_for(crypto.mailbox_id(keypair.public)):
+        try:
+            opened = crypto.open_reply(stored.container, keypair)
+        except crypto.CryptoError:
+            continue  # not for this key (cannot happen unless tampered): never shown, never an error page
+        replies.append({"id": stored.reply_id.hex(), "text": opened.text, "on": opened.written_on})
+    form = message_form or MessageForm(formdata=None)
+    form.receipt.data = digits
+    grouped = " ".join(digits[i : i + 5] for i in range(0, len(digits), 5))
+    return render_template("status.html", form=StatusForm(formdata=None), answer=answer, found=True,
+                           replies=replies, message_form=form, delete_form=DeleteForm(formdata=None),
+                           receipt_digits=digits, receipt_grouped=grouped, sent=sent, deleted=deleted)  # fmt: skip
+
+
+def _not_found() -> str:
+    return render_template("status.html", form=StatusForm(formdata=None), answer="unknown")
+
+
+@blueprint.route("/<lang:lang>/status", methods=["GET", "POST"])
+def status() -> Any:
+    form = StatusForm()
+    if not form.validate_on_submit():
+        form.receipt.data = ""  # never send back what was typed: a near-miss of a receipt is almost the receipt
+        return render_template("status.html", form=form, answer=None)
+    _limit()
+    digits = normalize_receipt(form.receipt.data or "")
+    answer = _lookup(digits)
+    if answer is None or digits is None:
+        return _not_found()
+    return _conversation(digits, answer)
+
+
+@blueprint.route("/<lang:lang>/status/message", methods=["POST"])
+def send_message() -> Any:
+    form = MessageForm()
+    _limit()
+    digits = normalize_receipt(form.receipt.data or "")
+    answer = _lookup(digits)
+    if answer is None or digits is None:
+        return _not_found()
+    if not form.validate():
+        return _conversation(digits, answer, message_form=form), 400
+    services = _services()
+    keypair = crypto.derive_reply_keypair(digits, services.reply_secret)
+    followup = {"schema": 2, "kind": "followup", "locale": g.lang, "submitted_on": today(),
+                "reply_key": keypair.public.to_b64(), "message": form.message.data}  # fmt: skip
+    try:
+        services.storage.store_followup(lambda recipients: crypto.seal_followup(followup, for_recipients=recipients),
+                                        today(), services.config.max_pending)  # fmt: skip
+    except crypto.RequestInvalidError:
+        form.message.errors = [_("Please check your message: it has characters that cannot be sent.")]
+        return _conversation(digits, answer, message_form=form), 400
+    except crypto.RequestTooLargeError:
+        form.message.errors = [_("Your message is too long once encoded; please shorten it.")]
+        return _conversation(digits, answer, message_form=form), 400
+    except (StorageFullError, NoRecipientError, crypto.CryptoError):
+        form.message.errors = [_("Your message was NOT sent: the service is busy. Please try again in an hour.")]
+        return _conversation(digits, answer, message_form=form), 503
+    return _conversation(digits, answer, sent=True)
+
+
+@blueprint.route("/<lang:lang>/status/delete", methods=["POST"])
+def delete_reply() -> Any:
+    form = DeleteForm()
+    if not form.validate():
+        abort(400)
+    _limit()
+    digits = normalize_receipt(form.receipt.data or "")
+    answer = _lookup(digits)
+    if answer is None or digits is None:
+        return _not_found()
+    try:
+        reply_id = bytes.fromhex(form.reply.data or "")
+    except ValueError:
+        reply_id = b""
+    services = _services()
+    mailbox = crypto.mailbox_id(crypto.derive_reply_keypair(digits, services.reply_secret).public)
+    deleted = len(reply_id) == 16 and services.storage.delete_reply(mailbox, reply_id)
+    return _conversation(digits, answer, deleted=deleted)

@@ -1,0 +1,144 @@
+"""The database connection: engine set-up, transactions, and the errors storage raises.
+
+On SQLite every connection gets WAL, ``synchronous=FULL`` (the commit is on disk before the receipt page
+is sent) and ``secure_delete=ON`` (deleted envelopes are overwritten, not just unlinked from the b-tree).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
+
+READ_ONLY = "intake_read_only"
+# SQLite's SQLITE_FULL result code and PostgreSQL's SQLSTATE class 53 (insufficient resources).
+_SQLITE_FULL = 13
+
+
+class StorageError(Exception):
+    """Base of the storage errors a caller can act on."""
+
+
+class StorageFullError(StorageError):
+    """The cap on envelopes waiting for export is reached."""
+
+
+class DiskFullError(StorageFullError):
+    """The database or its disk has no room left: nothing was stored, everything before is intact."""
+
+
+class NoRecipientError(StorageError):
+    """No caseworker key is registered: nothing can be sealed."""
+
+
+class AckReplayedError(StorageError):
+    """This acknowledgement file was applied before."""
+
+
+class DuplicateRecipientError(StorageError):
+    """A key with this fingerprint, or another key with the same name, is already registered."""
+
+
+def is_out_of_space(error: OperationalError) -> bool:
+    original = error.orig
+    if getattr(original, "sqlite_errorcode", None) == _SQLITE_FULL:
+        return True
+    return str(getattr(original, "sqlstate", "") or "").startswith("53")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # We issue BEGIN ourselves (see _sqlite_begin); pysqlite's implicit transactions would defer locks.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    for pragma in ("journal_mode=WAL", "synchronous=FULL", "secure_delete=ON", "busy_timeout=30000",
+                   "foreign_keys=ON", "temp_store=MEMORY"):  # fmt: skip
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    # IMMEDIATE takes the write lock up front, so two writers queue (busy_timeout) instead of deadlocking;
+    # read-only transactions (see Database.reading) take no lock until they read.
+    connection.exec_driver_sql("BEGIN" if connection.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def today() -> datetime.date:
+    return datetime.datetime.now(datetime.UTC).date()
+
+
+class Database:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def writing(self) -> AbstractContextManager[Connection]:
+        """A write transaction (BEGIN IMMEDIATE on SQLite)."""
+        return self.engine.begin()
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A read transaction that sees one snapshot (SQLite: deferred BEGIN in WAL; PostgreSQL: REPEATABLE READ)."""
+        with self.engine.connect() as conn:
+            if self.is_sqlite:
+                conn.execution_options(**{READ_ONLY: True})
+            else:
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
+
+    def scrub(self) -> None:
+        """After deletions: move the WAL into the (secure_delete) database file and truncate the WAL."""
+        if not self.is_sqlite:
+            # PostgreSQL: let the freed rows be reused soon (the bytes stay until overwritten; ciphertext only).
+            with self.engine.connect() as conn:
+                auto = conn.execution_options(isolation_level="AUTOCOMMIT")
+                auto.exec_driver_sql("VACUUM envelopes")
+                auto.exec_driver_sql("VACUUM replies")
+            return
+        raw = self.engine.raw_connection()  # outside any transaction: a checkpoint cannot run inside one
+        try:
+            cursor = raw.cursor()
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            cursor.close()
+        finally:
+            raw.close()
+
+    def compact(self) -> None:
+        """Rewrite the SQLite file in key order (random ids), so page order no longer follows arrival order."""
+        self.scrub()
+        if not self.is_sqlite:
+            # CLUSTER rewrites each table in primary-key order: random ids and keyed hashes, not arrival.
+            with self.engine.connect() as conn:
+                auto = conn.execution_options(isolation_level="AUTOCOMMIT")
+                for table in ("envelopes", "receipts", "replies"):
+                    auto.exec_driver_sql(f"CLUSTER {table} USING {table}_pkey")
+            return
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute("VACUUM")
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            cursor.close()
+        finally:
+            raw.close()
