@@ -1,154 +1,109 @@
-"""Accepted submissions per second through gunicorn: intake (CSRF, seal, durable commit) against a minimal
-Flask app that stores the same form as plaintext in the same kind of database (SQLite, WAL, synchronous=FULL).
+"""The journey a person makes (GET the form page, POST it), through the production gunicorn configuration,
+against a plaintext baseline and a SecureDrop-style peer in the same run.
 
     python -m bench.intake_bench [--quick]
 
-Both apps run under gunicorn with the same number of sync workers on 127.0.0.1; 32 client threads send
-a bounded number of POSTs each; rounds alternate between the two. Reported: the ratio of medians of
-accepted submissions per second (target >= 0.8), the p99 latency of each at 32 clients, and the form
-page's bytes and request count.
+All three apps run under gunicorn with deploy/gunicorn.conf.py (worker class, workers, threads, limits:
+only the bind address, the heartbeat folder and the log file changed), each on its own Unix socket, reached
+as tor reaches intake (a PROXY line naming a fresh circuit per person). The apps (bench/apps.py):
+
+* intake: the form page with its CSRF token, then a submission: CSRF, validation, sealing, durable commit;
+* baseline: a static page of the same bytes as intake's form page, then the form stored as plaintext JSON
+  in SQLite with the same durability (WAL, synchronous=FULL);
+* peer: Flask, Flask-WTF, the SQLAlchemy ORM, one GnuPG process per submission (RSA-4096), same durability.
+
+Rounds are time-boxed and their order rotates and reverses from round to round. Reported as ratios of the
+same run: journeys per second (median of the per-round ratios, with their spread), p50/p99 journey latency
+(over all rounds) and server CPU per journey from /proc (bench/loadgen.py: the load generator excluded).
+Also the POST alone (each person reuses one session) and the status page (GET, then a receipt lookup).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
-import http.client
-import json
 import os
 import re
-import socket
+import secrets
+import shutil
 import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.parse
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from bench.common import Row, print_rows
+from bench.loadgen import Journey, Round, Stream, fresh_circuit, percentile, post_only_journey, run_round
+from bench.loadgen import form_journey as journey_of
 
+REPO = Path(__file__).resolve().parents[1]
+DEPLOY_CONFIG = REPO / "deploy" / "gunicorn.conf.py"
 CLIENTS = 32
-WORKERS = 4
-FORM = {
+FORM: dict[str, str | list[str]] = {
     "danger": "immediate", "threat_from": ["family", "authorities"], "detention": "recent", "location": "chechnya",
     "people": "3", "children": "1", "documents": ["internal_passport"], "health": "нужен инсулин",
     "contact_method": "signal", "contact": "@someone", "safe_times": "вечером", "alias": "Р.",
     "story": "Они пришли ночью и угрожали. " * 40, "consent": "y",
 }  # fmt: skip
+RECEIPT_SHOWN = b'id="receipt"'
+RECEIPT = re.compile(r"(?<!\d)(\d{5}(?:[\s\u00a0]+\d{5}){5})(?!\d)")
 
 
-def make_baseline() -> Any:
-    """The baseline: a minimal Flask app that stores the posted form as plaintext JSON in SQLite."""
-    from flask import Flask, request
-
-    path = os.environ["BENCH_BASELINE_DB"]
-    app = Flask("baseline")
-    local = threading.local()
-
-    def db() -> sqlite3.Connection:
-        if not hasattr(local, "conn"):
-            conn = sqlite3.connect(path, timeout=30, isolation_level=None)
-            for pragma in ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=30000"):
-                conn.execute(f"PRAGMA {pragma}")
-            local.conn = conn
-        return local.conn  # type: ignore[no-any-return]
-
-    @app.post("/submit")
-    def submit() -> tuple[str, int]:
-        form = {k: request.form.getlist(k) for k in request.form}
-        conn = db()
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute("INSERT INTO requests (body, received_on) VALUES (?, ?)",
-                     (json.dumps(form, ensure_ascii=False), datetime.date.today().isoformat()))  # fmt: skip
-        conn.execute("COMMIT")
-        return "stored", 200
-
-    return app
+@dataclass
+class Server:
+    socket: Path
+    master: int
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start(target: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
-    port = _free_port()
-    argv = [sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), "--worker-class", "sync",
-            "--bind", f"127.0.0.1:{port}", "--log-level", "warning", target]  # fmt: skip
-    process = subprocess.Popen(argv, env={**os.environ, **env}, stdout=subprocess.DEVNULL)
-    for _ in range(300):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return process, port
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"{target} did not start")
-
-
-def _request(port: int, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None) -> Any:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+@contextmanager
+def serve(target: str, work: Path, name: str, env: dict[str, str], extra: tuple[str, ...] = ()) -> Iterator[Server]:
+    """gunicorn -c deploy/gunicorn.conf.py [EXTRA] TARGET on work/NAME.sock; stopped on exit."""
+    sock = work / f"{name}.sock"
+    argv = [sys.executable, "-m", "gunicorn", "-c", str(DEPLOY_CONFIG), "--bind", f"unix:{sock}",
+            "--worker-tmp-dir", str(work), *extra, target]  # fmt: skip
+    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    full_env = {**os.environ, **env, "PYTHONPATH": path}
+    with open(work / f"{name}.log", "wb") as log:
+        process = subprocess.Popen(argv, cwd=REPO, env=full_env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        conn.request(method, path, body=body, headers=headers or {})
-        response = conn.getresponse()
-        return response.status, response.getheaders(), response.read()
+        for _ in range(300):
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited: {(work / f'{name}.log').read_text(errors='replace')[-2000:]}")
+            if sock.exists():
+                try:
+                    Stream(sock, fresh_circuit()).request("GET", "/")
+                    break
+                except OSError:
+                    pass
+            time.sleep(0.1)
+        else:
+            raise RuntimeError(f"{name} did not start")
+        yield Server(sock, process.pid)
     finally:
-        conn.close()
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
-def _session(port: int) -> tuple[dict[str, str], bytes]:
-    """Cookie header and urlencoded body with a valid CSRF token for intake."""
-    status, headers, body = _request(port, "GET", "/ru/request")
-    assert status == 200
-    cookie = next(v.split(";", 1)[0] for k, v in headers if k.lower() == "set-cookie")
-    token = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', body)
-    assert token
-    data = urllib.parse.urlencode({**FORM, "csrf_token": token.group(1).decode()}, doseq=True).encode()
-    return {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}, data
-
-
-def _load(port: int, path: str, sessions: list[tuple[dict[str, str], bytes]], per_client: int,
-          accepted: bytes) -> tuple[float, list[float]]:  # fmt: skip
-    latencies: list[list[float]] = [[] for _ in sessions]
-    failures = []
-
-    def client(n: int) -> None:
-        headers, body = sessions[n]
-        for _ in range(per_client):
-            start = time.perf_counter()
-            status, _headers, page = _request(port, "POST", path, body, headers)
-            latencies[n].append(time.perf_counter() - start)
-            if status != 200 or accepted not in page:
-                failures.append(status)
-
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(len(sessions))]
-    start = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - start
-    if failures:
-        raise RuntimeError(f"{len(failures)} submissions were not accepted (e.g. {failures[0]})")
-    flat = [x for per in latencies for x in per]
-    return len(flat) / elapsed, flat
-
-
-def _p99(values: list[float]) -> float:
-    return statistics.quantiles(values, n=100)[98]
-
-
-def _form_weight(port: int) -> tuple[int, int]:
-    status, headers, body = _request(port, "GET", "/ru/request")
-    assert status == 200
-    header_bytes = sum(len(k) + len(v) + 4 for k, v in headers)
-    subresources = re.findall(rb'<(?:link|script|img)\b[^>]*(?:href|src)="', body)
-    return len(body) + header_bytes, 1 + len(subresources)
+def _gnupg_home(work: Path) -> tuple[str, str]:
+    """A GnuPG home holding one RSA-4096 key for the peer to encrypt to: (home, fingerprint)."""
+    home = work / "gnupg"
+    home.mkdir(mode=0o700)
+    gpg = ["gpg", "--homedir", str(home), "--batch", "--quiet"]
+    subprocess.run([*gpg, "--passphrase", "", "--quick-gen-key", "peer <peer@bench.invalid>", "rsa4096", "encr",
+                    "never"], check=True, capture_output=True)  # fmt: skip
+    listing = subprocess.run([*gpg, "--with-colons", "--list-keys"], check=True, capture_output=True, text=True)
+    fingerprint = next(line.split(":")[9] for line in listing.stdout.splitlines() if line.startswith("fpr:"))
+    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], check=False, capture_output=True)
+    return str(home), fingerprint
 
 
 def _prepare(work: Path) -> dict[str, str]:
@@ -166,49 +121,135 @@ def _prepare(work: Path) -> dict[str, str]:
     with sqlite3.connect(baseline_db) as conn:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("CREATE TABLE requests (id INTEGER PRIMARY KEY, body TEXT NOT NULL, received_on TEXT NOT NULL)")
-    return {"INTAKE_INSTANCE_DIR": str(config.instance_dir), "INTAKE_MAX_PENDING": "10000000",
+    home, fingerprint = _gnupg_home(work)
+    return {"INTAKE_INSTANCE_DIR": str(config.instance_dir), "INTAKE_MAX_PENDING": "100000000",
             "INTAKE_GLOBAL_PER_MINUTE": "100000000", "INTAKE_CIRCUIT_PER_MINUTE": "100000000",
-            "BENCH_BASELINE_DB": str(baseline_db)}  # fmt: skip
+            "BENCH_BASELINE_DB": str(baseline_db), "BENCH_STATIC_PAGE": str(work / "form.html"),
+            "BENCH_STATUS_PAGE": str(work / "status.html"), "BENCH_PEER_DB": str(work / "peer.db"),
+            "BENCH_PEER_GNUPGHOME": home, "BENCH_PEER_FINGERPRINT": fingerprint,
+            "BENCH_PEER_SECRET": secrets.token_hex(32)}  # fmt: skip
 
 
-def collect(quick: bool = False) -> list[Row]:
-    per_client, rounds = (5, 1) if quick else (25, 3)
-    with tempfile.TemporaryDirectory(prefix="intake-bench-") as folder:
-        env = _prepare(Path(folder))
-        intake, intake_port = _start("intake.wsgi:app", env)
-        baseline, baseline_port = _start("bench.intake_bench:make_baseline()", env)
-        try:
-            sessions = [_session(intake_port) for _ in range(CLIENTS)]
-            plain = [({"Content-Type": "application/x-www-form-urlencoded"}, sessions[0][1])] * CLIENTS
-            _load(intake_port, "/ru/request", sessions, 2, b'id="receipt"')  # warm up both
-            _load(baseline_port, "/submit", plain, 2, b"stored")
-            ratios, intake_lat, base_lat = [], [], []
-            for _ in range(rounds):
-                rate, lat = _load(intake_port, "/ru/request", sessions, per_client, b'id="receipt"')
-                base_rate, blat = _load(baseline_port, "/submit", plain, per_client, b"stored")
-                ratios.append(rate / base_rate)
-                intake_lat += lat
-                base_lat += blat
-            page_bytes, page_requests = _form_weight(intake_port)
-        finally:
-            for process in (intake, baseline):
-                process.terminate()
-                process.wait(timeout=30)
-    ratio = statistics.median(ratios)
+def _capture_pages(intake: Server, work: Path) -> tuple[int, int, str]:
+    """Intake's form and status pages as the baseline's static pages; the form page's weight; a receipt."""
+    stream = Stream(intake.socket, fresh_circuit())
+    try:
+        status, form_page = stream.request("GET", "/ru/request")
+        (work / "form.html").write_bytes(form_page)
+        _, answer = stream.request("POST", "/ru/request", {**FORM, "csrf_token": _token(form_page)})
+        _, status_page = stream.request("GET", "/ru/status")
+        (work / "status.html").write_bytes(status_page)
+    finally:
+        stream.close()
+    found = RECEIPT.search(answer.decode())
+    if status != 200 or not found:
+        raise RuntimeError("intake did not give a receipt")
+    subresources = re.findall(rb'<(?:link|script|img)\b[^>]*(?:href|src)="', form_page)
+    return len(form_page), 1 + len(subresources), " ".join(found.group(1).split())
+
+
+def _token(page: bytes) -> str:
+    from bench.loadgen import csrf_token
+
+    return csrf_token(page)
+
+
+def _rounds(servers: dict[str, Server], journeys: dict[str, Journey], rounds: int, seconds: float
+            ) -> dict[str, list[Round]]:  # fmt: skip
+    """Time-boxed rounds; each round runs every app once, in an order that rotates and reverses."""
+    names = list(journeys)
+    results: dict[str, list[Round]] = {name: [] for name in names}
+    for n in range(rounds):
+        order = names[n % len(names):] + names[: n % len(names)]
+        for name in reversed(order) if n % 2 else order:
+            results[name].append(run_round(servers[name].socket, servers[name].master, journeys[name], CLIENTS,
+                                           seconds))  # fmt: skip
+    return results
+
+
+def _spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.2f}x [{min(values):.2f}-{max(values):.2f}]"
+
+
+def _compare(label: str, subject: list[Round], base: list[Round], targets: bool) -> list[Row]:
+    rates = [s.rate / b.rate for s, b in zip(subject, base, strict=True)]
+    cpus = [s.cpu_per_journey / b.cpu_per_journey for s, b in zip(subject, base, strict=True)]
+    lat_s = [x for r in subject for x in r.journey_latencies]
+    lat_b = [x for r in base for x in r.journey_latencies]
+    p50, p99 = (percentile(lat_s, p) / percentile(lat_b, p) for p in (50, 99))
+    rate_ok, p99_ok, cpu_ok = (statistics.median(rates) >= 0.8, p99 <= 1.5, statistics.median(cpus) <= 1.5)
+    ms = lambda rounds: statistics.median(r.cpu_per_journey for r in rounds) * 1000  # noqa: E731
     return [
-        Row("intake submissions/s vs plaintext Flask", f"{ratio:.2f}x", ">= 0.80x", ratio >= 0.8),
-        Row(f"intake p99 at {CLIENTS} clients", f"{_p99(intake_lat) * 1000:.0f} ms", "report", None),
-        Row(f"baseline p99 at {CLIENTS} clients", f"{_p99(base_lat) * 1000:.0f} ms", "report", None),
-        Row("form page bytes (body + headers)", f"{page_bytes}", "<= 20000", page_bytes <= 20_000),
+        Row(f"{label}: per second vs baseline", _spread(rates), ">= 0.80x", rate_ok if targets else None),
+        Row(f"{label}: p50 latency vs baseline", f"{p50:.2f}x", "report", None),
+        Row(f"{label}: p99 latency vs baseline",
+            f"{p99:.2f}x ({percentile(lat_s, 99) * 1000:.0f}/{percentile(lat_b, 99) * 1000:.0f} ms)",
+            "<= 1.50x", p99_ok if targets else None),
+        Row(f"{label}: server CPU each vs baseline", f"{_spread(cpus)} ({ms(subject):.1f}/{ms(base):.1f} ms)",
+            "<= 1.50x", cpu_ok if targets else None),
+    ]
+
+
+def collect(quick: bool = False, *, rounds: int = 0, seconds: float = 0.0, peer: bool = True,
+            gunicorn: tuple[str, ...] = (), what_if: str = "") -> list[Row]:  # fmt: skip
+    """The report's rows. ``gunicorn``: extra options for all three servers, to try another worker model;
+    ``what_if``: a variant of intake from bench/what_if.py in place of intake."""
+    rounds, seconds = rounds or (2 if quick else 6), seconds or (1.0 if quick else 6.0)
+    with ExitStack() as stack:
+        work = Path(tempfile.mkdtemp(prefix="evac-bench-", dir="/tmp"))  # short: Unix socket paths
+        stack.callback(shutil.rmtree, work, ignore_errors=True)
+        env = _prepare(work)
+        target = f"bench.what_if:{what_if}()" if what_if else "intake.wsgi:app"
+        intake = stack.enter_context(serve(target, work, "intake", env, gunicorn))
+        page_bytes, page_requests, receipt = _capture_pages(intake, work)
+        servers = {"intake": intake,
+                   "baseline": stack.enter_context(serve("bench.apps:make_baseline()", work, "baseline", env,
+                                                         gunicorn))}  # fmt: skip
+        journeys = {
+            "intake": journey_of("/ru/request", FORM, RECEIPT_SHOWN),
+            "baseline": journey_of("/form", FORM, b"stored", token=False, post_path="/submit"),
+        }
+        if peer:
+            servers["peer"] = stack.enter_context(serve("bench.apps:make_peer()", work, "peer", env, gunicorn))
+            journeys["peer"] = journey_of("/form", FORM, b"received")
+        for name, server in servers.items():  # warm up: imports, templates, database connections
+            run_round(server.socket, server.master, journeys[name], CLIENTS, 0.5)
+        journey = _rounds(servers, journeys, rounds, seconds)
+        post_only = _rounds(servers, {
+            "intake": post_only_journey("/ru/request", FORM, RECEIPT_SHOWN),
+            "baseline": post_only_journey("/form", FORM, b"stored", token=False, post_path="/submit"),
+        }, rounds, seconds / 2)  # fmt: skip
+        status = _rounds(servers, {
+            "intake": journey_of("/ru/status", {"receipt": receipt}, b'id="answer"'),
+            "baseline": journey_of("/status", {"id": "1"}, b"status found", token=False),
+        }, rounds, seconds / 2)  # fmt: skip
+    against_peer = [i.rate / p.rate for i, p in zip(journey["intake"], journey.get("peer", []), strict=peer)]
+    absolute = " / ".join(f"{statistics.median(r.rate for r in journey[n]):.0f}" for n in servers)
+    return [
+        *_compare("journey (GET form + POST)", journey["intake"], journey["baseline"], targets=True),
+        *([Row("journey: per second vs SecureDrop-style peer", _spread(against_peer), ">= 5.00x",
+               statistics.median(against_peer) >= 5)] if peer else []),
+        Row(f"journeys/s {' / '.join(servers)} (this machine)", absolute, "report", None),
+        *_compare("POST only", post_only["intake"], post_only["baseline"], targets=False),
+        *_compare("status page (GET + lookup)", status["intake"], status["baseline"], targets=False),
+        Row("form page bytes (body)", f"{page_bytes}", "<= 20000", page_bytes <= 20_000),
         Row("form page requests", f"{page_requests}", "<= 2", page_requests <= 2),
     ]
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="few requests and one round, for a smoke run")
+    parser.add_argument("--quick", action="store_true", help="short rounds, two of them: a smoke run")
+    parser.add_argument("--rounds", type=int, default=0, help="rounds (default 6; 2 with --quick)")
+    parser.add_argument("--seconds", type=float, default=0.0, help="seconds per app per round (default 6)")
+    parser.add_argument("--no-peer", action="store_true", help="leave the SecureDrop-style peer out")
+    parser.add_argument("--gunicorn", default="", help="extra gunicorn options for all servers, e.g. '--threads 4'")
+    parser.add_argument("--what-if", default="", help="measure a variant of intake from bench/what_if.py instead")
     args = parser.parse_args(argv)
-    print_rows("intake", collect(args.quick))
+    rows = collect(args.quick, rounds=args.rounds, seconds=args.seconds, peer=not args.no_peer,
+                   gunicorn=tuple(args.gunicorn.split()), what_if=args.what_if)  # fmt: skip
+    print_rows("intake" + (f" (gunicorn {args.gunicorn})" if args.gunicorn else "")
+               + (f" (what if: {args.what_if})" if args.what_if else ""), rows)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@
 
 bind = ["unix:/run/intake/gunicorn.sock"]
 umask = 0o007  # the socket is rw for the intake user and its group (tor's user is a member); nothing else
-worker_class = "intake.proxy_protocol.CircuitWorker"
+worker_class = "intake.circuit_worker.CircuitWorker"
 workers = 2
 threads = 8
 # Tor circuits are slow: a request may take seconds to arrive. gthread parks idle connections in a poller,

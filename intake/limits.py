@@ -1,4 +1,13 @@
-"""Soft rate limits: a token bucket per Tor circuit and one for everyone, per worker process.
+"""Soft rate limits per worker process: a token bucket per Tor circuit, one for everyone, and a reserve
+that a flood cannot take from people who arrive on a fresh circuit.
+
+``allow(key)`` takes one token from the circuit's own bucket and one from the global bucket. When a flood
+from many circuits (each within its own limit) has emptied the global bucket, a circuit that is *rested*
+(never seen, or silent for a whole refill period of its own bucket: one minute) may still take a token
+from the newcomer reserve, a separate bucket holding ``newcomer_share`` of the global rate and burst. A
+flood's circuits keep trying, so after their first attempt they are never rested and cannot touch the
+reserve; a flooder who makes a fresh circuit for every attempt competes for it with everyone else, and
+tor's proof of work is what makes that expensive.
 
 Pure and clock-injected, so it is tested without sleeping. Circuit ids are kept in memory only, in a
 bounded table (the oldest entries are forgotten first), and are never logged or stored.
@@ -6,6 +15,7 @@ bounded table (the oldest entries are forgotten first), and are never logged or 
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -17,51 +27,91 @@ from dataclasses import dataclass
 class _Bucket:
     tokens: float
     stamp: float
+    rate: float  # tokens per second
+    burst: float
+    seen: float = -math.inf  # last attempt (allowed or not) of the circuit this bucket belongs to
+
+    def refill(self, now: float) -> None:
+        self.tokens = min(self.burst, self.tokens + max(0.0, now - self.stamp) * self.rate)
+        self.stamp = now
+
+    def wait(self) -> float:
+        """Seconds until this bucket holds one token."""
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
 
 
 class RateLimiter:
-    """``allow(key)`` spends one token from the global bucket and, if ``key`` is given, from its own bucket."""
+    """``allow(key)`` spends one token from the global bucket (or, for a rested circuit, the newcomer
+    reserve) and, if ``key`` is given, from its own bucket. ``retry_after(key)`` says when to try again."""
 
     def __init__(
         self,
         per_key_per_minute: int,
         global_per_minute: int,
         *,
+        newcomer_share: float = 0.2,
         max_keys: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        if not 0 < newcomer_share < 1:
+            raise ValueError("newcomer_share is a fraction between 0 and 1")
         self.per_key_rate = per_key_per_minute / 60.0
         self.per_key_burst = float(per_key_per_minute)
-        self.global_rate = global_per_minute / 60.0
-        self.global_burst = float(global_per_minute)
         self.max_keys = max_keys
         self.clock = clock
-        self._global = _Bucket(self.global_burst, clock())
+        now = clock()
+        self._global = _Bucket(float(global_per_minute), now, global_per_minute / 60.0, float(global_per_minute))
+        reserve = max(1.0, global_per_minute * newcomer_share)
+        self._reserve = _Bucket(reserve, now, reserve / 60.0, reserve)
+        self._rest_seconds = self.per_key_burst / self.per_key_rate  # a full refill of a circuit's bucket
         self._keys: OrderedDict[str, _Bucket] = OrderedDict()
-        self._lock = threading.Lock()  # the development server runs threads
+        self._lock = threading.Lock()  # the worker serves requests from several threads
 
-    @staticmethod
-    def _refill(bucket: _Bucket, rate: float, burst: float, now: float) -> None:
-        bucket.tokens = min(burst, bucket.tokens + max(0.0, now - bucket.stamp) * rate)
-        bucket.stamp = now
+    def _bucket(self, key: str, now: float) -> _Bucket:
+        """The circuit's bucket, refilled to ``now`` (a new one for a circuit not in the table)."""
+        bucket = self._keys.pop(key, None) or _Bucket(self.per_key_burst, now, self.per_key_rate, self.per_key_burst)
+        bucket.refill(now)
+        self._keys[key] = bucket
+        while len(self._keys) > self.max_keys:
+            self._keys.popitem(last=False)
+        return bucket
 
     def allow(self, key: str | None) -> bool:
         with self._lock:
-            return self._allow(key)
+            now = self.clock()
+            self._global.refill(now)
+            self._reserve.refill(now)
+            bucket = self._bucket(key, now) if key is not None else None
+            rested = bucket is not None and now - bucket.seen >= self._rest_seconds
+            if bucket is not None:
+                bucket.seen = now
+            if bucket is not None and bucket.tokens < 1:
+                return False
+            if self._global.tokens >= 1:
+                shared = self._global
+            elif rested and self._reserve.tokens >= 1:
+                shared = self._reserve
+            else:
+                return False
+            shared.tokens -= 1
+            if bucket is not None:
+                bucket.tokens -= 1
+            return True
 
-    def _allow(self, key: str | None) -> bool:
-        now = self.clock()
-        self._refill(self._global, self.global_rate, self.global_burst, now)
-        bucket = None
-        if key is not None:
-            bucket = self._keys.pop(key, None) or _Bucket(self.per_key_burst, now)
-            self._refill(bucket, self.per_key_rate, self.per_key_burst, now)
-            self._keys[key] = bucket
-            while len(self._keys) > self.max_keys:
-                self._keys.popitem(last=False)
-        if self._global.tokens < 1 or (bucket is not None and bucket.tokens < 1):
-            return False
-        self._global.tokens -= 1
-        if bucket is not None:
-            bucket.tokens -= 1
-        return True
+    def retry_after(self, key: str | None) -> int:
+        """Whole seconds (at least 1) until ``allow(key)`` could succeed, if nobody else spends meanwhile."""
+        with self._lock:
+            now = self.clock()
+            self._global.refill(now)
+            self._reserve.refill(now)
+            shared = self._global.wait()
+            own = 0.0
+            if key is not None and key in self._keys:
+                bucket = self._keys[key]
+                bucket.refill(now)
+                own = bucket.wait()
+                rested_in = max(0.0, bucket.seen + self._rest_seconds - now)
+                shared = min(shared, max(rested_in, self._reserve.wait()))
+            elif key is not None:  # an unknown circuit is rested: the reserve is open to it
+                shared = min(shared, self._reserve.wait())
+            return max(1, math.ceil(max(own, shared)))

@@ -6,7 +6,8 @@ line whose source address carries the rendezvous circuit's global id in its last
     PROXY TCP6 fc00:dead:beef:4dad::AABB:CCDD ::1 <port> <port>\\r\\n
 
 That id is the only thing an onion service can tell its visitors apart by (circuits are cheap to make, so
-limits built on it are soft). ``CircuitWorker`` is gunicorn's threaded worker with two changes:
+limits built on it are soft). ``intake.circuit_worker.CircuitWorker``, gunicorn's threaded worker as the
+deployment runs it, uses this module:
 
 * gunicorn parses the PROXY line only on a connection's first request; the worker keeps the circuit on the
   connection so a keep-alive connection's second and later requests carry it too;
@@ -19,14 +20,9 @@ The app sees ``environ["intake.circuit"]`` (the id as a decimal string) and noth
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
-
-from intake.config import IntakeConfig
-from intake.refusal import refusal_response
 
 CIRCUIT_ENVIRON_KEY = "intake.circuit"
 TOR_CIRCUIT_NETWORK = ipaddress.IPv6Network("fc00:dead:beef:4dad::/96")
@@ -115,15 +111,12 @@ def with_circuit(app: WsgiApp, current: Callable[[], str | None]) -> WsgiApp:
 
 
 try:
-    from gunicorn import util as gunicorn_util
     from gunicorn.http import errors as http_errors
-    from gunicorn.http.errors import InvalidProxyLine
-    from gunicorn.workers.gthread import ThreadWorker
 except ImportError:  # the laptop install has no gunicorn; only the worker needs it
-    ThreadWorker = None
+    http_errors = None
 
 
-def _refusal_status(exc: BaseException) -> int:
+def refusal_status(exc: BaseException) -> int:
     """The status gunicorn would have sent for ``exc`` (400 for anything it could not parse)."""
     statuses = (("LimitRequestLine", 414), ("LimitRequestHeaders", 431), ("ForbiddenProxyRequest", 403),
                 ("ExpectationFailed", 417), ("UnsupportedTransferCoding", 501))  # fmt: skip
@@ -135,50 +128,10 @@ def _refusal_status(exc: BaseException) -> int:
     return 400 if parse_error is None or isinstance(exc, parse_error) else 500
 
 
-def _exit_url(wsgi: Any) -> str:
-    """The configured quick-exit address of the intake app under the worker's wrapper, or the default."""
-    app = getattr(wsgi, "intake_app", wsgi)
-    state = getattr(app, "extensions", {}).get("intake")
-    return str(state.config.exit_url) if state is not None else IntakeConfig.exit_url
+def __getattr__(name: str) -> Any:
+    # Configurations written for earlier releases name intake.proxy_protocol.CircuitWorker.
+    if name == "CircuitWorker":
+        from intake.circuit_worker import CircuitWorker
 
-
-if ThreadWorker is not None:
-
-    class CircuitWorker(ThreadWorker):  # type: ignore[misc]
-        """gunicorn's gthread worker, carrying tor's circuit id to every request of a connection."""
-
-        _CONN_ATTRIBUTE = "intake_circuit"
-        wsgi: WsgiApp
-
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self._current = threading.local()
-
-        def load_wsgi(self) -> None:
-            super().load_wsgi()
-            self.wsgi = with_circuit(self.wsgi, lambda: getattr(self._current, "circuit", None))
-
-        def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
-            # gunicorn's own answer is an English page echoing the request line, without our headers, and
-            # its log line names the peer and repeats the raw request. Ours: a fixed bilingual page, and a
-            # log line with the error's type only.
-            status = _refusal_status(exc)
-            self.log.warning("refused a request before the app: %s", type(exc).__name__)
-            with contextlib.suppress(OSError):
-                gunicorn_util.write_nonblock(client, refusal_response(status, _exit_url(self.wsgi)))
-
-        def handle_request(self, req: Any, conn: Any) -> Any:
-            circuit = getattr(conn, self._CONN_ATTRIBUTE, None)
-            if circuit is None:
-                # gunicorn read the PROXY line (if any) only while parsing this, the connection's first
-                # request; later requests have proxy_protocol_info None and keep the stored circuit.
-                try:
-                    circuit = circuit_from_proxy_info(getattr(req, "proxy_protocol_info", None))
-                except ProxyHeaderError:
-                    raise InvalidProxyLine("connection did not come from tor's onion service") from None
-                setattr(conn, self._CONN_ATTRIBUTE, circuit)
-            self._current.circuit = circuit
-            try:
-                return super().handle_request(req, conn)
-            finally:
-                self._current.circuit = None
+        return CircuitWorker
+    raise AttributeError(name)

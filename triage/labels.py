@@ -121,19 +121,3 @@ def reason_texts(priority: Priority, t: Translator) -> list[str]:
                 sentence = part.template.format_map(part.values)
         texts.append(sentence if part.points is None else f"{sentence} ({part.points:+d})")
     return texts
-
-
-READERS_WORDS = (
-    N_("Not recorded (this request came in a bundle that did not say; an older server)."),
-    N_("a key no longer in the accepted set"),
-)
-
-
-def readers_text(text: str, t: Translator) -> list[str]:
-    """``Session.readers``' lines, with its fixed words in the caseworker's language."""
-    lines = []
-    for line in text.splitlines():
-        for words in READERS_WORDS:
-            line = line.replace(words, t.gettext(words))
-        lines.append(line)
-    return lines

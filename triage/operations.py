@@ -8,7 +8,7 @@ the results. Everything decrypted stays in the caller's memory; this module neve
 
 Typical use::
 
-    identity = unlock(home, passphrase)              # crypto.WrongPassphraseError: ask again
+    identity = unlock(home, passphrase, min_kdf=config.kdf)  # crypto.WrongPassphraseError: ask again
     with Session.open(config, home, identity) as session:
         summary = session.import_bundle(path)
         queue = session.list_cases(policy)           # most urgent first
@@ -48,12 +48,10 @@ def parse_fingerprint(text: str) -> str:
         raise TriageError("That is not a fingerprint: it has 32 hexadecimal digits, like 1a2b-3c4d-….") from None
 
 
-def unlock(
-    home: Home, passphrase: str, *, min_kdf: crypto.KdfParams = crypto.KDF_PRODUCTION, name: str | None = None
-) -> crypto.Identity:
+def unlock(home: Home, passphrase: str, *, min_kdf: crypto.KdfParams, name: str | None = None) -> crypto.Identity:
     """The caseworker's identity; crypto.WrongPassphraseError if the passphrase opens no key here.
 
-    ``min_kdf``: the cheapest argon2id cost accepted (the production cost; tests pass their own, explicitly).
+    ``min_kdf`` is the cheapest key-derivation cost accepted: ``TriageConfig.kdf`` (production outside tests).
     """
     home.require()
     return _unlock_key(home, passphrase, min_kdf=min_kdf, name=name)
@@ -282,13 +280,13 @@ class Session:
                             today=self.today())  # fmt: skip
         return stored.entry_id.hex(), len(threads.queued(self.store))
 
-    def readers(self, case: Case) -> str:
-        """Who could read this request: the keys the server sealed it to, by name where the set is known."""
+    def readers(self, case: Case) -> list[tuple[str | None, str]] | None:
+        """Who could read this request: (name or None if no longer in the accepted set, fingerprint) for each
+        key the server sealed it to; None when the bundle did not say (an older server)."""
         if not case.record.sealed_to:
-            return "Not recorded (this request came in a bundle that did not say; an older server)."
+            return None
         known = {k.fingerprint: k.name for k in (self.store.trust.accepted_recipients() or [])}
-        unknown = "a key no longer in the accepted set"
-        return "\n".join(f"{known.get(fp, unknown)}  {fp}" for fp in case.record.sealed_to)
+        return [(known.get(fp), fp) for fp in case.record.sealed_to]
 
     def mark_read(self, case: Case) -> None:
         """The caseworker has seen the case's new messages."""

@@ -11,11 +11,8 @@ returns) are made visible; CSV cells that a spreadsheet would run as a formula a
 from __future__ import annotations
 
 import csv
-import functools
 import io
 import json
-import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any, BinaryIO
@@ -27,7 +24,7 @@ from rich.text import Text
 
 from crypto import request_schema as schema
 from triage.cases import Case
-from triage.i18n import N_, Translator
+from triage.i18n import Translator
 from triage.labels import (
     CHOICE_LABELS,
     FIELD_LABELS,
@@ -39,32 +36,11 @@ from triage.labels import (
     status_text,
 )
 from triage.policy import LEVELS
-from triage.text import DISGUISING, clean, first_line
+from triage.text import clean, escape_disguising, first_line
 from triage.trail import audit_trail
 
 LEVEL_STYLE = {"emergency": "bold white on red", "urgent": "bold yellow", "normal": "green"}
 CSV_FIELDS = [f for f in schema.REQUEST_FIELDS if f != "consent"]
-
-
-@functools.cache
-def _disguising_pattern() -> re.Pattern[str]:
-    # Cf, Zl and Zp all lie below U+30000 or in the tags block; private use (Co) is three known ranges.
-    found = [chr(c) for r in (range(0x30000), range(0xE0000, 0xE0080)) for c in r
-             if unicodedata.category(chr(c)) in DISGUISING and chr(c) not in "\n\t"]  # fmt: skip
-    ranges = "".join(re.escape(ch) for ch in found) + "\U000f0000-\U000ffffd\U00100000-\U0010fffd"
-    return re.compile(f"[{ranges}]")
-
-
-def _escape_disguising(text: str) -> str:
-    """JSON text with every disguising character written as a \\u escape: the same JSON value, inert on a terminal."""
-    if text.isascii() and "\x7f" not in text:
-        return text
-    return _disguising_pattern().sub(lambda m: "".join(f"\\u{u:04x}" for u in _utf16(m.group())), text)
-
-
-def _utf16(ch: str) -> list[int]:
-    data = ch.encode("utf-16-be")
-    return [int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2)]
 
 
 def field_text(name: str, value: Any, t: Translator) -> str:
@@ -123,7 +99,7 @@ def cases_table(cases: Iterable[Case], t: Translator) -> Table:
     return table
 
 
-def case_view(case: Case, t: Translator, readers: str | None = None) -> Group:
+def case_view(case: Case, t: Translator, readers: list[tuple[str | None, str]] | None = None) -> Group:
     header = Text.assemble(
         (t.gettext("Case") + " ", "bold"), (case.entry_id.hex(), "bold"), "\n",
         level_text(case.priority.level, t), "   ",
@@ -161,32 +137,34 @@ def case_view(case: Case, t: Translator, readers: str | None = None) -> Group:
         lines = "\n".join(f"{entry.on}  {entry.text}" for entry in trail)
         parts.append(Panel(Text(lines), title=t.gettext("Who did what"), title_align="left"))
     parts.append(Panel(Text(thread_text(case, t)), title=t.gettext("Conversation"), title_align="left"))
-    if readers is not None:
-        parts.append(Panel(Text(readers), title=t.gettext("Who could read this request"), title_align="left"))
+    parts.append(Panel(Text(readers_text(readers, t)), title=t.gettext("Who could read this request"),
+                       title_align="left"))  # fmt: skip
     return Group(*parts)
 
 
-_OUT_STATES = {"queued": N_("queued, leaves with the next `triage ack`"), "sent": N_("sent")}
+def readers_text(readers: list[tuple[str | None, str]] | None, t: Translator) -> str:
+    if readers is None:
+        return t.gettext("Not recorded: this request came in a bundle from an older server, which did not say.")
+    unknown = t.gettext("a key no longer in the accepted set")
+    return "\n".join(f"{clean(name) if name else unknown}  {fp}" for name, fp in readers)
 
 
 def thread_text(case: Case, t: Translator) -> str:
     """The conversation, oldest first: who wrote what, on which day; new messages marked."""
     if not case.request.get("reply_key"):
-        return t.gettext(
-            "This request was sent before replies were possible: no reply can reach the person through the service."
-        )
+        return t.gettext("This request was sent before replies were possible: no reply can reach the person "
+                         "through the service.")  # fmt: skip
     if not case.record.thread:
         return t.gettext("No messages yet. Write one with `triage reply %(id)s`.", id=case.short_id)
     lines = []
     for message in case.record.thread:
         if message.get("dir") == "in":
-            who = t.gettext("the person NEW") if message.get("state") == "unread" else t.gettext("the person")
+            who = t.gettext("the person, NEW") if message.get("state") == "unread" else t.gettext("the person")
             lines.append(f"{message['on']}  {who}:\n  {clean(message['text'])}")
         else:
-            state = _OUT_STATES.get(message.get("state", ""))
-            by = clean(message.get("by", ""))
-            lines.append(f"{message['on']}  {by}" + (f" ({t.gettext(state)})" if state else "") +
-                         f":\n  {clean(message['text'])}")  # fmt: skip
+            state = t.gettext("sent") if message.get("state") == "sent" else t.gettext(
+                "queued, leaves with the next `triage ack`")  # fmt: skip
+            lines.append(f"{message['on']}  {clean(message.get('by', ''))} ({state}):\n  {clean(message['text'])}")
     return "\n".join(lines)
 
 
@@ -218,7 +196,7 @@ def write_csv(cases: Iterable[Case], out: BinaryIO) -> None:
 def case_json(case: Case) -> bytes:
     # json.dumps already escapes C0 controls; bidi controls, U+2028/9 and the like are escaped here (only
     # inside strings can they occur, and there an escape is the same value).
-    return _escape_disguising(json.dumps(case.summary(), ensure_ascii=False, separators=(",", ":"))).encode("utf-8")
+    return escape_disguising(json.dumps(case.summary(), ensure_ascii=False, separators=(",", ":"))).encode("utf-8")
 
 
 def write_json(encoded: Iterable[bytes], out: BinaryIO) -> None:

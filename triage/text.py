@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import re
 import unicodedata
 
 # Format (bidi overrides, zero-width), control, private-use, and the line/paragraph separators U+2028/9,
 # which some terminals and viewers break lines at while others do not.
-DISGUISING = frozenset({"Cf", "Cc", "Co", "Zl", "Zp"})
+_DISGUISING = frozenset({"Cf", "Cc", "Co", "Zl", "Zp"})
 
 
 def clean(value: str) -> str:
@@ -14,7 +16,8 @@ def clean(value: str) -> str:
     ``<U+XXXX>`` marks, and carriage returns become new lines (no overprinting)."""
     value = value.replace("\r\n", "\n").replace("\r", "\n")
     return "".join(
-        f"<U+{ord(ch):04X}>" if unicodedata.category(ch) in DISGUISING and ch not in "\n\t" else ch for ch in value
+        f"<U+{ord(ch):04X}>" if unicodedata.category(ch) in _DISGUISING and ch not in "\n\t" else ch
+        for ch in value
     )
 
 
@@ -22,3 +25,24 @@ def first_line(text: str, limit: int | None = None) -> str:
     """The first non-empty line, cleaned; cut to ``limit`` characters with "…" if given."""
     line = clean(text.strip().split("\n", 1)[0].strip())
     return line if limit is None or len(line) <= limit else line[: limit - 1] + "…"
+
+
+@functools.cache
+def _disguising_pattern() -> re.Pattern[str]:
+    # Cf, Zl and Zp all lie below U+30000 or in the tags block; private use (Co) is three known ranges.
+    found = [chr(c) for r in (range(0x30000), range(0xE0000, 0xE0080)) for c in r
+             if unicodedata.category(chr(c)) in _DISGUISING and chr(c) not in "\n\t"]  # fmt: skip
+    ranges = "".join(re.escape(ch) for ch in found) + "\U000f0000-\U000ffffd\U00100000-\U0010fffd"
+    return re.compile(f"[{ranges}]")
+
+
+def escape_disguising(text: str) -> str:
+    """JSON text with every disguising character written as a \\u escape: the same JSON value, inert on a terminal."""
+    if text.isascii() and "\x7f" not in text:
+        return text
+    return _disguising_pattern().sub(lambda m: "".join(f"\\u{u:04x}" for u in _utf16(m.group())), text)
+
+
+def _utf16(ch: str) -> list[int]:
+    data = ch.encode("utf-16-be")
+    return [int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2)]

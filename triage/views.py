@@ -16,7 +16,6 @@ from rich.text import Text
 from triage.app import App, friendly_errors
 from triage.cases import Skipped
 from triage.i18n import Translator, language_of, translator
-from triage.labels import readers_text
 from triage.policy import load_policy
 from triage.progress import progress_bar
 from triage.render import case_view, cases_table, console_for, queue_heading, write_csv, write_json
@@ -146,6 +145,6 @@ def show_command(app: App, case_id: str, policy: Path | None, lang: str) -> None
     with app.session() as session:
         case = session.show_case(case_id, rules)
         t = translator(lang)
-        view = case_view(case, t, "\n".join(readers_text(session.readers(case), t)))
+        view = case_view(case, t, session.readers(case))
         session.mark_read(case)  # drawn above, before new messages are marked read
     console_for().print(view)

@@ -27,7 +27,7 @@ def test_gunicorn_accepts_every_value() -> None:
     cfg = gunicorn_config.Config()
     for name, value in _values().items():
         cfg.set(name, value)  # runs gunicorn's own validator for each setting
-    assert cfg.worker_class_str == "intake.proxy_protocol.CircuitWorker"
+    assert cfg.worker_class_str == "intake.circuit_worker.CircuitWorker"
     assert cfg.proxy_protocol == "v1"
     assert cfg.accesslog is None and cfg.disable_redirect_access_to_syslog
     assert cfg.secure_scheme_headers == {} and cfg.forwarder_headers == []
@@ -40,6 +40,6 @@ def test_gunicorn_accepts_every_value() -> None:
 def test_the_worker_class_loads() -> None:
     cfg = gunicorn_config.Config()
     cfg.set("worker_class", _values()["worker_class"])
-    from intake.proxy_protocol import CircuitWorker
+    from intake.circuit_worker import CircuitWorker
 
     assert cfg.worker_class is CircuitWorker

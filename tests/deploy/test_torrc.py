@@ -4,6 +4,7 @@ abbreviations and repeated options with only a warning), and says what the threa
 from __future__ import annotations
 
 import os
+import runpy
 import shutil
 import subprocess
 import tempfile
@@ -85,7 +86,7 @@ def test_tor_accepts_the_torrc_without_a_warning(path: Path, scratch: Path) -> N
 
 def test_the_check_catches_a_deprecated_abbreviation(scratch: Path) -> None:
     # Given the deploy torrc with one option misspelled as an abbreviation tor still accepts
-    text = (DEPLOY / "torrc").read_text().replace("HiddenServiceMaxStreams 20", "HiddenServiceMaxStream 20")
+    text = (DEPLOY / "torrc").read_text().replace("HiddenServiceMaxStreams 8", "HiddenServiceMaxStream 8")
     # Then tor exits 0, and only the [warn] line shows the mistake: the check must fail on it
     code, complaints = verify(text, scratch)
     assert code == 0
@@ -116,7 +117,9 @@ def test_the_onion_torrc_has_the_defences_the_threat_model_names() -> None:
     assert options["HiddenServiceExportCircuitID"] == ["haproxy"]
     assert options["HiddenServicePoWDefensesEnabled"] == ["1"]
     assert options["HiddenServiceMaxStreamsCloseCircuit"] == ["1"]
-    assert 0 < int(options["HiddenServiceMaxStreams"][0]) <= 64
+    # Above the 6 connections Tor Browser opens to one site, below the threads of the gunicorn config.
+    gunicorn = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+    assert 6 < int(options["HiddenServiceMaxStreams"][0]) < gunicorn["workers"] * gunicorn["threads"]
     assert options["HiddenServiceEnableIntroDoSDefense"] == ["1"]
     # The app is reached over a Unix socket only, never a TCP port another local user could open.
     assert all(value.split()[1].startswith("unix:") for value in options["HiddenServicePort"])

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from intake.limits import RateLimiter
 
 
@@ -26,7 +29,9 @@ def test_global_limit_covers_everyone_including_unknown_circuits() -> None:
     clock = Clock()
     limiter = RateLimiter(10, 4, clock=clock)
     assert [limiter.allow(None), limiter.allow("a"), limiter.allow("b"), limiter.allow(None)] == [True] * 4
-    assert not limiter.allow("c") and not limiter.allow(None)
+    assert not limiter.allow(None) and not limiter.allow("a")
+    # A fresh circuit still has the newcomer reserve (one token here); once that is spent, nobody gets in
+    assert limiter.allow("c") and not limiter.allow("d")
     clock.now += 15
     assert limiter.allow(None)
 
@@ -46,3 +51,73 @@ def test_circuit_table_is_bounded() -> None:
     for n in range(1000):
         limiter.allow(f"circuit-{n}")
     assert len(limiter._keys) == 100
+
+
+def test_a_flood_from_many_circuits_does_not_shut_out_a_fresh_circuit() -> None:
+    # Given the deployed numbers (6 per circuit, 600 for everyone per minute and worker) and a flood from
+    # 1,000 circuits, each sending as fast as its own bucket lets it, for ten minutes of frozen-clock time
+    clock = Clock()
+    limiter = RateLimiter(6, 600, clock=clock)
+    flood_accepted = 0
+    for second in range(600):
+        clock.now += 1
+        for n in range(1000):
+            if (second + n) % 10 == 0:  # each circuit tries every 10 s: at its own limit
+                flood_accepted += limiter.allow(f"flood-{n}")
+        # When a person on a fresh circuit submits during the flood, now and then
+        if second % 60 == 30:
+            # Then they get through (from the newcomer reserve the flood cannot spend)
+            assert limiter.allow(f"person-{second}"), second
+    # And the flood got no more than the global budget plus the reserve while its circuits were new
+    # (burst 120, refilling 2 per second, during their first 10 s)
+    assert flood_accepted <= 600 + 600 * 10 + 120 + 2 * 10
+
+
+def test_the_reserve_is_only_for_rested_circuits_and_is_bounded() -> None:
+    clock = Clock()
+    limiter = RateLimiter(6, 10, newcomer_share=0.2, clock=clock)  # reserve: 2 tokens, 2 per minute
+    # Given the global bucket emptied by one circuit
+    assert [limiter.allow("a") for _ in range(6)] == [True] * 6
+    assert [limiter.allow("b") for _ in range(4)] == [True] * 4
+    # Then a circuit that has tried within the last minute cannot use the reserve
+    assert not limiter.allow("b")
+    assert not limiter.allow("a")
+    # But two fresh circuits can, and a third finds the reserve empty (a flooder making a fresh circuit
+    # per request competes with newcomers for the reserve: tor's proof of work is the limit there)
+    assert limiter.allow("fresh-1") and limiter.allow("fresh-2")
+    assert not limiter.allow("fresh-3")
+    # And retry_after says when: the reserve refills one token every 30 s, the global bucket one every 6 s
+    assert limiter.retry_after("fresh-3") == 6
+    clock.now += 6
+    assert limiter.allow("fresh-3")
+
+
+def test_retry_after_names_the_circuits_own_wait() -> None:
+    clock = Clock()
+    limiter = RateLimiter(3, 100, clock=clock)
+    assert limiter.retry_after("a") == 1  # nothing to wait for: "at least one second" is the floor
+    for _ in range(3):
+        assert limiter.allow("a")
+    assert not limiter.allow("a")
+    assert limiter.retry_after("a") == 20  # one token per 20 s at 3 per minute
+    clock.now += 19.5
+    assert limiter.retry_after("a") == 1
+    clock.now += 0.5
+    assert limiter.allow("a")
+
+
+@given(st.lists(st.tuples(st.integers(0, 5), st.floats(0, 30)), max_size=200))
+def test_allow_never_exceeds_either_budget(steps: list[tuple[int, float]]) -> None:
+    # Over any sequence, a circuit never gets more than its burst plus its refill, and everyone together
+    # never more than the global and reserve bursts plus their refills.
+    clock = Clock()
+    limiter = RateLimiter(3, 10, clock=clock)
+    start = clock.now
+    per_key: dict[int, int] = {}
+    for key, wait in steps:
+        clock.now += wait
+        if limiter.allow(str(key)):
+            per_key[key] = per_key.get(key, 0) + 1
+    minutes = (clock.now - start) / 60
+    assert all(count <= 3 + 3 * minutes + 1e-9 for count in per_key.values())
+    assert sum(per_key.values()) <= 10 + 2 + 12 * minutes + 1e-9

@@ -18,7 +18,7 @@ import crypto
 from tests.triage.helpers import Server, Triage, assert_one_sentence, make_request
 from triage import freetext
 from triage.errors import TriageError
-from triage.render import _escape_disguising
+from triage.text import escape_disguising as _escape_disguising
 
 
 @pytest.fixture

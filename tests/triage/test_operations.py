@@ -30,7 +30,7 @@ def home(triage: Triage, server: Server, tmp_path: Path) -> Home:
 def test_queue_show_set_and_ack_through_the_operations(home: Home, triage: Triage, tmp_path: Path) -> None:
     # Given a home the CLI imported into
     policy = load_policy(None)
-    with Session.open(TEST_CONFIG, home, unlock(home, PASSPHRASE, min_kdf=crypto.KDF_FOR_TESTS_ONLY)) as session:
+    with Session.open(TEST_CONFIG, home, unlock(home, PASSPHRASE, min_kdf=TEST_CONFIG.kdf)) as session:
         # When the queue is listed, a case assigned and noted
         queue = session.list_cases(policy)
         assert [c.request["story"] for c in queue.cases] == ["now", "calm"]
@@ -50,7 +50,7 @@ def test_queue_show_set_and_ack_through_the_operations(home: Home, triage: Triag
 
 
 def test_set_case_refuses_nothing_to_do_and_unknown_status(home: Home) -> None:
-    with Session.open(TEST_CONFIG, home, unlock(home, PASSPHRASE, min_kdf=crypto.KDF_FOR_TESTS_ONLY)) as session:
+    with Session.open(TEST_CONFIG, home, unlock(home, PASSPHRASE, min_kdf=TEST_CONFIG.kdf)) as session:
         case_id = session.list_cases(load_policy(None)).cases[0].short_id
         with pytest.raises(TriageError):
             session.set_case(case_id)
@@ -62,11 +62,11 @@ def test_set_case_refuses_nothing_to_do_and_unknown_status(home: Home) -> None:
 
 def test_a_wrong_passphrase_is_its_own_error(home: Home) -> None:
     with pytest.raises(crypto.WrongPassphraseError):
-        unlock(home, "not it", min_kdf=crypto.KDF_FOR_TESTS_ONLY)
+        unlock(home, "not it", min_kdf=TEST_CONFIG.kdf)
 
 
 def test_a_closed_session_forgets_the_store_key(home: Home) -> None:
-    with Session.open(TEST_CONFIG, home, unlock(home, PASSPHRASE, min_kdf=crypto.KDF_FOR_TESTS_ONLY)) as session:
+    with Session.open(TEST_CONFIG, home, unlock(home, PASSPHRASE, min_kdf=TEST_CONFIG.kdf)) as session:
         pass
     assert session.store.key is None
 

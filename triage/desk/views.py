@@ -16,10 +16,11 @@ from triage.desk.guard import COOKIE, refuse, same
 from triage.desk.state import DeskState
 from triage.errors import TriageError, explain
 from triage.i18n import LANGUAGES
-from triage.labels import CHOICE_LABELS, FIELD_LABELS, LANGUAGE_OF_FORM, SHORT_LOCATION, readers_text, reason_texts
+from triage.labels import CHOICE_LABELS, FIELD_LABELS, LANGUAGE_OF_FORM, SHORT_LOCATION, reason_texts
 from triage.operations import MAX_NOTE_CHARS, Session
 from triage.operations import unlock as unlock_key
 from triage.policy import LEVELS
+from triage.render import readers_text
 from triage.store import STATUSES
 from triage.trail import audit_trail
 
@@ -140,7 +141,7 @@ def case(case_id: str) -> Any:
         except TriageError:
             return render_template("message.html", message=g.t.gettext("There is no such case.")), 404
         names = sorted({p.name for p, access in session.store.caseworkers() if access})
-        readers = readers_text(session.readers(opened), g.t)
+        readers = readers_text(session.readers(opened), g.t).splitlines()
         page = render_template(
             "case.html", case=opened, reasons=reason_texts(opened.priority, g.t), trail=audit_trail(opened.record, g.t),
             fields=CASE_FIELDS, field_labels=FIELD_LABELS, choice_labels=CHOICE_LABELS, form_language=LANGUAGE_OF_FORM,

@@ -1,0 +1,339 @@
+"""``CircuitWorker``: gunicorn's threaded worker, made to hold up against slow, silent and flooding Tor streams.
+
+gunicorn's gthread worker hands a connection to a thread as soon as it is readable, and the thread then
+blocks reading the rest of the request. A Tor stream that sends only tor's PROXY line and then nothing held
+a thread for as long as it stayed open: sixteen such streams (one circuit was enough) stopped the intake.
+This worker changes four things:
+
+* **No thread waits for a client.** The event loop reads each request into memory (``request_buffer``)
+  and hands it to a thread only when its head and body are complete. The thread parses bytes already in
+  memory; a deadline reader bounds any read it still makes, and a socket timeout bounds the reply.
+* **Deadlines.** tor writes the PROXY line as it opens the stream: it must arrive within
+  ``PROXY_LINE_SECONDS``. A request head must be complete ``HEAD_SECONDS`` after the connection opened (or,
+  on a kept-alive connection, after its first byte), and its body ``BODY_SECONDS`` after the head.
+  A connection that misses a deadline is closed; it never held more than a file descriptor.
+* **Per-circuit caps** (per worker process): at most ``STREAMS_PER_CIRCUIT`` open connections, and at most
+  ``THREADS_PER_CIRCUIT`` requests in threads at once. A circuit's further complete requests wait in its
+  own queue, so one circuit cannot occupy the thread pool while other circuits' requests wait.
+* **tor's circuit on every request**, and no ``Date`` or ``Server`` header (the clock to the second is a
+  fingerprint of the server; the software name is nobody's business).
+
+The circuit id is kept in memory only and never logged. Every log line names an error type, nothing else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import select
+import selectors
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from gunicorn import util as gunicorn_util
+from gunicorn.http import wsgi as gunicorn_wsgi
+from gunicorn.http.errors import InvalidProxyLine
+from gunicorn.workers.gthread import ThreadWorker
+
+from intake.config import IntakeConfig
+from intake.proxy_protocol import (
+    MAX_LINE_BYTES,
+    ProxyHeaderError,
+    circuit_from_proxy_info,
+    parse_tor_proxy_line,
+    refusal_status,
+    with_circuit,
+)
+from intake.refusal import refusal_response
+from intake.request_buffer import FramingLimits, RefusedRequest, body_is_oversized, request_is_complete
+
+_READ_CHUNK = 64 * 1024
+STOP_LINGER_SECONDS = 2.0  # gunicorn's gthread keeps kept-alive connections this long when stopping
+
+
+class QuietResponse(gunicorn_wsgi.Response):  # type: ignore[misc]
+    """gunicorn's response without its ``Server`` and ``Date`` lines (status and ``Connection`` stay)."""
+
+    def default_headers(self) -> list[str]:
+        return [line for line in super().default_headers() if not line.startswith(("Server:", "Date:"))]
+
+
+def quiet(start_response: Any) -> None:
+    """Make the gunicorn response behind ``start_response`` a ``QuietResponse`` (before it sends anything).
+
+    gthread builds its ``Response`` inside ``handle_request`` with no hook to choose the class; the bound
+    ``start_response`` is the one handle on it the WSGI layer gets.
+    """
+    response: Any = getattr(start_response, "__self__", None)
+    if type(response) is gunicorn_wsgi.Response and not response.headers_sent:
+        response.__class__ = QuietResponse
+
+
+class DeadlineReader:
+    """A socket stand-in for gunicorn's parser: ``recv`` gives up (as end of stream) at ``deadline``."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self.sock = sock
+        self.deadline = deadline
+
+    def recv(self, size: int) -> bytes:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            return b""
+        with contextlib.suppress(OSError, ValueError):
+            readable, _, _ = select.select([self.sock], [], [], remaining)
+            if readable:
+                return self.sock.recv(size)
+        return b""
+
+
+@dataclass
+class Pending:
+    """A connection whose next request is being read by the event loop."""
+
+    deadline: float
+    data: bytearray = field(default_factory=bytearray)
+    start: int = 0  # where the HTTP request begins (after the PROXY line on a connection's first request)
+    head_done: bool = False
+    refuse: int = 0  # answer with this status once the head is in (so the client can read the answer)
+
+
+class CircuitWorker(ThreadWorker):  # type: ignore[misc]
+    """gunicorn's gthread worker: whole requests only reach threads, with tor's circuit on every one."""
+
+    PROXY_LINE_SECONDS = 5.0
+    HEAD_SECONDS = 20.0
+    BODY_SECONDS = 60.0
+    REPLY_SECONDS = 30.0
+    STREAMS_PER_CIRCUIT = 6
+    THREADS_PER_CIRCUIT = 2
+
+    _CONN_ATTRIBUTE = "intake_circuit"
+    wsgi: Any
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._current = threading.local()
+        # Event-loop state, touched only by the worker's main thread (gthread runs every callback there).
+        self._pending: dict[Any, Pending] = {}
+        self._streams: dict[str, set[Any]] = {}
+        self._running: dict[str, int] = {}
+        self._waiting: dict[str, deque[Any]] = {}
+        self._framing: FramingLimits | None = None
+
+    # --- the app ---------------------------------------------------------------------------------------
+
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+
+        def current() -> str | None:
+            return getattr(self._current, "circuit", None)
+
+        inner = with_circuit(self.wsgi, current)
+
+        def quiet_app(environ: dict[str, Any], start_response: Any) -> Any:
+            quiet(start_response)
+            return inner(environ, start_response)
+
+        quiet_app.intake_app = inner.intake_app  # type: ignore[attr-defined]
+        self.wsgi = quiet_app
+
+    def _config(self) -> IntakeConfig | None:
+        state = getattr(getattr(self.wsgi, "intake_app", None), "extensions", {}).get("intake")
+        return state.config if state is not None else None
+
+    def _limits(self) -> FramingLimits:
+        if self._framing is not None:
+            return self._framing
+        cfg = self.cfg
+        head = cfg.limit_request_line + 2 + cfg.limit_request_fields * (cfg.limit_request_field_size + 2) + 2
+        config = self._config()
+        self._framing = FramingLimits(head, config.max_body_bytes if config else IntakeConfig.max_body_bytes)
+        return self._framing
+
+    def _exit_url(self) -> str:
+        config = self._config()
+        return config.exit_url if config else IntakeConfig.exit_url
+
+    # --- reading requests in the event loop ------------------------------------------------------------
+
+    def enqueue_req(self, conn: Any) -> None:
+        """Every way a connection reaches gunicorn's thread pool passes here: read its request first."""
+        now = time.monotonic()
+        first = getattr(conn, self._CONN_ATTRIBUTE, None) is None
+        pending = Pending(now + (self.PROXY_LINE_SECONDS if first else self.HEAD_SECONDS))
+        parser = getattr(conn, "parser", None)
+        if parser is not None:  # bytes gunicorn read ahead (a pipelined request) come first
+            pending.data += parser.unreader.take_buffered()
+        self._pending[conn] = pending
+        conn.sock.setblocking(False)
+        # The request is usually there already (tor writes the PROXY line and the request together; a kept-
+        # alive stream comes here because it became readable): read it now and skip the poller round trip.
+        self._on_readable(conn)
+        if conn in self._pending:
+            self.poller.register(conn.sock, selectors.EVENT_READ, lambda _sock: self._on_readable(conn))
+
+    def _on_readable(self, conn: Any) -> None:
+        pending = self._pending.get(conn)
+        if pending is None:
+            return
+        try:
+            chunk = conn.sock.recv(_READ_CHUNK)
+        except (BlockingIOError, InterruptedError):
+            chunk = None
+        except OSError:
+            chunk = b""
+        if chunk == b"":  # the client went away before its request was complete
+            self._drop(conn)
+            return
+        if chunk or pending.data:  # (bytes read ahead by gunicorn count even when the socket had none)
+            pending.data += chunk or b""
+            self._advance(conn, pending)
+
+    def _advance(self, conn: Any, pending: Pending) -> None:
+        if (getattr(conn, self._CONN_ATTRIBUTE, None) is None and not pending.refuse
+                and not self._take_proxy_line(conn, pending)):  # fmt: skip
+            return
+        limits = self._limits()
+        try:
+            complete = request_is_complete(pending.data, pending.start, limits)
+        except RefusedRequest as refused:
+            self._refuse(conn, pending.refuse or refused.status, type(refused).__name__)
+            return
+        if pending.refuse and (complete or pending.data.find(b"\r\n\r\n", pending.start) >= 0):
+            self._refuse(conn, pending.refuse, ProxyHeaderError.__name__)
+            return
+        if not complete:
+            if not pending.head_done and pending.data.find(b"\r\n\r\n", pending.start) >= 0:
+                pending.head_done = True
+                pending.deadline = time.monotonic() + self.BODY_SECONDS
+            return
+        conn.intake_close_after = body_is_oversized(pending.data, pending.start, limits)
+        self._unwatch(conn)
+        conn.intake_request = bytes(pending.data)
+        self._dispatch(conn)
+
+    def _take_proxy_line(self, conn: Any, pending: Pending) -> bool:
+        """Read tor's PROXY line off a new connection; False when it is not there (yet, or ever)."""
+        end = pending.data.find(b"\n", 0, MAX_LINE_BYTES)
+        if end < 0:
+            if len(pending.data) >= MAX_LINE_BYTES:
+                self._refuse(conn, 400, ProxyHeaderError.__name__)
+            return False
+        try:
+            circuit = parse_tor_proxy_line(bytes(pending.data[: end + 1]))
+        except ProxyHeaderError:
+            # Not from tor. Read the rest of the head (within the deadline) before answering 400: a
+            # client whose request is still being sent would otherwise lose the answer.
+            pending.refuse = 400
+            pending.start = end + 1 if pending.data.startswith(b"PROXY ") else 0
+            return True
+        streams = self._streams.setdefault(circuit, set())
+        streams.difference_update([c for c in streams if c.sock.fileno() < 0])
+        if len(streams) >= self.STREAMS_PER_CIRCUIT:
+            self.log.warning("closed a stream over the per-circuit cap")
+            self._drop(conn)
+            return False
+        streams.add(conn)
+        setattr(conn, self._CONN_ATTRIBUTE, circuit)
+        # gunicorn parses the PROXY line itself (proxy_protocol = "v1"): the bytes stay in the request.
+        pending.start = end + 1
+        pending.deadline = max(pending.deadline, time.monotonic()) - self.PROXY_LINE_SECONDS + self.HEAD_SECONDS
+        return True
+
+    def _unwatch(self, conn: Any) -> None:
+        self._pending.pop(conn, None)
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self.poller.unregister(conn.sock)
+
+    def _drop(self, conn: Any) -> None:
+        self._unwatch(conn)
+        self.nr_conns -= 1
+        with contextlib.suppress(OSError):
+            conn.sock.close()
+
+    def _refuse(self, conn: Any, status: int, reason: str) -> None:
+        self.log.warning("refused a request before the app: %s", reason)
+        with contextlib.suppress(OSError):
+            conn.sock.send(refusal_response(status, self._exit_url()))
+            conn.sock.shutdown(socket.SHUT_WR)
+        self._drop(conn)
+
+    def murder_pending(self) -> None:
+        super().murder_pending()
+        now = time.monotonic()
+        if not self.alive:
+            # A stopping worker (max_requests, a reload) still answers a request that is arriving, as
+            # gunicorn does for kept-alive connections, but waits for no request for long.
+            for pending in self._pending.values():
+                pending.deadline = min(pending.deadline, now + STOP_LINGER_SECONDS)
+        for conn in [c for c, p in self._pending.items() if p.deadline <= now]:
+            self._drop(conn)
+        for circuit in [k for k, conns in self._streams.items() if all(c.sock.fileno() < 0 for c in conns)]:
+            del self._streams[circuit]
+
+    # --- fair dispatch to threads ----------------------------------------------------------------------
+
+    def _dispatch(self, conn: Any) -> None:
+        circuit = getattr(conn, self._CONN_ATTRIBUTE)
+        if self._running.get(circuit, 0) >= self.THREADS_PER_CIRCUIT:
+            self._waiting.setdefault(circuit, deque()).append(conn)
+            return
+        self._running[circuit] = self._running.get(circuit, 0) + 1
+        conn.data_ready = True  # gthread would otherwise wait for the socket to be readable again
+        super().enqueue_req(conn)
+
+    def finish_request(self, conn: Any, fs: Any) -> None:
+        circuit = getattr(conn, self._CONN_ATTRIBUTE, None)
+        if circuit is not None and circuit in self._running:
+            self._running[circuit] -= 1
+            if self._running[circuit] <= 0:
+                del self._running[circuit]
+            waiting = self._waiting.get(circuit)
+            if waiting:
+                self._dispatch(waiting.popleft())
+                if not waiting:
+                    del self._waiting[circuit]
+        super().finish_request(conn, fs)
+
+    # --- in a thread -----------------------------------------------------------------------------------
+
+    def handle(self, conn: Any) -> Any:
+        request = getattr(conn, "intake_request", None)
+        if request is not None:
+            conn.intake_request = None
+            conn.sock.setblocking(True)
+            conn.init()
+            conn.parser.unreader.unread(request)
+            conn.parser.unreader.sock = DeadlineReader(conn.sock, time.monotonic() + self.BODY_SECONDS)
+        return super().handle(conn)
+
+    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        # gunicorn's own answer is an English page echoing the request line, without our headers, and its
+        # log line names the peer and repeats the raw request. Ours: a fixed bilingual page, and a log line
+        # with the error's type only.
+        self.log.warning("refused a request before the app: %s", type(exc).__name__)
+        with contextlib.suppress(OSError):
+            gunicorn_util.write_nonblock(client, refusal_response(refusal_status(exc), self._exit_url()))
+
+    def handle_request(self, req: Any, conn: Any) -> Any:
+        circuit = getattr(conn, self._CONN_ATTRIBUTE, None)
+        try:
+            # gunicorn parsed the PROXY line (if any) with the connection's first request only; it must
+            # name the circuit the event loop read, or the connection did not come from tor.
+            if req.req_number == 1 and circuit_from_proxy_info(getattr(req, "proxy_protocol_info", None)) != circuit:
+                raise ProxyHeaderError("gunicorn and the worker read different circuits")
+        except ProxyHeaderError:
+            raise InvalidProxyLine("connection did not come from tor's onion service") from None
+        if circuit is None:
+            raise InvalidProxyLine("connection did not come from tor's onion service")
+        conn.sock.settimeout(self.REPLY_SECONDS)  # a client that reads nothing cannot hold the thread
+        self._current.circuit = circuit
+        try:
+            keep_alive = super().handle_request(req, conn)
+        finally:
+            self._current.circuit = None
+        return keep_alive and not getattr(conn, "intake_close_after", False)

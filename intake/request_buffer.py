@@ -1,0 +1,78 @@
+"""Has a connection sent one whole HTTP/1.1 request yet? Decided before any worker thread is spent on it.
+
+A Tor stream can stay open for minutes while sending nothing, or one byte at a time. gunicorn's threaded
+worker gives a connection a thread as soon as it is readable and then blocks that thread reading the rest
+of the request, so a handful of silent streams used to hold every thread of the intake. ``CircuitWorker``
+instead reads what a connection sends in its event loop, with deadlines, and hands it to a thread only
+when ``request_is_complete`` says the head and the body are all there. The thread then parses bytes that
+are already in memory and never waits for the client.
+
+This is a *framing* check, not a parser: gunicorn still parses and validates the request. Where the two
+could disagree (an odd head), the worker's deadline reader still bounds every later read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+HEAD_END = b"\r\n\r\n"
+
+
+class RefusedRequest(ValueError):
+    """The request can never become acceptable; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class FramingLimits:
+    max_head_bytes: int  # request line and headers, CRLFs included
+    max_body_bytes: int  # the app's own bound: a longer body is handed on at once, for the app's 413 page
+
+
+def _content_length(head: bytes) -> int:
+    """The body length a head announces (0 without one). Browsers never send chunked request bodies; a
+    body without a length would hold a thread while it trickles in, so it is refused (400, not 501: nothing
+    is wrong with the server)."""
+    length: int | None = None
+    for line in head.split(b"\r\n")[1:]:
+        name, colon, value = line.partition(b":")
+        if not colon:
+            continue  # gunicorn refuses a header line without a colon; no body is waited for
+        name = name.strip().lower()
+        if name == b"transfer-encoding":
+            raise RefusedRequest(400, "transfer-encoding in a request")
+        if name == b"content-length":
+            text = value.strip()
+            if not text or len(text) > 12 or not (text.isascii() and text.isdigit()):
+                raise RefusedRequest(400, "content-length is not a decimal number")
+            if length is not None and int(text) != length:
+                raise RefusedRequest(400, "two different content-lengths")
+            length = int(text)
+    return length or 0
+
+
+def request_is_complete(data: bytes | bytearray, start: int, limits: FramingLimits) -> bool:
+    """Whether ``data[start:]`` holds a whole request head and its whole body (or as much as the app reads).
+
+    Raises ``RefusedRequest`` for a head that is too long or a body framing we never accept.
+    """
+    end = data.find(HEAD_END, start)
+    if end < 0:
+        if len(data) - start > limits.max_head_bytes:
+            raise RefusedRequest(431, "request head too long")
+        return False
+    if end + len(HEAD_END) - start > limits.max_head_bytes:
+        raise RefusedRequest(431, "request head too long")
+    length = _content_length(bytes(data[start:end]))
+    if length > limits.max_body_bytes:
+        return True  # the app answers 413 without reading it; the worker then closes the connection
+    return len(data) - (end + len(HEAD_END)) >= length
+
+
+def body_is_oversized(data: bytes | bytearray, start: int, limits: FramingLimits) -> bool:
+    """For a complete head: whether its body is longer than the app reads (so the connection must close)."""
+    end = data.find(HEAD_END, start)
+    return end >= 0 and _content_length(bytes(data[start:end])) > limits.max_body_bytes
