@@ -9,6 +9,7 @@ import unicodedata
 # Format (bidi overrides, zero-width), control, private-use, and the line/paragraph separators U+2028/9,
 # which some terminals and viewers break lines at while others do not.
 _DISGUISING = frozenset({"Cf", "Cc", "Co", "Zl", "Zp"})
+DISGUISING = _DISGUISING  # the same set, for modules that filter rather than mark (the desk's search box)
 
 
 def clean(value: str) -> str:

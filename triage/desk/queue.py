@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import statistics
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from triage.cases import Case
 from triage.policy import LEVELS
 from triage.store import STATUSES
+from triage.text import DISGUISING
 
 SEARCHED_FIELDS = ("story", "contact", "alias", "health", "safe_times")
 # A case with one of these statuses has left the queue; the chart counts the rest as waiting.
@@ -35,13 +37,18 @@ class Filters:
         return cls(
             status if status in STATUSES else "",
             level if level in LEVELS else "",
-            assignee.strip()[:64],
-            text.strip()[:200],
+            _visible(assignee)[:64],
+            _visible(text)[:200],
         )
 
     @property
     def active(self) -> bool:
         return bool(self.status or self.level or self.assignee or self.text)
+
+
+def _visible(value: str) -> str:
+    """What a search box may hold: no bidi, zero-width or control characters (they would be echoed back)."""
+    return "".join(ch for ch in value if unicodedata.category(ch) not in DISGUISING).strip()
 
 
 def _matches_text(case: Case, needle: str) -> bool:
