@@ -89,8 +89,12 @@ def _stories(driver: Any) -> list[str]:
 
 
 def _shot(driver: Any, name: str) -> None:
+    """The whole page (the window grown to its height for the shot), as a reviewer would scroll it."""
     ARTIFACTS.mkdir(exist_ok=True)
+    height = driver.find_element(By.TAG_NAME, "html").size["height"]
+    driver.set_window_size(LAPTOP_SCREEN[0], max(LAPTOP_SCREEN[1], int(height) + 140))
     driver.save_screenshot(str(ARTIFACTS / f"desk-{name}.png"))
+    driver.set_window_size(*LAPTOP_SCREEN)
 
 
 def _origins(driver: Any) -> set[str]:
