@@ -39,7 +39,7 @@ from triage.views import LANG_OPTION, POLICY_OPTION
 @click.pass_obj
 @friendly_errors
 def desk_command(
-    app: App, idle_minutes: int, lang: str, usb: Path | None, no_browser: bool, policy: Path | None
+    app: App, idle_minutes: int, lang: str | None, usb: Path | None, no_browser: bool, policy: Path | None
 ) -> None:
     """The caseworker's desk: the queue, cases and the USB stick in your browser, on this laptop only.
 
@@ -59,7 +59,7 @@ def desk_command(
     with Session.open(app.config, app.home, identity):
         pass  # no access to this store: say so now, in the terminal, not in the browser
     state = DeskState(
-        app.config, app.home, rules, caseworker=app.caseworker, lang=lang, idle_seconds=idle_minutes * 60.0,
+        app.config, app.home, rules, caseworker=app.caseworker, lang=lang or app.lang, idle_seconds=idle_minutes * 60.0,
         usb_folder=usb,
     )  # fmt: skip
     state.unlock_with(identity)

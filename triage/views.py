@@ -23,13 +23,21 @@ from triage.store import STATUSES
 
 SCREEN_MARGIN = 5  # lines kept for the count, the header, a notice and the prompt
 
-LANG_OPTION = click.option(
+# The language: `triage --lang ru ...` (or $TRIAGE_LANG, or the locale, read by click), or after the command.
+GLOBAL_LANG_OPTION = click.option(
     "--lang",
     metavar="en|ru",
     envvar=["TRIAGE_LANG", "LC_ALL", "LC_MESSAGES", "LANG"],  # click reads the first one set
     default="en",
     callback=lambda _ctx, _param, value: language_of(value),
-    help="Language of the output: en or ru (default: $TRIAGE_LANG, else your locale, else English).",
+    help="Language of what triage prints: en or ru (default: $TRIAGE_LANG, else your locale, else English).",
+)
+LANG_OPTION = click.option(
+    "--lang",
+    metavar="en|ru",
+    default=None,
+    callback=lambda _ctx, _param, value: language_of(value) if value else None,
+    help="Language of the output, here: en or ru (default: triage's --lang).",
 )
 POLICY_OPTION = click.option(
     "--policy",
@@ -92,7 +100,7 @@ def list_command(
     policy: Path | None,
     show_all: bool,
     pager: bool,
-    lang: str,
+    lang: str | None,
 ) -> None:
     """The priority queue: emergency first, then by score; with the reasons for each case.
 
@@ -102,7 +110,7 @@ def list_command(
     if as_json and as_csv:
         raise click.UsageError("Choose one of --json and --csv.")
     rules = load_policy(policy)  # a bad policy fails before the passphrase is asked
-    t = translator(lang)
+    t = translator(lang or app.lang)
     with app.session() as session, progress_bar(t.gettext("Opening cases"), enabled=not as_json) as ticker:
         ticker.start(session.count_cases())
         if as_json:
@@ -139,12 +147,12 @@ def list_command(
 @LANG_OPTION
 @click.pass_obj
 @friendly_errors
-def show_command(app: App, case_id: str, policy: Path | None, lang: str) -> None:
+def show_command(app: App, case_id: str, policy: Path | None, lang: str | None) -> None:
     """One case in full: the request, why it has its priority, its status and notes."""
     rules = load_policy(policy)
     with app.session() as session:
         case = session.show_case(case_id, rules)
-        t = translator(lang)
+        t = translator(lang or app.lang)
         view = case_view(case, t, session.readers(case))
         session.mark_read(case)  # drawn above, before new messages are marked read
     console_for().print(view)

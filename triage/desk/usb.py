@@ -53,7 +53,7 @@ def import_bundle() -> Any:
         except RecipientsChangedError as change:
             return again("", 409, added=change.added, removed=change.removed)
         except (TriageError, crypto.CryptoError, OSError) as failure:
-            return again(explain(failure), first=first)
+            return again(g.t.gettext(explain(failure)), first=first)
     state.usb_folder = folder
     state.queue = None
     return render_template("imported.html", summary=summary, folder=str(folder), name=name)
@@ -71,7 +71,9 @@ def write_return() -> Any:
             written = session.write_ack(path)
         except (TriageError, crypto.CryptoError, OSError) as failure:
             files = bundle_files(folder)
-            return render_template("usb.html", folder=str(folder), files=files, error=explain(failure)), 400
+            return render_template(
+                "usb.html", folder=str(folder), files=files, error=g.t.gettext(explain(failure))
+            ), 400
     state.usb_folder = folder
     state.queue = None
     return render_template("returned.html", written=written, name=path.name)

@@ -81,7 +81,7 @@ def unlock() -> Any:
         except crypto.WrongPassphraseError:
             error = g.t.gettext("That passphrase does not open your key; try again.")
         except (TriageError, crypto.CryptoError) as failure:
-            error = explain(failure)
+            error = g.t.gettext(explain(failure))
         else:
             state.unlock_with(identity)
             return _see_other("views.queue")
@@ -173,7 +173,7 @@ def reply(case_id: str) -> Any:
         try:
             entry_id, _queued = session.reply(case_id, text)
         except (TriageError, crypto.CryptoError) as failure:
-            return render_template("message.html", message=explain(failure)), 400
+            return render_template("message.html", message=g.t.gettext(explain(failure))), 400
     _state().queue = None
     return _see_other("views.case", case_id=entry_id, saved="reply")
 
@@ -194,6 +194,6 @@ def update_case(case_id: str) -> Any:
                 assignee=assignee if assignee is not None and assignee != current.assignee else None,
             )
         except TriageError as failure:
-            return render_template("message.html", message=explain(failure)), 400
+            return render_template("message.html", message=g.t.gettext(explain(failure))), 400
     state.queue = None
     return _see_other("views.case", case_id=entry_id, saved="case")
