@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
 from werkzeug.wrappers import Response
 
 from intake.forms import RequestForm
+from intake.views import FORMS
 
 log = logging.getLogger("intake")
 
@@ -28,7 +29,7 @@ PAGES: dict[int, tuple[Any, Any]] = {
     415: (_l("This page could not read what was sent"),
           _l("This form takes typed text only, not files. Go back, reload the page and send the form again.")),
     429: (_l("Too many attempts, please wait"),
-          _l("Nothing is wrong with your request. Please wait about ten minutes, then try again. "
+          _l("Too many attempts came in a short time. Please wait a minute, then try again. "
              "If you already received a receipt, your request is safe with us.")),
     500: (_l("Something went wrong on our side"),
           _l("Your request may not have been saved. If you did not see a receipt, please try again in a few "
@@ -74,14 +75,14 @@ def default_language_redirect(app: Flask) -> Response | None:
 def install(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError) -> tuple[str, int]:
-        if request.endpoint == "intake.request_form" and request.method == "POST":
+        if request.endpoint in FORMS and request.method == "POST":
             # Give the person their answers back (in this response only) rather than lose a long story.
             g.lang = _language(app)
             try:
                 form = RequestForm(meta={"csrf": True})
             except HTTPException:
                 return error_page(app, 400)
-            return render_template("request.html", form=form, banner=CSRF_BANNER), 400
+            return render_template(FORMS[request.endpoint], form=form, banner=CSRF_BANNER), 400
         return error_page(app, 400)
 
     @app.errorhandler(HTTPException)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.routing import BaseConverter
 from werkzeug.wrappers import Response
 
@@ -16,6 +18,7 @@ from intake.receipts import new_receipt, normalize_receipt, receipt_lookup_key
 from intake.storage import NoRecipientError, StorageFullError, today
 
 blueprint = Blueprint("intake", __name__)
+log = logging.getLogger("intake")
 
 
 def language_converter(languages: tuple[str, ...]) -> type[BaseConverter]:
@@ -40,7 +43,7 @@ def circuit() -> str | None:
 
 @blueprint.url_value_preprocessor
 def _take_language(endpoint: str | None, values: dict[str, Any] | None) -> None:
-    if endpoint == "intake.index":
+    if endpoint in ("intake.index", "intake.quick_exit"):
         return
     lang = (values or {}).pop("lang", None)
     if lang not in _services().config.languages:
@@ -50,7 +53,7 @@ def _take_language(endpoint: str | None, values: dict[str, Any] | None) -> None:
 
 @blueprint.url_defaults
 def _keep_language(endpoint: str, values: dict[str, Any]) -> None:
-    if endpoint == "intake.index":
+    if endpoint in ("intake.index", "intake.quick_exit"):
         return
     values.setdefault("lang", g.get("lang", _services().config.default_locale))
 
@@ -60,24 +63,89 @@ def index() -> Response:
     return redirect(url_for("intake.landing", lang=_services().config.default_locale))
 
 
+# What the quick exit tells the browser to forget about this site. "cache" also empties the back/forward
+# cache of this origin in Chromium, which otherwise keeps the form, typed answers included, one Back away.
+CLEAR_SITE_DATA = '"cache", "cookies", "storage"'
+
+
+@blueprint.route("/exit")
+def quick_exit() -> Response:
+    """The quick exit: forget this visit in the browser, then go to the ordinary site (issue 12 item 1).
+
+    A plain link to the ordinary site left the filled-in form one Back away in Chromium (its back/forward
+    cache keeps the live page, typed answers and all). Passing through here, without any script, makes the
+    browser clear this origin's cache (and with it the back/forward cache), cookies and storage, and drops
+    the session, so Back can only fetch an empty form anew. No query, no body, nothing logged.
+    """
+    response = redirect(_services().config.exit_url, code=303)
+    response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
+    config = current_app.config
+    response.delete_cookie(config["SESSION_COOKIE_NAME"], secure=config["SESSION_COOKIE_SECURE"], httponly=True,
+                           samesite=config["SESSION_COOKIE_SAMESITE"])  # fmt: skip
+    return response
+
+
 @blueprint.route("/<lang:lang>/")
 def landing() -> str:
     return render_template("landing.html")
 
 
-def _form_page(form: RequestForm, status: int = 200, banner: str | None = None) -> tuple[str, int]:
-    return render_template("request.html", form=form, banner=banner), status
+class SealingFailedError(Exception):
+    """Sealing failed for a reason the person cannot fix (e.g. an unusable caseworker key): a 503, never a 500."""
+
+
+# Refusals of a well-formed request: nothing was stored, the answers go back to the person (issue 9 item 2).
+RETRY_AFTER = {429: 60, 503: 3600}
+REFUSALS = {
+    429: _l("Your request has NOT been sent yet: too many requests are arriving at once. Your answers are still "
+            "here. Please wait a minute, then press the button at the bottom again."),
+    503: _l("Your request has NOT been sent yet: we cannot take requests at the moment. Your answers are still "
+            "here. Please try again in an hour or later today."),
+}  # fmt: skip
+FORMS = {"intake.request_form": "request.html", "intake.urgent_form": "urgent.html"}
+
+
+def _form_page(form: RequestForm, status: int = 200, banner: Any = None) -> Any:
+    page = render_template(FORMS.get(request.endpoint or "", "request.html"), form=form, banner=banner)
+    response = current_app.make_response((page, status))
+    if status in RETRY_AFTER:
+        response.headers["Retry-After"] = str(RETRY_AFTER[status])
+    return response
+
+
+def _seal(request_data: dict[str, Any]) -> Any:
+    def seal(recipients: list[crypto.PublicIdentity]) -> bytes:
+        try:
+            return crypto.seal_request(request_data, for_recipients=recipients)
+        except (crypto.RequestTooLargeError, crypto.RequestInvalidError):
+            raise
+        except Exception as error:  # a recipient key libsodium refuses (low-order point) and the like
+            raise SealingFailedError(type(error).__name__) from None
+
+    return seal
 
 
 @blueprint.route("/<lang:lang>/request", methods=["GET", "POST"])
 def request_form() -> Any:
+    return _submit()
+
+
+@blueprint.route("/<lang:lang>/urgent", methods=["GET", "POST"])
+def urgent_form() -> Any:
+    """The short form for a person in danger now: the few answers a caseworker needs to act (issue 12 item 6)."""
+    return _submit()
+
+
+def _submit() -> Any:
     form = RequestForm()
-    if request.method == "GET" or not form.validate_on_submit():
-        banner = _("Please check the fields marked below.") if request.method == "POST" else None
-        return _form_page(form, banner=banner)
+    if request.method == "GET" or "relang" in request.form:
+        # A language button is a submit button of this form: the answers come along into the other language.
+        return _form_page(form)
+    if not form.validate_on_submit():
+        return _form_page(form, banner=_("Please check these answers:"))
     services = _services()
     if not services.submit_limiter.allow(circuit()):
-        abort(429)
+        return _form_page(form, 429, REFUSALS[429])
     day = today()
     receipt = new_receipt()
     digits = normalize_receipt(receipt) or ""
@@ -86,17 +154,21 @@ def request_form() -> Any:
     reply_key = crypto.derive_reply_keypair(digits, services.reply_secret).public.to_b64()
     request_data = {**form.to_request(g.lang, day), "schema": 2, "kind": "request", "reply_key": reply_key}
     try:
-        services.storage.seal_and_store(lambda recipients: crypto.seal_request(request_data, for_recipients=recipients),
-                                        lookup, day, services.config.max_pending)  # fmt: skip
+        services.storage.seal_and_store(_seal(request_data), lookup, day, services.config.max_pending)
     except crypto.RequestTooLargeError:
         form.story.errors = [_("Your text is too long once encoded; please shorten the story.")]
-        return _form_page(form, banner=_("Please check the fields marked below."))
+        return _form_page(form, banner=_("Please check these answers:"))
     except crypto.RequestInvalidError as error:
         field = getattr(form, error.field, None) if error.field in form.data else None
         (field or form.story).errors = [_("Please check this answer.")]
-        return _form_page(form, banner=_("Please check the fields marked below."))
+        return _form_page(form, banner=_("Please check these answers:"))
     except (StorageFullError, NoRecipientError):
-        abort(503)
+        return _form_page(form, 503, REFUSALS[503])
+    except (crypto.CryptoError, SealingFailedError) as error:
+        # The operator's line: the type only (no client data), and where to look.
+        log.error("a request could not be sealed (%s): check the caseworker keys with `intake recipients list`",
+                  type(error).__name__)  # fmt: skip
+        return _form_page(form, 503, REFUSALS[503])
     # The commit above is durable (synchronous=FULL / PostgreSQL commit) before this page is sent.
     return receipt_page(receipt)
 

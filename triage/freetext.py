@@ -20,6 +20,7 @@ from typing import TextIO
 
 import click
 
+from triage import environment
 from triage.errors import TriageError
 
 COMMENT = "#"
@@ -88,7 +89,7 @@ def read_text(
 
     ``initial`` (a ready-made reply) is what the editor starts with, or what piped-in empty input means.
     """
-    env = os.environ if environ is None else environ
+    env = environment.variables() if environ is None else environ
     stream = sys.stdin if stdin is None else stdin
     is_tty = stream.isatty() if interactive is None else interactive
     if not is_tty:

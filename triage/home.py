@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from triage import environment
 from triage.errors import HomeError
 
 APP_NAME = "triage"
@@ -27,7 +28,7 @@ PUB_SUFFIX = ".pub"
 
 def default_home(environ: Mapping[str, str] | None = None) -> Path:
     """$TRIAGE_HOME, else the platform's per-user data folder (e.g. ~/.local/share/triage)."""
-    env = os.environ if environ is None else environ
+    env = environment.variables() if environ is None else environ
     if env.get("TRIAGE_HOME"):
         return Path(env["TRIAGE_HOME"]).expanduser()
     if sys.platform == "win32":

@@ -18,7 +18,9 @@ import crypto
 from intake.config import IntakeConfig
 from intake.devserver import QuietHandler
 from tests.chromium import start_chromium
+from tests.firefox import start_firefox
 from tests.intake.conftest import make_app
+from tests.realparts import REQUIRE_ENV
 
 pytestmark = pytest.mark.browser
 
@@ -82,14 +84,14 @@ def test_russian_form_with_javascript_off(served: tuple[str, Flask], browser: ob
     find(By.ID, "consent").click()
     navigate(find(By.CSS_SELECTOR, "button[type=submit]"))
     # Then a receipt is shown
-    assert "Ваша заявка получена" in find(By.TAG_NAME, "h1").text
+    assert "Ваша заявка отправлена" in find(By.TAG_NAME, "h1").text
     receipt = find(By.ID, "receipt").text
     assert len(receipt.replace(" ", "")) == 30
     # And the status page, typed with dashes, says it was received
     navigate(find(By.LINK_TEXT, "Проверить заявку"))
     find(By.ID, "receipt").send_keys(receipt.replace(" ", "-"))
     navigate(find(By.CSS_SELECTOR, "button[type=submit]"))
-    assert find(By.ID, "answer").text.startswith("Получена")
+    assert find(By.ID, "answer").text.startswith("Принята")
     # And the stored envelope opens with the caseworker key to the exact words
     [(_, envelope)] = app.extensions["intake"].storage.envelope_bytes()
     request = crypto.open_request(envelope, identity)
@@ -99,3 +101,14 @@ def test_russian_form_with_javascript_off(served: tuple[str, Flask], browser: ob
     # And the profile really had JavaScript off: a page's own script does not run
     driver.get("data:text/html,<title>off</title><script>document.title='on'</script>")
     assert driver.title == "off"
+
+
+@pytest.mark.parametrize("start", [start_chromium, start_firefox])
+def test_a_missing_browser_fails_when_real_parts_are_required(start: Any, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    # Given CI's setting and a machine where neither browser can be found
+    monkeypatch.setenv(REQUIRE_ENV, "1")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    # Then starting the browser fails the test instead of skipping it
+    with pytest.raises(pytest.fail.Exception, match="EVAC_REQUIRE_REAL_PARTS=1 makes this a failure"):
+        start(tmp_path / "profile")

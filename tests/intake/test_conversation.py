@@ -121,3 +121,23 @@ def test_an_empty_or_oversized_follow_up_is_refused_with_the_conversation_kept(
         answer = client.post("/en/status/message", data={"csrf_token": token, "receipt": receipt, "message": message})
         assert answer.status_code == 400 and 'id="message-error"' in answer.get_data(as_text=True)
     assert app.extensions["intake"].storage.pending_count() == 1
+
+
+def test_unread_replies_are_deleted_after_their_lifetime(app: Flask, client: FlaskClient,
+                                                         identity: crypto.Identity) -> None:  # fmt: skip
+    receipt = receipt_of(submit(client))
+    request = the_request(app, identity)
+    public = crypto.ReplyPublicKey.from_b64(str(request["reply_key"]))
+    storage = app.extensions["intake"].storage
+    old_day = DAY - datetime.timedelta(days=61)
+    reply = crypto.AckReply(crypto.mailbox_id(public), crypto.seal_reply("old", written_on=old_day, to=public))
+    server_key = Instance(app.extensions["intake"].config).server_key()
+    data = crypto.make_ack([], identity=identity, server=server_key.public, bundle_sequence=1, created_on=old_day,
+                           replies=[reply])  # fmt: skip
+    storage.apply_ack(data, server_key, old_day)
+    send_reply(app, identity, str(request["reply_key"]), "new")
+    assert app.extensions["intake"].config.reply_days == 60
+    assert storage.expire_replies(DAY - datetime.timedelta(days=60)) == 1
+    page = open_conversation(client, receipt)
+    assert "new" in page and ">old<" not in page
+    assert len(storage.replies_for(crypto.mailbox_id(public))) == 1

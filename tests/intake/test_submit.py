@@ -30,7 +30,7 @@ def test_submission_is_sealed_and_the_exact_words_come_back(client: FlaskClient,
     assert request["locale"] == "ru" and request["people"] == 3 and request["children"] == 1
     assert request["threat_from"] == ["authorities", "family"] and request["documents"] == ["internal_passport"]
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", request["submitted_on"])
-    assert check_status(client, receipt, "ru").startswith("Получена")
+    assert check_status(client, receipt, "ru").startswith("Принята")
     assert check_status(client, receipt.replace(" ", "-")).startswith("Received")
 
 
@@ -45,9 +45,11 @@ def test_optional_fields_may_be_left_out(client: FlaskClient, app: Flask, identi
 
 @pytest.mark.parametrize(
     ("changes", "message"),
-    [({"danger": None}, "Please fill this in."), ({"danger": "maybe"}, "Please choose one of the options shown."),
+    [({"danger": None}, "Please choose an answer."), ({"people": None}, "Please choose an answer."),
+     ({"danger": "maybe"}, "Please choose one of the options shown."),
      ({"consent": None}, "Please confirm that you have read this."), ({"people": "0"}, "from 1 to 20"),
-     ({"people": "2", "children": "3"}, "more children than people"), ({"story": "   "}, "Please fill this in."),
+     ({"people": "2", "children": "3"}, "more children than people"),
+     ({"story": "   ", "danger": "serious"}, "Please fill this in."),
      ({"contact": "x" * 201}, "200 characters"), ({"story": "bad\x00byte"}, "characters that cannot be sent"),
      ({"threat_from": ["family", "aliens"]}, "Please choose one of the options shown.")],
 )  # fmt: skip
@@ -57,7 +59,7 @@ def test_invalid_answers_are_explained_and_nothing_is_stored(
     response = submit(client, **changes)
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    assert message in html and "Please check the fields marked below." in html
+    assert message in html and "Please check these answers:" in html
     assert app.extensions["intake"].storage.pending_count() == 0
 
 
@@ -109,8 +111,9 @@ def test_pending_cap_gives_503(client: FlaskClient, app: Flask) -> None:
     services = app.extensions["intake"]
     object.__setattr__(services.config, "max_pending", 1)
     assert submit(client).status_code == 200
-    response = submit(client)
-    assert response.status_code == 503 and "not taking requests" in response.get_data(as_text=True)
+    response = submit(client, story="my long story, kept")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 503 and "has NOT been sent yet" in html and "my long story, kept" in html
     assert services.storage.pending_count() == 1
 
 

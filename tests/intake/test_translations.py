@@ -76,3 +76,27 @@ def test_placeholders_survive_translation() -> None:
         expected = set(PLACEHOLDER.findall(ids[-1]))
         for string in strings:
             assert set(PLACEHOLDER.findall(string)) == expected, (message.id, string)
+
+
+GLOSSARY = ROOT / "docs" / "GLOSSARY.md"
+
+
+def banned_stems() -> list[str]:
+    section = GLOSSARY.read_text(encoding="utf-8").split("## Words we do not use", 1)[1]
+    return [stem.lower() for stem in re.findall(r"^\| `([^`]+)` \|", section, re.M)]
+
+
+def test_no_banned_russian_term_comes_back() -> None:
+    # Issue 12 item 3: «кураторы», «заберут», «Забрана»... frighten the person this is written for.
+    stems = banned_stems()
+    assert len(stems) >= 8 and "куратор" in stems, "docs/GLOSSARY.md lost its list of banned terms"
+    texts = {f"msgstr of {m.id!r}": " ".join(_frozen(m.string) if not isinstance(m.string, str) else [m.string])
+             for m in read_po((CATALOG / "messages.po").open("rb")) if m.id}  # fmt: skip
+    texts.update({str(path.relative_to(ROOT)): path.read_text(encoding="utf-8")
+                  for path in (ROOT / "templates").glob("*.html")})  # fmt: skip
+    found = [(where, stem) for where, text in texts.items() for stem in stems if stem in text.lower()]
+    assert found == [], "see docs/GLOSSARY.md for the word to use instead"
+
+
+def test_the_banned_term_check_would_catch_a_relapse() -> None:
+    assert any(stem in "Наши кураторы заберут вашу заявку".lower() for stem in banned_stems())

@@ -104,3 +104,51 @@ def low_contrast_text(driver: Any) -> tuple[int, list[str]]:
         if ratio < MIN_CONTRAST:
             failures.append(f"<{element.tag_name}> {element.text[:40]!r}: {ratio:.2f}:1")
     return checked, failures
+
+
+MIN_TARGET = 44  # CSS px, WCAG 2.5.5 (AAA) and both phone platforms' guidance
+
+
+def small_targets(driver: Any) -> list[str]:
+    """Visible controls a finger must hit that are under MIN_TARGET CSS px in height or width.
+
+    A radio button or checkbox counts through its label when it sits inside one (the whole label is the
+    target); a link inside a sentence is exempt, as WCAG exempts inline links.
+    """
+    from selenium.webdriver.common.by import By
+
+    small = []
+    for element in driver.find_elements(By.CSS_SELECTOR, "a, button, select, input, textarea, label"):
+        if not element.is_displayed() or element.get_attribute("type") == "hidden":
+            continue
+        tag = element.tag_name.lower()
+        checkable = tag == "input" and element.get_attribute("type") in ("radio", "checkbox")
+        if checkable and element.find_elements(By.XPATH, "ancestor::label"):
+            continue
+        if tag == "label" and not element.find_elements(By.CSS_SELECTOR, "input"):
+            continue  # a field's caption, not something to tap
+        if tag == "a":
+            parent = element.find_element(By.XPATH, "..")
+            in_sentence = len(parent.text.strip()) > len(element.text.strip()) + 3
+            if parent.tag_name.lower() in ("p", "li", "span") and in_sentence:
+                continue  # a link inside a sentence
+        size = element.size
+        if size["height"] < MIN_TARGET or size["width"] < MIN_TARGET:
+            name = element.get_attribute("id") or element.text.strip()[:30] or element.get_attribute("name") or tag
+            small.append(f"<{tag}> {name!r} {size['width']:.0f}x{size['height']:.0f}")
+    return small
+
+
+def heading_size_problems(driver: Any) -> list[str]:
+    """The page title (h1) must be larger than every other heading."""
+    from selenium.webdriver.common.by import By
+
+    def px(element: Any) -> float:
+        return float(element.value_of_css_property("font-size").removesuffix("px"))
+
+    h1 = driver.find_elements(By.TAG_NAME, "h1")
+    if not h1:
+        return ["no h1"]
+    top = px(h1[0])
+    return [f"<{h.tag_name}> {h.text[:30]!r} is {px(h):.0f}px, the h1 {top:.0f}px"
+            for h in driver.find_elements(By.CSS_SELECTOR, "h2, h3, h4") if h.is_displayed() and px(h) >= top]

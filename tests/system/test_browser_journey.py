@@ -1,9 +1,13 @@
-"""The whole journey in a real headless Chromium with JavaScript off, on a phone-sized window, in English and
-Russian: landing -> form -> receipt -> status, against gunicorn on the embedded SQLite.
+"""The whole journey in real browsers with JavaScript off, on a phone-sized window, in English and Russian:
+headless Chromium, and Firefox ESR (Tor Browser's engine) with Tor Browser's Safest preferences, against
+gunicorn on the embedded SQLite.
 
-Each page is screenshotted into test-artifacts/ and checked for basic accessibility (tests/system/
-accessibility.py); the browser's own network log proves no request ever went to another origin; and the
-caseworker's key opens what was stored to the exact words.
+landing -> short form -> form -> an error -> receipt -> status (a mistyped and a real receipt) -> the quick
+exit from a filled-in form -> Back -> a missing page. Each page is screenshotted into test-artifacts/
+(journey-<browser>-<lang>-<step>-<page>.png) and checked for basic accessibility (tests/system/
+accessibility.py: labels, headings, contrast, 44 px tap targets); the browser's network record proves no
+request ever went to another origin but the ordinary site the quick exit leads to; and the caseworker's
+key opens what was stored to the exact words.
 """
 
 from __future__ import annotations
@@ -11,15 +15,30 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import re
+import socket
+import threading
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
 
+from intake.devserver import QuietHandler
 from tests.chromium import start_chromium
-from tests.system.accessibility import blend, contrast, heading_problems, low_contrast_text, unlabelled_controls
+from tests.firefox import start_firefox, trap_prefs
+from tests.system.accessibility import (
+    blend,
+    contrast,
+    heading_problems,
+    heading_size_problems,
+    low_contrast_text,
+    small_targets,
+    unlabelled_controls,
+)
 from tests.system.running import Gunicorn, SystemInstance
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -29,13 +48,35 @@ STORIES = {
     "ru": "Меня ищут родственники.\nНужна помощь: «срочно», двое взрослых — паспорт забрали 🙁",
 }
 CONTACTS = {"en": "+44 7700 900123", "ru": "@bezopasno_42"}
-PHONE = (360, 740)
-BROWSER_INTERNAL = ("chrome://", "chrome-untrusted://", "about:")  # the browser's own pages, never the network
+CANARY = "journey-back-canary"
+PHONE = (360, 740)  # Firefox makes it 500 px wide at the least (see tests/firefox.py)
+# Firefox's own remote-settings and update services (requests the browser makes for itself, never a page's)
+BROWSER_SERVICES = re.compile(r"^CONNECT [a-z0-9.-]+\.(mozilla\.(com|net|org)|firefox\.com|mozaws\.net):443 ")
+BROWSER_INTERNAL = ("chrome://", "chrome-untrusted://", "about:", "data:")  # the browser's own, never the network
+
+
+@Request.application  # type: ignore[arg-type]
+def ordinary_site(request: Request) -> Response:
+    return Response("<!doctype html><title>Погода</title><h1>Погода</h1><p>Ясно, +3</p>",
+                    content_type="text/html; charset=utf-8")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
-def server(module_tmp: Path) -> Iterator[Gunicorn]:
-    running = Gunicorn(SystemInstance.create(module_tmp), worker="sync")
+def exit_site() -> Iterator[str]:
+    """The stand-in for the ordinary website the quick exit leads to (another origin, on this machine)."""
+    site = make_server("127.0.0.1", 0, ordinary_site, threaded=True, request_handler=QuietHandler)
+    thread = threading.Thread(target=site.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{site.server_port}/pogoda"
+    finally:
+        site.shutdown()
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(module_tmp: Path, exit_site: str) -> Iterator[Gunicorn]:
+    running = Gunicorn(SystemInstance.create(module_tmp, INTAKE_EXIT_URL=exit_site), worker="sync")
     running.start()
     try:
         yield running
@@ -43,13 +84,40 @@ def server(module_tmp: Path) -> Iterator[Gunicorn]:
         running.stop()
 
 
-@pytest.fixture
-def driver(tmp_path: Path) -> Iterator[Any]:
-    browser = start_chromium(tmp_path / "profile", window=PHONE, performance_log=True)
+class Trap:
+    """Records the first bytes of every connection a browser's proxy settings send here (Firefox)."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.seen: list[str] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self.listener.accept()
+                with conn, contextlib.suppress(OSError):
+                    conn.settimeout(2)
+                    self.seen.append(conn.recv(200).split(b"\r\n", 1)[0].decode("latin-1"))
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture(params=["chromium", "firefox"])
+def driver(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    trap = Trap()
+    if request.param == "chromium":
+        browser = start_chromium(tmp_path / "profile", window=PHONE, performance_log=True)
+    else:
+        browser = start_firefox(tmp_path / "profile", window=PHONE, extra_prefs=trap_prefs(trap.port))
+    browser.engine, browser.trap = request.param, trap
     try:
         yield browser
     finally:
         browser.quit()
+        trap.close()
 
 
 class Journey:
@@ -57,6 +125,7 @@ class Journey:
 
     def __init__(self, driver: Any, lang: str, artifacts: Path) -> None:
         self.driver, self.lang, self.artifacts = driver, lang, artifacts
+        self.engine: str = driver.engine
         self.step = 0
         self.problems: list[str] = []
         self.requests: list[str] = []
@@ -75,13 +144,16 @@ class Journey:
         self.find(css).click()
         WebDriverWait(self.driver, 30).until(expected_conditions.staleness_of(page))
 
+    def shot(self, name: str) -> Path:
+        return self.artifacts / f"journey-{self.engine}-{self.lang}-{self.step:02d}-{name}"
+
     def check_page(self, name: str) -> None:
         from selenium.webdriver.common.by import By
 
         self.step += 1
-        self.driver.save_screenshot(str(self.artifacts / f"journey-{self.lang}-{self.step}-{name}.png"))
-        self.save_full_page(self.artifacts / f"journey-{self.lang}-{self.step}-{name}-full.png")
-        where = f"{self.lang}/{name}"
+        self.driver.save_screenshot(str(self.shot(name)) + ".png")
+        self.save_full_page(Path(str(self.shot(name)) + "-full.png"))
+        where = f"{self.engine}/{self.lang}/{name}"
         assert self.find("html").get_attribute("lang") == self.lang, where
         assert "<script" not in self.driver.page_source.lower(), where
         assert self.driver.find_elements(By.CSS_SELECTOR, "header a.exit"), f"{where}: no quick-exit link"
@@ -90,36 +162,57 @@ class Journey:
             if field.get_attribute("autocomplete") != "off":  # invariant 6: a watched device keeps no answers
                 self.problems.append(f"{where}: {field.get_attribute('id')} may autocomplete")
         self.problems += [f"{where}: {p}" for p in heading_problems(self.driver)]
+        self.problems += [f"{where}: {p}" for p in heading_size_problems(self.driver)]
+        self.problems += [f"{where}: tap target {p}" for p in small_targets(self.driver)]
         checked, low = low_contrast_text(self.driver)
         assert checked >= 3, f"{where}: only {checked} text elements found"
         self.problems += [f"{where}: contrast {item}" for item in low]
         self.collect_requests()
 
     def save_full_page(self, path: Path) -> None:
-        """The whole page at phone width (DevTools' own capture: no page script involved)."""
+        """The whole page at phone width (the browser's own capture: no page script involved)."""
+        if self.engine == "firefox":
+            self.driver.get_full_page_screenshot_as_file(str(path))
+            return
         size = self.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
         clip = {"x": 0, "y": 0, "width": PHONE[0], "height": min(int(size["height"]), 8000), "scale": 1}
         shot = self.driver.execute_cdp_cmd("Page.captureScreenshot", {"captureBeyondViewport": True, "clip": clip})
         path.write_bytes(base64.b64decode(shot["data"]))
 
     def collect_requests(self) -> None:
+        if self.engine == "firefox":
+            self.requests += [self.driver.current_url]
+            return
         for entry in self.driver.get_log("performance"):
             message = json.loads(entry["message"])["message"]
             if message.get("method") == "Network.requestWillBeSent":
                 self.requests.append(message["params"]["request"]["url"])
 
+    def exit_in_view(self, css: str) -> bool:
+        """Scrolled to ``css`` (deep in the form), is the quick exit still on screen?"""
+        from selenium.webdriver.common.action_chains import ActionChains
 
-def walk(journey: Journey, base: str) -> str:
-    """landing -> form (sent empty once, then filled) -> receipt -> status -> a missing page. Returns the receipt."""
-    from selenium.webdriver.support.ui import Select
+        ActionChains(self.driver).scroll_to_element(self.find(css)).perform()
+        exit_link = self.find("header a.exit")
+        top = self.driver.execute_script("return arguments[0].getBoundingClientRect().top", exit_link)
+        return bool(exit_link.is_displayed()) and 0 <= float(top) < 100
+
+
+def walk(journey: Journey, base: str, exit_url: str) -> str:
+    """The whole journey (see the module doc). Returns the receipt."""
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     lang, driver, find = journey.lang, journey.driver, journey.find
     driver.get(f"{base}/{lang}/")
     journey.check_page("landing")
+    journey.go(f"main a[href$='/{lang}/urgent']")
+    journey.check_page("short-form")
+    driver.get(f"{base}/{lang}/")
     journey.go(f"main a[href$='/{lang}/request']")
     journey.check_page("form")
-    journey.go("button[type=submit]")  # empty: every required field marked, in the person's language
-    assert find(".banner").text.strip(), "no explanation of what is missing"
+    journey.go("form button[type=submit]")  # empty: every required field listed at the top, with links
+    assert find("#problems").text.strip(), "no explanation of what is missing"
+    assert len(driver.find_elements("css selector", "#problems li a")) == 6
     journey.check_page("form-errors")
     find("#danger-0").click()
     find("#threat_from-1").click()
@@ -130,16 +223,35 @@ def walk(journey: Journey, base: str) -> str:
     find("#contact").send_keys(CONTACTS[lang])
     find("#story").send_keys(STORIES[lang])
     find("#consent").click()
-    journey.go("button[type=submit]")
+    assert journey.exit_in_view("#story"), "the quick exit is out of reach while typing the story"
+    journey.go("form button[type=submit]")
     receipt = str(find("#receipt").text)
     assert len(receipt.replace(" ", "")) == 30 and receipt.replace(" ", "").isdigit(), receipt
     journey.check_page("receipt")
     journey.go(f"main a[href$='/{lang}/status']")
     journey.check_page("status")
+    find("#receipt").send_keys(receipt.replace(" ", "")[:25])
+    journey.go("form button[type=submit]")
+    assert find("#receipt-error").text.strip(), "a five-digit-short receipt was not named as such"
+    journey.check_page("status-mistyped")
     find("#receipt").send_keys(receipt.replace(" ", "-"))
-    journey.go("button[type=submit]")
+    journey.go("form button[type=submit]")
     assert find("#answer").text.strip()[:1] in ("R", "П"), "the status page did not find the request"
     journey.check_page("status-answer")
+    # The quick exit from a filled-in form, then Back: nothing typed may come back
+    driver.get(f"{base}/{lang}/request")
+    find("#danger-0").click()
+    find("#contact").send_keys(CANARY)
+    find("#story").send_keys(CANARY)
+    journey.go("header a.exit")
+    WebDriverWait(driver, 30).until(lambda d: d.current_url.startswith(exit_url))
+    driver.save_screenshot(str(journey.shot("quick-exit")) + ".png")
+    driver.back()
+    WebDriverWait(driver, 30).until(lambda d: not d.current_url.startswith(exit_url))
+    WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    journey.check_page("back-after-exit")
+    assert CANARY not in (find("#story").get_property("value") + find("#contact").get_property("value"))
+    assert CANARY not in driver.page_source and not find("#danger-0").is_selected(), "Back brought answers back"
     driver.get(f"{base}/{lang}/no-such-page")
     journey.check_page("not-found")
     return receipt
@@ -151,24 +263,27 @@ def stored_envelopes(server: Gunicorn) -> list[bytes]:
 
 
 @pytest.mark.parametrize("lang", ["en", "ru"])
-def test_phone_journey_without_javascript(server: Gunicorn, driver: Any, artifacts: Path, lang: str) -> None:
+def test_phone_journey_without_javascript(server: Gunicorn, exit_site: str, driver: Any, artifacts: Path,
+                                          lang: str) -> None:  # fmt: skip
     import crypto
 
-    # Given a phone-sized Chromium with JavaScript off
+    # Given a phone-sized browser with JavaScript off
     driver.get("data:text/html,<title>off</title><script>document.title='on'</script>")
     assert driver.title == "off", "JavaScript is not off"
     driver.set_window_size(*PHONE)
-    driver.get_log("performance")  # drop what the browser itself loaded so far (its new-tab page)
+    if driver.engine == "chromium":
+        driver.get_log("performance")  # drop what the browser itself loaded so far (its new-tab page)
     before = set(stored_envelopes(server))
-    # When the person goes landing -> form -> receipt -> status
+    # When the person goes the whole way
     journey = Journey(driver, lang, artifacts)
-    walk(journey, server.base)
+    walk(journey, server.base, exit_site)
     # Then every page passed the basic accessibility checks
     assert journey.problems == [], "\n".join(journey.problems)
-    # And the browser never sent a request to another origin
+    # And the browser never sent a request to another origin but the ordinary site the exit leads to
     assert len(journey.requests) >= journey.step, journey.requests  # at least one request per page seen
-    foreign = [url for url in journey.requests if not url.startswith(server.base + "/")
-               and not url.startswith(BROWSER_INTERNAL)]  # fmt: skip
+    allowed = (server.base + "/", exit_site.rsplit("/", 1)[0] + "/", *BROWSER_INTERNAL)
+    foreign = [url for url in journey.requests if not url.startswith(allowed)]
+    foreign += [line for line in driver.trap.seen if not BROWSER_SERVICES.search(line)]
     assert foreign == [], foreign
     # And the caseworker's key opens the stored request to the exact words
     caseworker = server.instance.caseworker()
@@ -192,6 +307,19 @@ def test_the_accessibility_checks_catch_a_bad_page(driver: Any) -> None:
     assert heading_problems(driver) == ["needs exactly one h1, first: [1, 3, 1]", "h1 followed by h3"]
     checked, low = low_contrast_text(driver)
     assert checked == 6 and len(low) == 1 and "Too pale" in low[0], low
+
+
+def test_the_tap_target_and_heading_size_checks_catch_a_bad_page(driver: Any) -> None:
+    # Given a page with a 20 px button, a bare checkbox, a big label-wrapped one, and an h2 larger than the h1
+    page = ("<html lang=en><body><h1 style='font-size:20px'>Title</h1><h2 style='font-size:24px'>Louder</h2>"
+            "<button id=tiny style='height:20px;width:100px'>Go</button><input type=checkbox id=bare>"
+            "<label style='display:block;height:50px;width:200px'><input type=checkbox id=big> Fine</label>"
+            "<p>Read <a href='#x'>this inline link</a> in a sentence.</p></body></html>")  # fmt: skip
+    driver.get("data:text/html;charset=utf-8," + urllib.parse.quote(page))
+    # Then each check reports exactly its fault
+    small = small_targets(driver)
+    assert [item.split(" ")[1] for item in small] == ["'tiny'", "'bare'"], small
+    assert heading_size_problems(driver) == ["<h2> 'Louder' is 24px, the h1 20px"]
 
 
 def test_contrast_arithmetic_matches_wcag() -> None:
