@@ -79,7 +79,7 @@ def _after(driver: Any, click: Any, *, text: str) -> None:
 
     old_page = driver.find_element(By.TAG_NAME, "html")
     click.click()
-    wait = WebDriverWait(driver, 30, ignored_exceptions=(StaleElementReferenceException,))
+    wait = WebDriverWait(driver, 90, ignored_exceptions=(StaleElementReferenceException,))  # a loaded CI machine
     wait.until(expected_conditions.staleness_of(old_page))
     wait.until(lambda d: text in d.find_element(By.TAG_NAME, "body").text)
 
