@@ -6,7 +6,8 @@ reads the queue in priority order, opens the most urgent case, sets a status, ad
 the person, switches to Russian, writes the return file onto the stick -> `intake apply-ack` accepts
 it, the server forgets, and the person reads the reply on the status page. Screenshots of the queue and a
 case page in both languages go to test-artifacts/. A canary request's text is then looked for in every
-file the desk or the browser could have written (home, stick, temp folder, the browser profile).
+file the desk or the browser could have written (home, stick, temp folder, the browser profile), and so is
+the passphrase typed into the unlock page.
 """
 
 from __future__ import annotations
@@ -206,4 +207,6 @@ def test_a_morning_in_the_desk(tmp_path: Path, driver: Any, capfd: pytest.Captur
     written += [p for p in _files_under(Path(tempfile.gettempdir())) if p not in temp_before and p.exists()]
     assert written, "the scan found no files at all"
     assert [str(p) for p in written if _holds(p, CANARY)] == []
+    # nor the passphrase typed into the unlock page (no password manager, no form autofill)
+    assert [str(p) for p in written if _holds(p, PASSPHRASE)] == []
     assert any(p.name == "cases.sqlite3" for p in written) and os.path.getsize(alice.home / "cases.sqlite3") > 0
