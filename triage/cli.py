@@ -69,6 +69,8 @@ def main(
                   triage list                    who needs help first, and why
                   triage show ID / set ID --status S --note TEXT
                   triage ack --out FILE          back to the operator: `intake apply-ack FILE`
+    Or all of it in the browser:  triage desk    (the [desk] extra; loopback only)
+    In Russian:   triage --lang ru ...           (or TRIAGE_LANG=ru)
     """
     no_core_dumps()
     config = ctx.obj if isinstance(ctx.obj, TriageConfig) else TriageConfig()

@@ -14,6 +14,7 @@ import click
 
 from triage.app import App, friendly_errors
 from triage.errors import TriageError
+from triage.i18n import translator
 from triage.operations import Session
 from triage.policy import load_policy
 from triage.views import LANG_OPTION, POLICY_OPTION
@@ -51,9 +52,9 @@ def desk_command(
         from triage.desk import DeskState, create_app
         from triage.desk.serve import start
     except ImportError:
-        raise TriageError(
+        raise TriageError(app.t.gettext(
             "The desk needs its optional part: pip install 'evac-intake[desk]'. The command line works without it."
-        ) from None
+        )) from None  # fmt: skip
     rules = load_policy(policy)
     identity = app.identity()
     with Session.open(app.config, app.home, identity):
@@ -65,8 +66,9 @@ def desk_command(
     state.unlock_with(identity)
     del identity
     running = start(create_app(state), state)
-    click.echo(f"The desk is open at {running.address}")
-    click.echo("Only this laptop can reach it. Press Ctrl-C here to close it.")
+    t = translator(state.lang)
+    click.echo(t.gettext("The desk is open at %(address)s", address=running.address))
+    click.echo(t.gettext("Only this laptop can reach it. Press Ctrl-C here to close it."))
     if not no_browser:
         webbrowser.open(running.address)
     try:
@@ -77,4 +79,4 @@ def desk_command(
         pass
     finally:
         running.stop()
-    click.echo("The desk is closed.")
+    click.echo(t.gettext("The desk is closed."))
