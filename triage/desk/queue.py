@@ -30,20 +30,22 @@ class Filters:
     level: str = ""
     assignee: str = ""
     text: str = ""
+    unread: bool = False
 
     @classmethod
-    def from_args(cls, status: str, level: str, assignee: str, text: str) -> Filters:
+    def from_args(cls, status: str, level: str, assignee: str, text: str, unread: str = "") -> Filters:
         """Unknown values are dropped rather than refused: a filter link never breaks the page."""
         return cls(
             status if status in STATUSES else "",
             level if level in LEVELS else "",
             _visible(assignee)[:64],
             _visible(text)[:200],
+            unread == "1",
         )
 
     @property
     def active(self) -> bool:
-        return bool(self.status or self.level or self.assignee or self.text)
+        return bool(self.status or self.level or self.assignee or self.text or self.unread)
 
 
 def _visible(value: str) -> str:
@@ -70,6 +72,7 @@ def apply_filters(cases: Iterable[Case], filters: Filters) -> list[Case]:
         if (not filters.status or case.record.status == filters.status)
         and (not filters.level or case.priority.level == filters.level)
         and (not assignee or case.record.assignee.casefold() == assignee)
+        and (not filters.unread or case.record.unread > 0)
         and (not needle or _matches_text(case, needle))
     ]
 
@@ -80,6 +83,7 @@ class Counts:
     statuses: dict[str, int]
     assignees: list[str]
     total: int
+    with_new_messages: int
 
 
 def count(cases: Sequence[Case]) -> Counts:
@@ -92,6 +96,7 @@ def count(cases: Sequence[Case]) -> Counts:
         {status: statuses.get(status, 0) for status in STATUSES},
         assignees,
         len(cases),
+        sum(1 for c in cases if c.record.unread),
     )
 
 

@@ -118,7 +118,7 @@ def queue() -> str:
     state = _state()
     filters = q.Filters.from_args(
         request.args.get("status", ""), request.args.get("level", ""),
-        request.args.get("assignee", ""), request.args.get("q", ""),
+        request.args.get("assignee", ""), request.args.get("q", ""), request.args.get("unread", ""),
     )  # fmt: skip
     with _session() as session:
         cases = _queue(session)
