@@ -75,8 +75,11 @@ def default_language_redirect(app: Flask) -> Response | None:
 def install(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError) -> tuple[str, int]:
-        if request.endpoint in FORMS and request.method == "POST":
-            # Give the person their answers back (in this response only) rather than lose a long story.
+        has_session = request.cookies.get(app.config["SESSION_COOKIE_NAME"]) is not None
+        if request.endpoint in FORMS and request.method == "POST" and has_session:
+            # Give the person their answers back (in this response only) rather than lose a long story. Not
+            # without a session: after the quick exit (which drops it), Back and "resend" would otherwise
+            # have the browser post the answers it keeps in its history and get them shown again.
             g.lang = _language(app)
             try:
                 form = RequestForm(meta={"csrf": True})

@@ -1,4 +1,5 @@
-"""The pages: landing, request form, receipt, status. Language is the first path segment, never guessed."""
+"""The pages: landing, request form, short form (danger now), receipt, status, quick exit. Language is the first path
+segment, never guessed."""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crypto.request_schema import REQUEST_FIELDS
+from intake.forms import form_integer
 from tests.intake.helpers import OTHER_DIGITS, csrf_token, other_digit_strategy, receipt_of, valid_fields
 
 FIXTURES_OK = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -139,3 +141,10 @@ def test_oversized_body_and_too_many_parts_are_refused(sqlite_client: FlaskClien
                                content_type="multipart/form-data")  # fmt: skip
     assert parts.status_code == 415, "multipart is refused before its parts are parsed"
     assert sqlite_app.extensions["intake"].storage.pending_count() == 0
+
+
+@given(text=st.one_of(TEXT, other_digit_strategy(), st.from_regex(r"\s*[0-9]{1,4}\s*", fullmatch=True)))
+def test_form_integer_reads_ascii_digits_only(text: str) -> None:
+    # The one parser of numbers on the form: 1-3 ASCII digits (spaces around them forgiven), else None
+    expected = int(text.strip()) if re.fullmatch(r"[0-9]{1,3}", text.strip()) else None
+    assert form_integer(text) == expected

@@ -156,3 +156,16 @@ def test_an_expired_short_form_comes_back_as_the_short_form_with_its_answers(sql
     html = response.get_data(as_text=True)
     assert response.status_code == 400 and "<h1>Опасность сейчас: короткая заявка</h1>" in html
     assert 'value="@keep_me_too"' in html and "Для вашей безопасности форма действует недолго" in html
+
+
+def test_after_the_quick_exit_a_resent_form_shows_nothing_typed(sqlite_client: FlaskClient, sqlite_app: Flask) -> None:
+    # Given a person who filled in the form (their browser keeps the POST body in its history) and left
+    token = csrf_token(sqlite_client, "/ru/request")
+    answers = {"csrf_token": token, **valid_fields(story="resend-canary story", contact="@resend_canary")}
+    sqlite_client.get("/exit")
+    # When someone presses Back and lets the browser send the form again
+    response = sqlite_client.post("/ru/request", data=answers)
+    # Then nothing typed comes back and nothing is stored
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400 and "resend" not in html and "canary" not in html
+    assert sqlite_app.extensions["intake"].storage.pending_count() == 0
