@@ -20,6 +20,8 @@ from __future__ import annotations
 import argparse
 import http.cookiejar
 import json
+import multiprocessing
+import os
 import shutil
 import statistics
 import subprocess
@@ -29,14 +31,37 @@ import time
 import urllib.request
 from pathlib import Path
 
+import crypto
+from bench import triage_bench
 from bench.common import Row, print_rows
-from bench.triage_bench import PASSPHRASE, build
+from bench.triage_bench import PASSPHRASE, TODAY
 from triage.config import TriageConfig
 from triage.home import Home
+from triage.identities import Keygen
 from triage.operations import Session, unlock
 from triage.policy import load_policy
 
 TARGET = 1.5
+
+
+def build(workdir: Path, count: int) -> tuple[Path, Path]:
+    """A caseworker home with ``count`` imported requests (bench/triage_bench.py's generator), imported
+    with the server fingerprint given, as the first import now requires."""
+    home, passphrase_file = workdir / "home", workdir / "passphrase"
+    passphrase_file.write_text(PASSPHRASE + "\n")
+    new = Keygen(Home(home), kdf=crypto.KDF_PRODUCTION).create("Bench", PASSPHRASE)
+    triage_bench._recipients[:] = [new.public]
+    server = crypto.ServerKey.generate()
+    bundle = workdir / "export.bundle"
+    with multiprocessing.get_context("fork").Pool() as pool, bundle.open("wb") as out:
+        envelopes = pool.imap(triage_bench._seal, range(count), chunksize=64)
+        entries = (crypto.BundleEntry(os.urandom(16), i + 1, env) for i, env in enumerate(envelopes))
+        crypto.write_bundle(out, entries, count=count, server_key=server, sequence=1, high_water=count,
+                            created_on=TODAY)  # fmt: skip
+    command = [sys.executable, "-m", "triage.cli", "--home", str(home), "--passphrase-file", str(passphrase_file)]
+    subprocess.run([*command, "import", "--fingerprint", server.public.fingerprint, str(bundle)], check=True,
+                   capture_output=True)  # fmt: skip
+    return home, passphrase_file
 
 
 def _run(command: list[str]) -> float:
@@ -56,7 +81,7 @@ def measure(count: int, workdir: Path, rounds: int) -> dict[str, float]:
     from triage.desk import DeskState, create_app
     from triage.desk.serve import start
 
-    home, passphrase_file, _bundle = build(workdir, count)
+    home, passphrase_file = build(workdir, count)
     config = TriageConfig()
     state = DeskState(config, Home(home), load_policy(None), lang="ru")
     state.unlock_with(unlock(Home(home), PASSPHRASE, min_kdf=config.kdf))

@@ -33,6 +33,12 @@ def test_wheel_carries_templates_translations_migrations_and_policy(wheel: Path)
     assert "intake/migrations/env.py" in names
     assert any(n.endswith("ru/LC_MESSAGES/messages.mo") for n in names)
     assert any(n.startswith("triage/") and n.endswith(".toml") for n in names)
+    # the desk's templates and stylesheet, and triage's own catalogue (used without Babel)
+    assert {
+        "triage/desk/templates/queue.html",
+        "triage/desk/desk.css",
+        "triage/locale/ru/LC_MESSAGES/triage.mo",
+    } <= names
     assert not any(n.startswith("tests/") for n in names)
 
 

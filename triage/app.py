@@ -23,6 +23,7 @@ import crypto
 from triage.config import TriageConfig
 from triage.errors import explain
 from triage.home import Home, read_passphrase_file
+from triage.i18n import Translator, translator
 from triage.operations import Session, unlock
 from triage.passphrase import ask_new_passphrase, read_secret
 
@@ -36,11 +37,17 @@ class App:
     home: Home
     passphrase_file: Path | None
     caseworker: str | None
+    lang: str = "en"
+
+    @property
+    def t(self) -> Translator:
+        """What the commands print, in the caseworker's language (--lang, $TRIAGE_LANG or the locale)."""
+        return translator(self.lang)
 
     def passphrase(self, *, new: bool = False) -> str:
         if self.passphrase_file is not None:
             return read_passphrase_file(self.passphrase_file)
-        return ask_new_passphrase() if new else read_secret("Passphrase")
+        return ask_new_passphrase() if new else read_secret(self.t.gettext("Passphrase"))
 
     def identity(self) -> crypto.Identity:
         """Unlock the caseworker's key; someone typing gets three tries, a passphrase file one."""
@@ -53,7 +60,7 @@ class App:
             except crypto.WrongPassphraseError:
                 if attempt == tries:
                     raise
-                click.echo("That passphrase does not open your key; try again.", err=True)
+                click.echo(self.t.gettext("That passphrase does not open your key; try again."), err=True)
         raise AssertionError("unreachable")
 
     @contextlib.contextmanager
@@ -71,18 +78,21 @@ def friendly_errors(command: F) -> F:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        t = args[0].t if args and isinstance(args[0], App) else translator("en")
         try:
             return command(*args, **kwargs)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except KeyboardInterrupt:
-            click.echo("Stopped. Nothing was changed.", err=True)
+            click.echo(t.gettext("Stopped. Nothing was changed."), err=True)
             sys.exit(130)
         except sqlite3.Error:
-            click.echo("The case store could not be read or written (damaged, full disk, or in use).", err=True)
+            click.echo(t.gettext("The case store could not be read or written (damaged, full disk, or in use)."),
+                       err=True)  # fmt: skip
             sys.exit(1)
         except Exception as error:  # every other failure: a sentence, not a trace
-            click.echo(explain(error), err=True)
+            # The fixed sentences are in the catalogue; a message that names a file or a case stays as written.
+            click.echo(t.gettext(explain(error)), err=True)
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]

@@ -22,7 +22,9 @@ from triage.errors import HomeError, TriageError
 from triage.freetext import read_text
 from triage.hardening import no_core_dumps
 from triage.home import Home, default_home
+from triage.i18n import Translator
 from triage.identities import Keygen
+from triage.labels import status_text
 from triage.operations import MAX_NOTE_CHARS
 from triage.passphrase import LANGUAGES, ask_new_passphrase
 from triage.policy_command import policy_command
@@ -31,7 +33,7 @@ from triage.store import STATUSES
 from triage.summary import print_import_summary
 from triage.templates import find_template, load_templates
 from triage.threads import MAX_REPLY_CHARS
-from triage.views import list_command, show_command
+from triage.views import GLOBAL_LANG_OPTION, list_command, show_command
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -56,9 +58,12 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
     default=None,
     help="Which caseworker's key to use when several share this home (default: the one your passphrase opens).",
 )
+@GLOBAL_LANG_OPTION
 @click.version_option(package_name="evac-intake", prog_name="triage")
 @click.pass_context
-def main(ctx: click.Context, home: Path | None, passphrase_file: Path | None, caseworker: str | None) -> None:
+def main(
+    ctx: click.Context, home: Path | None, passphrase_file: Path | None, caseworker: str | None, lang: str
+) -> None:
     """Offline triage of sealed evacuation requests, on an air-gapped laptop.
 
     \b
@@ -67,10 +72,12 @@ def main(ctx: click.Context, home: Path | None, passphrase_file: Path | None, ca
                   triage list                    who needs help first, and why
                   triage show ID / set ID --status S --note TEXT
                   triage ack --out FILE          back to the operator: `intake apply-ack FILE`
+    Or all of it in the browser:  triage desk    (the [desk] extra; loopback only)
+    In Russian:   triage --lang ru ...           (or TRIAGE_LANG=ru)
     """
     no_core_dumps()
     config = ctx.obj if isinstance(ctx.obj, TriageConfig) else TriageConfig()
-    ctx.obj = App(config, Home(home or default_home()), passphrase_file, caseworker)
+    ctx.obj = App(config, Home(home or default_home()), passphrase_file, caseworker, lang)
 
 
 @main.command()
@@ -89,17 +96,18 @@ def keygen(app: App, name: str, language: str) -> None:
         raise HomeError(f"A key named {name!r} already exists in {app.home.path}; choose another name.")
     passphrase = app.passphrase() if app.passphrase_file else ask_new_passphrase(language)
     new = Keygen(app.home, kdf=app.config.kdf).create(name, passphrase)
-    click.echo(f"Public key:  {new.pub_path}")
-    click.echo(f"Fingerprint: {new.public.fingerprint}")
-    click.echo(
+    t = app.t
+    click.echo(t.gettext("Public key:  %(path)s", path=new.pub_path))
+    click.echo(t.gettext("Fingerprint: %(fingerprint)s", fingerprint=new.public.fingerprint))
+    click.echo(t.gettext(
         "Give this file to the operator (`intake recipients add FILE`) and read the fingerprint to them "
         "so they can check it. Keep your passphrase: without it nobody can open your cases."
-    )
+    ))  # fmt: skip
     if not new.has_store_access:
-        click.echo(
-            f"This home already has a case store: a caseworker with access runs `triage grant {new.public.name}` "
-            "to let you open it."
-        )
+        click.echo(t.gettext(
+            "This home already has a case store: a caseworker with access runs `triage grant %(name)s` "
+            "to let you open it.", name=new.public.name
+        ))  # fmt: skip
 
 
 @main.command("import")
@@ -129,26 +137,26 @@ def import_(app: App, bundle: Path, fingerprint: str | None, accept_recipients: 
     """
     with app.session() as session:
         if fingerprint is None and session.store.pinned_server() is None:
-            fingerprint = _confirm_first_server(session.server_key_change(bundle).in_bundle)
-        with progress_bar("Importing", enabled=not as_json) as ticker:
+            fingerprint = _confirm_first_server(session.server_key_change(bundle).in_bundle, app.t)
+        with progress_bar(app.t.gettext("Importing"), enabled=not as_json) as ticker:
             summary = session.import_bundle(
                 bundle, expected_fingerprint=fingerprint, accept_recipients=accept_recipients,
                 on_start=ticker.start, advance=ticker.advance,
             )  # fmt: skip
-    print_import_summary(summary, as_json=as_json)
+    print_import_summary(summary, as_json=as_json, t=app.t)
 
 
-def _confirm_first_server(server: crypto.ServerPublicKey) -> str:
+def _confirm_first_server(server: crypto.ServerPublicKey, t: Translator) -> str:
     """The first import: the person compares the fingerprint with the operator's, by typing it."""
     if not sys.stdin.isatty():
         raise TriageError(
             "This is the first import into this home, so the server's key must be checked: run it again with "
             f"--fingerprint and the fingerprint the operator reads to you (this bundle's is {server.fingerprint})."
         )
-    click.echo("First import: this bundle is signed by the server key with the fingerprint", err=True)
+    click.echo(t.gettext("First import: this bundle is signed by the server key with the fingerprint"), err=True)
     click.echo(f"    {server.fingerprint}", err=True)
-    click.echo("Ask the operator to read you theirs (from `intake init` or `intake export`).", err=True)
-    return str(click.prompt("Type the fingerprint the operator reads to you", err=True))
+    click.echo(t.gettext("Ask the operator to read you theirs (from `intake init` or `intake export`)."), err=True)
+    return str(click.prompt(t.gettext("Type the fingerprint the operator reads to you"), err=True))
 
 
 main.add_command(list_command)
@@ -180,7 +188,9 @@ def set_(app: App, case_id: str, status: str | None, with_note: bool) -> None:
     note = read_text("note", limit=MAX_NOTE_CHARS) if with_note else None  # before the passphrase is asked
     with app.session() as session:
         entry_id, record = session.set_case(case_id, status=status, note=note)
-    click.echo(f"Case {entry_id[:8]}: status {record.status}, {len(record.notes)} note(s).")
+    t = app.t
+    click.echo(t.gettext("Case %(id)s: %(status)s, ", id=entry_id[:8], status=status_text(record.status, t))
+               + t.ngettext("%(num)d note.", "%(num)d notes.", len(record.notes)))  # fmt: skip
 
 
 @main.command()
@@ -201,9 +211,12 @@ def ack(app: App, out: Path, overwrite: bool) -> None:
         raise HomeError(f"{out} already exists; nothing was written. Choose another name, or add --overwrite.")
     with app.session() as session:
         written = session.write_ack(out, overwrite=overwrite)
-    click.echo(f"Wrote {out}: acknowledges {written.entries} envelope(s), carries {written.replies} "
-               f"repl{'y' if written.replies == 1 else 'ies'}, signed by {written.signer}.")  # fmt: skip
-    click.echo(f"Carry it to the server; the operator runs `intake apply-ack {out.name}`.")
+    t = app.t
+    click.echo(t.gettext("Wrote %(path)s: ", path=out)
+               + t.ngettext("acknowledges %(num)d envelope", "acknowledges %(num)d envelopes", written.entries) + ", "
+               + t.ngettext("carries %(num)d reply", "carries %(num)d replies", written.replies) + ", "
+               + t.gettext("signed by %(name)s.", name=written.signer))  # fmt: skip
+    click.echo(t.gettext("Carry it to the server; the operator runs `intake apply-ack %(name)s`.", name=out.name))
 
 
 @main.command()
@@ -229,8 +242,11 @@ def reply(app: App, case_id: str, template_name: str | None, language: str) -> N
     text = read_text("reply", limit=MAX_REPLY_CHARS, initial=start)
     with app.session() as session:
         entry_id, waiting = session.reply(case_id, text)
-    click.echo(f"Reply to case {entry_id[:8]} sealed and queued ({waiting} waiting). "
-               "It leaves with the next `triage ack --out FILE`.")  # fmt: skip
+    click.echo(app.t.ngettext(
+        "Reply to case %(id)s sealed and queued (%(num)d waiting). It leaves with the next `triage ack --out FILE`.",
+        "Reply to case %(id)s sealed and queued (%(num)d waiting). It leaves with the next `triage ack --out FILE`.",
+        waiting, id=entry_id[:8],
+    ))  # fmt: skip
 
 
 @main.command("reply-templates")
@@ -260,16 +276,19 @@ def pin_server(app: App, bundle: Path, fingerprint: str | None, yes: bool) -> No
     with app.session() as session:
         change = session.server_key_change(bundle)
         new = change.in_bundle
-        click.echo(f"Pinned now: {change.pinned.fingerprint if change.pinned else '(none)'}")
-        click.echo(f"This file:  {new.fingerprint}")
+        t = app.t
+        pinned = change.pinned.fingerprint if change.pinned else t.gettext("(none)")
+        click.echo(t.gettext("Pinned now: %(fingerprint)s", fingerprint=pinned))
+        click.echo(t.gettext("This file:  %(fingerprint)s", fingerprint=new.fingerprint))
         if change.unchanged:
-            click.echo("This is already the pinned key; nothing changed.")
+            click.echo(t.gettext("This is already the pinned key; nothing changed."))
             return
-        confirm = "Does the operator read you exactly this new fingerprint?"
+        confirm = t.gettext("Does the operator read you exactly this new fingerprint?")
         if fingerprint is None and not yes and not click.confirm(confirm, default=False):
-            raise TriageError("Not confirmed; nothing changed.")
+            raise TriageError(t.gettext("Not confirmed; nothing changed."))
         session.pin_server(new, typed_fingerprint=fingerprint)
-    click.echo(f"Pinned {new.fingerprint}. Import the bundle again with `triage import {bundle.name}`.")
+    click.echo(t.gettext("Pinned %(fingerprint)s. Import the bundle again with `triage import %(name)s`.",
+                         fingerprint=new.fingerprint, name=bundle.name))  # fmt: skip
 
 
 @main.command()
@@ -281,7 +300,8 @@ def grant(app: App, name: str) -> None:
     with app.session() as session:
         matches = session.grant(name)
     for public in matches:
-        click.echo(f"{public.name} ({public.fingerprint}) can now open this case store.")
+        click.echo(app.t.gettext("%(name)s (%(fingerprint)s) can now open this case store.", name=public.name,
+                                 fingerprint=public.fingerprint))  # fmt: skip
 
 
 @main.command()
@@ -291,13 +311,19 @@ def info(app: App) -> None:
     """Show the home folder, its caseworkers, the pinned server and what the store holds."""
     with app.session() as session:
         info = session.info()
-    click.echo(f"Home:        {info.home}")
-    click.echo(f"You:         {info.you.name} ({info.you.fingerprint})")
+    t = app.t
+    click.echo(t.gettext("Home:        %(path)s", path=info.home))
+    click.echo(
+        t.gettext("You:         %(name)s (%(fingerprint)s)", name=info.you.name, fingerprint=info.you.fingerprint)
+    )
     for public, access in info.caseworkers:
-        click.echo(f"Caseworker:  {public.name} ({public.fingerprint}){'' if access else ' - no access yet'}")
-    click.echo(f"Server:      {info.server.fingerprint if info.server else '(not pinned yet)'}")
-    click.echo(f"Last bundle: {info.last_bundle if info.last_bundle is not None else '(none)'}")
-    click.echo(f"Cases:       {info.cases}")
+        line = t.gettext("Caseworker:  %(name)s (%(fingerprint)s)", name=public.name, fingerprint=public.fingerprint)
+        click.echo(line + ("" if access else t.gettext(" - no access yet")))
+    server = info.server.fingerprint if info.server else t.gettext("(not pinned yet)")
+    click.echo(t.gettext("Server:      %(fingerprint)s", fingerprint=server))
+    last = str(info.last_bundle) if info.last_bundle is not None else t.gettext("(none)")
+    click.echo(t.gettext("Last bundle: %(sequence)s", sequence=last))
+    click.echo(t.gettext("Cases:       %(count)s", count=info.cases))
 
 
 if __name__ == "__main__":

@@ -14,10 +14,10 @@ import click
 
 from triage.app import App, friendly_errors
 from triage.errors import TriageError
-from triage.i18n import LANGUAGES
+from triage.i18n import translator
 from triage.operations import Session
 from triage.policy import load_policy
-from triage.views import POLICY_OPTION
+from triage.views import LANG_OPTION, POLICY_OPTION
 
 
 @click.command("desk")
@@ -28,7 +28,7 @@ from triage.views import POLICY_OPTION
     show_default=True,
     help="Lock the desk (forget the key and every decrypted case) after this long without use.",
 )
-@click.option("--lang", type=click.Choice(LANGUAGES), default="ru", show_default=True, help="Language of the desk.")
+@LANG_OPTION
 @click.option(
     "--usb",
     type=click.Path(file_okay=False, exists=True, path_type=Path),
@@ -40,7 +40,7 @@ from triage.views import POLICY_OPTION
 @click.pass_obj
 @friendly_errors
 def desk_command(
-    app: App, idle_minutes: int, lang: str, usb: Path | None, no_browser: bool, policy: Path | None
+    app: App, idle_minutes: int, lang: str | None, usb: Path | None, no_browser: bool, policy: Path | None
 ) -> None:
     """The caseworker's desk: the queue, cases and the USB stick in your browser, on this laptop only.
 
@@ -52,22 +52,23 @@ def desk_command(
         from triage.desk import DeskState, create_app
         from triage.desk.serve import start
     except ImportError:
-        raise TriageError(
+        raise TriageError(app.t.gettext(
             "The desk needs its optional part: pip install 'evac-intake[desk]'. The command line works without it."
-        ) from None
+        )) from None  # fmt: skip
     rules = load_policy(policy)
     identity = app.identity()
     with Session.open(app.config, app.home, identity):
         pass  # no access to this store: say so now, in the terminal, not in the browser
     state = DeskState(
-        app.config, app.home, rules, caseworker=app.caseworker, lang=lang, idle_seconds=idle_minutes * 60.0,
+        app.config, app.home, rules, caseworker=app.caseworker, lang=lang or app.lang, idle_seconds=idle_minutes * 60.0,
         usb_folder=usb,
     )  # fmt: skip
     state.unlock_with(identity)
     del identity
     running = start(create_app(state), state)
-    click.echo(f"The desk is open at {running.address}")
-    click.echo("Only this laptop can reach it. Press Ctrl-C here to close it.")
+    t = translator(state.lang)
+    click.echo(t.gettext("The desk is open at %(address)s", address=running.address))
+    click.echo(t.gettext("Only this laptop can reach it. Press Ctrl-C here to close it."))
     if not no_browser:
         webbrowser.open(running.address)
     try:
@@ -78,4 +79,4 @@ def desk_command(
         pass
     finally:
         running.stop()
-    click.echo("The desk is closed.")
+    click.echo(t.gettext("The desk is closed."))

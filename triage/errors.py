@@ -8,6 +8,7 @@ passphrases or key material.
 from __future__ import annotations
 
 import crypto
+from triage.i18n import N_
 
 
 class TriageError(Exception):
@@ -39,33 +40,33 @@ def explain(error: BaseException) -> str:
     if isinstance(error, TriageError):
         return str(error)
     if isinstance(error, crypto.WrongPassphraseError):
-        return "That passphrase does not open your key. Nothing was changed; try again."
+        return N_("That passphrase does not open your key. Nothing was changed; try again.")
     if isinstance(error, crypto.WeakKdfError):
-        return (
+        return N_(
             "Your key file is protected more weakly than any key triage makes (it may have been replaced), so it "
             "was not opened; use your own key file from your backup, or make a new key with `triage keygen`."
         )
     if isinstance(error, crypto.UnknownSignerError):
-        return (
+        return N_(
             "This file is signed by a key you have not pinned (it may be forged, or the server key changed); "
             "nothing was imported. Ask the operator to read you the server fingerprint, then run "
             "`triage pin-server FILE` if it matches."
         )
     if isinstance(error, crypto.WrongServerError):
-        return "This acknowledgement was made for a different server; nothing was changed."
+        return N_("This acknowledgement was made for a different server; nothing was changed.")
     if isinstance(error, crypto.TamperedError):
-        return (
+        return N_(
             "The file is damaged, truncated or was altered after it was signed; nothing was imported. "
             "Ask the operator for a fresh export."
         )
     if isinstance(error, crypto.NotRecipientError):
-        return "This was not sealed to your key; ask the operator whether your public key is registered."
+        return N_("This was not sealed to your key; ask the operator whether your public key is registered.")
     if isinstance(error, crypto.UnsupportedVersionError):
-        return "This file was made by a newer version of the software; update triage and try again."
+        return N_("This file was made by a newer version of the software; update triage and try again.")
     if isinstance(error, crypto.MalformedError):
         return f"This is not a file triage can read ({error}); check that you picked the right file."
     if isinstance(error, crypto.CryptoError):
-        return "A cryptographic check failed; nothing was changed. Ask for a fresh copy of the file."
+        return N_("A cryptographic check failed; nothing was changed. Ask for a fresh copy of the file.")
     if isinstance(error, OSError):
         where = f" ({error.filename})" if error.filename else ""
         return f"Could not read or write a file{where}: {error.strerror or 'input/output error'}."

@@ -15,9 +15,6 @@ from __future__ import annotations
 import functools
 import gettext
 import importlib.resources
-from collections.abc import Mapping
-
-from triage import environment
 
 DOMAIN = "triage"
 LANGUAGES = ("en", "ru")
@@ -56,14 +53,6 @@ def translator(lang: str) -> Translator:
         return Translator(lang, gettext.translation(DOMAIN, localedir=str(path), languages=[lang]))
 
 
-def default_language(environ: Mapping[str, str] | None = None) -> str:
-    """$TRIAGE_LANG if it names a language we have, else Russian if $LANG/$LC_ALL/$LC_MESSAGES say so, else English."""
-    env = environment.variables() if environ is None else environ
-    chosen = env.get("TRIAGE_LANG", "").strip().lower()
-    if chosen in LANGUAGES:
-        return chosen
-    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        value = env.get(name, "")
-        if value:
-            return "ru" if value.lower().startswith("ru") else "en"
-    return "en"
+def language_of(value: str | None) -> str:
+    """The language to speak for a --lang value or a locale such as ``ru_RU.UTF-8``: Russian or English."""
+    return "ru" if (value or "").strip().lower().startswith("ru") else "en"

@@ -6,7 +6,10 @@ import json
 
 import click
 
+from triage.i18n import Translator, translator
 from triage.importer import ImportSummary
+
+ENGLISH = translator("en")
 
 
 def _ranges(summary: ImportSummary) -> str:
@@ -14,7 +17,7 @@ def _ranges(summary: ImportSummary) -> str:
     return text + (", ..." if summary.gaps > sum(b - a + 1 for a, b in summary.gap_ranges) else "")
 
 
-def print_import_summary(summary: ImportSummary, *, as_json: bool) -> None:
+def print_import_summary(summary: ImportSummary, *, as_json: bool, t: Translator = ENGLISH) -> None:
     if as_json:
         click.echo(
             json.dumps(
@@ -36,42 +39,58 @@ def print_import_summary(summary: ImportSummary, *, as_json: bool) -> None:
         )  # fmt: skip
         return
     if summary.pinned_now is not None:
-        click.echo(f"Pinned the server's signing key: {summary.pinned_now.fingerprint}")
         click.echo(
+            t.gettext("Pinned the server's signing key: %(fingerprint)s", fingerprint=summary.pinned_now.fingerprint)
+        )
+        click.echo(t.gettext(
             "Compare it with the fingerprint the operator reads from `intake init`; if they differ, stop and "
             "tell them. Bundles signed by any other key will be refused."
-        )
+        ))  # fmt: skip
     if summary.recipients_pinned_now:
-        click.echo("New requests are sealed to these caseworker keys (pinned now; a change will stop an import):")
+        click.echo(t.gettext("New requests are sealed to these caseworker keys (pinned now; a change will stop an "
+                             "import):"))  # fmt: skip
         for key in summary.recipients:
             click.echo(f"  {key.name}  {key.fingerprint}")
     for key in summary.recipients_added:
-        click.echo(f"ACCEPTED: {key.name} ({key.fingerprint}) can now read new requests.")
+        click.echo(t.gettext("ACCEPTED: %(name)s (%(fingerprint)s) can now read new requests.", name=key.name,
+                             fingerprint=key.fingerprint))  # fmt: skip
     for key in summary.recipients_removed:
-        click.echo(f"ACCEPTED: {key.name} ({key.fingerprint}) no longer receives new requests.")
+        click.echo(t.gettext("ACCEPTED: %(name)s (%(fingerprint)s) no longer receives new requests.", name=key.name,
+                             fingerprint=key.fingerprint))  # fmt: skip
     if summary.recipients_unknown:
-        click.echo("This bundle does not say who can read new requests (an older server); update the server.")
-    click.echo(f"Bundle {summary.sequence}: {summary.total} envelope(s).")
+        click.echo(t.gettext("This bundle does not say who can read new requests (an older server); update the "
+                             "server."))  # fmt: skip
+    click.echo(t.gettext("Bundle %(sequence)s: ", sequence=summary.sequence)
+               + t.ngettext("%(num)d envelope.", "%(num)d envelopes.", summary.total))  # fmt: skip
     if summary.same_bundle_again:
-        click.echo("You had already imported this bundle; nothing changed.")
-    click.echo(f"  new {summary.new}, duplicate {summary.duplicate}, rejected {summary.rejected}")
+        click.echo(t.gettext("You had already imported this bundle; nothing changed."))
+    click.echo("  " + t.gettext("new %(new)s, duplicate %(duplicate)s, rejected %(rejected)s", new=summary.new,
+                                duplicate=summary.duplicate, rejected=summary.rejected))  # fmt: skip
     if summary.followups:
-        click.echo(f"  {summary.followups} of the new ones are follow-up messages, added to their cases' threads.")
+        click.echo("  " + t.ngettext(
+            "%(num)d of the new ones is a follow-up message, added to its case's thread.",
+            "%(num)d of the new ones are follow-up messages, added to their cases' threads.",
+            summary.followups))  # fmt: skip
     if summary.followups_waiting:
-        click.echo(f"  {summary.followups_waiting} follow-up(s) wait for a case you do not hold yet.")
+        click.echo("  " + t.ngettext("%(num)d follow-up waits for a case you do not hold yet.",
+                                     "%(num)d follow-ups wait for a case you do not hold yet.",
+                                     summary.followups_waiting))  # fmt: skip
     if summary.rejected_not_for_you:
-        click.echo(f"  {summary.rejected_not_for_you} rejected: not sealed to your key.")
+        click.echo("  " + t.gettext("%(num)s rejected: not sealed to your key.", num=summary.rejected_not_for_you))
     if summary.rejected_unreadable:
-        click.echo(f"  {summary.rejected_unreadable} rejected: damaged, could not be opened.")
+        click.echo("  " + t.gettext("%(num)s rejected: damaged, could not be opened.", num=summary.rejected_unreadable))
     if summary.rejected_conflict:
-        click.echo(f"  {summary.rejected_conflict} rejected: same id as a case you hold, different contents.")
+        click.echo("  " + t.gettext("%(num)s rejected: same id as a case you hold, different contents.",
+                                    num=summary.rejected_conflict))  # fmt: skip
     if summary.rejected:
-        click.echo(
-            "  Rejected envelopes are not stored and will not be acknowledged: the server keeps them for "
+        click.echo("  " + t.gettext(
+            "Rejected envelopes are not stored and will not be acknowledged: the server keeps them for "
             "the caseworker they were sealed to."
-        )
+        ))  # fmt: skip
     if summary.gaps:
-        click.echo(
-            f"  {summary.gaps} request(s) the server numbered (serials {_ranges(summary)}) are in neither this "
-            "bundle nor your store: another caseworker may have collected them; if not, ask the operator."
-        )
+        click.echo("  " + t.ngettext(
+            "%(num)d request the server numbered (serials %(serials)s) is in neither this bundle nor your store: "
+            "another caseworker may have collected it; if not, ask the operator.",
+            "%(num)d requests the server numbered (serials %(serials)s) are in neither this bundle nor your store: "
+            "another caseworker may have collected them; if not, ask the operator.",
+            summary.gaps, serials=_ranges(summary)))  # fmt: skip

@@ -9,6 +9,7 @@ import unicodedata
 # Format (bidi overrides, zero-width), control, private-use, and the line/paragraph separators U+2028/9,
 # which some terminals and viewers break lines at while others do not.
 _DISGUISING = frozenset({"Cf", "Cc", "Co", "Zl", "Zp"})
+DISGUISING = _DISGUISING  # the same set, for modules that filter rather than mark (the desk's search box)
 
 
 def clean(value: str) -> str:
@@ -30,10 +31,18 @@ def first_line(text: str, limit: int | None = None) -> str:
 @functools.cache
 def _disguising_pattern() -> re.Pattern[str]:
     # Cf, Zl and Zp all lie below U+30000 or in the tags block; private use (Co) is three known ranges.
-    found = [chr(c) for r in (range(0x30000), range(0xE0000, 0xE0080)) for c in r
+    found = [c for r in (range(0x30000), range(0xE0000, 0xE0080)) for c in r
              if unicodedata.category(chr(c)) in _DISGUISING and chr(c) not in "\n\t"]  # fmt: skip
-    ranges = "".join(re.escape(ch) for ch in found) + "\U000f0000-\U000ffffd\U00100000-\U0010fffd"
-    return re.compile(f"[{ranges}]")
+    # Written as ~25 ranges, not ~2,200 single characters: the same set, and sub() runs about 10x faster
+    # (it runs over every case of `triage list --json`).
+    spans: list[list[int]] = []
+    for c in found:
+        if spans and spans[-1][1] == c - 1:
+            spans[-1][1] = c
+        else:
+            spans.append([c, c])
+    ranges = "".join(re.escape(chr(a)) + ("" if a == b else "-" + re.escape(chr(b))) for a, b in spans)
+    return re.compile(f"[{ranges}\U000f0000-\U000ffffd\U00100000-\U0010fffd]")
 
 
 def escape_disguising(text: str) -> str:

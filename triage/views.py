@@ -15,7 +15,7 @@ from rich.text import Text
 
 from triage.app import App, friendly_errors
 from triage.cases import Skipped
-from triage.i18n import LANGUAGES, Translator, default_language, translator
+from triage.i18n import Translator, language_of, translator
 from triage.policy import load_policy
 from triage.progress import progress_bar
 from triage.render import case_view, cases_table, console_for, queue_heading, write_csv, write_json
@@ -23,11 +23,21 @@ from triage.store import STATUSES
 
 SCREEN_MARGIN = 5  # lines kept for the count, the header, a notice and the prompt
 
+# The language: `triage --lang ru ...` (or $TRIAGE_LANG, or the locale, read by click), or after the command.
+GLOBAL_LANG_OPTION = click.option(
+    "--lang",
+    metavar="en|ru",
+    envvar=["TRIAGE_LANG", "LC_ALL", "LC_MESSAGES", "LANG"],  # click reads the first one set
+    default="en",
+    callback=lambda _ctx, _param, value: language_of(value),
+    help="Language of what triage prints: en or ru (default: $TRIAGE_LANG, else your locale, else English).",
+)
 LANG_OPTION = click.option(
     "--lang",
-    type=click.Choice(LANGUAGES),
+    metavar="en|ru",
     default=None,
-    help="Language of the output: en or ru (default: $TRIAGE_LANG, else your $LANG, else English).",
+    callback=lambda _ctx, _param, value: language_of(value) if value else None,
+    help="Language of the output, here: en or ru (default: triage's --lang).",
 )
 POLICY_OPTION = click.option(
     "--policy",
@@ -100,7 +110,7 @@ def list_command(
     if as_json and as_csv:
         raise click.UsageError("Choose one of --json and --csv.")
     rules = load_policy(policy)  # a bad policy fails before the passphrase is asked
-    t = translator(lang or default_language())
+    t = translator(lang or app.lang)
     with app.session() as session, progress_bar(t.gettext("Opening cases"), enabled=not as_json) as ticker:
         ticker.start(session.count_cases())
         if as_json:
@@ -142,7 +152,7 @@ def show_command(app: App, case_id: str, policy: Path | None, lang: str | None) 
     rules = load_policy(policy)
     with app.session() as session:
         case = session.show_case(case_id, rules)
-        # drawn before new messages are marked read
-        view = case_view(case, translator(lang or default_language()), session.readers(case))
-        session.mark_read(case)
+        t = translator(lang or app.lang)
+        view = case_view(case, t, session.readers(case))
+        session.mark_read(case)  # drawn above, before new messages are marked read
     console_for().print(view)

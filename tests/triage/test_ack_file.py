@@ -54,8 +54,8 @@ def test_the_desk_never_replaces_a_return_file_on_the_stick(tmp_path: Path) -> N
     from triage.desk.folders import return_file_name
 
     day = datetime.date(2026, 11, 27)
-    assert return_file_name(day, tmp_path) == "return-2026-11-27.ack"
-    (tmp_path / "return-2026-11-27.ack").write_bytes(b"first, not applied yet")
-    assert return_file_name(day, tmp_path) == "return-2026-11-27-2.ack"
-    (tmp_path / "return-2026-11-27-2.ack").write_bytes(b"second")
-    assert return_file_name(day, tmp_path) == "return-2026-11-27-3.ack"
+    assert return_file_name(day, tmp_path) == "ack-2026-11-27.eva"
+    (tmp_path / "ack-2026-11-27.eva").write_bytes(b"first, not applied yet")
+    assert return_file_name(day, tmp_path) == "ack-2026-11-27-2.eva"
+    (tmp_path / "ack-2026-11-27-2.eva").write_bytes(b"second")
+    assert return_file_name(day, tmp_path) == "ack-2026-11-27-3.eva"

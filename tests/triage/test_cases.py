@@ -112,7 +112,7 @@ def test_ack_covers_every_imported_envelope(
 ) -> None:
     triage, entries = loaded
     result = triage.ok("ack", "--out", tmp_path / "ack")
-    assert "5 envelope(s)" in result.output and "intake apply-ack" in result.output
+    assert "acknowledges 5 envelopes" in result.output and "intake apply-ack" in result.output
     alice = crypto.PublicIdentity.from_text((triage.home / "Alice.pub").read_text())
     ack = crypto.read_ack((tmp_path / "ack").read_bytes(), server=server.key.public, caseworkers=[alice])
     assert {(e.entry_id, e.digest) for e in ack.entries} == {

@@ -1,11 +1,13 @@
 """A caseworker's morning in the desk, in a real headless Chromium (JavaScript off), against a real server side.
 
 People ask for help through intake's form -> the operator exports a bundle onto a "USB stick" folder ->
-the caseworker unlocks the desk, imports the bundle from the folder, reads the queue in priority order,
-opens the most urgent case, sets a status, adds a note, switches to Russian, writes the return file
-onto the stick -> `intake apply-ack` accepts it and the server forgets. Screenshots of the queue and a
+the caseworker unlocks the desk, imports the bundle from the folder (typing the server fingerprint),
+reads the queue in priority order, opens the most urgent case, sets a status, adds a note, replies to
+the person, switches to Russian, writes the return file onto the stick -> `intake apply-ack` accepts
+it, the server forgets, and the person reads the reply on the status page. Screenshots of the queue and a
 case page in both languages go to test-artifacts/. A canary request's text is then looked for in every
-file the desk or the browser could have written (home, stick, temp folder, the browser profile).
+file the desk or the browser could have written (home, stick, temp folder, the browser profile), and so is
+the passphrase typed into the unlock page.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from selenium.webdriver.common.by import By
 from intake.app import create_app as create_intake
 from tests.chromium import start_chromium
 from tests.intake.helpers import receipt_of, submit
+from tests.roundtrip.test_conversation_roundtrip import status_page
 from tests.roundtrip.test_roundtrip import EXPECTED_ORDER, REQUESTS, Operator, collected, laptop
 from tests.triage.helpers import PASSPHRASE
 from triage.desk import DeskState, create_app
@@ -41,6 +44,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 LAPTOP_SCREEN = (1366, 900)
 CANARY = "CANARY-desk-4b1d-Канарейка-во-флешке"
+REPLY = "We read your request. Write to us here when it is safe."
 
 
 @pytest.fixture
@@ -53,9 +57,12 @@ def driver(tmp_path: Path) -> Iterator[Any]:
 
 
 def _files_under(folder: Path) -> Iterator[Path]:
-    for path in folder.rglob("*"):
-        if path.is_file() and not path.is_symlink():
-            yield path
+    # os.walk skips folders that vanish while it walks (other processes' temp folders); rglob raises.
+    for root, _dirs, files in os.walk(folder, onerror=lambda _error: None):
+        for name in files:
+            path = Path(root, name)
+            if not path.is_symlink() and path.is_file():
+                yield path
 
 
 def _holds(path: Path, needle: str) -> bool:
@@ -76,18 +83,22 @@ def _after(driver: Any, click: Any, *, text: str) -> None:
 
     old_page = driver.find_element(By.TAG_NAME, "html")
     click.click()
-    wait = WebDriverWait(driver, 30, ignored_exceptions=(StaleElementReferenceException,))
+    wait = WebDriverWait(driver, 90, ignored_exceptions=(StaleElementReferenceException,))  # a loaded CI machine
     wait.until(expected_conditions.staleness_of(old_page))
     wait.until(lambda d: text in d.find_element(By.TAG_NAME, "body").text)
 
 
 def _stories(driver: Any) -> list[str]:
-    return [a.text for a in driver.find_elements(By.CSS_SELECTOR, "table.queue td.story a")]
+    return [a.text for a in driver.find_elements(By.CSS_SELECTOR, "table.queue td.words a")]
 
 
 def _shot(driver: Any, name: str) -> None:
+    """The whole page (the window grown to its height for the shot), as a reviewer would scroll it."""
     ARTIFACTS.mkdir(exist_ok=True)
+    height = driver.find_element(By.TAG_NAME, "html").size["height"]
+    driver.set_window_size(LAPTOP_SCREEN[0], max(LAPTOP_SCREEN[1], int(height) + 140))
     driver.save_screenshot(str(ARTIFACTS / f"desk-{name}.png"))
+    driver.set_window_size(*LAPTOP_SCREEN)
 
 
 def _origins(driver: Any) -> set[str]:
@@ -135,8 +146,8 @@ def test_a_morning_in_the_desk(tmp_path: Path, driver: Any, capfd: pytest.Captur
         driver.get(f"{running.origin}/usb")
         driver.find_element(By.ID, "folder").send_keys(str(usb))
         _after(driver, driver.find_element(By.ID, "look"), text="export-1.bundle")
-        # (the first import asks for the fingerprint the operator reads aloud)
-        driver.find_element(By.CSS_SELECTOR, "input.fingerprint").send_keys(fingerprint)
+        # (the first import asks for the server fingerprint the operator reads out)
+        driver.find_element(By.ID, "fingerprint").send_keys(fingerprint)
         _after(driver, driver.find_element(By.CSS_SELECTOR, "button[name=file][value='export-1.bundle']"), text="new")
         summary = driver.find_element(By.ID, "summary").text
         assert "5 new cases" in summary and "0 rejected" in summary
@@ -146,10 +157,13 @@ def test_a_morning_in_the_desk(tmp_path: Path, driver: Any, capfd: pytest.Captur
         _after(driver, driver.find_element(By.ID, "to-queue"), text="R1 calm")
         assert _stories(driver) == EXPECTED_ORDER
         assert "5 cases" in driver.page_source
+        # 20+ cases fit a laptop screen: one line per case
+        row = driver.find_element(By.CSS_SELECTOR, "table.queue tbody tr")
+        assert row.location["y"] + 20 * row.size["height"] <= LAPTOP_SCREEN[1], (row.location, row.size)
         _shot(driver, "queue-en")
 
         # When the caseworker opens the top case, sets a status and adds a note
-        _after(driver, driver.find_element(By.CSS_SELECTOR, "table.queue td.story a"), text="Why this level")
+        _after(driver, driver.find_element(By.CSS_SELECTOR, "table.queue td.words a"), text="Why this level")
         assert "In danger now, or within days" in driver.page_source
         driver.find_element(By.CSS_SELECTOR, "#status option[value=contacted]").click()
         driver.find_element(By.ID, "note").send_keys("Called back on Signal; safe to talk after 20:00.")
@@ -157,6 +171,9 @@ def test_a_morning_in_the_desk(tmp_path: Path, driver: Any, capfd: pytest.Captur
         assert "Saved." in driver.page_source
         assert "Called back on Signal" in driver.page_source and "Alice set the status to" in driver.page_source
         case_url = driver.current_url
+        # And writes back to the person (sealed here, to their receipt's key)
+        driver.find_element(By.ID, "reply-text").send_keys(REPLY)
+        _after(driver, driver.find_element(By.ID, "send-reply"), text="queued")
         _shot(driver, "case-en")
 
         # And reads it all in Russian
@@ -174,10 +191,11 @@ def test_a_morning_in_the_desk(tmp_path: Path, driver: Any, capfd: pytest.Captur
         driver.get(f"{running.origin}/usb?folder={urllib.parse.quote(str(usb))}")
         _after(driver, driver.find_element(By.ID, "write-return"), text="подтверждает")
         assert "подтверждает 5 конвертов" in driver.find_element(By.ID, "returned").text
-        returned = next(usb.glob("return-*.ack"))
+        returned = next(usb.glob("ack-*.eva"))
         # Then the server accepts it and forgets the five requests
         assert "deleted 5 envelope(s)" in operator.apply(returned)
         assert all(collected(client, receipts[s]) for s in REQUESTS)
+        assert REPLY in status_page(client, receipts[EXPECTED_ORDER[0]], lang="en")  # the person reads the reply
 
         # After the lock, the case page shows nothing of the case
         _after(driver, driver.find_element(By.ID, "lock"), text="Разблокировать")
@@ -195,4 +213,8 @@ def test_a_morning_in_the_desk(tmp_path: Path, driver: Any, capfd: pytest.Captur
     written += [p for p in _files_under(Path(tempfile.gettempdir())) if p not in temp_before and p.exists()]
     assert written, "the scan found no files at all"
     assert [str(p) for p in written if _holds(p, CANARY)] == []
+    # nor the passphrase typed into the unlock page (no password manager, no form autofill). Not the shared temp
+    # folder: other tests on this machine write the same test passphrase there in their own files.
+    browser_and_laptop = [*_files_under(alice.home), *_files_under(usb), *_files_under(tmp_path / "profile")]
+    assert [str(p) for p in browser_and_laptop if _holds(p, PASSPHRASE)] == []
     assert any(p.name == "cases.sqlite3" for p in written) and os.path.getsize(alice.home / "cases.sqlite3") > 0

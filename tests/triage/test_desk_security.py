@@ -198,3 +198,34 @@ def test_malformed_input_gets_a_sentence_not_a_trace(client: Any, state: Any, lo
 
 def test_hostile_story_constant_is_what_the_test_sends() -> None:
     assert "<script>" in HOSTILE_STORY and "\u202e" in HOSTILE_STORY
+
+
+def test_the_running_desk_listens_on_loopback_only_and_logs_nothing(
+    state: Any, loaded: Loaded, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    import logging
+    import urllib.error
+    import urllib.request
+
+    from triage.desk import create_app
+    from triage.desk.serve import start
+
+    caplog.set_level(logging.DEBUG)
+    running = start(create_app(state), state)
+    second = desk_state(loaded.home)
+    other = start(create_app(second), second)
+    try:
+        assert running.server.server_address[0] == "127.0.0.1" and running.port != other.port
+        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        with browser.open(running.address + "&q=" + CANARY.split("-")[0], timeout=30) as response:
+            assert response.status == 200  # redirected to the queue, with the cookie
+        try:
+            urllib.request.urlopen(f"{running.origin}/?q=secret-search", timeout=30)
+        except urllib.error.HTTPError as refused:
+            assert refused.code == 403
+    finally:
+        running.stop()
+        other.stop()
+    out, err = capfd.readouterr()
+    logged = out + err + "\n".join(record.getMessage() for record in caplog.records)
+    assert state.secret not in logged and "secret-search" not in logged and "/open" not in logged

@@ -178,7 +178,7 @@ def test_gaps_are_reported(triage: Triage, alice: crypto.PublicIdentity, server:
     entries = [server.entry(make_request(), [alice]) for _ in range(6)]
     kept = [entries[0], entries[3], entries[5]]  # serials 2, 3 and 5 went to another caseworker
     result = triage.ok("import", server.bundle(tmp_path / "b", kept))
-    assert "3 request(s) the server numbered (serials 2-3, 5)" in result.output
+    assert "3 requests the server numbered (serials 2-3, 5)" in result.output
     assert "another caseworker" in result.output
     summary = json.loads(triage.ok("import", server.bundle(tmp_path / "c", [entries[1]]), "--json").stdout)
     assert (summary["gaps"], summary["gap_ranges"]) == (2, [[3, 3], [5, 5]])

@@ -55,3 +55,18 @@ def test_any_typed_id_gives_a_case_or_one_sentence(triage: Triage, server: Serve
             assert result.output.strip().count("\n") == 0
 
     check()
+
+
+def test_the_json_escape_pattern_is_exactly_the_disguising_characters() -> None:
+    # The pattern is written as ranges for speed; it must still match exactly the characters clean() marks.
+    import unicodedata
+
+    from triage.text import _DISGUISING, _disguising_pattern
+
+    pattern = _disguising_pattern()
+    for code in [*range(0x30000), *range(0xE0000, 0xE0080), 0xF0000, 0xFFFFD, 0x100000, 0x10FFFD]:
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        ch = chr(code)
+        expected = (unicodedata.category(ch) in _DISGUISING and ch not in "\n\t") or code >= 0xF0000
+        assert bool(pattern.fullmatch(ch)) == expected, hex(code)

@@ -59,11 +59,11 @@ def bundle_files(folder: Path) -> list[BundleFile]:
 
 
 def return_file_name(today: datetime.date, folder: Path | None = None) -> str:
-    """return-DAY.ack, or return-DAY-2.ack … when the stick already holds one: a return file that has not been
-    applied yet (its replies already count as sent) is never replaced."""
-    name = f"return-{today.isoformat()}.ack"
+    """ack-DAY.eva (the name docs/OPERATIONS.md §4 uses for the CLI's return file), or ack-DAY-2.eva … when the
+    stick already holds one: a return file not applied yet (its replies already count as sent) is never replaced."""
+    name = f"ack-{today.isoformat()}.eva"
     number = 1
     while folder is not None and (folder / name).exists():
         number += 1
-        name = f"return-{today.isoformat()}-{number}.ack"
+        name = f"ack-{today.isoformat()}-{number}.eva"
     return name

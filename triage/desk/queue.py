@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import statistics
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from triage.cases import Case
 from triage.policy import LEVELS
 from triage.store import STATUSES
+from triage.text import DISGUISING
 
 SEARCHED_FIELDS = ("story", "contact", "alias", "health", "safe_times")
 # A case with one of these statuses has left the queue; the chart counts the rest as waiting.
@@ -28,20 +30,27 @@ class Filters:
     level: str = ""
     assignee: str = ""
     text: str = ""
+    unread: bool = False
 
     @classmethod
-    def from_args(cls, status: str, level: str, assignee: str, text: str) -> Filters:
+    def from_args(cls, status: str, level: str, assignee: str, text: str, unread: str = "") -> Filters:
         """Unknown values are dropped rather than refused: a filter link never breaks the page."""
         return cls(
             status if status in STATUSES else "",
             level if level in LEVELS else "",
-            assignee.strip()[:64],
-            text.strip()[:200],
+            _visible(assignee)[:64],
+            _visible(text)[:200],
+            unread == "1",
         )
 
     @property
     def active(self) -> bool:
-        return bool(self.status or self.level or self.assignee or self.text)
+        return bool(self.status or self.level or self.assignee or self.text or self.unread)
+
+
+def _visible(value: str) -> str:
+    """What a search box may hold: no bidi, zero-width or control characters (they would be echoed back)."""
+    return "".join(ch for ch in value if unicodedata.category(ch) not in DISGUISING).strip()
 
 
 def _matches_text(case: Case, needle: str) -> bool:
@@ -63,6 +72,7 @@ def apply_filters(cases: Iterable[Case], filters: Filters) -> list[Case]:
         if (not filters.status or case.record.status == filters.status)
         and (not filters.level or case.priority.level == filters.level)
         and (not assignee or case.record.assignee.casefold() == assignee)
+        and (not filters.unread or case.record.unread > 0)
         and (not needle or _matches_text(case, needle))
     ]
 
@@ -73,6 +83,7 @@ class Counts:
     statuses: dict[str, int]
     assignees: list[str]
     total: int
+    with_new_messages: int
 
 
 def count(cases: Sequence[Case]) -> Counts:
@@ -85,6 +96,7 @@ def count(cases: Sequence[Case]) -> Counts:
         {status: statuses.get(status, 0) for status in STATUSES},
         assignees,
         len(cases),
+        sum(1 for c in cases if c.record.unread),
     )
 
 

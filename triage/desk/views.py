@@ -11,16 +11,16 @@ from flask import Blueprint, Response, current_app, g, redirect, render_template
 import crypto
 from triage.cases import Case
 from triage.desk import queue as q
-from triage.desk.folders import bundle_files, return_file_name, usable_folder
+from triage.desk.conversation import MAX_REPLY_CHARS, ready_made
 from triage.desk.guard import COOKIE, refuse, same
 from triage.desk.state import DeskState
 from triage.errors import TriageError, explain
 from triage.i18n import LANGUAGES
-from triage.importer import RecipientsChangedError
 from triage.labels import CHOICE_LABELS, FIELD_LABELS, LANGUAGE_OF_FORM, SHORT_LOCATION, reason_texts
 from triage.operations import MAX_NOTE_CHARS, Session
 from triage.operations import unlock as unlock_key
 from triage.policy import LEVELS
+from triage.render import readers_text
 from triage.store import STATUSES
 from triage.trail import audit_trail
 
@@ -81,7 +81,7 @@ def unlock() -> Any:
         except crypto.WrongPassphraseError:
             error = g.t.gettext("That passphrase does not open your key; try again.")
         except (TriageError, crypto.CryptoError) as failure:
-            error = explain(failure)
+            error = g.t.gettext(explain(failure))
         else:
             state.unlock_with(identity)
             return _see_other("views.queue")
@@ -118,7 +118,7 @@ def queue() -> str:
     state = _state()
     filters = q.Filters.from_args(
         request.args.get("status", ""), request.args.get("level", ""),
-        request.args.get("assignee", ""), request.args.get("q", ""),
+        request.args.get("assignee", ""), request.args.get("q", ""), request.args.get("unread", ""),
     )  # fmt: skip
     with _session() as session:
         cases = _queue(session)
@@ -141,12 +141,41 @@ def case(case_id: str) -> Any:
         except TriageError:
             return render_template("message.html", message=g.t.gettext("There is no such case.")), 404
         names = sorted({p.name for p, access in session.store.caseworkers() if access})
-    return render_template(
-        "case.html", case=opened, reasons=reason_texts(opened.priority, g.t), trail=audit_trail(opened.record, g.t),
-        fields=CASE_FIELDS, field_labels=FIELD_LABELS, choice_labels=CHOICE_LABELS,
-        form_language=LANGUAGE_OF_FORM, statuses=STATUSES, caseworkers=names, max_note=MAX_NOTE_CHARS,
-        saved=request.args.get("saved") == "1",
-    )  # fmt: skip
+        readers = readers_text(session.readers(opened), g.t).splitlines()
+        page = render_template(
+            "case.html", case=opened, reasons=reason_texts(opened.priority, g.t), trail=audit_trail(opened.record, g.t),
+            fields=CASE_FIELDS, field_labels=FIELD_LABELS, choice_labels=CHOICE_LABELS, form_language=LANGUAGE_OF_FORM,
+            statuses=STATUSES, caseworkers=names, max_note=MAX_NOTE_CHARS, saved=request.args.get("saved", ""),
+            readers=readers, templates=ready_made(state, opened), draft=_draft(state, opened),
+            max_reply=MAX_REPLY_CHARS,
+        )  # fmt: skip
+        if opened.record.unread:
+            session.mark_read(opened)  # drawn above with the new messages marked; seen from now on
+            state.queue = None
+    return page
+
+
+def _draft(state: DeskState, opened: Case) -> str:
+    """A ready-made reply chosen by a link (?template=NAME&in=LANG), to start the composer with."""
+    name, language = request.args.get("template", ""), request.args.get("in", "")
+    for template in ready_made(state, opened):
+        if template.name == name and template.language == language:
+            return template.text
+    return ""
+
+
+@blueprint.post("/case/<case_id>/reply")
+def reply(case_id: str) -> Any:
+    text = request.form.get("text", "").replace("\r\n", "\n").strip()
+    if not text:
+        return render_template("message.html", message=g.t.gettext("The reply is empty; nothing was queued.")), 400
+    with _session() as session:
+        try:
+            entry_id, _queued = session.reply(case_id, text)
+        except (TriageError, crypto.CryptoError) as failure:
+            return render_template("message.html", message=g.t.gettext(explain(failure))), 400
+    _state().queue = None
+    return _see_other("views.case", case_id=entry_id, saved="reply")
 
 
 @blueprint.post("/case/<case_id>")
@@ -165,64 +194,6 @@ def update_case(case_id: str) -> Any:
                 assignee=assignee if assignee is not None and assignee != current.assignee else None,
             )
         except TriageError as failure:
-            return render_template("message.html", message=explain(failure)), 400
+            return render_template("message.html", message=g.t.gettext(explain(failure))), 400
     state.queue = None
-    return _see_other("views.case", case_id=entry_id, saved="1")
-
-
-@blueprint.get("/usb")
-def usb() -> str:
-    state = _state()
-    folder_text = request.args.get("folder") or (str(state.usb_folder) if state.usb_folder else "")
-    folder, error = usable_folder(folder_text, g.t)
-    files = bundle_files(folder) if folder is not None else []
-    return render_template("usb.html", folder=folder_text, files=files, error=error if folder_text else "",
-                           first_import=_first_import())  # fmt: skip
-
-
-def _first_import() -> bool:
-    """No server key pinned yet: the import form asks for the fingerprint the operator reads aloud."""
-    with _session() as session:
-        return session.store.pinned_server() is None
-
-
-@blueprint.post("/usb/import")
-def import_bundle() -> Any:
-    state = _state()
-    folder, error = usable_folder(request.form.get("folder", ""), g.t)
-    name = request.form.get("file", "")
-    files = bundle_files(folder) if folder is not None else []
-    if folder is None or name not in {f.name for f in files}:
-        return render_template("usb.html", folder=request.form.get("folder", ""), files=files,
-                               error=error or g.t.gettext("Choose a file from the list."),
-                               first_import=_first_import()), 400  # fmt: skip
-    fingerprint = request.form.get("fingerprint", "").strip() or None
-    accept = request.form.get("accept_recipients") == "yes"
-    with _session() as session:
-        try:
-            summary = session.import_bundle(folder / name, expected_fingerprint=fingerprint, accept_recipients=accept)
-        except (TriageError, crypto.CryptoError, OSError) as failure:
-            changed = isinstance(failure, RecipientsChangedError)
-            return render_template("usb.html", folder=str(folder), files=files, error=explain(failure),
-                                   first_import=session.store.pinned_server() is None,
-                                   recipients_changed=changed), 400  # fmt: skip
-    state.usb_folder = folder
-    state.queue = None
-    return render_template("imported.html", summary=summary, folder=str(folder), name=name)
-
-
-@blueprint.post("/usb/return")
-def write_return() -> Any:
-    state = _state()
-    folder, error = usable_folder(request.form.get("folder", ""), g.t)
-    if folder is None:
-        return render_template("usb.html", folder=request.form.get("folder", ""), files=[], error=error), 400
-    path = folder / return_file_name(state.config.today(), folder)
-    with _session() as session:
-        try:
-            written = session.write_ack(path, overwrite=False)
-        except (TriageError, crypto.CryptoError, OSError) as failure:
-            files = bundle_files(folder)
-            return render_template("usb.html", folder=str(folder), files=files, error=explain(failure)), 400
-    state.usb_folder = folder
-    return render_template("returned.html", written=written, name=path.name)
+    return _see_other("views.case", case_id=entry_id, saved="case")
