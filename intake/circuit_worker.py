@@ -24,6 +24,7 @@ The circuit id is kept in memory only and never logged. Every log line names an 
 from __future__ import annotations
 
 import contextlib
+import math
 import select
 import selectors
 import socket
@@ -51,6 +52,7 @@ from intake.refusal import refusal_response
 from intake.request_buffer import FramingLimits, RefusedRequest, body_is_oversized, request_is_complete
 
 _READ_CHUNK = 64 * 1024
+LOG_EVERY_SECONDS = 10.0
 STOP_LINGER_SECONDS = 2.0  # gunicorn's gthread keeps kept-alive connections this long when stopping
 
 
@@ -123,6 +125,7 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
         self._running: dict[str, int] = {}
         self._waiting: dict[str, deque[Any]] = {}
         self._framing: FramingLimits | None = None
+        self._warned: dict[str, tuple[float, int]] = {}  # message -> (last logged, suppressed since)
 
     # --- the app ---------------------------------------------------------------------------------------
 
@@ -234,7 +237,7 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
         streams = self._streams.setdefault(circuit, set())
         streams.difference_update([c for c in streams if c.sock.fileno() < 0])
         if len(streams) >= self.STREAMS_PER_CIRCUIT:
-            self.log.warning("closed a stream over the per-circuit cap")
+            self._warn("closed a stream over the per-circuit cap")
             self._drop(conn)
             return False
         streams.add(conn)
@@ -243,6 +246,16 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
         pending.start = end + 1
         pending.deadline = max(pending.deadline, time.monotonic()) - self.PROXY_LINE_SECONDS + self.HEAD_SECONDS
         return True
+
+    def _warn(self, message: str) -> None:
+        """Log ``message`` (fixed text, never client data) at most every 10 s: a flood must not flood the log."""
+        now = time.monotonic()
+        last, suppressed = self._warned.get(message, (-math.inf, 0))
+        if now - last < LOG_EVERY_SECONDS:
+            self._warned[message] = (last, suppressed + 1)
+            return
+        self._warned[message] = (now, 0)
+        self.log.warning("%s%s", message, f" (and {suppressed} more like it)" if suppressed else "")
 
     def _unwatch(self, conn: Any) -> None:
         self._pending.pop(conn, None)
@@ -256,7 +269,7 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
             conn.sock.close()
 
     def _refuse(self, conn: Any, status: int, reason: str) -> None:
-        self.log.warning("refused a request before the app: %s", reason)
+        self._warn(f"refused a request before the app: {reason}")
         with contextlib.suppress(OSError):
             conn.sock.send(refusal_response(status, self._exit_url()))
             conn.sock.shutdown(socket.SHUT_WR)
@@ -315,7 +328,7 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
         # gunicorn's own answer is an English page echoing the request line, without our headers, and its
         # log line names the peer and repeats the raw request. Ours: a fixed bilingual page, and a log line
         # with the error's type only.
-        self.log.warning("refused a request before the app: %s", type(exc).__name__)
+        self._warn(f"refused a request before the app: {type(exc).__name__}")
         with contextlib.suppress(OSError):
             gunicorn_util.write_nonblock(client, refusal_response(refusal_status(exc), self._exit_url()))
 
