@@ -12,6 +12,8 @@ This worker changes four things:
   ``PROXY_LINE_SECONDS``. A request head must be complete ``HEAD_SECONDS`` after the connection opened (or,
   on a kept-alive connection, after its first byte), and its body ``BODY_SECONDS`` after the head.
   A connection that misses a deadline is closed; it never held more than a file descriptor.
+* **Room for the next visitor.** When a worker's connections are all taken, the longest-waiting incomplete
+  request is closed to make room (gthread alone would stop accepting until a deadline freed a slot).
 * **Per-circuit caps** (per worker process): at most ``STREAMS_PER_CIRCUIT`` open connections, and at most
   ``THREADS_PER_CIRCUIT`` requests in threads at once. A circuit's further complete requests wait in its
   own queue, so one circuit cannot occupy the thread pool while other circuits' requests wait.
@@ -178,6 +180,21 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
         self._on_readable(conn)
         if conn in self._pending:
             self.poller.register(conn.sock, selectors.EVENT_READ, lambda _sock: self._on_readable(conn))
+        if first and self.nr_conns >= self.worker_connections - 1:
+            self._evict_oldest(but=conn)
+
+    def _evict_oldest(self, but: Any) -> None:
+        """Free a connection slot for the next visitor: close the longest-waiting incomplete request.
+
+        gthread stops accepting at ``worker_connections``; a flood of slow streams from many circuits would
+        then keep everyone else out until their deadlines. Streams whose head is still incomplete go first
+        (silent and slowloris streams); a body still uploading is closed only if there is nothing else.
+        """
+        victim = next((c for c, p in self._pending.items() if c is not but and not p.head_done), None)
+        victim = victim or next((c for c in self._pending if c is not but), None)
+        if victim is not None:
+            self._warn("closed the longest-waiting incomplete request: the worker is full")
+            self._drop(victim)
 
     def _on_readable(self, conn: Any) -> None:
         pending = self._pending.get(conn)

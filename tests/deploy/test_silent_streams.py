@@ -242,3 +242,20 @@ def test_a_flood_does_not_flood_the_log(short_tmp: Path) -> None:
     # Then each kind of refusal is logged once (a count follows at most every 10 s), without the circuit
     assert log.count("over the per-circuit cap") == 1 and log.count("refused a request before the app") == 1
     assert str(0xBEEF) not in log and "beef" not in log.lower()
+
+
+def test_a_full_worker_makes_room_for_the_next_visitor(short_tmp: Path) -> None:
+    # Given a worker with room for 40 connections, and 40 circuits each holding two streams that send half a
+    # request head (each would hold its slot for the 20 s head deadline)
+    sock_path = short_tmp / "full.sock"
+    with gunicorn("tests.deploy.echo_app:app", sock_path, short_tmp, workers=1, extra=["--worker-connections", "40"]):
+        flood = [open_stream(sock_path, proxy_line(3000 + n // 2) + b"GET / HTTP/1.1\r\n") for n in range(80)]
+        time.sleep(0.5)
+        try:
+            # When a person on a fresh circuit asks for a page, then another
+            waits = [probe(sock_path, 4000 + n) for n in range(2)]
+            # Then both are answered within seconds: the oldest incomplete streams made room
+            assert max(waits) < ANSWER_WITHIN, waits
+        finally:
+            for sock in flood:
+                sock.close()
