@@ -51,7 +51,7 @@ from intake.proxy_protocol import (
     with_circuit,
 )
 from intake.refusal import refusal_response
-from intake.request_buffer import FramingLimits, RefusedRequest, body_is_oversized, request_is_complete
+from intake.request_buffer import FramingLimits, RefusedRequest, head_end, request_end
 
 _READ_CHUNK = 64 * 1024
 LOG_EVERY_SECONDS = 10.0
@@ -101,7 +101,9 @@ class Pending:
     deadline: float
     data: bytearray = field(default_factory=bytearray)
     start: int = 0  # where the HTTP request begins (after the PROXY line on a connection's first request)
-    head_done: bool = False
+    scanned: int = 0  # how far the search for the end of the head has looked
+    end: int = -1  # where the request ends, once its head is complete
+    oversized: bool = False  # a body longer than the app reads: close the connection after the answer
     refuse: int = 0  # answer with this status once the head is in (so the client can read the answer)
 
 
@@ -190,7 +192,7 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
         then keep everyone else out until their deadlines. Streams whose head is still incomplete go first
         (silent and slowloris streams); a body still uploading is closed only if there is nothing else.
         """
-        victim = next((c for c, p in self._pending.items() if c is not but and not p.head_done), None)
+        victim = next((c for c, p in self._pending.items() if c is not but and p.end < 0), None)
         victim = victim or next((c for c in self._pending if c is not but), None)
         if victim is not None:
             self._warn("closed the longest-waiting incomplete request: the worker is full")
@@ -219,19 +221,21 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
             return
         limits = self._limits()
         try:
-            complete = request_is_complete(pending.data, pending.start, limits)
-        except RefusedRequest as refused:
-            self._refuse(conn, pending.refuse or refused.status, type(refused).__name__)
-            return
-        if pending.refuse and (complete or pending.data.find(b"\r\n\r\n", pending.start) >= 0):
-            self._refuse(conn, pending.refuse, ProxyHeaderError.__name__)
-            return
-        if not complete:
-            if not pending.head_done and pending.data.find(b"\r\n\r\n", pending.start) >= 0:
-                pending.head_done = True
+            if pending.end < 0:  # the head is not complete yet: look only at what is new
+                end_of_head = head_end(pending.data, pending.start, limits, pending.scanned)
+                pending.scanned = len(pending.data)
+                if end_of_head < 0:
+                    return
+                if pending.refuse:
+                    raise RefusedRequest(pending.refuse, ProxyHeaderError.__name__)
+                pending.end, pending.oversized = request_end(pending.data, pending.start, end_of_head, limits)
                 pending.deadline = time.monotonic() + self.BODY_SECONDS
+        except RefusedRequest as refused:
+            self._refuse(conn, pending.refuse or refused.status, str(type(refused).__name__))
             return
-        conn.intake_close_after = body_is_oversized(pending.data, pending.start, limits)
+        if len(pending.data) < pending.end:
+            return
+        conn.intake_close_after = pending.oversized
         self._unwatch(conn)
         conn.intake_request = bytes(pending.data)
         self._dispatch(conn)
