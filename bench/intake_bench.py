@@ -215,21 +215,32 @@ def collect(quick: bool = False, *, rounds: int = 0, seconds: float = 0.0, peer:
         for name, server in servers.items():  # warm up: imports, templates, database connections
             run_round(server.socket, server.master, journeys[name], CLIENTS, 0.5)
         journey = _rounds(servers, journeys, rounds, seconds)
-        post_only = _rounds(servers, {
+        post_journeys = {
             "intake": post_only_journey("/ru/request", FORM, RECEIPT_SHOWN),
             "baseline": post_only_journey("/form", FORM, b"stored", token=False, post_path="/submit"),
-        }, rounds, seconds / 2)  # fmt: skip
+        }
+        if peer:
+            post_journeys["peer"] = post_only_journey("/form", FORM, b"received")
+        post_only = _rounds(servers, post_journeys, rounds, seconds / 2)
         status = _rounds(servers, {
             "intake": journey_of("/ru/status", {"receipt": receipt}, b'id="answer"'),
             "baseline": journey_of("/status", {"id": "1"}, b"status found", token=False),
         }, rounds, seconds / 2)  # fmt: skip
     against_peer = [i.rate / p.rate for i, p in zip(journey["intake"], journey.get("peer", []), strict=peer)]
     absolute = " / ".join(f"{statistics.median(r.rate for r in journey[n]):.0f}" for n in servers)
+    cpu = " / ".join(f"{statistics.median(r.cpu_per_journey for r in journey[n]) * 1000:.1f}" for n in servers)
+    peer_rows = [
+        Row("journey: per second vs SecureDrop-style peer", _spread(against_peer), ">= 5.00x",
+            statistics.median(against_peer) >= 5),
+        Row("POST only: per second vs SecureDrop-style peer",
+            _spread([i.rate / p.rate for i, p in zip(post_only["intake"], post_only["peer"], strict=True)]),
+            "report", None),
+    ] if peer else []  # fmt: skip
     return [
         *_compare("journey (GET form + POST)", journey["intake"], journey["baseline"], targets=True),
-        *([Row("journey: per second vs SecureDrop-style peer", _spread(against_peer), ">= 5.00x",
-               statistics.median(against_peer) >= 5)] if peer else []),
+        *peer_rows,
         Row(f"journeys/s {' / '.join(servers)} (this machine)", absolute, "report", None),
+        Row(f"server CPU ms per journey {' / '.join(servers)}", cpu, "report", None),
         *_compare("POST only", post_only["intake"], post_only["baseline"], targets=False),
         *_compare("status page (GET + lookup)", status["intake"], status["baseline"], targets=False),
         Row("form page bytes (body)", f"{page_bytes}", "<= 20000", page_bytes <= 20_000),

@@ -12,6 +12,8 @@ This worker changes four things:
   ``PROXY_LINE_SECONDS``. A request head must be complete ``HEAD_SECONDS`` after the connection opened (or,
   on a kept-alive connection, after its first byte), and its body ``BODY_SECONDS`` after the head.
   A connection that misses a deadline is closed; it never held more than a file descriptor.
+* **Room for the next visitor.** When a worker's connections are all taken, the longest-waiting incomplete
+  request is closed to make room (gthread alone would stop accepting until a deadline freed a slot).
 * **Per-circuit caps** (per worker process): at most ``STREAMS_PER_CIRCUIT`` open connections, and at most
   ``THREADS_PER_CIRCUIT`` requests in threads at once. A circuit's further complete requests wait in its
   own queue, so one circuit cannot occupy the thread pool while other circuits' requests wait.
@@ -24,6 +26,7 @@ The circuit id is kept in memory only and never logged. Every log line names an 
 from __future__ import annotations
 
 import contextlib
+import math
 import select
 import selectors
 import socket
@@ -48,9 +51,10 @@ from intake.proxy_protocol import (
     with_circuit,
 )
 from intake.refusal import refusal_response
-from intake.request_buffer import FramingLimits, RefusedRequest, body_is_oversized, request_is_complete
+from intake.request_buffer import FramingLimits, RefusedRequest, head_end, request_end
 
 _READ_CHUNK = 64 * 1024
+LOG_EVERY_SECONDS = 10.0
 STOP_LINGER_SECONDS = 2.0  # gunicorn's gthread keeps kept-alive connections this long when stopping
 
 
@@ -97,7 +101,9 @@ class Pending:
     deadline: float
     data: bytearray = field(default_factory=bytearray)
     start: int = 0  # where the HTTP request begins (after the PROXY line on a connection's first request)
-    head_done: bool = False
+    scanned: int = 0  # how far the search for the end of the head has looked
+    end: int = -1  # where the request ends, once its head is complete
+    oversized: bool = False  # a body longer than the app reads: close the connection after the answer
     refuse: int = 0  # answer with this status once the head is in (so the client can read the answer)
 
 
@@ -123,6 +129,7 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
         self._running: dict[str, int] = {}
         self._waiting: dict[str, deque[Any]] = {}
         self._framing: FramingLimits | None = None
+        self._warned: dict[str, tuple[float, int]] = {}  # message -> (last logged, suppressed since)
 
     # --- the app ---------------------------------------------------------------------------------------
 
@@ -175,6 +182,21 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
         self._on_readable(conn)
         if conn in self._pending:
             self.poller.register(conn.sock, selectors.EVENT_READ, lambda _sock: self._on_readable(conn))
+        if first and self.nr_conns >= self.worker_connections - 1:
+            self._evict_oldest(but=conn)
+
+    def _evict_oldest(self, but: Any) -> None:
+        """Free a connection slot for the next visitor: close the longest-waiting incomplete request.
+
+        gthread stops accepting at ``worker_connections``; a flood of slow streams from many circuits would
+        then keep everyone else out until their deadlines. Streams whose head is still incomplete go first
+        (silent and slowloris streams); a body still uploading is closed only if there is nothing else.
+        """
+        victim = next((c for c, p in self._pending.items() if c is not but and p.end < 0), None)
+        victim = victim or next((c for c in self._pending if c is not but), None)
+        if victim is not None:
+            self._warn("closed the longest-waiting incomplete request: the worker is full")
+            self._drop(victim)
 
     def _on_readable(self, conn: Any) -> None:
         pending = self._pending.get(conn)
@@ -199,19 +221,21 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
             return
         limits = self._limits()
         try:
-            complete = request_is_complete(pending.data, pending.start, limits)
-        except RefusedRequest as refused:
-            self._refuse(conn, pending.refuse or refused.status, type(refused).__name__)
-            return
-        if pending.refuse and (complete or pending.data.find(b"\r\n\r\n", pending.start) >= 0):
-            self._refuse(conn, pending.refuse, ProxyHeaderError.__name__)
-            return
-        if not complete:
-            if not pending.head_done and pending.data.find(b"\r\n\r\n", pending.start) >= 0:
-                pending.head_done = True
+            if pending.end < 0:  # the head is not complete yet: look only at what is new
+                end_of_head = head_end(pending.data, pending.start, limits, pending.scanned)
+                pending.scanned = len(pending.data)
+                if end_of_head < 0:
+                    return
+                if pending.refuse:
+                    raise RefusedRequest(pending.refuse, ProxyHeaderError.__name__)
+                pending.end, pending.oversized = request_end(pending.data, pending.start, end_of_head, limits)
                 pending.deadline = time.monotonic() + self.BODY_SECONDS
+        except RefusedRequest as refused:
+            self._refuse(conn, pending.refuse or refused.status, str(type(refused).__name__))
             return
-        conn.intake_close_after = body_is_oversized(pending.data, pending.start, limits)
+        if len(pending.data) < pending.end:
+            return
+        conn.intake_close_after = pending.oversized
         self._unwatch(conn)
         conn.intake_request = bytes(pending.data)
         self._dispatch(conn)
@@ -234,7 +258,7 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
         streams = self._streams.setdefault(circuit, set())
         streams.difference_update([c for c in streams if c.sock.fileno() < 0])
         if len(streams) >= self.STREAMS_PER_CIRCUIT:
-            self.log.warning("closed a stream over the per-circuit cap")
+            self._warn("closed a stream over the per-circuit cap")
             self._drop(conn)
             return False
         streams.add(conn)
@@ -243,6 +267,16 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
         pending.start = end + 1
         pending.deadline = max(pending.deadline, time.monotonic()) - self.PROXY_LINE_SECONDS + self.HEAD_SECONDS
         return True
+
+    def _warn(self, message: str) -> None:
+        """Log ``message`` (fixed text, never client data) at most every 10 s: a flood must not flood the log."""
+        now = time.monotonic()
+        last, suppressed = self._warned.get(message, (-math.inf, 0))
+        if now - last < LOG_EVERY_SECONDS:
+            self._warned[message] = (last, suppressed + 1)
+            return
+        self._warned[message] = (now, 0)
+        self.log.warning("%s%s", message, f" (and {suppressed} more like it)" if suppressed else "")
 
     def _unwatch(self, conn: Any) -> None:
         self._pending.pop(conn, None)
@@ -256,7 +290,7 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
             conn.sock.close()
 
     def _refuse(self, conn: Any, status: int, reason: str) -> None:
-        self.log.warning("refused a request before the app: %s", reason)
+        self._warn(f"refused a request before the app: {reason}")
         with contextlib.suppress(OSError):
             conn.sock.send(refusal_response(status, self._exit_url()))
             conn.sock.shutdown(socket.SHUT_WR)
@@ -315,7 +349,7 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
         # gunicorn's own answer is an English page echoing the request line, without our headers, and its
         # log line names the peer and repeats the raw request. Ours: a fixed bilingual page, and a log line
         # with the error's type only.
-        self.log.warning("refused a request before the app: %s", type(exc).__name__)
+        self._warn(f"refused a request before the app: {type(exc).__name__}")
         with contextlib.suppress(OSError):
             gunicorn_util.write_nonblock(client, refusal_response(refusal_status(exc), self._exit_url()))
 

@@ -54,25 +54,41 @@ def _content_length(head: bytes) -> int:
     return length or 0
 
 
+def head_end(data: bytes | bytearray, start: int, limits: FramingLimits, scanned: int = 0) -> int:
+    """Where the head starting at ``start`` ends (just past its blank line), or -1 while it is incomplete.
+
+    ``scanned``: how far an earlier call already looked, so a head arriving a byte at a time costs linear,
+    not quadratic, time. Raises ``RefusedRequest`` (431) for a head longer than the limit.
+    """
+    end = data.find(HEAD_END, max(start, scanned - len(HEAD_END) + 1))
+    if end < 0:
+        if len(data) - start > limits.max_head_bytes:
+            raise RefusedRequest(431, "request head too long")
+        return -1
+    if end + len(HEAD_END) - start > limits.max_head_bytes:
+        raise RefusedRequest(431, "request head too long")
+    return end + len(HEAD_END)
+
+
+def request_end(data: bytes | bytearray, start: int, end_of_head: int, limits: FramingLimits) -> tuple[int, bool]:
+    """For a complete head: where the request ends as far as the app reads it, and whether its body is
+    longer than the app reads (the app answers 413 without reading it; the connection must then close)."""
+    length = _content_length(bytes(data[start:end_of_head]))
+    if length > limits.max_body_bytes:
+        return end_of_head, True
+    return end_of_head + length, False
+
+
 def request_is_complete(data: bytes | bytearray, start: int, limits: FramingLimits) -> bool:
     """Whether ``data[start:]`` holds a whole request head and its whole body (or as much as the app reads).
 
     Raises ``RefusedRequest`` for a head that is too long or a body framing we never accept.
     """
-    end = data.find(HEAD_END, start)
-    if end < 0:
-        if len(data) - start > limits.max_head_bytes:
-            raise RefusedRequest(431, "request head too long")
-        return False
-    if end + len(HEAD_END) - start > limits.max_head_bytes:
-        raise RefusedRequest(431, "request head too long")
-    length = _content_length(bytes(data[start:end]))
-    if length > limits.max_body_bytes:
-        return True  # the app answers 413 without reading it; the worker then closes the connection
-    return len(data) - (end + len(HEAD_END)) >= length
+    end_of_head = head_end(data, start, limits)
+    return end_of_head >= 0 and len(data) >= request_end(data, start, end_of_head, limits)[0]
 
 
 def body_is_oversized(data: bytes | bytearray, start: int, limits: FramingLimits) -> bool:
     """For a complete head: whether its body is longer than the app reads (so the connection must close)."""
-    end = data.find(HEAD_END, start)
-    return end >= 0 and _content_length(bytes(data[start:end])) > limits.max_body_bytes
+    end_of_head = head_end(data, start, limits)
+    return end_of_head >= 0 and request_end(data, start, end_of_head, limits)[1]

@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from intake.request_buffer import FramingLimits, RefusedRequest, body_is_oversized, request_is_complete
+from intake.request_buffer import (
+    FramingLimits,
+    RefusedRequest,
+    body_is_oversized,
+    head_end,
+    request_end,
+    request_is_complete,
+)
 
 LIMITS = FramingLimits(max_head_bytes=4096, max_body_bytes=1000)
 FIXED_MESSAGES = {"request head too long", "transfer-encoding in a request", "content-length is not a decimal number",
@@ -62,3 +69,25 @@ def test_an_oversized_body_is_handed_on_at_once_for_the_apps_413() -> None:
     head = b"POST / HTTP/1.1\r\nContent-Length: 5000\r\n\r\n"
     assert request_is_complete(head, 0, LIMITS) and body_is_oversized(head, 0, LIMITS)
     assert not body_is_oversized(post(b"x" * 10), 0, LIMITS)
+
+
+@given(st.binary(max_size=300), st.lists(st.integers(1, 40), min_size=1, max_size=60), st.integers(0, 3))
+def test_reading_a_head_piece_by_piece_finds_the_same_end(noise: bytes, cuts: list[int], start: int) -> None:
+    # The worker looks only at new bytes (scanned); that must find exactly what one look at everything finds
+    data = noise[:start] + post(noise) + b"GET / HTTP/1.1\r\n"
+    try:
+        whole = head_end(data, start, LIMITS)
+    except RefusedRequest:
+        return
+    received, scanned, found, position = b"", 0, -1, 0
+    for cut in [*cuts, len(data)]:
+        received += data[position : position + cut]
+        position += cut
+        found = head_end(received, start, LIMITS, scanned)
+        scanned = len(received)
+        if found >= 0 or position >= len(data):
+            break
+    assert found == whole
+    if whole >= 0:
+        end, oversized = request_end(data, start, whole, LIMITS)
+        assert request_is_complete(data[:end], start, LIMITS) or oversized

@@ -225,3 +225,37 @@ def test_worker_restarts_lose_no_request(short_tmp: Path) -> None:
             t.join(timeout=120)
     # Then every request was answered, across some dozen worker restarts
     assert failures == [], (len(failures), failures[:3])
+
+
+def test_a_flood_does_not_flood_the_log(short_tmp: Path) -> None:
+    # Given an operator who raised gunicorn's log level to warnings (the deploy config logs errors only)
+    sock_path = short_tmp / "log.sock"
+    with gunicorn("tests.deploy.echo_app:app", sock_path, short_tmp, workers=1, extra=["--log-level", "warning"]):
+        # When one circuit opens 26 streams (20 over its cap) and 20 connections come without tor's line
+        streams = [open_stream(sock_path, proxy_line(0xBEEF)) for _ in range(26)]
+        for _ in range(20):
+            Connection(open_stream(sock_path, b"GET / HTTP/1.1\r\n\r\n")).read_response()
+        assert probe(sock_path, 3) < ANSWER_WITHIN
+        for sock in streams:
+            sock.close()
+        log = log_of(short_tmp, sock_path)
+    # Then each kind of refusal is logged once (a count follows at most every 10 s), without the circuit
+    assert log.count("over the per-circuit cap") == 1 and log.count("refused a request before the app") == 1
+    assert str(0xBEEF) not in log and "beef" not in log.lower()
+
+
+def test_a_full_worker_makes_room_for_the_next_visitor(short_tmp: Path) -> None:
+    # Given a worker with room for 40 connections, and 40 circuits each holding two streams that send half a
+    # request head (each would hold its slot for the 20 s head deadline)
+    sock_path = short_tmp / "full.sock"
+    with gunicorn("tests.deploy.echo_app:app", sock_path, short_tmp, workers=1, extra=["--worker-connections", "40"]):
+        flood = [open_stream(sock_path, proxy_line(3000 + n // 2) + b"GET / HTTP/1.1\r\n") for n in range(80)]
+        time.sleep(0.5)
+        try:
+            # When a person on a fresh circuit asks for a page, then another
+            waits = [probe(sock_path, 4000 + n) for n in range(2)]
+            # Then both are answered within seconds: the oldest incomplete streams made room
+            assert max(waits) < ANSWER_WITHIN, waits
+        finally:
+            for sock in flood:
+                sock.close()
