@@ -64,8 +64,8 @@ def test_russian_form_with_javascript_off(served: tuple[str, Flask], browser: ob
         """Click a link or button and wait until the next page has replaced this one."""
         page = driver.find_element(By.TAG_NAME, "html")
         element.click()
-        WebDriverWait(driver, 30).until(expected_conditions.staleness_of(page))
-        WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
+        WebDriverWait(driver, 90).until(expected_conditions.staleness_of(page))
+        WebDriverWait(driver, 90).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
     # Given the landing page, reached through the default language, with scripts disabled
     driver.get(base + "/")

@@ -32,7 +32,7 @@ def test_the_person_reads_a_reply_and_answers_with_javascript_off(
     def navigate(element: Any) -> None:
         page = find(By.TAG_NAME, "html")
         element.click()
-        WebDriverWait(driver, 30).until(expected_conditions.staleness_of(page))
+        WebDriverWait(driver, 90).until(expected_conditions.staleness_of(page))
 
     # Given a request sent from the Russian form, and its receipt
     driver.get(base + "/ru/request")

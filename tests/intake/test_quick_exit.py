@@ -77,7 +77,7 @@ def browser(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[st
 def wait_for(driver: Any, condition: Callable[[Any], bool]) -> None:
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(driver, 30).until(condition)
+    WebDriverWait(driver, 90).until(condition)
 
 
 def settled(driver: Any) -> bool:

@@ -142,7 +142,7 @@ class Journey:
 
         page = self.find("html")
         self.find(css).click()
-        WebDriverWait(self.driver, 30).until(expected_conditions.staleness_of(page))
+        WebDriverWait(self.driver, 90).until(expected_conditions.staleness_of(page))  # a loaded CI machine
 
     def shot(self, name: str) -> Path:
         return self.artifacts / f"journey-{self.engine}-{self.lang}-{self.step:02d}-{name}"
@@ -244,11 +244,11 @@ def walk(journey: Journey, base: str, exit_url: str) -> str:
     find("#contact").send_keys(CANARY)
     find("#story").send_keys(CANARY)
     journey.go("header a.exit")
-    WebDriverWait(driver, 30).until(lambda d: d.current_url.startswith(exit_url))
+    WebDriverWait(driver, 90).until(lambda d: d.current_url.startswith(exit_url))
     driver.save_screenshot(str(journey.shot("quick-exit")) + ".png")
     driver.back()
-    WebDriverWait(driver, 30).until(lambda d: not d.current_url.startswith(exit_url))
-    WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    WebDriverWait(driver, 90).until(lambda d: not d.current_url.startswith(exit_url))
+    WebDriverWait(driver, 90).until(lambda d: d.execute_script("return document.readyState") == "complete")
     journey.check_page("back-after-exit")
     assert CANARY not in (find("#story").get_property("value") + find("#contact").get_property("value"))
     assert CANARY not in driver.page_source and not find("#danger-0").is_selected(), "Back brought answers back"
