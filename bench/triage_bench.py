@@ -12,6 +12,7 @@ and prints the JSON. Peak memory is reported twice: ru_maxrss of the largest pro
 from __future__ import annotations
 
 import argparse
+import hashlib
 import datetime
 import json
 import multiprocessing
@@ -84,7 +85,8 @@ def build(workdir: Path, count: int) -> tuple[Path, Path, Path]:
             out, entries, count=count, server_key=server, sequence=1, high_water=count, created_on=TODAY
         )
     started = time.perf_counter()
-    _triage(home, passphrase_file, "import", str(bundle), "--json")
+    # The first import checks the server fingerprint (as a caseworker does with the operator's).
+    _triage(home, passphrase_file, "import", "--fingerprint", server.public.fingerprint, str(bundle), "--json")
     IMPORT_SECONDS.append(time.perf_counter() - started)
     return home, passphrase_file, bundle
 
@@ -149,9 +151,14 @@ def bare_loop(bundle: Path, secret_path: Path) -> int:
             recipients = envelope[5]
             stanzas_end = 10 + 80 * recipients
             key = nacl.bindings.crypto_box_seal_open(envelope[10:90], public, secret)
-            header_end = stanzas_end + 24
+            # Version 2 (FORMAT.md §4.1): the key commitment follows the stanzas, then the nonce.
+            commitment_end = stanzas_end + 32
+            expected = hashlib.blake2b(b"intake envelope key commitment v2", digest_size=32, key=key).digest()
+            if envelope[commitment_end - 32 : commitment_end] != expected:
+                raise SystemExit("commitment mismatch")
+            header_end = commitment_end + 24
             nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
-                envelope[header_end:], envelope[:header_end], envelope[stanzas_end:header_end], key
+                envelope[header_end:], envelope[:header_end], envelope[commitment_end:header_end], key
             )
             opened += 1
     return opened
