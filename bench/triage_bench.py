@@ -12,8 +12,8 @@ and prints the JSON. Peak memory is reported twice: ru_maxrss of the largest pro
 from __future__ import annotations
 
 import argparse
-import hashlib
 import datetime
+import hashlib
 import json
 import multiprocessing
 import os
