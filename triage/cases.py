@@ -80,7 +80,8 @@ def open_case(
     request = crypto.open_request(store.envelope(stored.rowid), identity)
     days = days_between(request["submitted_on"], today)
     return Case(
-        stored.entry_id, stored.serial, stored.imported_on, stored.record, request, policy.evaluate(request, days), days
+        stored.entry_id, stored.serial, stored.imported_on, stored.record, request,
+        policy.evaluate(request, days, new_messages=stored.record.unread), days
     )
 
 

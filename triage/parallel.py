@@ -108,7 +108,7 @@ def _open_rows(bounds: tuple[int, int]) -> tuple[list[Any], Skipped]:
         days = days_between(request["submitted_on"], job.today)
         case = Case(
             entry_id, serial, datetime.date.fromisoformat(imported_on), record, request,
-            job.policy.evaluate(request, days), days,
+            job.policy.evaluate(request, days, new_messages=record.unread), days,
         )  # fmt: skip
         results.append((case.sort_key(), case_json(case)))
     return results, skipped
@@ -118,9 +118,10 @@ def _case_from(job: ListJob, opened: tuple[bytes, int, str, bytes, bytes]) -> Ca
     entry_id, serial, imported_on, record_bytes, request_bytes = opened
     request = json.loads(request_bytes)
     days = days_between(request["submitted_on"], job.today)
+    record = CaseRecord.from_bytes(record_bytes)
     return Case(
-        entry_id, serial, datetime.date.fromisoformat(imported_on), CaseRecord.from_bytes(record_bytes), request,
-        job.policy.evaluate(request, days), days,
+        entry_id, serial, datetime.date.fromisoformat(imported_on), record, request,
+        job.policy.evaluate(request, days, new_messages=record.unread), days,
     )  # fmt: skip
 
 

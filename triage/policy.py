@@ -30,7 +30,10 @@ _ONE_OF = {
     "contact_method": schema.CONTACT_METHOD,
 }
 _ANY_OF = {"threat_from": schema.THREAT_FROM, "documents": schema.DOCUMENTS}
-_NUMBERS = {"people": schema.PEOPLE_RANGE, "children": schema.CHILDREN_RANGE}
+_NUMBERS = {"people": schema.PEOPLE_RANGE, "children": schema.CHILDREN_RANGE, "new_messages": (0, 10_000)}
+# Not a request field: how many of the person's follow-up messages no caseworker has opened yet (the case's
+# thread). A policy may raise a case for it: a new message on an emergency case is news.
+CASE_FIELDS = frozenset({"new_messages"})
 _TEXTS = tuple(schema.TEXT_LIMITS)
 FIELDS = (*_ONE_OF, *_ANY_OF, *_NUMBERS, *_TEXTS)
 
@@ -135,14 +138,15 @@ class Policy:
     waiting_reason: str
     promotions: tuple[Promotion, ...]
 
-    def evaluate(self, request: Mapping[str, Any], days_waiting: int) -> Priority:
-        """Level, score and reasons for one request that has waited ``days_waiting`` days."""
+    def evaluate(self, request: Mapping[str, Any], days_waiting: int, *, new_messages: int = 0) -> Priority:
+        """Level, score and reasons for one request that has waited ``days_waiting`` days, with
+        ``new_messages`` follow-ups in its thread that nobody has opened yet."""
         days = max(0, days_waiting)
         rank = LEVEL_RANK[self.default_level]
         score = 0
         reasons: list[str] = []
         parts: list[Reason] = []
-        get = request.get
+        get = {**request, "new_messages": new_messages}.get if new_messages else request.get
         for rule in self.rules:
             for condition in rule.conditions:  # this loop runs for every case of every listing: kept flat
                 if not condition.test(get(condition.field)):  # type: ignore[attr-defined]

@@ -189,3 +189,26 @@ def test_show_says_who_could_read_the_case(
     shown = triage.ok("show", entry.entry_id.hex()[:8]).output
     assert "Who could read this request" in shown
     assert alice.fingerprint in shown and bob.fingerprint in shown and "Bob" in shown
+
+
+def test_an_unread_follow_up_raises_its_case_until_it_is_read(
+    laptop: tuple[Triage, Server, crypto.PublicIdentity], tmp_path: Path
+) -> None:
+    triage, server, alice = laptop
+    # Given two emergency cases alike but for their order of arrival
+    first = server.entry(v2_request("1" * 30, danger="immediate", story="first"), [alice])
+    second = server.entry(v2_request("2" * 30, danger="immediate", story="second"), [alice])
+    triage.ok("import", server.bundle(tmp_path / "1", [first, second]))
+    before = {c["request"]["story"]: c for c in json.loads(triage.ok("list", "--json").stdout)}
+    # When the second person writes again
+    news = followup_entry(server, followup("2" * 30, "они здесь"), [alice])
+    triage.ok("import", server.bundle(tmp_path / "2", [news]))
+    after = json.loads(triage.ok("list", "--json").stdout)
+    # Then that case gains the new-message points with its reason, and comes first
+    assert after[0]["request"]["story"] == "second"
+    assert after[0]["score"] == before["second"]["score"] + 25
+    assert any("New message" in reason for reason in after[0]["reasons"])
+    # Until a caseworker opens it
+    triage.ok("show", second.entry_id.hex()[:8])
+    again = {c["request"]["story"]: c for c in json.loads(triage.ok("list", "--json").stdout)}
+    assert again["second"]["score"] == before["second"]["score"]
