@@ -154,3 +154,13 @@ def test_deleting_the_pin_no_longer_lets_a_foreign_server_in(
     bundle = foreign.bundle(tmp_path / "foreign.bundle", [foreign.entry(make_request(), [alice])])
     result = triage.run("import", bundle, compare=False)
     assert result.exit_code != 0 and "fingerprint" in result.output.lower()
+
+
+def test_the_fast_path_never_skips_a_disguising_character() -> None:
+    # escape_disguising() returns printable text untouched: that is only right if no character it must
+    # escape is printable. Checked over every code point.
+    from triage.text import _disguising_pattern
+
+    pattern = _disguising_pattern()
+    printable_but_disguising = [c for c in range(0x110000) if pattern.match(chr(c)) and chr(c).isprintable()]
+    assert printable_but_disguising == []
