@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 
 import crypto
 from intake.forms import RequestForm
+from intake.pages import cached_page
 from intake.receipts import new_receipt, normalize_receipt, receipt_lookup_key
 from intake.storage import NoRecipientError, StorageFullError, today
 
@@ -88,7 +89,7 @@ def quick_exit() -> Response:
 
 @blueprint.route("/<lang:lang>/")
 def landing() -> str:
-    return render_template("landing.html")
+    return cached_page(lambda: render_template("landing.html"), with_token=False)
 
 
 class SealingFailedError(Exception):
@@ -106,9 +107,12 @@ REFUSALS = {
 FORMS = {"intake.request_form": "request.html", "intake.urgent_form": "urgent.html"}
 
 
+def _render_form(form: RequestForm, banner: Any = None) -> str:
+    return render_template(FORMS.get(request.endpoint or "", "request.html"), form=form, banner=banner)
+
+
 def _form_page(form: RequestForm, status: int = 200, banner: Any = None) -> Any:
-    page = render_template(FORMS.get(request.endpoint or "", "request.html"), form=form, banner=banner)
-    response = current_app.make_response((page, status))
+    response = current_app.make_response((_render_form(form, banner), status))
     if status in RETRY_AFTER:
         response.headers["Retry-After"] = str(RETRY_AFTER[status])
     return response
@@ -138,8 +142,11 @@ def urgent_form() -> Any:
 
 
 def _submit() -> Any:
+    if request.method == "GET":
+        # The empty form: rendered once per language, this visitor's CSRF token filled in (intake.pages).
+        return cached_page(lambda: _render_form(RequestForm()), with_token=True)
     form = RequestForm()
-    if request.method == "GET" or "relang" in request.form:
+    if "relang" in request.form:
         # A language button is a submit button of this form: the answers come along into the other language.
         return _form_page(form)
     if not form.validate_on_submit():
