@@ -14,7 +14,8 @@ from werkzeug.routing import BaseConverter
 from werkzeug.wrappers import Response
 
 import crypto
-from intake.forms import RequestForm
+from intake import fastform
+from intake.forms import RequestForm, to_request
 from intake.pages import cached_page
 from intake.receipts import new_receipt, normalize_receipt, receipt_lookup_key
 from intake.storage import NoRecipientError, StorageFullError, today
@@ -118,6 +119,13 @@ def _form_page(form: RequestForm, status: int = 200, banner: Any = None) -> Any:
     return response
 
 
+def _filled_form() -> RequestForm:
+    """The posted answers in the form, validated (no errors: they passed), to be shown again with a message."""
+    form = RequestForm()
+    form.validate()
+    return form
+
+
 def _seal(request_data: dict[str, Any]) -> Any:
     def seal(recipients: list[crypto.PublicIdentity]) -> bytes:
         try:
@@ -145,38 +153,45 @@ def _submit() -> Any:
     if request.method == "GET":
         # The empty form: rendered once per language, this visitor's CSRF token filled in (intake.pages).
         return cached_page(lambda: _render_form(RequestForm()), with_token=True)
-    form = RequestForm()
     if "relang" in request.form:
         # A language button is a submit button of this form: the answers come along into the other language.
-        return _form_page(form)
-    if not form.validate_on_submit():
-        return _form_page(form, banner=_("Please check these answers:"))
+        return _form_page(RequestForm())
+    # The usual case, valid answers, is read without building the form (intake.fastform); the form is built
+    # when there is something to show: errors, or a refusal that keeps the answers.
+    data = fastform.answers(request.form) if g.get("csrf_valid") and not request.files else None
+    if data is None:
+        checked = RequestForm()
+        if not checked.validate_on_submit():
+            return _form_page(checked, banner=_("Please check these answers:"))
+        data = checked.data
     services = _services()
     if not services.submit_limiter.allow(circuit()):
-        return _form_page(form, 429, REFUSALS[429])
+        return _form_page(_filled_form(), 429, REFUSALS[429])
     day = today()
     receipt = new_receipt()
     digits = normalize_receipt(receipt) or ""
     lookup = receipt_lookup_key(digits, services.receipt_secret)
     # Schema 2: the request carries the public half of the reply key its receipt opens (intake.conversation).
     reply_key = crypto.derive_reply_keypair(digits, services.reply_secret).public.to_b64()
-    request_data = {**form.to_request(g.lang, day), "schema": 2, "kind": "request", "reply_key": reply_key}
+    request_data = {**to_request(data, g.lang, day), "schema": 2, "kind": "request", "reply_key": reply_key}
     try:
         services.storage.seal_and_store(_seal(request_data), lookup, day, services.config.max_pending)
     except crypto.RequestTooLargeError:
+        form = _filled_form()
         form.story.errors = [_("Your text is too long once encoded; please shorten the story.")]
         return _form_page(form, banner=_("Please check these answers:"))
     except crypto.RequestInvalidError as error:
+        form = _filled_form()
         field = getattr(form, error.field, None) if error.field in form.data else None
         (field or form.story).errors = [_("Please check this answer.")]
         return _form_page(form, banner=_("Please check these answers:"))
     except (StorageFullError, NoRecipientError):
-        return _form_page(form, 503, REFUSALS[503])
+        return _form_page(_filled_form(), 503, REFUSALS[503])
     except (crypto.CryptoError, SealingFailedError) as error:
         # The operator's line: the type only (no client data), and where to look.
         log.error("a request could not be sealed (%s): check the caseworker keys with `intake recipients list`",
                   type(error).__name__)  # fmt: skip
-        return _form_page(form, 503, REFUSALS[503])
+        return _form_page(_filled_form(), 503, REFUSALS[503])
     # The commit above is durable (synchronous=FULL / PostgreSQL commit) before this page is sent.
     return receipt_page(receipt)
 
