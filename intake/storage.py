@@ -44,14 +44,18 @@ __all__ = [
 ]  # fmt: skip
 
 # Statements are built once: constructing SQLAlchemy expressions per request costs more than running them.
+# One round trip: count this envelope in, and read how many were collected (to know how many are waiting).
+_COLLECTED_NOW = counters.alias("collected")
 _BUMP_RECEIVED = (update(counters).where(counters.c.name == RECEIVED_COUNTER).values(value=counters.c.value + 1)
-                  .returning(counters.c.value))  # fmt: skip
+                  .returning(counters.c.value, select(_COLLECTED_NOW.c.value)
+                             .where(_COLLECTED_NOW.c.name == COLLECTED_COUNTER).scalar_subquery()))  # fmt: skip
 _PENDING = select(func.count()).select_from(envelopes)
-_COLLECTED = select(counters.c.value).where(counters.c.name == COLLECTED_COUNTER)
 _INSERT_ENVELOPE = insert(envelopes)
 _INSERT_RECEIPT = insert(receipts)
 _RECEIPT = select(receipts.c.lookup, receipts.c.status).where(receipts.c.lookup == bindparam("lookup"))
 _RECIPIENTS = select(recipients).order_by(recipients.c.added_on, recipients.c.fingerprint)
+_RECIPIENTS_SEALED = (select(recipients.c.fingerprint, recipients.c.public_text)
+                      .order_by(recipients.c.added_on, recipients.c.fingerprint))  # fmt: skip
 _REPLIES = (select(replies_table.c.id, replies_table.c.container, replies_table.c.stored_on)
             .where(replies_table.c.mailbox == bindparam("mailbox")))  # fmt: skip
 
@@ -89,6 +93,9 @@ class Storage(Database):
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self._parsed: dict[str, crypto.PublicIdentity] = {}
+        # The recipient set the last submission found, (fingerprint, key text) pairs: the next one is sealed to
+        # it before the write lock is taken, and the set is checked again under the lock (see seal_and_store).
+        self._last_recipients: tuple[tuple[str, str], ...] | None = None
 
     # --- submissions -------------------------------------------------------------------------------
 
@@ -99,14 +106,23 @@ class Storage(Database):
     def seal_and_store(
         self, seal: Callable[[list[crypto.PublicIdentity]], bytes], lookup: bytes, day: datetime.date, max_pending: int
     ) -> bytes:
-        """In one transaction: read the recipients, ``seal(recipients)`` in memory, store the envelope.
+        """``seal(recipients)`` in memory, then store the envelope in one transaction.
 
-        Durable when this returns. An exception from ``seal`` rolls everything back. Raises
-        NoRecipientError when no caseworker key is registered, StorageFullError past ``max_pending``.
+        Sealing (an X25519 and 32 KiB of AEAD) happens before the write lock is taken, to the recipient set
+        the previous submission found; under the lock the set is read again and, if it changed meanwhile,
+        the request is sealed again there, so an envelope is always sealed to exactly the set its
+        transaction saw (tests/intake/test_storage.py). Durable when this returns. An exception from ``seal``
+        stores nothing. Raises NoRecipientError when no caseworker key is registered, StorageFullError past
+        ``max_pending``.
         """
         try:
+            known = self._last_recipients
+            if known is None:
+                with self.reading() as conn:
+                    known = self._recipient_set(conn)
+            envelope = seal([self._public(text) for _, text in known]) if known else None
             with self.writing() as conn:
-                return self._seal_and_store(conn, seal, lookup, day, max_pending)
+                return self._seal_and_store(conn, seal, (known, envelope), lookup, day, max_pending)
         except OperationalError as error:
             if is_out_of_space(error):
                 # The transaction rolled back; the person gets the 503 page, the operator frees space.
@@ -123,18 +139,23 @@ class Storage(Database):
         self,
         conn: Connection,
         seal: Callable[[list[crypto.PublicIdentity]], bytes],
+        sealed: tuple[tuple[tuple[str, str], ...], bytes | None],
         lookup: bytes,
         day: datetime.date,
         max_pending: int,
     ) -> bytes:
-        found = [(row.fingerprint, self._public(row.public_text)) for row in conn.execute(_RECIPIENTS)]
+        found = self._recipient_set(conn)
         if not found:
             raise NoRecipientError("no caseworker key is registered")
-        envelope = seal([public for _, public in found])
-        received = conn.execute(_BUMP_RECEIVED).scalar_one()
+        known, envelope = sealed
+        if found != known or envelope is None:
+            # A key was added or removed since: seal again, under the lock, to the set stored with it.
+            envelope = seal([self._public(text) for _, text in found])
+        self._last_recipients = found
         # Envelopes stored before this one: only acks delete, so this is an O(1) read where count(*)
         # would scan a table that may hold many thousands of envelopes.
-        if received - 1 - conn.execute(_COLLECTED).scalar_one() >= max_pending:
+        received, collected = conn.execute(_BUMP_RECEIVED).one()
+        if received - 1 - collected >= max_pending:
             raise StorageFullError("too many envelopes are waiting for export")  # rolls the counter back too
         entry_id = secrets.token_bytes(16)
         conn.execute(_INSERT_ENVELOPE, {"id": entry_id, "serial": None, "envelope": envelope, "received_on": day,
@@ -142,6 +163,10 @@ class Storage(Database):
         conn.execute(_INSERT_RECEIPT, {"lookup": lookup, "envelope_id": entry_id, "status": RECEIVED,
                                        "status_on": day})  # fmt: skip
         return entry_id
+
+    @staticmethod
+    def _recipient_set(conn: Connection) -> tuple[tuple[str, str], ...]:
+        return tuple((row.fingerprint, row.public_text) for row in conn.execute(_RECIPIENTS_SEALED))
 
     def receipt_status(self, lookup: bytes) -> str | None:
         with self.reading() as conn:
