@@ -15,6 +15,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from intake import conversation, errors, headers, views
 from intake.config import RTL_LANGUAGES, IntakeConfig
+from intake.formbody import FastFormDataParser
 from intake.instance import Instance
 from intake.limits import RateLimiter
 from intake.resources import resource_dir, translations_dir
@@ -27,6 +28,8 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 
 class InMemoryRequest(Request):
     """Never spool an upload to a temp file: bodies are bounded (MAX_CONTENT_LENGTH) and stay in memory."""
+
+    form_data_parser_class = FastFormDataParser
 
     def _get_file_stream(
         self, total_content_length: int | None, content_type: str | None, filename: str | None = None,
