@@ -16,7 +16,6 @@ from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import OperationalError
 
 READ_ONLY = "intake_read_only"
 # SQLite's SQLITE_FULL result code and PostgreSQL's SQLSTATE class 53 (insufficient resources).
@@ -47,8 +46,9 @@ class DuplicateRecipientError(StorageError):
     """A key with this fingerprint, or another key with the same name, is already registered."""
 
 
-def is_out_of_space(error: OperationalError) -> bool:
-    original = error.orig
+def is_out_of_space(error: Exception) -> bool:
+    """True for an SQLAlchemy OperationalError (or a bare sqlite3 error) that says the disk is full."""
+    original = getattr(error, "orig", error)
     if getattr(original, "sqlite_errorcode", None) == _SQLITE_FULL:
         return True
     return str(getattr(original, "sqlstate", "") or "").startswith("53")
