@@ -2,15 +2,17 @@
 
 werkzeug hands the body to ``urllib.parse.parse_qsl``, whose percent-decoding walks the text one ``%XX`` at a
 time in Python: a Russian story arrives as thousands of them, and decoding them was a tenth of a
-submission's CPU. Here each run of escapes is decoded in one call (``binascii.unhexlify``). Everything else
-is parse_qsl's behaviour as werkzeug calls it (blank values kept, ``&`` only, ``+`` is a space, a malformed
-escape stays as typed, bytes that are not UTF-8 become ``%XX`` through werkzeug's own error handler).
-tests/intake/test_formbody.py proves the pairs equal parse_qsl's for arbitrary bodies.
+submission's CPU. Here a whole value is decoded by one C-level codec call (or, when a '%' is not an escape,
+a run of escapes at a time). Everything else is parse_qsl's behaviour as werkzeug calls it (blank values
+kept, ``&`` only, ``+`` is a space, a malformed escape stays as typed, bytes that are not UTF-8 become
+``%XX`` through werkzeug's own error handler). tests/intake/test_formbody.py proves the pairs equal
+parse_qsl's for arbitrary bodies.
 """
 
 from __future__ import annotations
 
 import binascii
+import codecs
 import re
 from typing import IO, Any
 
@@ -22,12 +24,21 @@ _ASCII_RUNS = re.compile("([\x00-\x7f]+)")
 _ESCAPES = re.compile(rb"(?:%[0-9A-Fa-f]{2})+")
 
 
+_NOT_AN_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
 def _bytes_of(escapes: re.Match[bytes]) -> bytes:
     return binascii.unhexlify(escapes.group().replace(b"%", b""))
 
 
 def _ascii_unquote(text: str) -> str:
-    return _ESCAPES.sub(_bytes_of, text.encode("ascii")).decode("utf-8", _ERRORS)
+    if _NOT_AN_ESCAPE.search(text):
+        # A stray '%' stays as typed: decode run by run.
+        return _ESCAPES.sub(_bytes_of, text.encode("ascii")).decode("utf-8", _ERRORS)
+    # Every '%' starts an escape: '%XX' becomes the codec escape '\xXX' (a literal backslash doubled first),
+    # and one C-level decode gives the bytes, as latin-1 characters 0-255.
+    escaped = text.replace("\\", "\\\\").replace("%", "\\x")
+    return codecs.decode(escaped, "unicode_escape").encode("latin-1").decode("utf-8", _ERRORS)
 
 
 def unquote(text: str) -> str:
