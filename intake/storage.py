@@ -16,7 +16,7 @@ import sqlite3
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
@@ -36,6 +36,7 @@ from intake.database import (
     make_engine,
     today,
 )
+from intake.group_commit import GroupCommit, Pending
 from intake.tables import COLLECTED_COUNTER, RECEIVED, RECEIVED_COUNTER, counters, envelopes, receipts, recipients
 from intake.tables import replies as replies_table
 
@@ -53,13 +54,13 @@ _BUMP_RECEIVED = (update(counters).where(counters.c.name == RECEIVED_COUNTER).va
 _PENDING = select(func.count()).select_from(envelopes)
 _INSERT_ENVELOPE = insert(envelopes)
 _INSERT_RECEIPT = insert(receipts)
-# The same four statements as SQLite's driver runs them, for the submission path: sqlite3 prepares each once
-# per connection and reuses it, where SQLAlchemy spent more per call (cache lookups, parameter and result
+# A submission's statements as SQLite's driver runs them (see _store_group): sqlite3 prepares each once per
+# connection and reuses it, where SQLAlchemy spent more per call (cache lookups, parameter and result
 # processing) than SQLite did. Dates are stored as SQLAlchemy's SQLite Date stores them (ISO text), which
 # tests/intake/test_storage.py reads back through the tables above.
 _SQLITE_RECIPIENTS = "SELECT fingerprint, public_text FROM recipients ORDER BY added_on, fingerprint"
-_SQLITE_BUMP = ("UPDATE counters SET value = value + 1 WHERE name = ? "
-                "RETURNING value, (SELECT value FROM counters WHERE name = ?)")  # fmt: skip
+_SQLITE_COUNTERS = "SELECT (SELECT value FROM counters WHERE name = ?), (SELECT value FROM counters WHERE name = ?)"
+_SQLITE_SET_COUNTER = "UPDATE counters SET value = ? WHERE name = ?"
 _SQLITE_ENVELOPE = "INSERT INTO envelopes (id, serial, envelope, received_on, sealed_to) VALUES (?, NULL, ?, ?, ?)"
 _SQLITE_RECEIPT = "INSERT INTO receipts (lookup, envelope_id, status, status_on) VALUES (?, ?, ?, ?)"
 _RECEIPT = select(receipts.c.lookup, receipts.c.status).where(receipts.c.lookup == bindparam("lookup"))
@@ -106,6 +107,8 @@ class Storage(Database):
         # The recipient set the last submission found, (fingerprint, key text) pairs: the next one is sealed to
         # it before the write lock is taken, and the set is checked again under the lock (see seal_and_store).
         self._last_recipients: tuple[tuple[str, str], ...] | None = None
+        # SQLite: submissions that arrive together share one commit (one fsync); see intake.group_commit.
+        self._group = GroupCommit(self.writing, self._store_group) if self.is_sqlite else None
 
     # --- submissions -------------------------------------------------------------------------------
 
@@ -131,6 +134,8 @@ class Storage(Database):
                 with self.reading() as conn:
                     known = self._recipient_set(conn)
             envelope = seal([self._public(text) for _, text in known]) if known else None
+            if self._group is not None:
+                return self._group.submit((seal, known, envelope, lookup, day, max_pending))  # type: ignore[no-any-return]
             with self.writing() as conn:
                 return self._seal_and_store(conn, seal, (known, envelope), lookup, day, max_pending)
         except (OperationalError, sqlite3.OperationalError) as error:
@@ -154,8 +159,8 @@ class Storage(Database):
         day: datetime.date,
         max_pending: int,
     ) -> bytes:
-        driver = conn.connection.driver_connection if self.is_sqlite else None
-        found = self._recipient_set(conn) if driver is None else tuple(driver.execute(_SQLITE_RECIPIENTS))
+        """One submission in its own transaction (PostgreSQL; SQLite stores groups, see _store_group)."""
+        found = self._recipient_set(conn)
         if not found:
             raise NoRecipientError("no caseworker key is registered")
         known, envelope = sealed
@@ -165,23 +170,44 @@ class Storage(Database):
         self._last_recipients = found
         # Envelopes stored before this one: only acks delete, so this is an O(1) read where count(*)
         # would scan a table that may hold many thousands of envelopes.
-        if driver is None:
-            received, collected = conn.execute(_BUMP_RECEIVED).one()
-        else:
-            received, collected = driver.execute(_SQLITE_BUMP, (RECEIVED_COUNTER, COLLECTED_COUNTER)).fetchone()
+        received, collected = conn.execute(_BUMP_RECEIVED).one()
         if received - 1 - collected >= max_pending:
             raise StorageFullError("too many envelopes are waiting for export")  # rolls the counter back too
         entry_id = secrets.token_bytes(16)
-        sealed_to = ",".join(fp for fp, _ in found)
-        if driver is not None:
-            driver.execute(_SQLITE_ENVELOPE, (entry_id, envelope, day.isoformat(), sealed_to))
-            driver.execute(_SQLITE_RECEIPT, (lookup, entry_id, RECEIVED, day.isoformat()))
-            return entry_id
         conn.execute(_INSERT_ENVELOPE, {"id": entry_id, "serial": None, "envelope": envelope, "received_on": day,
-                                        "sealed_to": sealed_to})  # fmt: skip
+                                        "sealed_to": ",".join(fp for fp, _ in found)})  # fmt: skip
         conn.execute(_INSERT_RECEIPT, {"lookup": lookup, "envelope_id": entry_id, "status": RECEIVED,
                                        "status_on": day})  # fmt: skip
         return entry_id
+
+    def _store_group(self, conn: Connection, group: list[Pending]) -> None:
+        """SQLite: the submissions of one group commit (intake.group_commit), each as _seal_and_store would."""
+        driver: Any = conn.connection.driver_connection  # sqlite3.Connection
+        found = tuple(driver.execute(_SQLITE_RECIPIENTS))
+        if not found:
+            for item in group:
+                item.error = NoRecipientError("no caseworker key is registered")
+            return
+        received, collected = driver.execute(_SQLITE_COUNTERS, (RECEIVED_COUNTER, COLLECTED_COUNTER)).fetchone()
+        sealed_to, stored = ",".join(fp for fp, _ in found), 0
+        for item in group:
+            seal, known, envelope, lookup, day, max_pending = item.work
+            if found != known or envelope is None:
+                try:  # a key was added or removed since: seal again, under the lock, to the set stored with it
+                    envelope = seal([self._public(text) for _, text in found])
+                except Exception as error:
+                    item.error = error
+                    continue
+            if received + stored - collected >= max_pending:
+                item.error = StorageFullError("too many envelopes are waiting for export")
+                continue
+            item.result = entry_id = secrets.token_bytes(16)
+            driver.execute(_SQLITE_ENVELOPE, (entry_id, envelope, day.isoformat(), sealed_to))
+            driver.execute(_SQLITE_RECEIPT, (lookup, entry_id, RECEIVED, day.isoformat()))
+            stored += 1
+        if stored:
+            driver.execute(_SQLITE_SET_COUNTER, (received + stored, RECEIVED_COUNTER))
+        self._last_recipients = found
 
     @staticmethod
     def _recipient_set(conn: Connection) -> tuple[tuple[str, str], ...]:
