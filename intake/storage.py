@@ -124,9 +124,10 @@ class Storage(Database):
         Sealing (an X25519 and 32 KiB of AEAD) happens before the write lock is taken, to the recipient set
         the previous submission found; under the lock the set is read again and, if it changed meanwhile,
         the request is sealed again there, so an envelope is always sealed to exactly the set its
-        transaction saw (tests/intake/test_storage.py). Durable when this returns. An exception from ``seal``
-        stores nothing. Raises NoRecipientError when no caseworker key is registered, StorageFullError past
-        ``max_pending``.
+        transaction saw (tests/intake/test_seal_outside_lock.py). On SQLite the transaction may hold other
+        submissions too (group commit, tests/intake/test_group_commit.py). Durable when this returns. An
+        exception from ``seal`` stores nothing. Raises NoRecipientError when no caseworker key is
+        registered, StorageFullError past ``max_pending``.
         """
         try:
             known = self._last_recipients
