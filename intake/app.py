@@ -9,12 +9,15 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from flask import Flask, abort, g, request
+from flask.sessions import SecureCookieSessionInterface
 from flask.wrappers import Request
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
+from itsdangerous import URLSafeTimedSerializer
 
 from intake import conversation, errors, headers, views
 from intake.config import RTL_LANGUAGES, IntakeConfig
+from intake.formbody import FastFormDataParser
 from intake.instance import Instance
 from intake.limits import RateLimiter
 from intake.resources import resource_dir, translations_dir
@@ -27,6 +30,8 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 
 class InMemoryRequest(Request):
     """Never spool an upload to a temp file: bodies are bounded (MAX_CONTENT_LENGTH) and stay in memory."""
+
+    form_data_parser_class = FastFormDataParser
 
     def _get_file_stream(
         self, total_content_length: int | None, content_type: str | None, filename: str | None = None,
@@ -41,6 +46,25 @@ class IntakeFlask(Flask):
     def log_exception(self, exc_info: Any) -> None:
         # Flask would log the path, method and a traceback; we log the type only (no client data).
         log.error("unhandled error: %s", exc_info[0].__name__ if exc_info and exc_info[0] else "unknown")
+
+
+class SessionCookies(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the signing serializer built once rather than twice per request.
+
+    Flask builds a new serializer (key derivation included) to open and again to save every session; ours
+    is the same serializer, kept while the key and fallbacks it was built from stay the same.
+    """
+
+    def __init__(self) -> None:
+        self._built: tuple[Any, URLSafeTimedSerializer | None] = (None, None)
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        built_for, serializer = self._built
+        if built_for != keys:
+            serializer = super().get_signing_serializer(app)
+            self._built = (keys, serializer)
+        return serializer
 
 
 @dataclass(frozen=True)
@@ -70,6 +94,7 @@ def create_app(config: IntakeConfig) -> Flask:
     secret = Instance(config).secret()
     templates = resource_dir("templates")
     app = IntakeFlask("intake", template_folder=str(templates), static_folder=None)
+    app.session_interface = SessionCookies()
     app.config.update(
         TESTING=False,
         SECRET_KEY=_session_key(secret),

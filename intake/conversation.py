@@ -14,7 +14,7 @@ import hashlib
 import secrets
 from typing import Any
 
-from flask import abort, current_app, g, render_template
+from flask import abort, current_app, g, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -23,6 +23,7 @@ from wtforms.validators import StopValidation
 
 import crypto
 from intake.forms import StatusForm, _normalise_newlines
+from intake.pages import cached_page
 from intake.receipts import normalize_receipt, receipt_lookup_key
 from intake.storage import NoRecipientError, StorageFullError, today
 from intake.views import blueprint, circuit
@@ -97,6 +98,10 @@ def _not_found() -> str:
 
 @blueprint.route("/<lang:lang>/status", methods=["GET", "POST"])
 def status() -> Any:
+    if request.method == "GET":
+        # The empty status page: rendered once per language, this visitor's CSRF token filled in.
+        return cached_page(lambda: render_template("status.html", form=StatusForm(formdata=None), answer=None),
+                           with_token=True)  # fmt: skip
     form = StatusForm()
     if not form.validate_on_submit():
         form.receipt.data = ""  # never send back what was typed: a near-miss of a receipt is almost the receipt

@@ -8,6 +8,7 @@ everything again when the request is sealed: the schema has one source of truth.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
 from typing import Any
 
 from flask_babel import gettext, ngettext
@@ -212,20 +213,25 @@ class RequestForm(FlaskForm):  # type: ignore[misc]
 
     def to_request(self, locale: str, day: Any) -> dict[str, Any]:
         """The schema v1 request for ``crypto.seal_request`` (call only after ``validate``)."""
-        request: dict[str, Any] = {"schema": 1, "locale": locale, "submitted_on": day, "consent": True}
-        for name in ("danger", "detention", "location", "contact_method"):
-            request[name] = getattr(self, name).data or None
-        for name in ("threat_from", "documents"):
-            request[name] = list(getattr(self, name).data or [])
-        request["people"] = form_integer(self.people.data)
-        request["children"] = form_integer(self.children.data)
-        for name in TEXT_LIMITS:
-            request[name] = getattr(self, name).data or ""
-        if not request["story"].strip():
-            # Only a person in danger now may leave the story out (see required_unless_in_danger_now); schema
-            # v1 requires a story, so the caseworker reads this fixed line, in the person's language, instead.
-            request["story"] = gettext("(No story was written: the person said they are in danger now.)")
-        return request
+        return to_request(self.data, locale, day)
+
+
+def to_request(data: Mapping[str, Any], locale: str, day: Any) -> dict[str, Any]:
+    """The schema v1 request from validated field data (RequestForm.data, or intake.fastform.answers)."""
+    request: dict[str, Any] = {"schema": 1, "locale": locale, "submitted_on": day, "consent": True}
+    for name in ("danger", "detention", "location", "contact_method"):
+        request[name] = data[name] or None
+    for name in ("threat_from", "documents"):
+        request[name] = list(data[name] or [])
+    request["people"] = form_integer(data["people"])
+    request["children"] = form_integer(data["children"])
+    for name in TEXT_LIMITS:
+        request[name] = data[name] or ""
+    if not request["story"].strip():
+        # Only a person in danger now may leave the story out (see required_unless_in_danger_now); schema
+        # v1 requires a story, so the caseworker reads this fixed line, in the person's language, instead.
+        request["story"] = gettext("(No story was written: the person said they are in danger now.)")
+    return request
 
 
 def receipt_shape(form: Form, field: Field) -> None:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import datetime
 import hmac
 import secrets
+import sqlite3
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
@@ -35,6 +36,7 @@ from intake.database import (
     make_engine,
     today,
 )
+from intake.group_commit import GroupCommit, Pending
 from intake.tables import COLLECTED_COUNTER, RECEIVED, RECEIVED_COUNTER, counters, envelopes, receipts, recipients
 from intake.tables import replies as replies_table
 
@@ -44,14 +46,27 @@ __all__ = [
 ]  # fmt: skip
 
 # Statements are built once: constructing SQLAlchemy expressions per request costs more than running them.
+# One round trip: count this envelope in, and read how many were collected (to know how many are waiting).
+_COLLECTED_NOW = counters.alias("collected")
 _BUMP_RECEIVED = (update(counters).where(counters.c.name == RECEIVED_COUNTER).values(value=counters.c.value + 1)
-                  .returning(counters.c.value))  # fmt: skip
+                  .returning(counters.c.value, select(_COLLECTED_NOW.c.value)
+                             .where(_COLLECTED_NOW.c.name == COLLECTED_COUNTER).scalar_subquery()))  # fmt: skip
 _PENDING = select(func.count()).select_from(envelopes)
-_COLLECTED = select(counters.c.value).where(counters.c.name == COLLECTED_COUNTER)
 _INSERT_ENVELOPE = insert(envelopes)
 _INSERT_RECEIPT = insert(receipts)
+# A submission's statements as SQLite's driver runs them (see _store_group): sqlite3 prepares each once per
+# connection and reuses it, where SQLAlchemy spent more per call (cache lookups, parameter and result
+# processing) than SQLite did. Dates are stored as SQLAlchemy's SQLite Date stores them (ISO text), which
+# tests/intake/test_storage.py reads back through the tables above.
+_SQLITE_RECIPIENTS = "SELECT fingerprint, public_text FROM recipients ORDER BY added_on, fingerprint"
+_SQLITE_COUNTERS = "SELECT (SELECT value FROM counters WHERE name = ?), (SELECT value FROM counters WHERE name = ?)"
+_SQLITE_SET_COUNTER = "UPDATE counters SET value = ? WHERE name = ?"
+_SQLITE_ENVELOPE = "INSERT INTO envelopes (id, serial, envelope, received_on, sealed_to) VALUES (?, NULL, ?, ?, ?)"
+_SQLITE_RECEIPT = "INSERT INTO receipts (lookup, envelope_id, status, status_on) VALUES (?, ?, ?, ?)"
 _RECEIPT = select(receipts.c.lookup, receipts.c.status).where(receipts.c.lookup == bindparam("lookup"))
 _RECIPIENTS = select(recipients).order_by(recipients.c.added_on, recipients.c.fingerprint)
+_RECIPIENTS_SEALED = (select(recipients.c.fingerprint, recipients.c.public_text)
+                      .order_by(recipients.c.added_on, recipients.c.fingerprint))  # fmt: skip
 _REPLIES = (select(replies_table.c.id, replies_table.c.container, replies_table.c.stored_on)
             .where(replies_table.c.mailbox == bindparam("mailbox")))  # fmt: skip
 
@@ -89,6 +104,11 @@ class Storage(Database):
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self._parsed: dict[str, crypto.PublicIdentity] = {}
+        # The recipient set the last submission found, (fingerprint, key text) pairs: the next one is sealed to
+        # it before the write lock is taken, and the set is checked again under the lock (see seal_and_store).
+        self._last_recipients: tuple[tuple[str, str], ...] | None = None
+        # SQLite: submissions that arrive together share one commit (one fsync); see intake.group_commit.
+        self._group = GroupCommit(self.writing, self._store_group) if self.is_sqlite else None
 
     # --- submissions -------------------------------------------------------------------------------
 
@@ -99,15 +119,27 @@ class Storage(Database):
     def seal_and_store(
         self, seal: Callable[[list[crypto.PublicIdentity]], bytes], lookup: bytes, day: datetime.date, max_pending: int
     ) -> bytes:
-        """In one transaction: read the recipients, ``seal(recipients)`` in memory, store the envelope.
+        """``seal(recipients)`` in memory, then store the envelope in one transaction.
 
-        Durable when this returns. An exception from ``seal`` rolls everything back. Raises
-        NoRecipientError when no caseworker key is registered, StorageFullError past ``max_pending``.
+        Sealing (an X25519 and 32 KiB of AEAD) happens before the write lock is taken, to the recipient set
+        the previous submission found; under the lock the set is read again and, if it changed meanwhile,
+        the request is sealed again there, so an envelope is always sealed to exactly the set its
+        transaction saw (tests/intake/test_seal_outside_lock.py). On SQLite the transaction may hold other
+        submissions too (group commit, tests/intake/test_group_commit.py). Durable when this returns. An
+        exception from ``seal`` stores nothing. Raises NoRecipientError when no caseworker key is
+        registered, StorageFullError past ``max_pending``.
         """
         try:
+            known = self._last_recipients
+            if known is None:
+                with self.reading() as conn:
+                    known = self._recipient_set(conn)
+            envelope = seal([self._public(text) for _, text in known]) if known else None
+            if self._group is not None:
+                return self._group.submit((seal, known, envelope, lookup, day, max_pending))  # type: ignore[no-any-return]
             with self.writing() as conn:
-                return self._seal_and_store(conn, seal, lookup, day, max_pending)
-        except OperationalError as error:
+                return self._seal_and_store(conn, seal, (known, envelope), lookup, day, max_pending)
+        except (OperationalError, sqlite3.OperationalError) as error:
             if is_out_of_space(error):
                 # The transaction rolled back; the person gets the 503 page, the operator frees space.
                 raise DiskFullError("the database or its disk is full") from None
@@ -123,18 +155,24 @@ class Storage(Database):
         self,
         conn: Connection,
         seal: Callable[[list[crypto.PublicIdentity]], bytes],
+        sealed: tuple[tuple[tuple[str, str], ...], bytes | None],
         lookup: bytes,
         day: datetime.date,
         max_pending: int,
     ) -> bytes:
-        found = [(row.fingerprint, self._public(row.public_text)) for row in conn.execute(_RECIPIENTS)]
+        """One submission in its own transaction (PostgreSQL; SQLite stores groups, see _store_group)."""
+        found = self._recipient_set(conn)
         if not found:
             raise NoRecipientError("no caseworker key is registered")
-        envelope = seal([public for _, public in found])
-        received = conn.execute(_BUMP_RECEIVED).scalar_one()
+        known, envelope = sealed
+        if found != known or envelope is None:
+            # A key was added or removed since: seal again, under the lock, to the set stored with it.
+            envelope = seal([self._public(text) for _, text in found])
+        self._last_recipients = found
         # Envelopes stored before this one: only acks delete, so this is an O(1) read where count(*)
         # would scan a table that may hold many thousands of envelopes.
-        if received - 1 - conn.execute(_COLLECTED).scalar_one() >= max_pending:
+        received, collected = conn.execute(_BUMP_RECEIVED).one()
+        if received - 1 - collected >= max_pending:
             raise StorageFullError("too many envelopes are waiting for export")  # rolls the counter back too
         entry_id = secrets.token_bytes(16)
         conn.execute(_INSERT_ENVELOPE, {"id": entry_id, "serial": None, "envelope": envelope, "received_on": day,
@@ -142,6 +180,39 @@ class Storage(Database):
         conn.execute(_INSERT_RECEIPT, {"lookup": lookup, "envelope_id": entry_id, "status": RECEIVED,
                                        "status_on": day})  # fmt: skip
         return entry_id
+
+    def _store_group(self, conn: Connection, group: list[Pending]) -> None:
+        """SQLite: the submissions of one group commit (intake.group_commit), each as _seal_and_store would."""
+        driver: Any = conn.connection.driver_connection  # sqlite3.Connection
+        found = tuple(driver.execute(_SQLITE_RECIPIENTS))
+        if not found:
+            for item in group:
+                item.error = NoRecipientError("no caseworker key is registered")
+            return
+        received, collected = driver.execute(_SQLITE_COUNTERS, (RECEIVED_COUNTER, COLLECTED_COUNTER)).fetchone()
+        sealed_to, stored = ",".join(fp for fp, _ in found), 0
+        for item in group:
+            seal, known, envelope, lookup, day, max_pending = item.work
+            if found != known or envelope is None:
+                try:  # a key was added or removed since: seal again, under the lock, to the set stored with it
+                    envelope = seal([self._public(text) for _, text in found])
+                except Exception as error:
+                    item.error = error
+                    continue
+            if received + stored - collected >= max_pending:
+                item.error = StorageFullError("too many envelopes are waiting for export")
+                continue
+            item.result = entry_id = secrets.token_bytes(16)
+            driver.execute(_SQLITE_ENVELOPE, (entry_id, envelope, day.isoformat(), sealed_to))
+            driver.execute(_SQLITE_RECEIPT, (lookup, entry_id, RECEIVED, day.isoformat()))
+            stored += 1
+        if stored:
+            driver.execute(_SQLITE_SET_COUNTER, (received + stored, RECEIVED_COUNTER))
+        self._last_recipients = found
+
+    @staticmethod
+    def _recipient_set(conn: Connection) -> tuple[tuple[str, str], ...]:
+        return tuple((row.fingerprint, row.public_text) for row in conn.execute(_RECIPIENTS_SEALED))
 
     def receipt_status(self, lookup: bytes) -> str | None:
         with self.reading() as conn:

@@ -14,7 +14,9 @@ from werkzeug.routing import BaseConverter
 from werkzeug.wrappers import Response
 
 import crypto
-from intake.forms import RequestForm
+from intake import fastform
+from intake.forms import RequestForm, to_request
+from intake.pages import cached_page
 from intake.receipts import new_receipt, normalize_receipt, receipt_lookup_key
 from intake.storage import NoRecipientError, StorageFullError, today
 
@@ -88,7 +90,7 @@ def quick_exit() -> Response:
 
 @blueprint.route("/<lang:lang>/")
 def landing() -> str:
-    return render_template("landing.html")
+    return cached_page(lambda: render_template("landing.html"), with_token=False)
 
 
 class SealingFailedError(Exception):
@@ -106,12 +108,22 @@ REFUSALS = {
 FORMS = {"intake.request_form": "request.html", "intake.urgent_form": "urgent.html"}
 
 
+def _render_form(form: RequestForm, banner: Any = None) -> str:
+    return render_template(FORMS.get(request.endpoint or "", "request.html"), form=form, banner=banner)
+
+
 def _form_page(form: RequestForm, status: int = 200, banner: Any = None) -> Any:
-    page = render_template(FORMS.get(request.endpoint or "", "request.html"), form=form, banner=banner)
-    response = current_app.make_response((page, status))
+    response = current_app.make_response((_render_form(form, banner), status))
     if status in RETRY_AFTER:
         response.headers["Retry-After"] = str(RETRY_AFTER[status])
     return response
+
+
+def _filled_form() -> RequestForm:
+    """The posted answers in the form, validated (no errors: they passed), to be shown again with a message."""
+    form = RequestForm()
+    form.validate()
+    return form
 
 
 def _seal(request_data: dict[str, Any]) -> Any:
@@ -138,38 +150,48 @@ def urgent_form() -> Any:
 
 
 def _submit() -> Any:
-    form = RequestForm()
-    if request.method == "GET" or "relang" in request.form:
+    if request.method == "GET":
+        # The empty form: rendered once per language, this visitor's CSRF token filled in (intake.pages).
+        return cached_page(lambda: _render_form(RequestForm()), with_token=True)
+    if "relang" in request.form:
         # A language button is a submit button of this form: the answers come along into the other language.
-        return _form_page(form)
-    if not form.validate_on_submit():
-        return _form_page(form, banner=_("Please check these answers:"))
+        return _form_page(RequestForm())
+    # The usual case, valid answers, is read without building the form (intake.fastform); the form is built
+    # when there is something to show: errors, or a refusal that keeps the answers.
+    data = fastform.answers(request.form) if g.get("csrf_valid") and not request.files else None
+    if data is None:
+        checked = RequestForm()
+        if not checked.validate_on_submit():
+            return _form_page(checked, banner=_("Please check these answers:"))
+        data = checked.data
     services = _services()
     if not services.submit_limiter.allow(circuit()):
-        return _form_page(form, 429, REFUSALS[429])
+        return _form_page(_filled_form(), 429, REFUSALS[429])
     day = today()
     receipt = new_receipt()
     digits = normalize_receipt(receipt) or ""
     lookup = receipt_lookup_key(digits, services.receipt_secret)
     # Schema 2: the request carries the public half of the reply key its receipt opens (intake.conversation).
     reply_key = crypto.derive_reply_keypair(digits, services.reply_secret).public.to_b64()
-    request_data = {**form.to_request(g.lang, day), "schema": 2, "kind": "request", "reply_key": reply_key}
+    request_data = {**to_request(data, g.lang, day), "schema": 2, "kind": "request", "reply_key": reply_key}
     try:
         services.storage.seal_and_store(_seal(request_data), lookup, day, services.config.max_pending)
     except crypto.RequestTooLargeError:
+        form = _filled_form()
         form.story.errors = [_("Your text is too long once encoded; please shorten the story.")]
         return _form_page(form, banner=_("Please check these answers:"))
     except crypto.RequestInvalidError as error:
+        form = _filled_form()
         field = getattr(form, error.field, None) if error.field in form.data else None
         (field or form.story).errors = [_("Please check this answer.")]
         return _form_page(form, banner=_("Please check these answers:"))
     except (StorageFullError, NoRecipientError):
-        return _form_page(form, 503, REFUSALS[503])
+        return _form_page(_filled_form(), 503, REFUSALS[503])
     except (crypto.CryptoError, SealingFailedError) as error:
         # The operator's line: the type only (no client data), and where to look.
         log.error("a request could not be sealed (%s): check the caseworker keys with `intake recipients list`",
                   type(error).__name__)  # fmt: skip
-        return _form_page(form, 503, REFUSALS[503])
+        return _form_page(_filled_form(), 503, REFUSALS[503])
     # The commit above is durable (synchronous=FULL / PostgreSQL commit) before this page is sent.
     return receipt_page(receipt)
 

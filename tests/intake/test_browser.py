@@ -53,6 +53,7 @@ def browser(tmp_path: Path) -> Iterator[object]:
 
 def test_russian_form_with_javascript_off(served: tuple[str, Flask], browser: object,
                                           identity: crypto.Identity) -> None:  # fmt: skip
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -64,7 +65,10 @@ def test_russian_form_with_javascript_off(served: tuple[str, Flask], browser: ob
         """Click a link or button and wait until the next page has replaced this one."""
         page = driver.find_element(By.TAG_NAME, "html")
         element.click()
-        WebDriverWait(driver, 90).until(expected_conditions.staleness_of(page))
+        # ChromeDriver may answer 'node does not belong to the document' (not 'stale') when the page is
+        # replaced in the middle of the check: that too is the page being replaced, so look again.
+        WebDriverWait(driver, 90, ignored_exceptions=[WebDriverException]).until(
+            expected_conditions.staleness_of(page))
         WebDriverWait(driver, 90).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
     # Given the landing page, reached through the default language, with scripts disabled

@@ -21,6 +21,7 @@ ANSWER = "Я в Грозном, могу говорить вечером."
 def test_the_person_reads_a_reply_and_answers_with_javascript_off(
     served: tuple[str, Flask], browser: object, identity: crypto.Identity  # noqa: F811
 ) -> None:
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -32,7 +33,10 @@ def test_the_person_reads_a_reply_and_answers_with_javascript_off(
     def navigate(element: Any) -> None:
         page = find(By.TAG_NAME, "html")
         element.click()
-        WebDriverWait(driver, 90).until(expected_conditions.staleness_of(page))
+        # ChromeDriver may answer 'node does not belong to the document' (not 'stale') when the page is
+        # replaced in the middle of the check: that too is the page being replaced, so look again.
+        WebDriverWait(driver, 90, ignored_exceptions=[WebDriverException]).until(
+            expected_conditions.staleness_of(page))
 
     # Given a request sent from the Russian form, and its receipt
     driver.get(base + "/ru/request")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import io
 import secrets
+from collections.abc import Iterator
 
 import pytest
 
@@ -17,7 +18,7 @@ DAY = datetime.date(2026, 11, 22)
 
 
 @pytest.fixture
-def storage(config: IntakeConfig, identity: crypto.Identity) -> Storage:
+def storage(config: IntakeConfig, identity: crypto.Identity) -> Iterator[Storage]:
     Instance(config).initialize()
     storage = Storage(config.database_url)
     storage.add_recipient(identity.public, DAY)
@@ -182,3 +183,21 @@ def test_pending_cap_frees_exactly_what_acknowledgements_collect(
     with pytest.raises(StorageFullError):
         storage.store_submission(envelope_for(identity), secrets.token_bytes(32), DAY, max_pending=3)
     assert storage.pending_count() == 3
+
+
+def test_a_submission_reads_back_through_the_tables_as_stored(storage: Storage, identity: crypto.Identity) -> None:
+    """On SQLite the submission's statements run on the driver (storage._SQLITE_*): what they write must
+    read back through the SQLAlchemy tables exactly as the Core statements would have written it."""
+    from intake.tables import envelopes, receipts
+
+    lookup = secrets.token_bytes(32)
+    envelope = envelope_for(identity)
+    entry = storage.seal_and_store(lambda _keys: envelope, lookup, DAY, max_pending=10)
+    with storage.reading() as conn:
+        stored = conn.execute(envelopes.select().where(envelopes.c.id == entry)).one()
+        receipt = conn.execute(receipts.select().where(receipts.c.lookup == lookup)).one()
+        received = conn.exec_driver_sql("SELECT value FROM counters WHERE name = 'received'").scalar_one()
+    assert (bytes(stored.id), bytes(stored.envelope), stored.serial) == (entry, envelope, None)
+    assert stored.received_on == DAY and stored.sealed_to == identity.public.fingerprint
+    assert (bytes(receipt.envelope_id), receipt.status, receipt.status_on) == (entry, "received", DAY)
+    assert received == 1 and storage.receipt_status(lookup) == "received" and storage.pending_count() == 1

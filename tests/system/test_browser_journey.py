@@ -137,12 +137,16 @@ class Journey:
 
     def go(self, css: str) -> None:
         """Click ``css`` and wait until the next page has replaced this one."""
+        from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.support import expected_conditions
         from selenium.webdriver.support.ui import WebDriverWait
 
         page = self.find("html")
         self.find(css).click()
-        WebDriverWait(self.driver, 90).until(expected_conditions.staleness_of(page))  # a loaded CI machine
+        # ChromeDriver may answer 'node does not belong to the document' (not 'stale') when the page is
+        # replaced in the middle of the check: that too is the page being replaced, so look again.
+        WebDriverWait(self.driver, 90, ignored_exceptions=[WebDriverException]).until(
+            expected_conditions.staleness_of(page))
 
     def shot(self, name: str) -> Path:
         return self.artifacts / f"journey-{self.engine}-{self.lang}-{self.step:02d}-{name}"
