@@ -77,13 +77,15 @@ def _holds(path: Path, needle: str) -> bool:
 
 def _after(driver: Any, click: Any, *, text: str) -> None:
     """Click, then wait until the next page holds ``text`` (a form post returns before the page has loaded)."""
-    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     old_page = driver.find_element(By.TAG_NAME, "html")
     click.click()
-    wait = WebDriverWait(driver, 90, ignored_exceptions=(StaleElementReferenceException,))  # a loaded CI machine
+    # A stale element, or ChromeDriver's 'node does not belong to the document' when the page is replaced in
+    # the middle of a check: both mean the page is being replaced, so look again (a loaded CI machine: 90 s).
+    wait = WebDriverWait(driver, 90, ignored_exceptions=(WebDriverException,))
     wait.until(expected_conditions.staleness_of(old_page))
     wait.until(lambda d: text in d.find_element(By.TAG_NAME, "body").text)
 
