@@ -23,6 +23,7 @@ import datetime
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import crypto
 from triage import importer, threads
@@ -175,6 +176,15 @@ class Session:
     def count_cases(self) -> int:
         return self.store.count()
 
+    def _open_all(
+        self, policy: Policy, statuses: Collection[str] | None, jobs: int | None, reopen: bool,
+        advance: Callable[[int], None] | None, *, as_json: bool,
+    ) -> tuple[list[Any], Skipped]:  # fmt: skip
+        skipped = Skipped()
+        job = self._list_job(policy, statuses, as_json, reopen)
+        opened = list(open_all(self.store.db, job, jobs=jobs or default_jobs(), skipped=skipped, advance=advance))
+        return opened, skipped
+
     def list_cases(
         self,
         policy: Policy,
@@ -185,9 +195,7 @@ class Session:
         advance: Callable[[int], None] | None = None,
     ) -> CaseList:
         """Every case this caseworker may read, opened in memory and sorted most urgent first."""
-        skipped = Skipped()
-        job = self._list_job(policy, statuses, False, reopen)
-        opened = list(open_all(self.store.db, job, jobs=jobs or default_jobs(), skipped=skipped, advance=advance))
+        opened, skipped = self._open_all(policy, statuses, jobs, reopen, advance, as_json=False)
         opened.sort(key=Case.sort_key)
         return CaseList(opened, skipped)
 
@@ -201,9 +209,7 @@ class Session:
         advance: Callable[[int], None] | None = None,
     ) -> EncodedCaseList:
         """Like ``list_cases``, but each case kept only as its JSON encoding (see ``triage.render.case_json``)."""
-        skipped = Skipped()
-        job = self._list_job(policy, statuses, True, reopen)
-        pairs = list(open_all(self.store.db, job, jobs=jobs or default_jobs(), skipped=skipped, advance=advance))
+        pairs, skipped = self._open_all(policy, statuses, jobs, reopen, advance, as_json=True)
         pairs.sort(key=lambda pair: pair[0])
         return EncodedCaseList([encoded for _, encoded in pairs], skipped)
 

@@ -193,7 +193,7 @@ class CaseStore:
 
     def _upgrade_trust(self) -> None:
         """A store made before the trust record: gather its sealed pins into one, once."""
-        key = self._key()
+        key = self.unlocked_key()
         with self.transaction():
             if self.db.execute("SELECT 1 FROM meta WHERE name = ?", (trust.TRUST_ROW,)).fetchone() is None:
                 state = trust.TrustState(server=self.get_meta("server"), last_bundle=self.get_meta("last_bundle"))
@@ -205,7 +205,7 @@ class CaseStore:
 
     def save_trust(self) -> None:
         """Seal the trust state with the envelopes as they are now; call inside a write transaction."""
-        trust.save(self.db, self._key(), self.trust)
+        trust.save(self.db, self.unlocked_key(), self.trust)
 
     def grant(self, fingerprint: str) -> crypto.PublicIdentity:
         row = self.db.execute("SELECT public_key FROM caseworkers WHERE fingerprint = ?", (fingerprint,)).fetchone()
@@ -214,11 +214,11 @@ class CaseStore:
         public = crypto.PublicIdentity.from_text(row[0])
         self.db.execute(
             "UPDATE caseworkers SET wrapped_store_key = ? WHERE fingerprint = ?",
-            (self._key().wrap_for(public), fingerprint),
+            (self.unlocked_key().wrap_for(public), fingerprint),
         )
         return public
 
-    def _key(self) -> crypto.StoreKey:
+    def unlocked_key(self) -> crypto.StoreKey:
         if self.key is None:
             raise HomeError("The case store is locked.")
         return self.key
@@ -229,10 +229,10 @@ class CaseStore:
         row = self.db.execute("SELECT sealed FROM meta WHERE name = ?", (name,)).fetchone()
         if row is None:
             return None
-        return json.loads(self._key().open(row[0], context=b"meta:" + name.encode()))
+        return json.loads(self.unlocked_key().open(row[0], context=b"meta:" + name.encode()))
 
     def set_meta(self, name: str, value: Any) -> None:
-        sealed = self._key().seal(json.dumps(value).encode(), context=b"meta:" + name.encode())
+        sealed = self.unlocked_key().seal(json.dumps(value).encode(), context=b"meta:" + name.encode())
         self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, sealed))
 
     def pinned_server(self) -> crypto.ServerPublicKey | None:
@@ -275,7 +275,7 @@ class CaseStore:
         self.cache_request(entry.entry_id, request, opened_by=opened_by)
 
     def cache_request(self, entry_id: bytes, request: bytes, *, opened_by: str) -> None:
-        sealed = self._key().seal(request, context=request_context(entry_id, opened_by))
+        sealed = self.unlocked_key().seal(request, context=request_context(entry_id, opened_by))
         self.db.execute("INSERT OR REPLACE INTO requests VALUES (?, ?, ?)", (entry_id, opened_by, sealed))
 
     def has_cached_request(self, entry_id: bytes, fingerprint: str) -> bool:
@@ -285,11 +285,11 @@ class CaseStore:
         return row is not None
 
     def put_record(self, entry_id: bytes, record: CaseRecord) -> None:
-        sealed = self._key().seal(record.to_bytes(), context=b"case:" + entry_id)
+        sealed = self.unlocked_key().seal(record.to_bytes(), context=b"case:" + entry_id)
         self.db.execute("INSERT OR REPLACE INTO records VALUES (?, ?)", (entry_id, sealed))
 
     def open_record(self, entry_id: bytes, sealed: bytes) -> CaseRecord:
-        return CaseRecord.from_bytes(self._key().open(sealed, context=b"case:" + entry_id))
+        return CaseRecord.from_bytes(self.unlocked_key().open(sealed, context=b"case:" + entry_id))
 
     def serials(self, up_to: int) -> set[int]:
         rows = self.db.execute(

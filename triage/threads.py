@@ -27,7 +27,7 @@ MAX_REPLY_CHARS = 4000
 
 
 def _tag(store: CaseStore, reply_key: str) -> bytes:
-    return store._key().tag(reply_key.encode("ascii"), context=b"reply-key")
+    return store.unlocked_key().tag(reply_key.encode("ascii"), context=b"reply-key")
 
 
 def _followup_context(entry_id: bytes) -> bytes:
@@ -67,7 +67,7 @@ def link_request(store: CaseStore, entry_id: bytes, request: dict[str, Any]) -> 
 
 def _open_followup_record(store: CaseStore, followup_id: bytes) -> dict[str, Any]:
     row = store.db.execute("SELECT sealed FROM records WHERE entry_id = ?", (followup_id,)).fetchone()
-    value: dict[str, Any] = json.loads(store._key().open(row[0], context=_followup_context(followup_id)))
+    value: dict[str, Any] = json.loads(store.unlocked_key().open(row[0], context=_followup_context(followup_id)))
     return value
 
 
@@ -84,7 +84,7 @@ def add_followup(
         (entry.entry_id, entry.serial, today.isoformat(), sequence, digest, entry.envelope),
     )
     kept = {"message": payload["message"], "submitted_on": str(payload["submitted_on"])}
-    sealed = store._key().seal(json.dumps(kept).encode(), context=_followup_context(entry.entry_id))
+    sealed = store.unlocked_key().seal(json.dumps(kept).encode(), context=_followup_context(entry.entry_id))
     store.db.execute("INSERT INTO records VALUES (?, ?)", (entry.entry_id, sealed))
     tag = _tag(store, payload["reply_key"])
     parent = store.db.execute("SELECT entry_id FROM links WHERE tag = ? AND kind = 'request'", (tag,)).fetchone()
@@ -138,7 +138,7 @@ def queue_reply(
     blob = case_id + crypto.mailbox_id(public) + container
     with store.transaction():
         store.db.execute("INSERT INTO outbox VALUES (?, ?)",
-                         (reply_id, store._key().seal(blob, context=b"outbox:" + reply_id)))  # fmt: skip
+                         (reply_id, store.unlocked_key().seal(blob, context=b"outbox:" + reply_id)))  # fmt: skip
         record.thread.append({"dir": "out", "on": today.isoformat(), "by": author, "text": text, "state": "queued",
                               "id": reply_id.hex()})  # fmt: skip
         store.put_record(case_id, record)
@@ -149,7 +149,7 @@ def queued(store: CaseStore) -> list[Queued]:
     found = []
     for reply_id, sealed in store.db.execute("SELECT reply_id, sealed FROM outbox"):
         reply_id = bytes(reply_id)
-        blob = store._key().open(sealed, context=b"outbox:" + reply_id)
+        blob = store.unlocked_key().open(sealed, context=b"outbox:" + reply_id)
         found.append(Queued(reply_id, blob[:16], crypto.AckReply(mailbox=blob[16:48], container=blob[48:])))
     return found
 
