@@ -81,8 +81,8 @@ class CaseRecord:
     audit: list[dict[str, str]] = field(default_factory=list)
     # The fingerprints of the keys the server sealed this request to (from the bundle, invariant 14).
     sealed_to: list[str] = field(default_factory=list)
-    # The conversation (triage.threads): {"dir": "in"|"out", "on", "text", "by"?, "state"}.
-    thread: list[dict[str, str]] = field(default_factory=list)
+    # The conversation (triage.threads): {"dir": "in"|"out", "on", "text", "by"?, "state", "seq"? (int), …}.
+    thread: list[dict[str, Any]] = field(default_factory=list)
 
     def to_bytes(self) -> bytes:
         value = {"status": self.status, "notes": self.notes, "history": self.history,

@@ -45,7 +45,8 @@ def test_upgrade_and_downgrade_carry_data(config: IntakeConfig) -> None:
         l=b"\x02" * 32, i=b"\x01" * 16, d=DAY)  # fmt: skip
     # When upgrading to head, the data is still there and the new tables work
     upgrade(url)
-    assert tables(url) == {"envelopes", "receipts", "counters", "recipients", "applied_acks", "replies"}
+    assert tables(url) == {"envelopes", "receipts", "counters", "recipients", "applied_acks", "replies",
+                           "reply_digests"}
     assert run(url, "SELECT serial, envelope FROM envelopes") == [(1, b"sealed")]
     # (1 submission received, 1 envelope stored: none collected yet)
     assert sorted(run(url, "SELECT name, value FROM counters")) == [

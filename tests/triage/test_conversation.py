@@ -99,12 +99,22 @@ def test_a_reply_is_sealed_to_the_person_and_leaves_with_the_return_file(
     keypair = crypto.derive_reply_keypair(RECEIPT, SECRET)
     assert reply.mailbox == crypto.mailbox_id(keypair.public)
     assert crypto.open_reply(reply.container, keypair).text == "Мы получили вашу заявку. REPLY-CANARY"
-    # Sent once: the next return file carries no reply, and the thread says it was sent
+    # Not confirmed yet: the next return file carries it again, and the thread says carried, not confirmed
     triage.ok("ack", "--out", tmp_path / "ack2.bin")
-    assert crypto.read_ack((tmp_path / "ack2.bin").read_bytes(), server=server.key.public,
-                           caseworkers=[alice]).replies == ()  # fmt: skip
+    again = crypto.read_ack((tmp_path / "ack2.bin").read_bytes(), server=server.key.public, caseworkers=[alice])
+    assert again.replies == (reply,)
     thread = json.loads(triage.ok("list", "--json").stdout)[0]["thread"]
-    assert [(m["dir"], m["state"]) for m in thread] == [("out", "sent")]
+    assert [(m["dir"], m["state"], m["seq"]) for m in thread] == [("out", "carried", 1)]
+    assert "not confirmed" in triage.ok("show", case).output
+    # When a bundle confirms it (the server signs the digest of what it stored), it is delivered
+    confirmed = server.bundle(tmp_path / "2", [], recipients=[alice], delivered=[crypto.reply_digest(reply.container)])
+    assert json.loads(triage.ok("import", confirmed, "--accept-recipients", "--json").stdout)["replies_delivered"] == 1
+    thread = json.loads(triage.ok("list", "--json").stdout)[0]["thread"]
+    assert [(m["dir"], m["state"]) for m in thread] == [("out", "delivered")]
+    # And the next return file carries it no more
+    triage.ok("ack", "--out", tmp_path / "ack3.bin")
+    assert crypto.read_ack((tmp_path / "ack3.bin").read_bytes(), server=server.key.public,
+                           caseworkers=[alice]).replies == ()  # fmt: skip
 
 
 def test_a_ready_made_reply_is_a_starting_text(

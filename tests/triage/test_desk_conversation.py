@@ -56,7 +56,7 @@ def test_the_thread_shows_new_messages_once_and_a_reply_is_sealed_and_queued(des
     assert "It also carries 1 sealed reply." in written
     assert "Ответ-канарейка" not in (next(usb.glob("ack-*.eva"))).read_bytes().decode("latin-1")
     thread = json.loads(triage.ok("list", "--json").stdout)[0]["thread"]
-    assert [m["dir"] for m in thread] == ["in", "out"] and thread[1]["state"] == "sent"
+    assert [m["dir"] for m in thread] == ["in", "out"] and thread[1]["state"] == "carried"
 
 
 def test_an_empty_or_forged_reply_queues_nothing(desk: Any) -> None:
