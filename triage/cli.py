@@ -22,7 +22,7 @@ from triage.errors import HomeError, TriageError
 from triage.freetext import read_text
 from triage.hardening import no_core_dumps
 from triage.home import Home, default_home
-from triage.i18n import Translator
+from triage.i18n import N_, Translator
 from triage.identities import Keygen
 from triage.labels import status_text
 from triage.operations import MAX_NOTE_CHARS
@@ -254,7 +254,7 @@ def reply(app: App, case_id: str, template_name: str | None, language: str, show
     """
     chosen = [n for n in (show_seq, edit_seq, withdraw_seq) if n is not None]
     if len(chosen) > 1 or (chosen and template_name):
-        raise TriageError("Choose one of --show, --edit and --withdraw, without --template.")
+        raise TriageError(N_("Choose one of --show, --edit and --withdraw, without --template."))
     t = app.t
     if show_seq is not None:
         with app.session() as session:

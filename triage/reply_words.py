@@ -26,7 +26,7 @@ _CHANGE_STEMS = (
     "the plan", "meet", "pick me up", "don't come", "do not come", "cancel", "moved", "another city",
     # Russian
     "номер", "телефон", "контакт", "связ", "телеграм", "сигнал", "ватсап", "вотсап", "почт", "адрес",
-    "аккаунт", "ник", "вместо", "поменя", "измен", "смен", "новый", "новая", "новое", "план", "встре",
+    "аккаунт", "вместо", "поменя", "измен", "смен", "новый", "новая", "новое", "план", "встре",
     "не приезж", "не звони", "отмен", "переех", "переезж", "другой город", "пишите", "звоните",
 )  # fmt: skip
 # A phone number or a handle written into the message is a contact detail too.
@@ -50,7 +50,7 @@ def reply_state(message: dict[str, Any], t: Translator) -> str:
     """Where one of our replies is, in a few words."""
     state = message.get("state")
     if state == "queued":
-        return t.gettext("queued: leaves with the next return file")
+        return t.gettext("queued, leaves with the next return file")
     if state == "carried":
         return t.gettext(
             "carried on %(day)s, not confirmed: every return file carries it again until the server confirms it",
