@@ -259,7 +259,8 @@ class Session:
         if server is None or last is None:
             raise TriageError("Nothing has been imported yet, so there is nothing to acknowledge.")
         entries = self.store.ack_entries()
-        replies = threads.queued(self.store)
+        # Unconfirmed replies are carried again; past one file's bound the rest wait for the next file.
+        replies = threads.queued(self.store)[: crypto.MAX_REPLIES]
         data = crypto.make_ack(
             entries, identity=self.identity, server=server, bundle_sequence=last["sequence"], created_on=self.today(),
             replies=[q.reply for q in replies],

@@ -64,6 +64,42 @@ def test_the_receipts_a_return_file_collects_keep_no_day_that_ties_them_to_its_r
     assert not {str(day) for day in receipt_days} & {str(day) for day in reply_days}
 
 
+def _three_replies(app: Flask, identity: crypto.Identity) -> tuple[bytes, crypto.ReplyKeyPair, list[bytes]]:
+    """One person's request collected by a return file that stores three replies; (mailbox, keys, containers)."""
+    client = app.test_client()
+    services = app.extensions["intake"]
+    receipt = receipt_of(submit(client, story="Заявка"))
+    [(entry_id, envelope)] = services.storage.envelope_bytes()
+    keypair = crypto.derive_reply_keypair(receipt.replace(" ", ""), services.reply_secret)
+    mailbox = crypto.mailbox_id(keypair.public)
+    today = datetime.date.today()
+    words = ["Ответ, который человек удалит", "Второй ответ", "Третий ответ"]
+    containers = [crypto.seal_reply(w, written_on=today, seq=n, to=keypair.public) for n, w in enumerate(words, 1)]
+    server_key = Instance(services.config).server_key()
+    data = crypto.make_ack([crypto.AckEntry(entry_id, crypto.envelope_digest(envelope))], identity=identity,
+                           server=server_key.public, bundle_sequence=1, created_on=today,
+                           replies=[crypto.AckReply(mailbox, c) for c in containers])  # fmt: skip
+    services.storage.apply_ack(data, server_key, today)
+    return mailbox, keypair, containers
+
+
+def test_a_deleted_reply_is_gone_from_every_sqlite_file_at_once(sqlite_app: Flask, identity: crypto.Identity) -> None:
+    storage = sqlite_app.extensions["intake"].storage
+    mailbox, _keypair, containers = _three_replies(sqlite_app, identity)
+    instance = sqlite_app.extensions["intake"].config.instance_dir
+
+    def files_holding(needle: bytes) -> list[str]:
+        return [p.name for p in sorted(instance.rglob("*")) if p.is_file() and needle in p.read_bytes()]
+
+    doomed = next(r for r in storage.replies_for(mailbox) if r.container == containers[0])
+    needle = doomed.container[8000:8064]
+    assert files_holding(needle)
+    # When the person deletes it, secure_delete zeroes its pages and the WAL is folded in and truncated
+    assert storage.delete_reply(mailbox, doomed.reply_id)
+    assert files_holding(needle) == []
+    assert files_holding(containers[1][8000:8064]), "the other replies are still there"
+
+
 @pytest.fixture
 def pg_app(tmp_path: Path, postgres_url: str, identity: crypto.Identity) -> Iterator[Flask]:
     config = IntakeConfig(instance_dir=tmp_path / "instance", database_url=postgres_url, default_locale="en")
@@ -92,23 +128,9 @@ def test_a_deleted_reply_leaves_every_postgresql_table_file_after_compact(
     pg_app: Flask, identity: crypto.Identity
 ) -> None:
     # Given three replies stored on PostgreSQL, the first of which the person will delete
-    client = pg_app.test_client()
     storage = pg_app.extensions["intake"].storage
-    receipt = receipt_of(submit(client, story="Заявка"))
-    [(entry_id, envelope)] = storage.envelope_bytes()
-    services = pg_app.extensions["intake"]
-    keypair = crypto.derive_reply_keypair(receipt.replace(" ", ""), services.reply_secret)
-    mailbox = crypto.mailbox_id(keypair.public)
-    words = ["Ответ, который человек удалит", "Второй ответ", "Третий ответ"]
-    today = datetime.date.today()
-    replies = [crypto.AckReply(mailbox, crypto.seal_reply(w, written_on=today, seq=n, to=keypair.public))
-               for n, w in enumerate(words, start=1)]  # fmt: skip
-    server_key = Instance(services.config).server_key()
-    data = crypto.make_ack([crypto.AckEntry(entry_id, crypto.envelope_digest(envelope))], identity=identity,
-                           server=server_key.public, bundle_sequence=1, created_on=datetime.date.today(),
-                           replies=replies)  # fmt: skip
-    storage.apply_ack(data, server_key, datetime.date.today())
-    doomed = next(r for r in storage.replies_for(mailbox) if r.container == replies[0].container)
+    mailbox, keypair, containers = _three_replies(pg_app, identity)
+    doomed = next(r for r in storage.replies_for(mailbox) if r.container == containers[0])
     needle = doomed.container[8000:8064]  # 64 bytes of ciphertext from the middle of the container
     assert any(path.startswith("base/") for path in _files_holding(pg_app, needle))
     # When the person deletes it: VACUUM frees its space but does not overwrite it (the bytes stay in the file)
