@@ -219,6 +219,9 @@ def ack(app: App, out: Path, overwrite: bool) -> None:
                + t.ngettext("carries %(num)d reply", "carries %(num)d replies", written.replies) + ", "
                + t.gettext("signed by %(name)s.", name=written.signer))  # fmt: skip
     click.echo(t.gettext("Carry it to the server; the operator runs `intake apply-ack %(name)s`.", name=out.name))
+    if written.replies:
+        click.echo(t.gettext("Replies stay queued, carried but not confirmed, until a bundle from the server says it "
+                             "stored them; until then every return file carries them again."))  # fmt: skip
 
 
 @main.command()
