@@ -58,6 +58,12 @@ def reply_state(message: dict[str, Any], t: Translator) -> str:
         )
     if state == "delivered":
         return t.gettext("delivered: the server confirmed it on %(day)s", day=message.get("delivered_on", "?"))
+    if state == "withdrawn" and message.get("delivered_on"):
+        return t.gettext(
+            "withdrawn on %(day)s, but the return file that had carried it was applied: the server confirmed on "
+            "%(confirmed)s that it stored it, so the person can read it",
+            day=message.get("withdrawn_on", "?"), confirmed=message["delivered_on"],
+        )
     if state == "withdrawn" and message.get("carried_on"):
         return t.gettext(
             "withdrawn on %(day)s, but a return file had carried it: it may still reach the person",

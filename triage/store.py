@@ -56,6 +56,7 @@ CREATE TABLE IF NOT EXISTS followups (
 CREATE TABLE IF NOT EXISTS links (tag BLOB NOT NULL, entry_id BLOB NOT NULL, kind TEXT NOT NULL,
                                   PRIMARY KEY (tag, entry_id));
 CREATE TABLE IF NOT EXISTS outbox (reply_id BLOB PRIMARY KEY, sealed BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS recalled (reply_id BLOB PRIMARY KEY, sealed BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS requests (
     entry_id BLOB NOT NULL, fingerprint TEXT NOT NULL, sealed BLOB NOT NULL, PRIMARY KEY (entry_id, fingerprint)
 );

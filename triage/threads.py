@@ -229,8 +229,18 @@ def withdraw_reply(store: CaseStore, case_id: bytes, record: CaseRecord, seq: in
     if state == WITHDRAWN:
         raise TriageError(N_("That reply was withdrawn already."))
     carried_on = message.get("carried_on") if state == CARRIED else None
+    reply_id = bytes.fromhex(message["id"])
     with store.transaction():
-        store.db.execute("DELETE FROM outbox WHERE reply_id = ?", (bytes.fromhex(message["id"]),))
+        if carried_on:
+            # Watched after withdrawal: if the return file that carried it is applied after all, the next
+            # bundle's confirmation says so on this entry (the caseworker must know the person can read it).
+            row = store.db.execute("SELECT sealed FROM outbox WHERE reply_id = ?", (reply_id,)).fetchone()
+            if row is not None:
+                blob = store.unlocked_key().open(row[0], context=b"outbox:" + reply_id)
+                watched = store.unlocked_key().seal(blob[:16] + crypto.reply_digest(blob[48:]),
+                                                    context=b"recalled:" + reply_id)  # fmt: skip
+                store.db.execute("INSERT OR REPLACE INTO recalled VALUES (?, ?)", (reply_id, watched))
+        store.db.execute("DELETE FROM outbox WHERE reply_id = ?", (reply_id,))
         message.update(state=WITHDRAWN, withdrawn_on=today.isoformat())
         record.audit.append({"on": today.isoformat(), "by": author, "action": "reply-withdraw",
                              "value": f"{seq} carried" if carried_on else str(seq)})  # fmt: skip
@@ -275,4 +285,20 @@ def mark_delivered(store: CaseStore, delivered: tuple[bytes, ...], today: dateti
     for item in done:
         store.db.execute("DELETE FROM outbox WHERE reply_id = ?", (item.reply_id,))
     _set_state(store, done, state=DELIVERED, delivered_on=today.isoformat())
+    _confirm_recalled(store, confirmed, today)
     return len(done)
+
+
+def _confirm_recalled(store: CaseStore, confirmed: set[bytes], today: datetime.date) -> None:
+    """A withdrawn reply that a return file had carried and that reached the server after all: say so."""
+    for reply_id, sealed in store.db.execute("SELECT reply_id, sealed FROM recalled").fetchall():
+        reply_id = bytes(reply_id)
+        watched = store.unlocked_key().open(sealed, context=b"recalled:" + reply_id)
+        if watched[16:] not in confirmed:
+            continue
+        store.db.execute("DELETE FROM recalled WHERE reply_id = ?", (reply_id,))
+        record = _record(store, watched[:16])
+        for message in record.thread:
+            if message.get("id") == reply_id.hex():
+                message["delivered_on"] = today.isoformat()
+        store.put_record(watched[:16], record)

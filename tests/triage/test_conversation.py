@@ -266,6 +266,11 @@ def test_a_queued_reply_can_be_shown_changed_and_withdrawn_until_it_leaves(
     assert crypto.read_ack((tmp_path / "ack2.bin").read_bytes(), server=server.key.public,
                            caseworkers=[alice]).replies == ()  # fmt: skip
     assert_one_sentence(triage.run("reply", case, "--withdraw", "1"), "withdrawn already")
+    # When the return file that carried it is applied after all, the next bundle's confirmation says so
+    confirmed = server.bundle(tmp_path / "2", [], recipients=[alice], delivered=[crypto.reply_digest(carried.container)])
+    triage.ok("import", confirmed, "--accept-recipients")
+    assert "confirmed on 2026" in flat(triage.ok("show", case).output)
+    assert "so the person can read it" in flat(triage.ok("show", case).output)
     assert_one_sentence(triage.run("reply", case, "--show", "9"), "no reply with that number")
     # And a new reply gets the next number, so the person still sees them in the order written
     triage.ok("reply", case, input="Третий")
