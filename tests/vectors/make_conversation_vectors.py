@@ -167,6 +167,14 @@ def return_files(
     write("ack-success-with-replies", good, kind="ack", expect="success",
           payload_blake2b=b2(joined + b"".join(r.mailbox + r.container for r in replies)),
           comment="two replies to one mailbox, in the order written", **trusted)  # fmt: skip
+    old_plain = b'{"text":"Old reply.","written_on":"2026-11-22"}'
+    old_container = MAGIC + b"\x01" + nacl.bindings.crypto_box_seal(
+        len(old_plain).to_bytes(4, "big") + old_plain + bytes(PLAINTEXT_BUCKET - len(old_plain)), pair.public.raw)
+    mixed = [crypto.AckReply(mailbox, old_container), replies[0]]
+    write("ack-success-with-version-1-reply", crypto.make_ack(entries, identity=alice, server=server.public,
+          bundle_sequence=7, created_on=DAY, replies=mixed), kind="ack", expect="success",
+          payload_blake2b=b2(joined + b"".join(r.mailbox + r.container for r in mixed)),
+          comment="a reply container of version 1 next to one of version 2: both are carried", **trusted)  # fmt: skip
     head = (b"ITKA" + u8(1) + alice.public.sign_public + server.public.raw + (7).to_bytes(8, "big") + bytes(16)
             + encode_day(DAY) + len(entries).to_bytes(4, "big") + joined)  # fmt: skip
     write("ack-success-version-1", signed(head, alice.sign), kind="ack", expect="success", payload_blake2b=b2(joined),
