@@ -267,7 +267,8 @@ def test_a_queued_reply_can_be_shown_changed_and_withdrawn_until_it_leaves(
                            caseworkers=[alice]).replies == ()  # fmt: skip
     assert_one_sentence(triage.run("reply", case, "--withdraw", "1"), "withdrawn already")
     # When the return file that carried it is applied after all, the next bundle's confirmation says so
-    confirmed = server.bundle(tmp_path / "2", [], recipients=[alice], delivered=[crypto.reply_digest(carried.container)])
+    digest = crypto.reply_digest(carried.container)
+    confirmed = server.bundle(tmp_path / "2", [], recipients=[alice], delivered=[digest])
     triage.ok("import", confirmed, "--accept-recipients")
     assert "confirmed on 2026" in flat(triage.ok("show", case).output)
     assert "so the person can read it" in flat(triage.ok("show", case).output)
