@@ -205,11 +205,13 @@ def edit_reply(
     check_editable(message, seq)
     public = _reply_key(request)
     _check_length(text)
-    container = crypto.seal_reply(text, written_on=today, seq=seq, to=public)
+    # The day it was first written stays (with its seq, it keeps the reply's place in the conversation).
+    written_on = datetime.date.fromisoformat(str(message["on"]))
+    container = crypto.seal_reply(text, written_on=written_on, seq=seq, to=public)
     reply_id = bytes.fromhex(message["id"])
     with store.transaction():
         _put_outbox(store, reply_id, case_id, public, container)
-        message.update(text=text, on=today.isoformat(), edited_on=today.isoformat())
+        message.update(text=text, edited_on=today.isoformat())
         record.audit.append({"on": today.isoformat(), "by": author, "action": "reply-edit", "value": str(seq)})
         store.put_record(case_id, record)
 
