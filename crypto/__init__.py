@@ -16,7 +16,7 @@ What it does
 * Reply keys: ``derive_reply_keypair(receipt_digits, reply_secret)`` gives the requester's X25519 pair
   (the public half goes into a schema 2 payload as ``reply_key``); ``mailbox_id`` names where the server
   files replies to it.
-* Replies (laptop -> requester): ``seal_reply(text, written_on=, to=reply_public)`` gives a container of
+* Replies (laptop -> requester): ``seal_reply(text, written_on=, seq=, to=reply_public)`` gives a container of
   one fixed size (``REPLY_SIZE``); ``open_reply(container, keypair)`` gives the ``Reply`` back.
 * The export bundle (server -> laptop): ``write_bundle`` is signed with the server's ``ServerKey`` and,
   given ``recipients=``, signs the server's recipient set in and says per entry (``sealed_to``) who can
@@ -67,7 +67,7 @@ from crypto.keyfile import (
 )
 from crypto.keys import Identity, PublicIdentity, ServerKey, ServerPublicKey, normalize_fingerprint
 from crypto.records import StoreKey
-from crypto.reply import REPLY_SIZE, Reply, open_reply, seal_reply
+from crypto.reply import REPLY_SIZE, Reply, open_reply, reply_digest, seal_reply
 from crypto.reply import TEXT_LIMIT as REPLY_TEXT_LIMIT
 from crypto.reply_keys import ReplyKeyPair, ReplyPublicKey, derive_reply_keypair, mailbox_id
 from crypto.request_schema import (
@@ -131,6 +131,7 @@ __all__ = [
     "payload_kind",
     "read_ack",
     "read_bundle",
+    "reply_digest",
     "seal_followup",
     "seal_reply",
     "seal_request",

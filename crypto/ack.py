@@ -71,7 +71,7 @@ def _check_reply(reply: AckReply) -> None:
     try:
         check_container(reply.container)
     except CryptoError:
-        raise MalformedError(f"a reply container is exactly {REPLY_SIZE} bytes of ITKR version 1") from None
+        raise MalformedError(f"a reply container is exactly {REPLY_SIZE} bytes of ITKR version 1 or 2") from None
 
 
 def make_ack(

@@ -10,6 +10,10 @@ Version 2 (written whenever the server passes its recipient set) signs that set 
 says, for each entry, which caseworker keys its envelope was sealed to: a recipient added in secret is
 in the signed set for every laptop to see, and each laptop can say who could read each case. Version 1
 (no recipient set) stays readable. docs/FORMAT.md §8.1.
+
+Version 3 (written when the server also passes ``delivered``) adds, after the recipient set, the digests
+(``crypto.reply_digest``) of the replies the server has stored: the server's signed word that a reply
+reached it, so a laptop keeps every other reply queued and carries it again (invariant 18).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import datetime
 import hashlib
 import hmac
 import io
+import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -30,14 +35,16 @@ from crypto.keys import PublicIdentity, ServerKey, ServerPublicKey, check_name
 from crypto.signed import SIGNATURE_SIZE, body_hasher, signed_message
 
 MAGIC = b"ITKB"
-VERSION = 2
-READABLE_VERSIONS = (1, 2)
+VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 HEADER_SIZE = 4 + 1 + 32 + 8 + 8 + 4 + 4
 ENTRY_HEAD_SIZE = 16 + 8 + 4
 MAX_ENTRIES = 1_000_000
 MAX_ENVELOPE = envelope_size(MAX_PAYLOAD, MAX_RECIPIENTS)
 MAX_BUNDLE_RECIPIENTS = 64
 FINGERPRINT_SIZE = 16
+DIGEST_SIZE = 32
+MAX_DELIVERED = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,8 @@ class BundleHeader:
     count: int
     recipients: tuple[PublicIdentity, ...] = ()  # the server's signed recipient set; empty in version 1
     version: int = 1
+    # Version 3: BLAKE2b-32 of every reply container the server has stored (crypto.reply_digest), sorted.
+    delivered: tuple[bytes, ...] = ()
 
 
 def _fingerprint_bytes(fingerprint: str) -> bytes:
@@ -96,6 +105,13 @@ def _recipients_block(recipients: Sequence[PublicIdentity]) -> bytes:
     return b"".join(parts)
 
 
+def _delivered_block(delivered: Iterable[bytes]) -> bytes:
+    ordered = sorted(set(delivered))
+    if len(ordered) > MAX_DELIVERED or any(not isinstance(d, bytes) or len(d) != DIGEST_SIZE for d in ordered):
+        raise MalformedError(f"a bundle confirms at most {MAX_DELIVERED} replies, each by a {DIGEST_SIZE}-byte digest")
+    return u32(len(ordered)) + b"".join(ordered)
+
+
 def write_bundle(
     out: BinaryIO,
     entries: Iterable[BundleEntry],
@@ -106,14 +122,20 @@ def write_bundle(
     high_water: int,
     created_on: datetime.date,
     recipients: Sequence[PublicIdentity] = (),
+    delivered: Iterable[bytes] | None = None,
 ) -> None:
     """Stream a signed bundle of exactly ``count`` entries, given in strictly increasing serial order.
 
     With ``recipients`` (the server's current recipient set) it is version 2 and every entry must say
     in ``sealed_to`` which of them its envelope was sealed to; without, version 1 and no ``sealed_to``.
+    With ``delivered`` too (the digests of the replies the server stored, in any order) it is version 3.
     """
     recipients = tuple(recipients)
     known = _check_recipient_set(recipients) if recipients else {}
+    if delivered is not None and not recipients:
+        raise MalformedError("a bundle confirms replies only together with its recipient set (version 3)")
+    confirmed = _delivered_block(delivered) if delivered is not None else b""
+    version = (3 if delivered is not None else 2) if recipients else 1
     if not 0 <= count <= MAX_ENTRIES:
         raise MalformedError(f"a bundle holds at most {MAX_ENTRIES} entries")
     if not 1 <= sequence <= U64_MAX or not 0 <= high_water <= U64_MAX:
@@ -125,8 +147,8 @@ def write_bundle(
         out.write(chunk)
 
     emit(
-        MAGIC + u8(VERSION if recipients else 1) + server_key.public.raw + u64(sequence) + u64(high_water)
-        + encode_day(created_on) + u32(count) + (_recipients_block(recipients) if recipients else b"")
+        MAGIC + u8(version) + server_key.public.raw + u64(sequence) + u64(high_water)
+        + encode_day(created_on) + u32(count) + (_recipients_block(recipients) if recipients else b"") + confirmed
     )  # fmt: skip
     written, last_serial = 0, 0
     seen: set[bytes] = set()
@@ -194,9 +216,10 @@ class _Scan:
             if sequence == 0 or count > MAX_ENTRIES:
                 raise MalformedError("the bundle header is out of range")
             recipients = self.recipients() if version >= 2 else ()
+            delivered = self.delivered() if version >= 3 else ()
         except MalformedError as fault:
             return server, fault
-        return server, BundleHeader(server, sequence, high_water, created_on, count, recipients, version)
+        return server, BundleHeader(server, sequence, high_water, created_on, count, recipients, version, delivered)
 
     def take(self, n: int) -> bytes:
         """Read ``n`` bytes of the body, or MalformedError if that would run into the signature."""
@@ -217,6 +240,17 @@ class _Scan:
         recipients = tuple(found)
         _check_recipient_set(recipients)
         return recipients
+
+    def delivered(self) -> tuple[bytes, ...]:
+        """Version 3: the digests of the replies the server stored, strictly increasing."""
+        number = Reader(self.take(4), "the confirmed replies").u32()
+        if number > MAX_DELIVERED:
+            raise MalformedError(f"a bundle confirms at most {MAX_DELIVERED} replies")
+        block = self.take(number * DIGEST_SIZE)
+        digests = tuple(block[i : i + DIGEST_SIZE] for i in range(0, len(block), DIGEST_SIZE))
+        if any(a >= b for a, b in itertools.pairwise(digests)):
+            raise MalformedError("a bundle's confirmed replies are not in strictly increasing order")
+        return digests
 
     def entries(self, header: BundleHeader) -> Iterator[BundleEntry]:
         body_end = self.size - SIGNATURE_SIZE

@@ -281,6 +281,9 @@ def apply_ack(ctx: Context, file: Path) -> None:
         click.echo(f"{result.not_yours} named envelope(s) were not sealed to this caseworker and were kept.")
     if result.replies:
         click.echo(f"Stored {result.replies} sealed repl{'y' if result.replies == 1 else 'ies'} for requesters.")
+    if result.replies_again:
+        click.echo(f"{result.replies_again} repl{'y was' if result.replies_again == 1 else 'ies were'} stored before "
+                   "and not stored again (the next export tells the laptop they arrived).")  # fmt: skip
 
 
 if __name__ == "__main__":

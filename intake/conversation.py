@@ -77,13 +77,17 @@ def _conversation(digits: str, answer: str, *, sent: bool = False, deleted: bool
                   message_form: MessageForm | None = None) -> str:  # fmt: skip
     services = _services()
     keypair = crypto.derive_reply_keypair(digits, services.reply_secret)
-    replies = []
+    found = []
     for stored in services.storage.replies_for(crypto.mailbox_id(keypair.public)):
         try:
             opened = crypto.open_reply(stored.container, keypair)
         except crypto.CryptoError:
             continue  # not for this key (cannot happen unless tampered): never shown, never an error page
-        replies.append({"id": stored.reply_id.hex(), "text": opened.text, "on": opened.written_on})
+        found.append((opened, stored))
+    # The order the caseworkers wrote in is sealed inside each reply (day, then seq): sorted only now,
+    # after opening, so nothing the server stores says which reply of a day came first.
+    found.sort(key=lambda pair: (pair[0].order, pair[1].stored_on))
+    replies = [{"id": stored.reply_id.hex(), "text": opened.text, "on": opened.written_on} for opened, stored in found]
     form = message_form or MessageForm(formdata=None)
     form.receipt.data = digits
     grouped = " ".join(digits[i : i + 5] for i in range(0, len(digits), 5))

@@ -192,7 +192,7 @@ class Database:
             # CLUSTER rewrites each table in primary-key order: random ids and keyed hashes, not arrival.
             with self.engine.connect() as conn:
                 auto = conn.execution_options(isolation_level="AUTOCOMMIT")
-                for table in ("envelopes", "receipts", "replies"):
+                for table in ("envelopes", "receipts", "replies", "reply_digests"):
                     auto.exec_driver_sql(f"CLUSTER {table} USING {table}_pkey")
             return
         raw = self.engine.raw_connection()

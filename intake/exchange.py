@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 import crypto
 from intake.database import AckReplayedError
@@ -33,6 +33,7 @@ from intake.tables import (
     envelopes,
     receipts,
     replies,
+    reply_digests,
 )
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ class AckResult:
     replies: int
     signer: str
     bundle_sequence: int
+    replies_again: int = 0  # carried again by a laptop that had not yet heard they arrived: not stored twice
 
 
 def export(storage: Storage, out: BinaryIO, server_key: crypto.ServerKey, day: datetime.date) -> ExportResult:
@@ -93,8 +95,10 @@ def export(storage: Storage, out: BinaryIO, server_key: crypto.ServerKey, day: d
                 yield crypto.BundleEntry(entry_id=bytes(row.id), serial=int(row.serial), envelope=bytes(row.envelope),
                                          sealed_to=_sealed_to(row.sealed_to))  # fmt: skip
 
+        delivered = [bytes(row.digest) for row in conn.execute(select(reply_digests.c.digest))]
         crypto.write_bundle(out, entries(), count=count, server_key=server_key, sequence=sequence,
-                            high_water=high_water, created_on=day, recipients=recipients)  # fmt: skip
+                            high_water=high_water, created_on=day, recipients=recipients,
+                            delivered=delivered if recipients else None)  # fmt: skip
     return ExportResult(count=count, sequence=sequence, high_water=high_water)
 
 
@@ -127,14 +131,29 @@ def apply_ack(storage: Storage, data: bytes, server_key: crypto.ServerKey, day: 
                 not_yours += 1
                 continue
             conn.execute(envelopes.delete().where(envelopes.c.id == entry.entry_id))
+            # The status changes, the day stays the day it was received: a collection day at rest would tie
+            # the receipts one acknowledgement collected to the replies it stored (THREAT_MODEL.md).
             conn.execute(update(receipts).where(receipts.c.envelope_id == entry.entry_id)
-                         .values(status=COLLECTED, status_on=day, envelope_id=None))  # fmt: skip
+                         .values(status=COLLECTED, envelope_id=None))  # fmt: skip
             deleted += 1
-        for reply in ack.replies:
-            conn.execute(insert(replies).values(id=secrets.token_bytes(16), mailbox=reply.mailbox,
-                                                container=reply.container, stored_on=day))  # fmt: skip
+        stored = _store_replies(conn, ack.replies, day)
+        again = len(ack.replies) - stored
         conn.execute(insert(applied_acks).values(digest=ack.digest, applied_on=day))
         conn.execute(_ADD_COLLECTED, {"deleted": deleted})
     if deleted:
         storage.scrub()
-    return AckResult(deleted, not_found, mismatched, not_yours, len(ack.replies), signer, ack.bundle_sequence)
+    return AckResult(deleted, not_found, mismatched, not_yours, stored, signer, ack.bundle_sequence, again)
+
+
+def _store_replies(conn: Connection, carried: tuple[crypto.AckReply, ...], day: datetime.date) -> int:
+    """File each reply under its mailbox unless its container was stored before; how many were new."""
+    stored = 0
+    for reply in carried:
+        digest = crypto.reply_digest(reply.container)
+        if conn.execute(select(reply_digests.c.digest).where(reply_digests.c.digest == digest)).first():
+            continue  # stored before (and maybe read and deleted by the person since): never twice
+        conn.execute(insert(reply_digests).values(digest=digest, stored_on=day))
+        conn.execute(insert(replies).values(id=secrets.token_bytes(16), mailbox=reply.mailbox,
+                                            container=reply.container, stored_on=day))  # fmt: skip
+        stored += 1
+    return stored

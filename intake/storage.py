@@ -37,7 +37,16 @@ from intake.database import (
     today,
 )
 from intake.group_commit import GroupCommit, Pending
-from intake.tables import COLLECTED_COUNTER, RECEIVED, RECEIVED_COUNTER, counters, envelopes, receipts, recipients
+from intake.tables import (
+    COLLECTED_COUNTER,
+    RECEIVED,
+    RECEIVED_COUNTER,
+    counters,
+    envelopes,
+    receipts,
+    recipients,
+    reply_digests,
+)
 from intake.tables import replies as replies_table
 
 __all__ = [
@@ -250,9 +259,10 @@ class Storage(Database):
         return bool(gone)
 
     def expire_replies(self, older_than: datetime.date) -> int:
-        """Delete replies stored before ``older_than``, read or not; return how many."""
+        """Delete replies stored before ``older_than``, read or not, and their digests; return how many."""
         with self.writing() as conn:
             gone = int(conn.execute(delete(replies_table).where(replies_table.c.stored_on < older_than)).rowcount)
+            conn.execute(delete(reply_digests).where(reply_digests.c.stored_on < older_than))
         if gone:
             self.scrub()
         return gone

@@ -71,6 +71,16 @@ replies = Table(
     sqlite_with_rowid=False,
 )
 
+# BLAKE2b-32 of every reply container stored, kept for the replies' retention period even after the person
+# deleted the reply: each bundle confirms them to the laptops, and a reply carried again is stored once.
+reply_digests = Table(
+    "reply_digests",
+    metadata,
+    Column("digest", LargeBinary(32), primary_key=True),
+    Column("stored_on", Date, nullable=False),
+    sqlite_with_rowid=False,
+)
+
 SERIAL_COUNTER = "serial"  # the highest serial assigned (at export): the bundle's high-water mark
 RECEIVED_COUNTER = "received"  # envelopes ever stored (requests and follow-ups)
 COLLECTED_COUNTER = "collected"  # envelopes deleted by acknowledgements

@@ -22,16 +22,18 @@ from triage.errors import HomeError, TriageError
 from triage.freetext import read_text
 from triage.hardening import no_core_dumps
 from triage.home import Home, default_home
-from triage.i18n import Translator
+from triage.i18n import N_, Translator
 from triage.identities import Keygen
 from triage.labels import status_text
 from triage.operations import MAX_NOTE_CHARS
 from triage.passphrase import LANGUAGES, ask_new_passphrase
 from triage.policy_command import policy_command
 from triage.progress import progress_bar
+from triage.reply_words import reply_label, reply_state
 from triage.store import STATUSES
 from triage.summary import print_import_summary
 from triage.templates import find_template, load_templates
+from triage.text import clean
 from triage.threads import MAX_REPLY_CHARS
 from triage.views import GLOBAL_LANG_OPTION, list_command, show_command
 
@@ -217,6 +219,9 @@ def ack(app: App, out: Path, overwrite: bool) -> None:
                + t.ngettext("carries %(num)d reply", "carries %(num)d replies", written.replies) + ", "
                + t.gettext("signed by %(name)s.", name=written.signer))  # fmt: skip
     click.echo(t.gettext("Carry it to the server; the operator runs `intake apply-ack %(name)s`.", name=out.name))
+    if written.replies:
+        click.echo(t.gettext("Replies stay queued, carried but not confirmed, until a bundle from the server says it "
+                             "stored them; until then every return file carries them again."))  # fmt: skip
 
 
 @main.command()
@@ -225,9 +230,16 @@ def ack(app: App, out: Path, overwrite: bool) -> None:
               help="Start from a ready-made reply (see `triage reply-templates`).")  # fmt: skip
 @click.option("--language", type=click.Choice(["en", "ru"]), default="ru", show_default=True,
               help="The language of the ready-made reply.")  # fmt: skip
+@click.option("--show", "show_seq", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Show reply number N of the case (as `triage show` numbers them) and where it is.")  # fmt: skip
+@click.option("--edit", "edit_seq", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Change the words of reply N while no return file has carried it.")  # fmt: skip
+@click.option("--withdraw", "withdraw_seq", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Withdraw reply N: no later return file carries it.")  # fmt: skip
 @click.pass_obj
 @friendly_errors
-def reply(app: App, case_id: str, template_name: str | None, language: str) -> None:
+def reply(app: App, case_id: str, template_name: str | None, language: str, show_seq: int | None,
+          edit_seq: int | None, withdraw_seq: int | None) -> None:  # fmt: skip
     """Write a reply to the person of case ID; it reaches them with the next return file (`triage ack`).
 
     The text comes from standard input when piped, else from $EDITOR (in memory), else a prompt; never from
@@ -235,9 +247,47 @@ def reply(app: App, case_id: str, template_name: str | None, language: str) -> N
     (only their receipt opens it), padded to one size, and queued until `triage ack --out FILE`.
     Requests sent before replies existed have no reply key: triage says so.
 
+    A reply stays queued until the server confirms it stored it (the next bundle you import says so):
+    every return file carries it again until then. Until a return file carries it, --edit N changes it and
+    --withdraw N takes it back; after that it can only be withdrawn, and the return file already written
+    may still deliver it.
+
     \b
     Ready-made replies to copy and adapt: see `triage reply-templates`.
     """
+    chosen = [n for n in (show_seq, edit_seq, withdraw_seq) if n is not None]
+    if len(chosen) > 1 or (chosen and template_name):
+        raise TriageError(N_("Choose one of --show, --edit and --withdraw, without --template."))
+    t = app.t
+    if show_seq is not None:
+        with app.session() as session:
+            message = session.reply_message(case_id, show_seq)
+        click.echo(f"{message['on']}  {reply_label(message, t)}, {reply_state(message, t)}")
+        click.echo(clean(str(message["text"])))
+        return
+    if withdraw_seq is not None:
+        with app.session() as session:
+            entry_id, carried_on = session.withdraw_reply(case_id, withdraw_seq)
+        if carried_on:
+            click.echo(t.gettext(
+                "Reply %(num)d of case %(id)s is withdrawn: no later return file carries it. But the return file "
+                "written on %(day)s carried it: if the operator applies that file, the person will still see it. "
+                "If that matters, ask the operator not to apply it, or write a reply that corrects it.",
+                num=withdraw_seq, id=entry_id[:8], day=carried_on,
+            ))  # fmt: skip
+        else:
+            click.echo(t.gettext("Reply %(num)d of case %(id)s is withdrawn; it never left this laptop.",
+                                 num=withdraw_seq, id=entry_id[:8]))  # fmt: skip
+        return
+    if edit_seq is not None:
+        with app.session() as session:
+            current = session.reply_message(case_id, edit_seq)
+            session.check_editable(current, edit_seq)
+            text = read_text("reply", limit=MAX_REPLY_CHARS, initial=str(current["text"]))
+            entry_id = session.edit_reply(case_id, edit_seq, text)
+        click.echo(t.gettext("Reply %(num)d of case %(id)s is changed and sealed again; it leaves with the next "
+                             "return file.", num=edit_seq, id=entry_id[:8]))  # fmt: skip
+        return
     start = find_template(app.home.path, template_name, language).text if template_name else ""
     text = read_text("reply", limit=MAX_REPLY_CHARS, initial=start)
     with app.session() as session:

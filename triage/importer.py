@@ -46,6 +46,7 @@ class ImportSummary:
     recipients_added: list[crypto.PublicIdentity] = field(default_factory=list)
     recipients_removed: list[crypto.PublicIdentity] = field(default_factory=list)
     recipients_unknown: bool = False
+    replies_delivered: int = 0  # queued replies this bundle confirms the server stored (bundle version 3)
 
     @property
     def rejected(self) -> int:
@@ -201,6 +202,7 @@ def import_bundle(
                         summary.new += 1
             if advance is not None:
                 advance()
+        summary.replies_delivered = threads.mark_delivered(store, header.delivered, today)
         summary.followups_waiting = store.db.execute("SELECT count(*) FROM links WHERE kind = 'followup'").fetchone()[0]
         ranges = _gaps(seen | store.serials(header.high_water), header.high_water)
         summary.gaps = sum(last - first + 1 for first, last in ranges)

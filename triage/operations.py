@@ -259,7 +259,8 @@ class Session:
         if server is None or last is None:
             raise TriageError("Nothing has been imported yet, so there is nothing to acknowledge.")
         entries = self.store.ack_entries()
-        replies = threads.queued(self.store)
+        # Unconfirmed replies are carried again; past one file's bound the rest wait for the next file.
+        replies = threads.queued(self.store)[: crypto.MAX_REPLIES]
         data = crypto.make_ack(
             entries, identity=self.identity, server=server, bundle_sequence=last["sequence"], created_on=self.today(),
             replies=[q.reply for q in replies],
@@ -267,10 +268,14 @@ class Session:
         return data, len(entries), replies
 
     def write_ack(self, out: Path, *, overwrite: bool = False) -> AckWritten:
-        """Write the return file to ``out``, readable only by the owner; its replies then count as sent."""
+        """Write the return file to ``out``, readable only by the owner.
+
+        Its replies are then *carried*, not delivered: they stay queued, and every later return file
+        carries them again, until a bundle from the server confirms it stored them (``import_bundle``).
+        """
         data, count, replies = self.make_ack()
         write_private(out, data, overwrite=overwrite)
-        threads.mark_sent(self.store, replies, self.today())
+        threads.mark_carried(self.store, replies, self.today())
         return AckWritten(out, count, self.identity.name, len(replies))
 
     # -- the conversation -------------------------------------------------------------------------
@@ -285,6 +290,30 @@ class Session:
         threads.queue_reply(self.store, stored.entry_id, stored.record, request, text, author=self.identity.name,
                             today=self.today())  # fmt: skip
         return stored.entry_id.hex(), len(threads.queued(self.store))
+
+    def reply_message(self, case_id: str, seq: int) -> dict[str, Any]:
+        """The case's reply number ``seq`` as its thread holds it (words, day, state)."""
+        return dict(threads.outgoing(find_case(self.store, case_id).record, seq))
+
+    def check_editable(self, message: dict[str, Any], seq: int) -> None:
+        """TriageError (saying why) unless reply ``seq`` can still be changed: before asking for new words."""
+        threads.check_editable(message, seq)
+
+    def edit_reply(self, case_id: str, seq: int, text: str) -> str:
+        """New words for reply ``seq`` while no return file has carried it; the case's full id (hex)."""
+        stored = find_case(self.store, case_id)
+        request = crypto.open_request(self.store.envelope(stored.rowid), self.identity)
+        threads.edit_reply(self.store, stored.entry_id, stored.record, request, seq, text,
+                           author=self.identity.name, today=self.today())  # fmt: skip
+        return stored.entry_id.hex()
+
+    def withdraw_reply(self, case_id: str, seq: int) -> tuple[str, str | None]:
+        """Withdraw reply ``seq``: the case's full id, and the day a return file last carried it (None if
+        never). A carried reply may still reach the person if that return file is applied: say so."""
+        stored = find_case(self.store, case_id)
+        carried_on = threads.withdraw_reply(self.store, stored.entry_id, stored.record, seq,
+                                            author=self.identity.name, today=self.today())  # fmt: skip
+        return stored.entry_id.hex(), carried_on
 
     def readers(self, case: Case) -> list[tuple[str | None, str]] | None:
         """Who could read this request: (name or None if no longer in the accepted set, fingerprint) for each

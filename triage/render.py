@@ -36,6 +36,7 @@ from triage.labels import (
     status_text,
 )
 from triage.policy import LEVELS
+from triage.reply_words import asks_to_change_contact_or_plans, reply_label, reply_state, verify_warning
 from triage.text import clean, escape_disguising, first_line
 from triage.trail import audit_trail
 
@@ -161,9 +162,11 @@ def thread_text(case: Case, t: Translator) -> str:
         if message.get("dir") == "in":
             who = t.gettext("the person, NEW") if message.get("state") == "unread" else t.gettext("the person")
             lines.append(f"{message['on']}  {who}:\n  {clean(message['text'])}")
+            if asks_to_change_contact_or_plans(message["text"]):
+                lines.append(f"  ! {verify_warning(t)}")
         else:
-            state = t.gettext("sent") if message.get("state") == "sent" else t.gettext(
-                "queued, leaves with the next `triage ack`")  # fmt: skip
+            label = reply_label(message, t)
+            state = f"{label}, {reply_state(message, t)}" if label else reply_state(message, t)
             lines.append(f"{message['on']}  {clean(message.get('by', ''))} ({state}):\n  {clean(message['text'])}")
     return "\n".join(lines)
 

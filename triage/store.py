@@ -56,6 +56,7 @@ CREATE TABLE IF NOT EXISTS followups (
 CREATE TABLE IF NOT EXISTS links (tag BLOB NOT NULL, entry_id BLOB NOT NULL, kind TEXT NOT NULL,
                                   PRIMARY KEY (tag, entry_id));
 CREATE TABLE IF NOT EXISTS outbox (reply_id BLOB PRIMARY KEY, sealed BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS recalled (reply_id BLOB PRIMARY KEY, sealed BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS requests (
     entry_id BLOB NOT NULL, fingerprint TEXT NOT NULL, sealed BLOB NOT NULL, PRIMARY KEY (entry_id, fingerprint)
 );
@@ -81,8 +82,8 @@ class CaseRecord:
     audit: list[dict[str, str]] = field(default_factory=list)
     # The fingerprints of the keys the server sealed this request to (from the bundle, invariant 14).
     sealed_to: list[str] = field(default_factory=list)
-    # The conversation (triage.threads): {"dir": "in"|"out", "on", "text", "by"?, "state"}.
-    thread: list[dict[str, str]] = field(default_factory=list)
+    # The conversation (triage.threads): {"dir": "in"|"out", "on", "text", "by"?, "state", "seq"? (int), …}.
+    thread: list[dict[str, Any]] = field(default_factory=list)
 
     def to_bytes(self) -> bytes:
         value = {"status": self.status, "notes": self.notes, "history": self.history,

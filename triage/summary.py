@@ -34,6 +34,7 @@ def print_import_summary(summary: ImportSummary, *, as_json: bool, t: Translator
                     "recipients": [{"name": k.name, "fingerprint": k.fingerprint} for k in summary.recipients],
                     "recipients_added": [k.fingerprint for k in summary.recipients_added],
                     "recipients_removed": [k.fingerprint for k in summary.recipients_removed],
+                    "replies_delivered": summary.replies_delivered,
                 }
             )
         )  # fmt: skip
@@ -75,6 +76,11 @@ def print_import_summary(summary: ImportSummary, *, as_json: bool, t: Translator
         click.echo("  " + t.ngettext("%(num)d follow-up waits for a case you do not hold yet.",
                                      "%(num)d follow-ups wait for a case you do not hold yet.",
                                      summary.followups_waiting))  # fmt: skip
+    if summary.replies_delivered:
+        click.echo("  " + t.ngettext(
+            "The server confirms it stored %(num)d of your replies: delivered, no return file carries it again.",
+            "The server confirms it stored %(num)d of your replies: delivered, no return file carries them again.",
+            summary.replies_delivered))  # fmt: skip
     if summary.rejected_not_for_you:
         click.echo("  " + t.gettext("%(num)s rejected: not sealed to your key.", num=summary.rejected_not_for_you))
     if summary.rejected_unreadable:

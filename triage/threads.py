@@ -5,10 +5,18 @@ its sealed payload. Import links the two by a keyed hash of that key under the s
 table), never by anything the server stored in the clear. A follow-up that arrives before its request
 (or whose request went to a colleague) waits, sealed, until its case is imported.
 
-A reply is sealed here, on the laptop, to the requester's reply key, padded to one size, and queued in
-``outbox`` (sealed again with the store key, so nobody can slip a reply into the next return file by
-editing the store); ``triage ack`` carries the queue to the server and marks the replies sent. The
-thread (who wrote what, on which day) lives in the case's sealed record.
+A reply is sealed here, on the laptop, to the requester's reply key, padded to one size, with its place
+in the case's conversation (``seq``) sealed inside, and queued in ``outbox`` (sealed again with the store
+key, so nobody can slip a reply into the next return file by editing the store). The thread (who wrote
+what, on which day) lives in the case's sealed record. A reply's life, as its thread entry says:
+
+* ``queued``: written, in no return file yet. It can be shown, edited and withdrawn.
+* ``carried``: in at least one return file, not yet confirmed. It stays in the outbox and every return
+  file carries it again, because a return file can be lost or never applied (invariant 18). It can no
+  longer be edited; it can be withdrawn, but a return file already written may still deliver it.
+* ``delivered``: a bundle from the server confirmed its digest (``crypto.reply_digest``); it leaves the
+  outbox. ``withdrawn``: the caseworker took it back (kept in the record, with the audit trail).
+* ``sent``: written by an older triage, which dropped a reply from the queue once carried.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from typing import Any
 
 import crypto
 from triage.errors import TriageError
+from triage.i18n import N_
 from triage.store import CaseRecord, CaseStore
 
 MAX_REPLY_CHARS = 4000
@@ -119,33 +128,130 @@ class Queued:
     reply: crypto.AckReply
 
 
-def queue_reply(
-    store: CaseStore, case_id: bytes, record: CaseRecord, request: dict[str, Any], text: str, *, author: str,
-    today: datetime.date,
-) -> bytes:
-    """Seal ``text`` to the requester and queue it for the next return file; the reply id."""
+QUEUED, CARRIED, DELIVERED, WITHDRAWN = "queued", "carried", "delivered", "withdrawn"
+
+
+def _reply_key(request: dict[str, Any]) -> crypto.ReplyPublicKey:
     reply_key = request.get("reply_key")
     if not reply_key:
         raise TriageError(
             "This request was sent before replies were possible (it has no reply key), so no reply can reach "
             "the person through the service. Use the contact they gave, carefully."
         )
+    return crypto.ReplyPublicKey.from_b64(reply_key)
+
+
+def _check_length(text: str) -> None:
     if len(text) > MAX_REPLY_CHARS:
         raise TriageError(f"A reply has at most {MAX_REPLY_CHARS} characters; this one has {len(text)}.")
-    public = crypto.ReplyPublicKey.from_b64(reply_key)
-    container = crypto.seal_reply(text, written_on=today, to=public)
-    reply_id = secrets.token_bytes(16)
+
+
+def _next_seq(record: CaseRecord) -> int:
+    return 1 + max((int(m.get("seq", 0)) for m in record.thread if m.get("dir") == "out"), default=0)
+
+
+def _put_outbox(store: CaseStore, reply_id: bytes, case_id: bytes, public: crypto.ReplyPublicKey,
+                container: bytes) -> None:  # fmt: skip
     blob = case_id + crypto.mailbox_id(public) + container
+    store.db.execute("INSERT OR REPLACE INTO outbox VALUES (?, ?)",
+                     (reply_id, store.unlocked_key().seal(blob, context=b"outbox:" + reply_id)))  # fmt: skip
+
+
+def queue_reply(
+    store: CaseStore, case_id: bytes, record: CaseRecord, request: dict[str, Any], text: str, *, author: str,
+    today: datetime.date,
+) -> bytes:
+    """Seal ``text`` to the requester and queue it for the next return file; the reply id."""
+    public = _reply_key(request)
+    _check_length(text)
+    seq = _next_seq(record)
+    container = crypto.seal_reply(text, written_on=today, seq=seq, to=public)
+    reply_id = secrets.token_bytes(16)
     with store.transaction():
-        store.db.execute("INSERT INTO outbox VALUES (?, ?)",
-                         (reply_id, store.unlocked_key().seal(blob, context=b"outbox:" + reply_id)))  # fmt: skip
-        record.thread.append({"dir": "out", "on": today.isoformat(), "by": author, "text": text, "state": "queued",
-                              "id": reply_id.hex()})  # fmt: skip
+        _put_outbox(store, reply_id, case_id, public, container)
+        record.thread.append({"dir": "out", "on": today.isoformat(), "by": author, "text": text, "state": QUEUED,
+                              "id": reply_id.hex(), "seq": seq})  # fmt: skip
+        record.audit.append({"on": today.isoformat(), "by": author, "action": "reply", "value": str(seq)})
         store.put_record(case_id, record)
     return reply_id
 
 
+def outgoing(record: CaseRecord, seq: int) -> dict[str, Any]:
+    """The case's reply number ``seq`` (as `triage show` and the desk number them); TriageError if none."""
+    for message in record.thread:
+        if message.get("dir") == "out" and message.get("seq") == seq:
+            return message
+    raise TriageError(N_("This case has no reply with that number; `triage show ID` numbers them."))
+
+
+def check_editable(message: dict[str, Any], seq: int) -> None:
+    """A reply can be changed only while no return file has carried it (a carried one may still arrive)."""
+    state = message.get("state")
+    if state in (CARRIED, "sent"):
+        raise TriageError(N_(
+            "That reply already left in a return file, so it can no longer be changed: if that file is applied, "
+            "the person sees it as it was. Withdraw it (`triage reply ID --withdraw N`) and write a new one."
+        ))  # fmt: skip
+    if state != QUEUED:
+        raise TriageError(N_("Only a reply still waiting for a return file can be changed; this one is not."))
+
+
+def edit_reply(
+    store: CaseStore, case_id: bytes, record: CaseRecord, request: dict[str, Any], seq: int, text: str, *,
+    author: str, today: datetime.date,
+) -> None:
+    """Replace the words of a reply that no return file has carried yet (sealed again, same place)."""
+    message = outgoing(record, seq)
+    check_editable(message, seq)
+    public = _reply_key(request)
+    _check_length(text)
+    # The day it was first written stays (with its seq, it keeps the reply's place in the conversation).
+    written_on = datetime.date.fromisoformat(str(message["on"]))
+    container = crypto.seal_reply(text, written_on=written_on, seq=seq, to=public)
+    reply_id = bytes.fromhex(message["id"])
+    with store.transaction():
+        _put_outbox(store, reply_id, case_id, public, container)
+        message.update(text=text, edited_on=today.isoformat())
+        record.audit.append({"on": today.isoformat(), "by": author, "action": "reply-edit", "value": str(seq)})
+        store.put_record(case_id, record)
+
+
+def withdraw_reply(store: CaseStore, case_id: bytes, record: CaseRecord, seq: int, *, author: str,
+                   today: datetime.date) -> str | None:  # fmt: skip
+    """Take a reply back: no later return file carries it. The day it was last carried, or None if never.
+
+    A reply that was carried may still reach the person: the return file that carried it can still be
+    applied. The caller must say so; the audit trail records it.
+    """
+    message = outgoing(record, seq)
+    state = message.get("state")
+    if state in (DELIVERED, "sent"):
+        raise TriageError(N_("That reply has reached the server already (or was sent by an older triage), so it "
+                             "can no longer be withdrawn; write another reply if it must be corrected."))  # fmt: skip
+    if state == WITHDRAWN:
+        raise TriageError(N_("That reply was withdrawn already."))
+    carried_on = message.get("carried_on") if state == CARRIED else None
+    reply_id = bytes.fromhex(message["id"])
+    with store.transaction():
+        if carried_on:
+            # Watched after withdrawal: if the return file that carried it is applied after all, the next
+            # bundle's confirmation says so on this entry (the caseworker must know the person can read it).
+            row = store.db.execute("SELECT sealed FROM outbox WHERE reply_id = ?", (reply_id,)).fetchone()
+            if row is not None:
+                blob = store.unlocked_key().open(row[0], context=b"outbox:" + reply_id)
+                watched = store.unlocked_key().seal(blob[:16] + crypto.reply_digest(blob[48:]),
+                                                    context=b"recalled:" + reply_id)  # fmt: skip
+                store.db.execute("INSERT OR REPLACE INTO recalled VALUES (?, ?)", (reply_id, watched))
+        store.db.execute("DELETE FROM outbox WHERE reply_id = ?", (reply_id,))
+        message.update(state=WITHDRAWN, withdrawn_on=today.isoformat())
+        record.audit.append({"on": today.isoformat(), "by": author, "action": "reply-withdraw",
+                             "value": f"{seq} carried" if carried_on else str(seq)})  # fmt: skip
+        store.put_record(case_id, record)
+    return carried_on
+
+
 def queued(store: CaseStore) -> list[Queued]:
+    """Every reply still in the outbox: never carried, or carried and not yet confirmed by the server."""
     found = []
     for reply_id, sealed in store.db.execute("SELECT reply_id, sealed FROM outbox"):
         reply_id = bytes(reply_id)
@@ -154,14 +260,47 @@ def queued(store: CaseStore) -> list[Queued]:
     return found
 
 
-def mark_sent(store: CaseStore, sent: list[Queued], today: datetime.date) -> None:
-    """After the return file is written: the replies leave the queue and their thread entries say so."""
+def _set_state(store: CaseStore, items: list[Queued], **changes: str) -> None:
+    by_case: dict[bytes, list[str]] = {}
+    for item in items:
+        by_case.setdefault(item.case_id, []).append(item.reply_id.hex())
+    for case_id, ids in by_case.items():
+        record = _record(store, case_id)
+        for message in record.thread:
+            if message.get("id") in ids and message.get("state") != WITHDRAWN:
+                message.update(changes)
+        store.put_record(case_id, record)
+
+
+def mark_carried(store: CaseStore, carried: list[Queued], today: datetime.date) -> None:
+    """After a return file is written: its replies are carried, not confirmed, and stay in the outbox."""
     with store.transaction():
-        for item in sent:
-            store.db.execute("DELETE FROM outbox WHERE reply_id = ?", (item.reply_id,))
-            record = _record(store, item.case_id)
-            for message in record.thread:
-                if message.get("id") == item.reply_id.hex():
-                    message["state"] = "sent"
-                    message["sent_on"] = today.isoformat()
-            store.put_record(item.case_id, record)
+        _set_state(store, carried, state=CARRIED, carried_on=today.isoformat())
+
+
+def mark_delivered(store: CaseStore, delivered: tuple[bytes, ...], today: datetime.date) -> int:
+    """Inside an import: the replies whose digests the server's bundle confirms leave the outbox; how many."""
+    confirmed = set(delivered)
+    if not confirmed:
+        return 0
+    done = [item for item in queued(store) if crypto.reply_digest(item.reply.container) in confirmed]
+    for item in done:
+        store.db.execute("DELETE FROM outbox WHERE reply_id = ?", (item.reply_id,))
+    _set_state(store, done, state=DELIVERED, delivered_on=today.isoformat())
+    _confirm_recalled(store, confirmed, today)
+    return len(done)
+
+
+def _confirm_recalled(store: CaseStore, confirmed: set[bytes], today: datetime.date) -> None:
+    """A withdrawn reply that a return file had carried and that reached the server after all: say so."""
+    for reply_id, sealed in store.db.execute("SELECT reply_id, sealed FROM recalled").fetchall():
+        reply_id = bytes(reply_id)
+        watched = store.unlocked_key().open(sealed, context=b"recalled:" + reply_id)
+        if watched[16:] not in confirmed:
+            continue
+        store.db.execute("DELETE FROM recalled WHERE reply_id = ?", (reply_id,))
+        record = _record(store, watched[:16])
+        for message in record.thread:
+            if message.get("id") == reply_id.hex():
+                message["delivered_on"] = today.isoformat()
+        store.put_record(watched[:16], record)

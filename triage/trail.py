@@ -16,6 +16,22 @@ class TrailEntry:
     text: str
 
 
+_REPLY_ACTIONS = ("reply", "reply-edit", "reply-withdraw")
+
+
+def _reply_action(action: str, who: str, value: str, t: Translator) -> str:
+    number, _, carried = value.partition(" ")
+    num = int(number) if number.isdigit() else 0
+    if action == "reply":
+        return t.gettext("%(who)s wrote reply %(num)d", who=who, num=num)
+    if action == "reply-edit":
+        return t.gettext("%(who)s changed reply %(num)d before it left", who=who, num=num)
+    if carried:
+        return t.gettext("%(who)s withdrew reply %(num)d after a return file had carried it (it may still arrive)",
+                         who=who, num=num)  # fmt: skip
+    return t.gettext("%(who)s withdrew reply %(num)d before it left", who=who, num=num)
+
+
 def audit_trail(record: CaseRecord, t: Translator) -> list[TrailEntry]:
     """Newest first. Records from before the audit trail existed show their status history and notes."""
     if record.audit:
@@ -37,6 +53,8 @@ def audit_trail(record: CaseRecord, t: Translator) -> list[TrailEntry]:
             text = t.gettext("%(who)s assigned the case to %(name)s", who=who, name=clean(value))
         elif action == "assign":
             text = t.gettext("%(who)s removed the assignment", who=who)
+        elif action in _REPLY_ACTIONS:
+            text = _reply_action(action, who, value, t)
         else:
             text = t.gettext("%(who)s: %(action)s", who=who, action=clean(str(action)))
         trail.append(TrailEntry(entry.get("on", ""), text))

@@ -18,9 +18,9 @@ PAIR = crypto.derive_reply_keypair("098765432109876543210987654321", bytes(range
 OTHER = crypto.derive_reply_keypair("098765432109876543210987654322", bytes(range(32)))
 
 
-def raw_reply(plaintext: bytes, to: crypto.ReplyPublicKey = PAIR.public) -> bytes:
+def raw_reply(plaintext: bytes, to: crypto.ReplyPublicKey = PAIR.public, version: int = 1) -> bytes:
     """A container around any plaintext: lets a test carry a bad length, padding or JSON."""
-    return MAGIC + b"\x01" + nacl.bindings.crypto_box_seal(plaintext, to.raw)
+    return MAGIC + bytes([version]) + nacl.bindings.crypto_box_seal(plaintext, to.raw)
 
 
 def framed(data: bytes) -> bytes:
@@ -29,14 +29,15 @@ def framed(data: bytes) -> bytes:
 
 def test_round_trip_keeps_the_exact_words_and_the_day() -> None:
     text = "Здравствуйте! Мы получили вашу заявку.\r\nОтветьте, пожалуйста: 🏳️‍🌈"
-    container = crypto.seal_reply(text, written_on=DAY, to=PAIR.public)
-    assert crypto.open_reply(container, PAIR) == crypto.Reply(text, DAY)
+    container = crypto.seal_reply(text, written_on=DAY, seq=1, to=PAIR.public)
+    assert crypto.open_reply(container, PAIR) == crypto.Reply(text, DAY, 1)
+    assert container[4] == 2
     assert text not in repr(crypto.open_reply(container, PAIR))
 
 
 @pytest.mark.parametrize("text", ["x", "я" * 4000, "🙂" * 4000, '"\\\n\t' * 1000])
 def test_every_reply_has_one_size(text: str) -> None:
-    container = crypto.seal_reply(text, written_on=DAY, to=PAIR.public)
+    container = crypto.seal_reply(text, written_on=DAY, seq=1, to=PAIR.public)
     assert len(container) == crypto.REPLY_SIZE == 16441
     check_container(container)
 
@@ -53,18 +54,18 @@ def test_every_reply_has_one_size(text: str) -> None:
 )
 def test_bad_texts_are_refused_with_a_reason(text: object, reason: str) -> None:
     with pytest.raises(crypto.RequestInvalidError) as caught:
-        crypto.seal_reply(text, written_on=DAY, to=PAIR.public)  # type: ignore[arg-type]
+        crypto.seal_reply(text, written_on=DAY, seq=1, to=PAIR.public)  # type: ignore[arg-type]
     assert (caught.value.field, caught.value.reason) == ("text", reason)
 
 
 def test_another_key_cannot_open_it() -> None:
-    container = crypto.seal_reply("только вам", written_on=DAY, to=PAIR.public)
+    container = crypto.seal_reply("только вам", written_on=DAY, seq=1, to=PAIR.public)
     with pytest.raises(crypto.NotRecipientError):
         crypto.open_reply(container, OTHER)
 
 
 def test_every_changed_byte_is_refused() -> None:
-    container = crypto.seal_reply("проверка", written_on=DAY, to=PAIR.public)
+    container = crypto.seal_reply("проверка", written_on=DAY, seq=1, to=PAIR.public)
     for position in [*range(0, 120), *range(120, len(container), 499), len(container) - 1]:
         changed = bytearray(container)
         changed[position] ^= 0x01
@@ -76,7 +77,8 @@ def test_every_changed_byte_is_refused() -> None:
     ("container", "error"),
     [
         (b"ITKX\x01" + bytes(SEALED_SIZE), crypto.MalformedError),
-        (b"ITKR\x02" + bytes(SEALED_SIZE), crypto.UnsupportedVersionError),
+        (b"ITKR\x03" + bytes(SEALED_SIZE), crypto.UnsupportedVersionError),
+        (b"ITKR\x00" + bytes(SEALED_SIZE), crypto.UnsupportedVersionError),
         (b"ITKR\x01" + bytes(SEALED_SIZE - 1), crypto.MalformedError),
         (b"ITKR", crypto.MalformedError),
         (raw_reply(framed(b'{"text":"hi","written_on":"2026-11-24"}')[:-1]), crypto.MalformedError),
@@ -86,12 +88,42 @@ def test_every_changed_byte_is_refused() -> None:
         (raw_reply(framed(b'{"text":"hi","written_on":"2026-11-24","from":"x"}')), crypto.MalformedError),
         (raw_reply(framed(b'{"text":"hi","text":"ho","written_on":"2026-11-24"}')), crypto.MalformedError),
         (raw_reply(framed(b'{"text":"hi"}')), crypto.MalformedError),
+        # Version 2 needs its seq, a whole number from 1; version 1 knows no seq.
+        (raw_reply(framed(b'{"text":"hi","written_on":"2026-11-24"}'), version=2), crypto.MalformedError),
+        (raw_reply(framed(b'{"seq":0,"text":"hi","written_on":"2026-11-24"}'), version=2), crypto.MalformedError),
+        (raw_reply(framed(b'{"seq":true,"text":"hi","written_on":"2026-11-24"}'), version=2), crypto.MalformedError),
+        (raw_reply(framed(b'{"seq":1.5,"text":"hi","written_on":"2026-11-24"}'), version=2), crypto.MalformedError),
+        (raw_reply(framed(b'{"seq":"2","text":"hi","written_on":"2026-11-24"}'), version=2), crypto.MalformedError),
+        (raw_reply(framed(b'{"seq":1000001,"text":"hi","written_on":"2026-11-24"}'), version=2),
+         crypto.MalformedError),
+        (raw_reply(framed(b'{"seq":1,"text":"hi","written_on":"2026-11-24"}')), crypto.MalformedError),
     ],
 )
 def test_each_fault_has_its_class(container: bytes, error: type[Exception]) -> None:
     with pytest.raises(error) as caught:
         crypto.open_reply(container, PAIR)
     assert not isinstance(caught.value, crypto.NotRecipientError)
+
+
+def test_a_version_1_reply_still_opens_without_a_seq() -> None:
+    container = raw_reply(framed(b'{"text":"hi","written_on":"2026-11-24"}'))
+    check_container(container)
+    assert crypto.open_reply(container, PAIR) == crypto.Reply("hi", DAY, None)
+
+
+def test_the_seq_is_sealed_inside_and_orders_replies_of_one_day() -> None:
+    # Given five replies of one day, sealed in the order 1..5
+    containers = [crypto.seal_reply(f"ответ {n}", written_on=DAY, seq=n, to=PAIR.public) for n in range(1, 6)]
+    # Then the containers say nothing of it (same size, same header), and opening gives the order back
+    assert {len(c) for c in containers} == {crypto.REPLY_SIZE} and {c[:5] for c in containers} == {b"ITKR\x02"}
+    opened = sorted((crypto.open_reply(c, PAIR) for c in reversed(containers)), key=lambda r: r.order)
+    assert [r.text for r in opened] == [f"ответ {n}" for n in range(1, 6)]
+
+
+@pytest.mark.parametrize("seq", [0, -1, 1_000_001, True, 2.0])
+def test_a_bad_seq_is_refused_when_sealing(seq: object) -> None:
+    with pytest.raises(crypto.MalformedError):
+        crypto.seal_reply("hi", written_on=DAY, seq=seq, to=PAIR.public)  # type: ignore[arg-type]
 
 
 def test_a_noncanonical_but_valid_reply_opens() -> None:
@@ -102,7 +134,7 @@ def test_a_noncanonical_but_valid_reply_opens() -> None:
 @given(st.text(min_size=1, max_size=4000))
 def test_any_valid_text_round_trips_at_the_one_size(text: str) -> None:
     try:
-        container = crypto.seal_reply(text, written_on=DAY, to=PAIR.public)
+        container = crypto.seal_reply(text, written_on=DAY, seq=1, to=PAIR.public)
     except crypto.RequestInvalidError as error:
         assert error.reason in ("required", "control_character")
         return

@@ -17,7 +17,7 @@ MAILBOX = crypto.mailbox_id(PAIR.public)
 
 
 def _reply(text: str) -> crypto.AckReply:
-    return crypto.AckReply(MAILBOX, crypto.seal_reply(text, written_on=DAY, to=PAIR.public))
+    return crypto.AckReply(MAILBOX, crypto.seal_reply(text, written_on=DAY, seq=1, to=PAIR.public))
 
 
 def _ack(identity: crypto.Identity, server: crypto.ServerKey, replies: list[crypto.AckReply]) -> bytes:
@@ -64,7 +64,7 @@ def test_the_writer_refuses_bad_replies(alice: crypto.Identity, server_key: cryp
         crypto.AckReply(MAILBOX[:31], good.container),
         crypto.AckReply(MAILBOX, good.container[:-1]),
         crypto.AckReply(MAILBOX, b"ITKX" + good.container[4:]),
-        crypto.AckReply(MAILBOX, good.container[:4] + b"\x02" + good.container[5:]),
+        crypto.AckReply(MAILBOX, good.container[:4] + b"\x03" + good.container[5:]),
     ):
         with pytest.raises(crypto.MalformedError):
             _ack(alice, server_key, [bad])

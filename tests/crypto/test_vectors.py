@@ -52,7 +52,10 @@ def decode(vector: Vector) -> bytes:
     if vector.kind == "reply":
         pair = crypto.derive_reply_keypair(h["receipt"], base64.b64decode(h["reply-secret"]))
         reply = crypto.open_reply(vector.body, pair)
-        return canonical_json({"text": reply.text, "written_on": reply.written_on.isoformat()})
+        opened: dict[str, object] = {"text": reply.text, "written_on": reply.written_on.isoformat()}
+        if reply.seq is not None:
+            opened["seq"] = reply.seq
+        return canonical_json(opened)
     if vector.kind == "server-key":
         return crypto.ServerKey.from_bytes(vector.body).public.raw
     if vector.kind == "private-key":
@@ -67,6 +70,7 @@ def decode(vector: Vector) -> bytes:
     if vector.kind == "bundle":
         bundle = crypto.read_bundle(vector.body, expected_server=server)
         people = b"".join(r.box_public + r.sign_public + r.name.encode() for r in bundle.header.recipients)
+        people += b"".join(bundle.header.delivered)
         return people + b"".join(
             b"".join(bytes.fromhex(f.replace("-", "")) for f in e.sealed_to) + e.envelope for e in bundle.entries()
         )

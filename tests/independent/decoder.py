@@ -519,6 +519,7 @@ class BundleEntry:
 class Bundle:
     recipients: list[tuple[bytes, bytes, str]]  # (box_pk, sign_pk, name); empty for version 1
     entries: list[BundleEntry]
+    delivered: bytes = b""  # version 3: the confirmed reply digests, 32 bytes each
 
 
 def _recipient_set(data: bytes, at: int, end: int) -> tuple[list[tuple[bytes, bytes, str]], int]:
@@ -554,7 +555,7 @@ def read_bundle(data: bytes, pinned_server: bytes) -> Bundle:
     if data[:4] != b"ITKB":
         raise Malformed("magic")
     version = data[4]
-    if version not in (1, 2):
+    if version not in (1, 2, 3):
         raise UnsupportedVersion(str(version))
     signer = data[5:37]
     _container_signature(data, signer)
@@ -566,8 +567,19 @@ def read_bundle(data: bytes, pinned_server: bytes) -> Bundle:
         raise Malformed("header")
     end, at, last_serial = len(data) - 64, 61, 0
     recipients: list[tuple[bytes, bytes, str]] = []
-    if version == 2:
+    delivered = b""
+    if version >= 2:
         recipients, at = _recipient_set(data, at, end)
+    if version == 3:
+        if at + 4 > end:
+            raise Malformed("confirmed count")
+        number = _u32(data, at)
+        if number > 1_000_000 or at + 4 + 32 * number > end:
+            raise Malformed("confirmed replies")
+        delivered, at = data[at + 4 : at + 4 + 32 * number], at + 4 + 32 * number
+        digests = [delivered[i : i + 32] for i in range(0, len(delivered), 32)]
+        if any(a >= b for a, b in itertools.pairwise(digests)):
+            raise Malformed("confirmed order")
     fingerprints = {caseworker_fingerprint(b, s) for b, s, _ in recipients}
     entries: list[BundleEntry] = []
     for _ in range(count):
@@ -576,7 +588,7 @@ def read_bundle(data: bytes, pinned_server: bytes) -> Bundle:
         entry_id, serial = data[at : at + 16], _u64(data, at + 16)
         at += 24
         sealed_to = b""
-        if version == 2:
+        if version >= 2:
             if at >= end or not 1 <= data[at] <= 16:
                 raise Malformed("sealed_to count")
             k = data[at]
@@ -589,7 +601,7 @@ def read_bundle(data: bytes, pinned_server: bytes) -> Bundle:
         if at + 4 + length > end:
             raise Malformed("entry length")
         envelope = data[at + 4 : at + 4 + length]
-        if version == 2:
+        if version >= 2:
             named = [sealed_to[i : i + 16] for i in range(0, len(sealed_to), 16)]
             if len(set(named)) != len(named) or not fingerprints.issuperset(named):
                 raise Malformed("sealed_to")
@@ -601,7 +613,7 @@ def read_bundle(data: bytes, pinned_server: bytes) -> Bundle:
         raise Malformed("trailing bytes")
     if len({e.entry_id for e in entries}) != len(entries):
         raise Malformed("duplicate id")
-    return Bundle(recipients, entries)
+    return Bundle(recipients, entries, delivered)
 
 
 @dataclass(frozen=True)
@@ -645,7 +657,7 @@ def read_ack(data: bytes, server: bytes, caseworkers: list[bytes]) -> Ack:
         if reply_count > 1000 or len(data) != end + 4 + 16473 * reply_count + 64:
             raise Malformed("replies")
         replies = data[end + 4 : -64]
-        if any(replies[16473 * i + 32 : 16473 * i + 37] != b"ITKR\x01" for i in range(reply_count)):
+        if any(replies[16473 * i + 32 : 16473 * i + 37] not in (b"ITKR\x01", b"ITKR\x02") for i in range(reply_count)):
             raise Malformed("reply container")
     return Ack(signer, data[37:69], _u64(data, 69), created_on, data[101:end], replies)
 
@@ -666,10 +678,10 @@ def reply_keys(digits: str, reply_secret: bytes) -> tuple[bytes, bytes, bytes]:
 
 
 def open_reply(data: bytes, reply_sk: bytes) -> dict[str, Any]:
-    """§11 in its order; returns the reply object (text, written_on)."""
+    """§11 in its order; returns the reply object (text, written_on, and seq in version 2)."""
     if len(data) < 5 or data[:4] != b"ITKR":
         raise Malformed("magic")
-    if data[4] != 1:
+    if data[4] not in (1, 2):
         raise UnsupportedVersion(str(data[4]))
     if len(data) != 16441:
         raise Malformed("length")
@@ -681,8 +693,10 @@ def open_reply(data: bytes, reply_sk: bytes) -> dict[str, Any]:
     if length > 16384 or any(plain[4 + length :]):
         raise Malformed("padding")
     obj = _json_object(plain[4 : 4 + length], 16384)
-    if set(obj) != {"text", "written_on"}:
+    if set(obj) != ({"text", "written_on"} if data[4] == 1 else {"seq", "text", "written_on"}):
         raise Malformed("keys")
+    if data[4] == 2 and (type(obj["seq"]) is not int or not 1 <= obj["seq"] <= 1_000_000):
+        raise Malformed("seq")
     _text(obj["text"], 4000, True)
     _date_text(obj["written_on"])
     return obj

@@ -35,8 +35,8 @@ def the_request(app: Flask, identity: crypto.Identity) -> dict[str, object]:
 def send_reply(app: Flask, identity: crypto.Identity, reply_key: str, text: str) -> None:
     """What a caseworker's `triage reply` + `triage ack` + `intake apply-ack` does, in one step."""
     public = crypto.ReplyPublicKey.from_b64(reply_key)
-    reply = crypto.AckReply(mailbox=crypto.mailbox_id(public), container=crypto.seal_reply(text, written_on=DAY,
-                                                                                           to=public))  # fmt: skip
+    container = crypto.seal_reply(text, written_on=DAY, seq=1, to=public)
+    reply = crypto.AckReply(mailbox=crypto.mailbox_id(public), container=container)
     server_key = Instance(app.extensions["intake"].config).server_key()
     data = crypto.make_ack([], identity=identity, server=server_key.public, bundle_sequence=1, created_on=DAY,
                            replies=[reply])  # fmt: skip
@@ -130,7 +130,7 @@ def test_unread_replies_are_deleted_after_their_lifetime(app: Flask, client: Fla
     public = crypto.ReplyPublicKey.from_b64(str(request["reply_key"]))
     storage = app.extensions["intake"].storage
     old_day = DAY - datetime.timedelta(days=61)
-    reply = crypto.AckReply(crypto.mailbox_id(public), crypto.seal_reply("old", written_on=old_day, to=public))
+    reply = crypto.AckReply(crypto.mailbox_id(public), crypto.seal_reply("old", written_on=old_day, seq=1, to=public))
     server_key = Instance(app.extensions["intake"].config).server_key()
     data = crypto.make_ack([], identity=identity, server=server_key.public, bundle_sequence=1, created_on=old_day,
                            replies=[reply])  # fmt: skip

@@ -53,7 +53,7 @@ def test_the_person_reads_a_reply_and_answers_with_javascript_off(
     [(_, envelope)] = storage.envelope_bytes()
     public = crypto.ReplyPublicKey.from_b64(crypto.open_envelope(envelope, identity)["reply_key"])
     today = datetime.date.today()
-    reply = crypto.AckReply(crypto.mailbox_id(public), crypto.seal_reply(REPLY, written_on=today, to=public))
+    reply = crypto.AckReply(crypto.mailbox_id(public), crypto.seal_reply(REPLY, written_on=today, seq=1, to=public))
     server_key = Instance(app.extensions["intake"].config).server_key()
     ack = crypto.make_ack([], identity=identity, server=server_key.public, bundle_sequence=1, created_on=today,
                           replies=[reply])  # fmt: skip

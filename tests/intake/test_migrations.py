@@ -45,7 +45,8 @@ def test_upgrade_and_downgrade_carry_data(config: IntakeConfig) -> None:
         l=b"\x02" * 32, i=b"\x01" * 16, d=DAY)  # fmt: skip
     # When upgrading to head, the data is still there and the new tables work
     upgrade(url)
-    assert tables(url) == {"envelopes", "receipts", "counters", "recipients", "applied_acks", "replies"}
+    assert tables(url) == {"envelopes", "receipts", "counters", "recipients", "applied_acks", "replies",
+                           "reply_digests"}
     assert run(url, "SELECT serial, envelope FROM envelopes") == [(1, b"sealed")]
     # (1 submission received, 1 envelope stored: none collected yet)
     assert sorted(run(url, "SELECT name, value FROM counters")) == [
@@ -121,3 +122,27 @@ def test_revision_0004_forgets_arrival_order_and_downgrade_numbers_what_was_neve
     downgrade(url, "0003")
     assert sorted(run(url, "SELECT serial FROM envelopes")) == [(1,), (2,), (3,)]
     assert sorted(run(url, "SELECT name, value FROM counters")) == [("bundle", 0), ("collected", 0), ("serial", 3)]
+
+
+def test_revision_0005_remembers_the_replies_already_stored_and_downgrade_keeps_them(config: IntakeConfig) -> None:
+    import hashlib
+
+    config.instance_dir.mkdir(parents=True, exist_ok=True)
+    url = config.database_url
+    # Given revision 0004 with two stored replies
+    upgrade(url, "0004")
+    for n in (1, 2):
+        run(url, "INSERT INTO replies (id, mailbox, container, stored_on) VALUES (:i, :m, :c, :d)",
+            i=bytes([n]) * 16, m=b"\x09" * 32, c=bytes([n]) * 100, d=DAY)  # fmt: skip
+    # When upgrading to 0005, each is remembered by its digest and day, so the next export confirms it
+    upgrade(url, "0005")
+    digests = sorted(run(url, "SELECT digest, stored_on FROM reply_digests"))
+    expected = sorted((hashlib.blake2b(bytes([n]) * 100, digest_size=32).digest(), DAY) for n in (1, 2))
+    assert [(bytes(d), str(day)) for d, day in digests] == [(d, str(day)) for d, day in expected]
+    if url.startswith("sqlite"):
+        with pytest.raises(sa.exc.OperationalError):
+            run(url, "SELECT rowid FROM reply_digests")
+    # And downgrading drops only the digests; the replies stay
+    downgrade(url, "0004")
+    assert "reply_digests" not in tables(url)
+    assert sorted(bytes(r[0]) for r in run(url, "SELECT id FROM replies")) == [b"\x01" * 16, b"\x02" * 16]

@@ -44,9 +44,10 @@ class Server:
 
     def bundle(
         self, path: Path, entries: Sequence[crypto.BundleEntry], *, sequence: int | None = None,
-        recipients: Sequence[crypto.PublicIdentity] | None = None,
+        recipients: Sequence[crypto.PublicIdentity] | None = None, delivered: Sequence[bytes] | None = None,
     ) -> Path:
-        """A signed bundle; version 2 (the recipient set signed in) when ``recipients`` is given."""
+        """A signed bundle; version 2 (the recipient set signed in) when ``recipients`` is given, version 3
+        when ``delivered`` (the digests of the replies the server confirms it stored) is given too."""
         if sequence is None:
             self.sequence += 1
             sequence = self.sequence
@@ -55,7 +56,7 @@ class Server:
         with path.open("wb") as out:
             crypto.write_bundle(
                 out, entries, count=len(entries), server_key=self.key, sequence=sequence,
-                high_water=self.high_water, created_on=TODAY, recipients=recipients or (),
+                high_water=self.high_water, created_on=TODAY, recipients=recipients or (), delivered=delivered,
             )  # fmt: skip
         return path
 

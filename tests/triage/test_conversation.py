@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,11 @@ import crypto
 from tests.triage.helpers import PASSPHRASE, TODAY, Server, Triage, assert_one_sentence, make_request
 
 SECRET = bytes(range(32))
+
+
+def flat(output: str) -> str:
+    """`triage show` without its panel borders and line breaks, to look for a sentence in it."""
+    return " ".join(re.sub(r"[│╭╮╰╯─]", " ", output).split())
 
 
 def v2_request(receipt: str, **fields: Any) -> dict[str, Any]:
@@ -99,12 +105,22 @@ def test_a_reply_is_sealed_to_the_person_and_leaves_with_the_return_file(
     keypair = crypto.derive_reply_keypair(RECEIPT, SECRET)
     assert reply.mailbox == crypto.mailbox_id(keypair.public)
     assert crypto.open_reply(reply.container, keypair).text == "Мы получили вашу заявку. REPLY-CANARY"
-    # Sent once: the next return file carries no reply, and the thread says it was sent
+    # Not confirmed yet: the next return file carries it again, and the thread says carried, not confirmed
     triage.ok("ack", "--out", tmp_path / "ack2.bin")
-    assert crypto.read_ack((tmp_path / "ack2.bin").read_bytes(), server=server.key.public,
-                           caseworkers=[alice]).replies == ()  # fmt: skip
+    again = crypto.read_ack((tmp_path / "ack2.bin").read_bytes(), server=server.key.public, caseworkers=[alice])
+    assert again.replies == (reply,)
     thread = json.loads(triage.ok("list", "--json").stdout)[0]["thread"]
-    assert [(m["dir"], m["state"]) for m in thread] == [("out", "sent")]
+    assert [(m["dir"], m["state"], m["seq"]) for m in thread] == [("out", "carried", 1)]
+    assert "not confirmed" in triage.ok("show", case).output
+    # When a bundle confirms it (the server signs the digest of what it stored), it is delivered
+    confirmed = server.bundle(tmp_path / "2", [], recipients=[alice], delivered=[crypto.reply_digest(reply.container)])
+    assert json.loads(triage.ok("import", confirmed, "--accept-recipients", "--json").stdout)["replies_delivered"] == 1
+    thread = json.loads(triage.ok("list", "--json").stdout)[0]["thread"]
+    assert [(m["dir"], m["state"]) for m in thread] == [("out", "delivered")]
+    # And the next return file carries it no more
+    triage.ok("ack", "--out", tmp_path / "ack3.bin")
+    assert crypto.read_ack((tmp_path / "ack3.bin").read_bytes(), server=server.key.public,
+                           caseworkers=[alice]).replies == ()  # fmt: skip
 
 
 def test_a_ready_made_reply_is_a_starting_text(
@@ -212,3 +228,67 @@ def test_an_unread_follow_up_raises_its_case_until_it_is_read(
     triage.ok("show", second.entry_id.hex()[:8])
     again = {c["request"]["story"]: c for c in json.loads(triage.ok("list", "--json").stdout)}
     assert again["second"]["score"] == before["second"]["score"]
+
+
+def test_a_queued_reply_can_be_shown_changed_and_withdrawn_until_it_leaves(
+    laptop: tuple[Triage, Server, crypto.PublicIdentity], tmp_path: Path
+) -> None:
+    triage, server, alice = laptop
+    request = server.entry(v2_request(RECEIPT), [alice])
+    triage.ok("import", server.bundle(tmp_path / "1", [request]))
+    case = request.entry_id.hex()[:8]
+    keypair = crypto.derive_reply_keypair(RECEIPT, SECRET)
+    # Given two queued replies
+    triage.ok("reply", case, input="Первый ответ с опечаткой")
+    triage.ok("reply", case, input="Второй ответ, который не нужен")
+    assert "Первый ответ с опечаткой" in triage.ok("reply", case, "--show", "1").output
+    # When the first is changed (the words from stdin, never argv) and the second withdrawn
+    assert triage.run("reply", case, "--edit", "1", "Исправлено").exit_code != 0
+    triage.ok("reply", case, "--edit", "1", input="Первый ответ, исправленный")
+    assert "never left this laptop" in triage.ok("reply", case, "--withdraw", "2").output
+    # Then the return file carries exactly the corrected first reply, still number 1
+    triage.ok("ack", "--out", tmp_path / "ack1.bin")
+    [carried] = crypto.read_ack((tmp_path / "ack1.bin").read_bytes(), server=server.key.public,
+                                caseworkers=[alice]).replies  # fmt: skip
+    opened = crypto.open_reply(carried.container, keypair)
+    assert (opened.text, opened.seq) == ("Первый ответ, исправленный", 1)
+    # And the audit trail says who wrote, changed and withdrew which reply
+    shown = flat(triage.ok("show", case).output)
+    for words in ("wrote reply 1", "changed reply 1 before it left", "withdrew reply 2 before it left"):
+        assert words in shown, shown
+    # When a carried reply is to be changed, that is refused; withdrawing it says it may still arrive
+    assert_one_sentence(triage.run("reply", case, "--edit", "1", input="ещё раз"), "can no longer be changed")
+    out = triage.ok("reply", case, "--withdraw", "1").output
+    assert "the person will still see it" in out, out
+    assert "after a return file had carried it (it may still arrive)" in flat(triage.ok("show", case).output)
+    # And no later return file carries it; a withdrawn reply cannot be withdrawn twice
+    triage.ok("ack", "--out", tmp_path / "ack2.bin")
+    assert crypto.read_ack((tmp_path / "ack2.bin").read_bytes(), server=server.key.public,
+                           caseworkers=[alice]).replies == ()  # fmt: skip
+    assert_one_sentence(triage.run("reply", case, "--withdraw", "1"), "withdrawn already")
+    # When the return file that carried it is applied after all, the next bundle's confirmation says so
+    digest = crypto.reply_digest(carried.container)
+    confirmed = server.bundle(tmp_path / "2", [], recipients=[alice], delivered=[digest])
+    triage.ok("import", confirmed, "--accept-recipients")
+    assert "confirmed on 2026" in flat(triage.ok("show", case).output)
+    assert "so the person can read it" in flat(triage.ok("show", case).output)
+    assert_one_sentence(triage.run("reply", case, "--show", "9"), "no reply with that number")
+    # And a new reply gets the next number, so the person still sees them in the order written
+    triage.ok("reply", case, input="Третий")
+    thread = json.loads(triage.ok("list", "--json").stdout)[0]["thread"]
+    assert [(m["seq"], m["state"]) for m in thread] == [(1, "withdrawn"), (2, "withdrawn"), (3, "queued")]
+
+
+def test_a_follow_up_asking_to_change_contacts_is_marked_to_check_by_the_code_word(
+    laptop: tuple[Triage, Server, crypto.PublicIdentity], tmp_path: Path
+) -> None:
+    triage, server, alice = laptop
+    request = server.entry(v2_request(RECEIPT), [alice])
+    change = followup_entry(server, followup(RECEIPT, "Это я. Мой новый номер +7 928 000 11 22, старый не пишите"),
+                            [alice])  # fmt: skip
+    thanks = followup_entry(server, followup(RECEIPT, "Спасибо, жду."), [alice])
+    triage.ok("import", server.bundle(tmp_path / "1", [request, change, thanks]))
+    shown = flat(triage.ok("show", request.entry_id.hex()[:8]).output)
+    assert shown.count("ask for the agreed code word") == 1, shown
+    # The mark follows the message that asks, not the one that thanks
+    assert shown.index("новый номер") < shown.index("Check before acting") < shown.index("Спасибо, жду."), shown

@@ -56,7 +56,7 @@ def test_the_thread_shows_new_messages_once_and_a_reply_is_sealed_and_queued(des
     assert "It also carries 1 sealed reply." in written
     assert "Ответ-канарейка" not in (next(usb.glob("ack-*.eva"))).read_bytes().decode("latin-1")
     thread = json.loads(triage.ok("list", "--json").stdout)[0]["thread"]
-    assert [m["dir"] for m in thread] == ["in", "out"] and thread[1]["state"] == "sent"
+    assert [m["dir"] for m in thread] == ["in", "out"] and thread[1]["state"] == "carried"
 
 
 def test_an_empty_or_forged_reply_queues_nothing(desk: Any) -> None:
@@ -115,3 +115,54 @@ def test_a_changed_recipient_set_stops_the_import_until_accepted(
     accepted = client.post("/usb/import", data={**form, "accept_recipients": "yes"})
     assert accepted.status_code == 200 and "You accepted a change" in accepted.get_data(as_text=True)
     assert len(json.loads(triage.ok("list", "--json").stdout)) == 2
+
+
+def test_a_queued_reply_is_changed_or_withdrawn_in_the_desk_and_a_carried_one_says_it_may_still_arrive(
+    desk: Any, tmp_path: Path
+) -> None:
+    client, state, triage, request = desk
+    case = f"/case/{request.entry_id.hex()}"
+    for words in ("Первый ответ с ошибкой", "Второй ответ"):
+        assert client.post(f"{case}/reply", data={"csrf": state.csrf, "text": words}).status_code == 303
+    page = client.get(case).get_data(as_text=True)
+    assert "reply 1 · queued, leaves with the next return file" in page and "Change or withdraw this reply" in page
+    # A change without the CSRF token changes nothing
+    client.post(f"{case}/reply/edit", data={"seq": "1", "text": "подмена"})
+    assert "подмена" not in client.get(case).get_data(as_text=True)
+    # When the first is changed and the second withdrawn
+    changed = client.post(f"{case}/reply/edit", data={"csrf": state.csrf, "seq": "1", "text": "Первый, исправлен"})
+    assert "changed and sealed again" in client.get(changed.headers["Location"]).get_data(as_text=True)
+    gone = client.post(f"{case}/reply/withdraw", data={"csrf": state.csrf, "seq": "2"})
+    assert "it never left this laptop" in client.get(gone.headers["Location"]).get_data(as_text=True)
+    # Then the return file carries only the changed first reply
+    usb = tmp_path / "stick"
+    usb.mkdir()
+    assert "It also carries 1 sealed reply." in client.post(
+        "/usb/return", data={"csrf": state.csrf, "folder": str(usb)}).get_data(as_text=True)  # fmt: skip
+    thread = json.loads(triage.ok("list", "--json").stdout)[0]["thread"]
+    assert [(m.get("seq"), m["state"], m["text"]) for m in thread if m["dir"] == "out"] == [
+        (1, "carried", "Первый, исправлен"), (2, "withdrawn", "Второй ответ")]  # fmt: skip
+    # When the carried one is withdrawn, the desk says plainly that it may still reach the person
+    page = client.get(case).get_data(as_text=True)
+    assert "not confirmed" in page and "the one already written may still deliver it" in page
+    assert client.post(f"{case}/reply/edit", data={"csrf": state.csrf, "seq": "1", "text": "x"}).status_code == 400
+    withdrawn = client.post(f"{case}/reply/withdraw", data={"csrf": state.csrf, "seq": "1"})
+    assert "the person will still see it" in client.get(withdrawn.headers["Location"]).get_data(as_text=True)
+
+
+def test_the_desk_marks_a_follow_up_that_asks_to_change_plans(triage: Triage, server: Server, tmp_path: Path) -> None:
+    from triage.desk import create_app
+
+    alice = triage.keygen("Alice")
+    request = server.entry(v2_request(RECEIPT, story="Нам нужна помощь"), [alice])
+    change = followup_entry(server, followup(RECEIPT, "Планы изменились: встречаемся в другом месте"), [alice])
+    bundle = server.bundle(tmp_path / "b", [request, change])
+    triage.ok("import", "--fingerprint", server.key.public.fingerprint, bundle)
+    state = desk_state(Home(triage.home))
+    client = desk_client(create_app(state))
+    assert client.get(f"/open?key={state.secret}").status_code == 303
+    page = client.get(f"/case/{request.entry_id.hex()}").get_data(as_text=True)
+    assert page.count('class="error verify"') == 1 and "ask for the agreed code word first" in page
+    state.lang = "ru"
+    page = client.get(f"/case/{request.entry_id.hex()}").get_data(as_text=True)
+    assert "условное слово" in page

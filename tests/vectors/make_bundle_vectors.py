@@ -1,4 +1,5 @@
-"""Known-answer files for bundle version 2: the server's signed recipient set, and who each entry is for.
+"""Known-answer files for bundle versions 2 and 3: the signed recipient set, who each entry is for, and
+(version 3) the digests of the replies the server confirms it stored.
 
 Called by ``make_vectors.main``. Faulty bundles are built byte by byte and validly signed, so that each
 reaches the structural check it names (FORMAT.md §8.1).
@@ -78,5 +79,52 @@ def bundles(
          "one recipient named, the envelope has two stanzas"),
     ]  # fmt: skip
     for name, body, comment in faults:
+        write(f"bundle-malformed-{name}", signed(body, server.sign), kind="bundle", expect="malformed",
+              comment=f"validly signed: {comment}", **trusted)  # fmt: skip
+
+
+def _raw_v3(server: ServerKey, recipient: Recipient, digests: bytes, count: int, entry: bytes) -> bytes:
+    box, sign, name = recipient
+    body = b"ITKB" + u8(3) + server.public.raw + u64(7) + u64(5) + encode_day(DAY) + u32(1)
+    return body + u8(1) + box + sign + u8(len(name)) + name + u32(count) + digests + entry
+
+
+def confirmations(
+    write: Write,
+    b2: Callable[[bytes], str],
+    b64: Callable[[bytes], str],
+    signed: Callable[[bytes, object], bytes],
+    alice: crypto.Identity,
+    payload: bytes,
+) -> None:
+    """Version 3: the server signs the digests of the reply containers it stored (FORMAT.md §8.1)."""
+    server = ServerKey(bytes(range(32)))
+    trusted = {"server": b64(server.public.raw)}
+    a = alice.public
+    envelope = _seal_payload(payload, [a])
+    digests = sorted(bytes([n]) * 32 for n in (0x9A, 0x11, 0x5C))
+    out = io.BytesIO()
+    crypto.write_bundle(out, [crypto.BundleEntry(b"\x01" * 16, 1, envelope, (a.fingerprint,))], count=1,
+                        server_key=server, sequence=7, high_water=5, created_on=DAY, recipients=[a],
+                        delivered=reversed(digests))  # fmt: skip
+    hashed = a.box_public + a.sign_public + a.name.encode() + b"".join(digests) + _fp(a) + envelope
+    write("bundle-success-confirms-replies", out.getvalue(), kind="bundle", expect="success",
+          payload_blake2b=b2(hashed), comment="version 3: three stored replies confirmed, sorted; one entry",
+          **trusted)  # fmt: skip
+    empty = io.BytesIO()
+    crypto.write_bundle(empty, [], count=0, server_key=server, sequence=7, high_water=5, created_on=DAY,
+                        recipients=[a], delivered=[])  # fmt: skip
+    write("bundle-success-confirms-none", empty.getvalue(), kind="bundle", expect="success",
+          payload_blake2b=b2(a.box_public + a.sign_public + a.name.encode()),
+          comment="version 3 with no reply to confirm (count 0)", **trusted)  # fmt: skip
+    ra: Recipient = (a.box_public, a.sign_public, a.name.encode())
+    entry = b"\x01" * 16 + u64(1) + u8(1) + _fp(a) + u32(len(envelope)) + envelope
+    joined = b"".join(digests)
+    for name, body, comment in [
+        ("confirmed-unordered", _raw_v3(server, ra, digests[1] + digests[0], 2, entry), "digests not increasing"),
+        ("confirmed-twice", _raw_v3(server, ra, digests[0] * 2, 2, entry), "one digest twice"),
+        ("confirmed-count-over-limit", _raw_v3(server, ra, b"", 1_000_001, b""), "1,000,001 digests announced"),
+        ("confirmed-cut", _raw_v3(server, ra, joined, 4, b""), "four digests announced, three before the signature"),
+    ]:
         write(f"bundle-malformed-{name}", signed(body, server.sign), kind="bundle", expect="malformed",
               comment=f"validly signed: {comment}", **trusted)  # fmt: skip

@@ -87,36 +87,43 @@ def replies(write: Write, b2: Callable[[bytes], str], b64: Callable[[bytes], str
     other = crypto.derive_reply_keypair(DIGITS[::-1], SECRET)
     who = {"receipt": DIGITS, "reply_secret": b64(SECRET)}
 
-    def reply_json(text: str, day: str = "2026-11-24") -> bytes:
-        return json.dumps({"text": text, "written_on": day}, ensure_ascii=False, sort_keys=True,
-                          separators=(",", ":")).encode()  # fmt: skip
+    def reply_json(text: str, day: str = "2026-11-24", seq: int | None = 1) -> bytes:
+        value: dict[str, object] = {"text": text, "written_on": day}
+        if seq is not None:
+            value["seq"] = seq
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
 
-    def raw(data: bytes, *, prefix: int | None = None, dirty: bool = False) -> bytes:
+    def raw(data: bytes, *, prefix: int | None = None, dirty: bool = False, version: int = 2) -> bytes:
         padding = bytearray(PLAINTEXT_BUCKET - len(data))
         if dirty:
             padding[-1] = 1
         plaintext = (len(data) if prefix is None else prefix).to_bytes(4, "big") + data + bytes(padding)
-        return MAGIC + b"\x01" + nacl.bindings.crypto_box_seal(plaintext, pair.public.raw)
+        return MAGIC + bytes([version]) + nacl.bindings.crypto_box_seal(plaintext, pair.public.raw)
 
     text = "Здравствуйте. Мы получили вашу заявку. Ответьте, пожалуйста: где вы сейчас?"
-    good = crypto.seal_reply(text, written_on=datetime.date(2026, 11, 24), to=pair.public)
+    good = crypto.seal_reply(text, written_on=datetime.date(2026, 11, 24), seq=1, to=pair.public)
     write("reply-success", good, kind="reply", expect="success", payload_blake2b=b2(reply_json(text)),
-          comment="hash: the canonical reply JSON", **who)  # fmt: skip
+          comment="version 2; hash: the canonical reply JSON, seq included", **who)  # fmt: skip
     full = "🏳️‍🌈" * 1000
-    write("reply-success-4000-characters", crypto.seal_reply(full, written_on=DAY, to=pair.public), kind="reply",
-          expect="success", payload_blake2b=b2(reply_json(full, DAY.isoformat())),
-          comment="4,000 code points of emoji, 14,000 bytes", **who)  # fmt: skip
-    loose = b'{ "written_on": "2026-11-24",\n "text": "\\u0434\\u0430" }'
+    write("reply-success-4000-characters", crypto.seal_reply(full, written_on=DAY, seq=3, to=pair.public),
+          kind="reply", expect="success", payload_blake2b=b2(reply_json(full, DAY.isoformat(), 3)),
+          comment="4,000 code points of emoji, 14,000 bytes; the third reply to its case", **who)  # fmt: skip
+    loose = b'{ "written_on": "2026-11-24",\n "seq": 2, "text": "\\u0434\\u0430" }'
     write("reply-success-noncanonical", raw(loose), kind="reply", expect="success",
-          payload_blake2b=b2(reply_json("да")), comment="whitespace and \\u escapes inside", **who)  # fmt: skip
-    write("reply-not-recipient", crypto.seal_reply(text, written_on=DAY, to=other.public), kind="reply",
+          payload_blake2b=b2(reply_json("да", seq=2)), comment="whitespace and \\u escapes inside",
+          **who)  # fmt: skip
+    old = raw(reply_json("да", seq=None), version=1)
+    write("reply-success-version-1", old, kind="reply", expect="success",
+          payload_blake2b=b2(reply_json("да", seq=None)),
+          comment="version 1 (no seq) is still read; hash without seq", **who)  # fmt: skip
+    write("reply-not-recipient", crypto.seal_reply(text, written_on=DAY, seq=1, to=other.public), kind="reply",
           expect="not-recipient", comment="sealed to another reply key", **who)  # fmt: skip
     flipped = bytearray(good)
     flipped[5000] ^= 0x20
     write("reply-not-recipient-altered", bytes(flipped), kind="reply", expect="not-recipient",
           comment="one bit flipped: a sealed box cannot tell this from another key's container", **who)  # fmt: skip
-    write("reply-unsupported-version", good[:4] + b"\x02" + good[5:], kind="reply", expect="unsupported-version",
-          comment="version 2", **who)  # fmt: skip
+    write("reply-unsupported-version", good[:4] + b"\x03" + good[5:], kind="reply", expect="unsupported-version",
+          comment="version 3", **who)  # fmt: skip
     for name, body, comment in [
         ("magic", b"ITKX" + good[4:], "wrong magic"),
         ("short", good[:-1], "one byte short of the fixed size"),
@@ -127,9 +134,14 @@ def replies(write: Write, b2: Callable[[bytes], str], b64: Callable[[bytes], str
         ("text-too-long", raw(reply_json("я" * 4001)), "4,001 characters"),
         ("control-character", raw(reply_json("a\x07b")), "a BEL inside the text"),
         ("bad-day", raw(reply_json("hi", "2026-02-30")), "30 February"),
-        ("unknown-key", raw(reply_json("hi")[:-1] + b',"from":"x"}'), "a key outside the two"),
-        ("duplicate-key", raw(b'{"text":"a","text":"b","written_on":"2026-11-24"}'), "text twice"),
+        ("unknown-key", raw(reply_json("hi")[:-1] + b',"from":"x"}'), "a key outside the three"),
+        ("duplicate-key", raw(b'{"seq":1,"text":"a","text":"b","written_on":"2026-11-24"}'), "text twice"),
         ("not-json", raw(b"\xff\xfe"), "not UTF-8"),
+        ("seq-missing", raw(reply_json("hi", seq=None)), "version 2 without seq"),
+        ("seq-zero", raw(reply_json("hi", seq=0)), "seq counts from 1"),
+        ("seq-not-integer", raw(b'{"seq":1.0,"text":"hi","written_on":"2026-11-24"}'), "seq 1.0 is not an integer"),
+        ("seq-too-large", raw(reply_json("hi", seq=1_000_001)), "seq above 1,000,000"),
+        ("version-1-with-seq", raw(reply_json("hi"), version=1), "seq is not a version 1 key"),
     ]:
         write(f"reply-malformed-{name}", body, kind="reply", expect="malformed", comment=comment, **who)
 
@@ -146,7 +158,8 @@ def return_files(
     """Version 2 acknowledgements (return files, FORMAT.md §8.2) with replies, and version 1 still read."""
     pair = crypto.derive_reply_keypair(DIGITS, SECRET)
     mailbox = crypto.mailbox_id(pair.public)
-    containers = [crypto.seal_reply(t, written_on=DAY, to=pair.public) for t in ("Первый ответ.", "Второй.")]
+    containers = [crypto.seal_reply(t, written_on=DAY, seq=n, to=pair.public)
+                  for n, t in enumerate(("Первый ответ.", "Второй."), start=1)]
     replies = [crypto.AckReply(mailbox, c) for c in containers]
     joined = b"".join(e.entry_id + e.digest for e in entries)
     good = crypto.make_ack(entries, identity=alice, server=server.public, bundle_sequence=7, created_on=DAY,
@@ -154,6 +167,14 @@ def return_files(
     write("ack-success-with-replies", good, kind="ack", expect="success",
           payload_blake2b=b2(joined + b"".join(r.mailbox + r.container for r in replies)),
           comment="two replies to one mailbox, in the order written", **trusted)  # fmt: skip
+    old_plain = b'{"text":"Old reply.","written_on":"2026-11-22"}'
+    old_container = MAGIC + b"\x01" + nacl.bindings.crypto_box_seal(
+        len(old_plain).to_bytes(4, "big") + old_plain + bytes(PLAINTEXT_BUCKET - len(old_plain)), pair.public.raw)
+    mixed = [crypto.AckReply(mailbox, old_container), replies[0]]
+    write("ack-success-with-version-1-reply", crypto.make_ack(entries, identity=alice, server=server.public,
+          bundle_sequence=7, created_on=DAY, replies=mixed), kind="ack", expect="success",
+          payload_blake2b=b2(joined + b"".join(r.mailbox + r.container for r in mixed)),
+          comment="a reply container of version 1 next to one of version 2: both are carried", **trusted)  # fmt: skip
     head = (b"ITKA" + u8(1) + alice.public.sign_public + server.public.raw + (7).to_bytes(8, "big") + bytes(16)
             + encode_day(DAY) + len(entries).to_bytes(4, "big") + joined)  # fmt: skip
     write("ack-success-version-1", signed(head, alice.sign), kind="ack", expect="success", payload_blake2b=b2(joined),

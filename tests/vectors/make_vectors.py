@@ -617,10 +617,10 @@ def containers(alice: crypto.Identity, bob: crypto.Identity) -> None:
     )
     write(
         "bundle-unsupported-version",
-        good[:4] + b"\x03" + good[5:],
+        good[:4] + b"\x04" + good[5:],
         kind="bundle",
         expect="unsupported-version",
-        comment="version 3",
+        comment="version 4",
         **trusted,
     )
     write(
@@ -836,6 +836,7 @@ def main() -> None:
     containers(alice, bob)
     conversation.payloads(write, b2, request())
     make_bundle_vectors.bundles(write, b2, b64, signed, alice, bob, crypto.encode_request(request()))
+    make_bundle_vectors.confirmations(write, b2, b64, signed, alice, crypto.encode_request(request()))
     spec.requests(write, b2, request())
     spec.envelope_payloads(write, b2, alice, request())
     spec.private_keys(write, b2, alice)

@@ -17,7 +17,7 @@ from flask import Flask, Response, g, redirect, request, url_for
 from flask.wrappers import Request
 from werkzeug.exceptions import HTTPException
 
-from triage.desk import usb, views  # noqa: F401 - usb adds its routes to the views blueprint
+from triage.desk import replies, usb, views  # noqa: F401 - usb and replies add their routes to the views blueprint
 from triage.desk.guard import COOKIE, refuse, same
 from triage.desk.headers import security_headers
 from triage.desk.state import DeskState
