@@ -22,7 +22,6 @@ import hmac
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO
 
 from nacl import bindings as sodium
 from nacl.exceptions import CryptoError as SodiumError

@@ -29,8 +29,7 @@ def test_every_size_around_the_chunk_edges_round_trips_to_its_exact_blob_size(si
 
 @settings(max_examples=60, deadline=None)
 @given(st.binary(max_size=3 * fs.CHUNK + 100), st.lists(st.integers(1, 70000), max_size=12))
-def test_any_file_written_in_any_pieces_seals_to_the_same_length_and_opens_to_itself(data: bytes,
-                                                                                       cuts: list[int]) -> None:  # fmt: skip
+def test_any_file_written_in_any_pieces_seals_to_its_length_and_opens_to_itself(data: bytes, cuts: list[int]) -> None:
     sealer = fs.FileSealer()
     out, position = [], 0
     for cut in cuts:

@@ -74,7 +74,7 @@ def files(write: Write, b2: Callable[[bytes], str]) -> None:
     stream += len(two_chunks).to_bytes(8, "little")
     pieces = [stream[: fs.CHUNK], stream[fs.CHUNK :]]
     bad("file-tampered-reordered", _raw([(pieces[1] + bytes(fs.CHUNK - len(pieces[1])), message),
-                                         (pieces[0][: len(pieces[1])], final)]),  # fmt: skip
+                                         (pieces[0][: len(pieces[1])], final)]),
         "tampered", "the chunks in the wrong order (each authentic in its place, the content not)")
     bad("file-tampered-no-final-tag", _raw([(pieces[0], message), (pieces[1], message)]), "tampered",
         "every chunk tagged MESSAGE: the stream never says it ended")  # fmt: skip
@@ -83,15 +83,15 @@ def files(write: Write, b2: Callable[[bytes], str]) -> None:
     nonzero = bytearray(stream)
     nonzero[len(two_chunks) + 1] = 0x41
     bad("file-tampered-padding-not-zero", _raw([(bytes(nonzero[: fs.CHUNK]), message),
-                                                (bytes(nonzero[fs.CHUNK :]), final)]),  # fmt: skip
+                                                (bytes(nonzero[fs.CHUNK :]), final)]),
         "tampered", "an authentic stream whose padding is not zeros")
     lying = bytearray(stream)
     lying[-8:] = (len(two_chunks) - 1).to_bytes(8, "little")
     bad("file-tampered-length-differs", _raw([(bytes(lying[: fs.CHUNK]), message),
-                                              (bytes(lying[fs.CHUNK :]), final)]),  # fmt: skip
+                                              (bytes(lying[fs.CHUNK :]), final)]),
         "tampered", "an authentic stream whose own length differs from the manifest's")
     bad("file-tampered-content-differs", _raw([(b"X" + stream[1 : fs.CHUNK], message),
-                                               (stream[fs.CHUNK :], final)]),  # fmt: skip
+                                               (stream[fs.CHUNK :], final)]),
         "tampered", "an authentic stream whose content is not the manifest's SHA-256")
     bad("file-tampered-appended", blob + b"\x00" * 17, "tampered", "bytes after the final chunk")
 

@@ -23,9 +23,8 @@ from crypto.binary import encode_day, u8, u32, u64
 from crypto.envelope import _seal_payload, key_commitment
 from crypto.keys import ServerKey
 from crypto.signed import body_hasher, signed_message
-from tests.vectors import make_bundle_vectors
+from tests.vectors import make_bundle_vectors, make_file_vectors
 from tests.vectors import make_conversation_vectors as conversation
-from tests.vectors import make_file_vectors
 from tests.vectors import make_spec_vectors as spec
 
 HERE = Path(__file__).parent
