@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml requirements/server.lock
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet --require-hashes -r requirements/server.lock
 	$(BIN)/pip install --quiet --no-deps -e .
-	$(BIN)/pip install --quiet -e '.[server,test]'
+	$(BIN)/pip install --quiet -e '.[server,test,terminal,documents]'
 	@touch $(STAMP)
 
 run: $(STAMP)
@@ -47,7 +47,7 @@ lock: $(STAMP)
 	$(BIN)/pip install --quiet pip-tools
 	$(BIN)/pip-compile --quiet --generate-hashes --extra server --no-emit-index-url --no-emit-find-links \
 		--strip-extras -o requirements/server.lock pyproject.toml
-	$(BIN)/pip-compile --quiet --generate-hashes --no-emit-index-url --no-emit-find-links \
+	$(BIN)/pip-compile --quiet --generate-hashes --extra terminal --extra documents --no-emit-index-url --no-emit-find-links \
 		--strip-extras -o requirements/laptop.lock pyproject.toml
 
 clean:

@@ -7,6 +7,7 @@
 #   firefox-esr         browser tests in the engine of Tor Browser (geckodriver comes from PyPI)
 #   gnupg               the SecureDrop-style peer of the intake benchmark
 #   util-linux          runuser: PostgreSQL and the tor checks refuse or warn under root
+#   tmux                a real terminal for `triage terminal` (the desk on Tails), read back with capture-pane
 # Nothing here starts a service the tests use: they start their own tor and PostgreSQL processes on
 # 127.0.0.1 / Unix sockets in temporary directories, never the packaged ones (9050, 5432).
 set -euo pipefail
@@ -14,7 +15,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-    tor postgresql systemd util-linux chromium chromium-driver firefox-esr gnupg ca-certificates >/dev/null
+    tor postgresql systemd util-linux chromium chromium-driver firefox-esr gnupg ca-certificates tmux >/dev/null
 
 # On a machine with a running systemd, the packages start their own services; the tests never use them.
 if [ -d /run/systemd/system ]; then
@@ -22,7 +23,7 @@ if [ -d /run/systemd/system ]; then
 fi
 
 # Fail early and clearly if a part is missing, rather than deep inside a test.
-for program in tor tor-gencert systemd-analyze runuser; do
+for program in tor tor-gencert systemd-analyze runuser tmux; do
     command -v "$program" >/dev/null || { echo "missing after install: $program" >&2; exit 1; }
 done
 ls /usr/lib/postgresql/*/bin/initdb /usr/lib/postgresql/*/bin/pg_ctl >/dev/null

@@ -19,6 +19,7 @@ import crypto
 from crypto.keyfile import MAGIC as PRIVATE_KEY_MAGIC
 from intake.config import ConfigError, IntakeConfig
 from intake.instance import Instance, InstanceError
+from intake.questionnaire_command import questionnaire_group
 from intake.storage import AckReplayedError, DuplicateRecipientError, Storage, StorageError, today
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -288,3 +289,6 @@ def apply_ack(ctx: Context, file: Path) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+main.add_command(questionnaire_group)

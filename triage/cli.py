@@ -33,6 +33,7 @@ from triage.reply_words import reply_label, reply_state
 from triage.store import STATUSES
 from triage.summary import print_import_summary
 from triage.templates import find_template, load_templates
+from triage.terminal_command import terminal_command
 from triage.text import clean
 from triage.threads import MAX_REPLY_CHARS
 from triage.views import GLOBAL_LANG_OPTION, list_command, show_command
@@ -75,6 +76,7 @@ def main(
                   triage show ID / set ID --status S --note TEXT
                   triage ack --out FILE          back to the operator: `intake apply-ack FILE`
     Or all of it in the browser:  triage desk    (the [desk] extra; loopback only)
+    On Tails, in the terminal:    triage terminal (no browser can reach the desk there)
     In Russian:   triage --lang ru ...           (or TRIAGE_LANG=ru)
     """
     no_core_dumps()
@@ -164,6 +166,7 @@ def _confirm_first_server(server: crypto.ServerPublicKey, t: Translator) -> str:
 main.add_command(list_command)
 main.add_command(show_command)
 main.add_command(desk_command)
+main.add_command(terminal_command)
 main.add_command(policy_command)
 
 

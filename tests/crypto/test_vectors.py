@@ -8,6 +8,7 @@ import hashlib
 import pytest
 
 import crypto
+from crypto import filestream
 from crypto.envelope import _open_payload
 from crypto.request_schema import canonical_json
 from tests.vectors.vectorfile import Vector, all_vectors
@@ -56,6 +57,10 @@ def decode(vector: Vector) -> bytes:
         if reply.seq is not None:
             opened["seq"] = reply.seq
         return canonical_json(opened)
+    if vector.kind == "file":
+        key = base64.b64decode(h["key"])
+        facts = filestream.SealedFile(key, int(h["size"]), h["sha256"], len(vector.body), h["blob-sha256"])
+        return filestream.open_bytes(vector.body, facts)
     if vector.kind == "server-key":
         return crypto.ServerKey.from_bytes(vector.body).public.raw
     if vector.kind == "private-key":
@@ -103,7 +108,7 @@ def test_vector(vector: Vector) -> None:
 
 def test_vectors_cover_every_outcome() -> None:
     seen = {(v.kind, v.expect) for v in VECTORS}
-    for kind in ("envelope", "request", "private-key", "public-key", "bundle", "ack", "reply"):
+    for kind in ("envelope", "request", "private-key", "public-key", "bundle", "ack", "reply", "file"):
         assert (kind, "success") in seen
         assert (kind, "malformed") in seen
         assert (kind, "unsupported-version") in seen
