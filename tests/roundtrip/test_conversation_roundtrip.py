@@ -16,7 +16,9 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("flask")
+from tests.realparts import need_module
+
+need_module("flask")
 
 from intake.app import create_app
 from intake.config import IntakeConfig

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("flask")
+from tests.realparts import need_module
+
+need_module("flask")
 
 import crypto
 from tests.triage.desk_setup import desk_client, desk_state
