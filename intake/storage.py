@@ -296,6 +296,13 @@ class Storage(Database):
                     raise DuplicateRecipientError(
                         f"another key is already registered under the name {public.name!r} ({row.fingerprint})"
                     )
+                # One encryption key is one reader (FORMAT.md §4.3): sealing to both would fail, and the other
+                # signing key could acknowledge (delete) what it was never able to read.
+                if hmac.compare_digest(self._public(row.public_text).box_public, public.box_public):
+                    raise DuplicateRecipientError(
+                        f"the key {row.fingerprint} already registered has the same encryption key; one person's "
+                        "key cannot be registered twice under two signing keys"
+                    )
             conn.execute(insert(recipients).values(fingerprint=public.fingerprint, public_text=public.to_text(),
                                                    added_on=day))  # fmt: skip
         return True

@@ -7,8 +7,10 @@ by quietly skipping the tests that matter.
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
+from types import ModuleType
 
 import pytest
 
@@ -25,7 +27,7 @@ def need(part: str, available: bool, how: str) -> None:
     message = f"{part} is not available here ({how})"
     if required():
         pytest.fail(f"{message}; {REQUIRE_ENV}=1 makes this a failure", pytrace=False)
-    pytest.skip(message)
+    pytest.skip(message, allow_module_level=True)
 
 
 def need_program(name: str, how: str) -> str:
@@ -33,3 +35,12 @@ def need_program(name: str, how: str) -> str:
     need(name, path is not None, how)
     assert path is not None
     return path
+
+
+def need_module(name: str, how: str = "pip install -e '.[server,desk,dev]'") -> ModuleType:
+    """``importorskip`` through the same rule: a missing Flask or gunicorn fails CI instead of skipping."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        need(f"the Python module {name}", False, how)
+        raise

@@ -4,6 +4,14 @@ Shell history keeps every argument, so a note such as a phone number and a meeti
 one. An editor needs a file: it is made in a memory-backed folder ($XDG_RUNTIME_DIR or /dev/shm, never
 the disk), readable by this user only, overwritten and removed as soon as the editor closes. Where no
 such folder exists the text is asked at a prompt instead.
+
+Editors keep what was typed in files of their own (vim's ~/.viminfo holds the last inserted text and the
+registers, its undo and swap files hold all of it; nano and emacs keep histories and auto-saves under
+$HOME). So the editor runs in a private folder in memory that is its HOME and every XDG_*_HOME, with
+TMPDIR there too, and vi/vim/nvim also get ``-i NONE -n`` and no undo, backup or swap file; the whole
+folder is overwritten and removed after. Only editors known to stay inside that folder are started
+(TAMED): a client that hands the file to an editor already running (emacsclient, code, gedit, kate...)
+would keep its state in the running program's real home, so for any other editor the prompt is used.
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,6 +33,39 @@ from triage import environment
 from triage.errors import TriageError
 
 COMMENT = "#"
+
+# Editors that keep their state under $HOME / $XDG_*_HOME / $TMPDIR or beside the file, all redirected below.
+VI_LIKE = frozenset({"vi", "vim", "vim.basic", "vim.tiny", "vim.nox", "view", "nvim", "rvim"})
+TAMED = VI_LIKE | frozenset({"nano", "rnano", "pico", "mg", "ed"})
+# vi/vim/nvim: no viminfo/shada (-i NONE), no swap file (-n), and no undo or backup file even if a vimrc asks.
+VI_FLAGS = ("-i", "NONE", "-n", "--cmd", "set noundofile nobackup nowritebackup",
+            "-c", "set noundofile nobackup nowritebackup")  # fmt: skip
+XDG_HOMES = ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME")
+# Variables that would make vim read a vimrc from outside the folder.
+DROPPED = ("VIMINIT", "EXINIT", "MYVIMRC", "MYGVIMRC", "GVIMINIT")
+
+
+def editor_command(editor: str) -> list[str] | None:
+    """The editor's argument list with its state turned off, or None for an editor that cannot be tamed."""
+    try:
+        words = shlex.split(editor)
+    except ValueError:
+        return None
+    if not words or os.path.basename(words[0]) not in TAMED:
+        return None
+    if os.path.basename(words[0]) in VI_LIKE:
+        return [words[0], *VI_FLAGS, *words[1:]]
+    return words
+
+
+def editor_environment(environ: Mapping[str, str], folder: Path) -> dict[str, str]:
+    """The environment the editor runs in: its home, state and temporary files all inside ``folder``."""
+    env = {name: value for name, value in environ.items() if name not in DROPPED}
+    env["HOME"] = str(folder)
+    env["TMPDIR"] = str(folder)
+    for name in XDG_HOMES:
+        env[name] = str(folder / name.lower())
+    return env
 
 
 def memory_folder(environ: Mapping[str, str]) -> Path | None:
@@ -55,25 +97,33 @@ def _strip_comments(text: str) -> str:
     return "\n".join(lines).strip()
 
 
-def _edit(editor: str, folder: Path, header: str, initial: str) -> str:
-    fd, name = tempfile.mkstemp(dir=folder, prefix=".triage-", suffix=".txt")
-    path = Path(name)
+def _wipe(folder: Path) -> None:
+    """Overwrite every file the editor left in ``folder`` (in memory), then remove the folder."""
+    for path in folder.rglob("*"):
+        with contextlib.suppress(OSError):
+            if path.is_file() and not path.is_symlink():
+                size = path.stat().st_size
+                with open(path, "r+b") as wipe:
+                    wipe.write(b"\0" * size)
+                    wipe.flush()
+                    os.fsync(wipe.fileno())
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _edit(command: list[str], environ: Mapping[str, str], parent: Path, header: str, initial: str) -> str:
+    folder = Path(tempfile.mkdtemp(dir=parent, prefix=".triage-"))  # mode 0700
+    path = folder / "text.txt"
     try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(header + initial)
-        subprocess.run([*shlex.split(editor), str(path)], check=True)  # noqa: S603 (the user's own editor)
+        env = editor_environment(environ, folder)
+        subprocess.run([*command, str(path)], check=True, env=env, cwd=folder)  # noqa: S603 (the user's own editor)
         return _strip_comments(path.read_text(encoding="utf-8"))
     except (OSError, subprocess.CalledProcessError, UnicodeDecodeError) as error:
         raise TriageError(f"The editor did not finish ({type(error).__name__}); nothing was saved.") from None
     finally:
-        with contextlib.suppress(OSError):
-            size = path.stat().st_size
-            with open(path, "r+b") as wipe:
-                wipe.write(b"\0" * size)
-                wipe.flush()
-                os.fsync(wipe.fileno())
-        with contextlib.suppress(OSError):
-            path.unlink()
+        _wipe(folder)
 
 
 def read_text(
@@ -95,11 +145,11 @@ def read_text(
     if not is_tty:
         text = stream.read(limit * 4 + 1).strip() or initial.strip()
     else:
-        editor = env.get("VISUAL") or env.get("EDITOR")
+        command = editor_command(env.get("VISUAL") or env.get("EDITOR") or "")
         folder = memory_folder(env)
-        if editor and folder is not None:
+        if command is not None and folder is not None:
             header = f"{COMMENT} Write the {what} below. Lines starting with {COMMENT} are left out.\n"
-            text = _edit(editor, folder, header, initial)
+            text = _edit(command, env, folder, header, initial)
         else:
             if initial:
                 click.echo(initial, err=True)

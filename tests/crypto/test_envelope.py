@@ -80,22 +80,59 @@ def test_every_request_the_form_accepts_seals_to_one_size(alice: crypto.Identity
     assert envelope_size(0, 1, version=1) == 32902 and envelope_size(0, 2, version=1) == 32982
 
 
-@given(
-    story=st.text(min_size=1, max_size=TEXT_LIMITS["story"]).filter(lambda s: s.strip()),
-    health=st.text(max_size=TEXT_LIMITS["health"]),
-)
-def test_padding_invariant_over_random_requests(story: str, health: str) -> None:
-    recipient = crypto.Identity(
-        "fixed", bytes(range(32)), bytes(range(32, 64))
-    ).public  # a fixed key keeps the property cheap
+# Characters of every UTF-8 width, and the ones the canonical encoding writes as two bytes (\" \\ \t \n \r).
+_WIDTHS = st.sampled_from(["a", "ж", "中", "🙂", '"', "\\", "\n", "\t", " ", "\u200d"])
+
+
+@st.composite
+def bounded_text(draw: st.DrawFn, limit: int, required: bool) -> str:
+    """A text at, just under or just over its bound (or anywhere below it), of characters of any width."""
+    length = draw(st.sampled_from([limit - 1, limit, limit + 1]) | st.integers(1 if required else 0, limit))
+    alphabet = draw(st.lists(_WIDTHS, min_size=1, max_size=3, unique=True))
+    text = "".join(draw(st.sampled_from(alphabet)) for _ in range(min(length, 64)))
+    text = (text * (length // max(len(text), 1) + 1))[:length] if text else ""
+    return ("x" + text[1:]) if required and text and not text.strip() else text
+
+
+@st.composite
+def requests_near_the_bounds(draw: st.DrawFn) -> dict[str, object]:
+    fields: dict[str, object] = {
+        name: draw(bounded_text(limit, name in ("contact", "story"))) for name, limit in TEXT_LIMITS.items()
+    }
+    people = draw(st.integers(1, 20))
+    fields.update(
+        danger=draw(st.sampled_from(["immediate", "serious", "not_immediate"])), people=people,
+        children=draw(st.none() | st.integers(0, people)),
+        threat_from=draw(st.lists(st.sampled_from(["authorities", "family", "community", "partner", "other"]),
+                                  unique=True)),
+        documents=draw(st.lists(st.sampled_from(["internal_passport", "international_passport", "none",
+                                                 "confiscated"]), unique=True)),
+        locale=draw(st.sampled_from(["ru", "en", "ce", "ru-RU", "abc-Latn123"])),
+        schema=draw(st.sampled_from([1, 2])),
+    )  # fmt: skip
+    if fields["schema"] == 2:
+        fields.update(kind="request", reply_key=crypto.derive_reply_keypair("1" * 30, bytes(32)).public.to_b64())
+    return make_request(**fields)
+
+
+_FIXED = crypto.Identity("fixed", bytes(range(32)), bytes(range(32, 64))).public  # keeps the property cheap
+
+
+@given(requests_near_the_bounds())
+def test_padding_invariant_over_random_requests(request: dict[str, object]) -> None:
+    over = [name for name, limit in TEXT_LIMITS.items() if len(str(request[name])) > limit]
     try:
-        envelope = crypto.seal_request(make_request(story=story, health=health), for_recipients=[recipient])
+        envelope = crypto.seal_request(request, for_recipients=[_FIXED])
+    except crypto.RequestTooLargeError as error:
+        # Refused by bytes only when its encoding really is over the bucket
+        assert not over and error.size > FIXED_BUCKET == error.limit
+        return
     except crypto.RequestInvalidError as error:
-        assert error.reason == "control_character"
+        assert over and error.reason == "too_long", (error.field, error.reason)  # refused only past a bound
         return
-    except crypto.RequestTooLargeError:
-        return
-    assert len(envelope) == envelope_size(0, 1)
+    # Everything within the bounds that fits the bucket seals to the one size
+    assert not over
+    assert len(envelope) == envelope_size(0, 1) == 32934
 
 
 def test_an_emoji_story_at_the_character_bound_is_refused_by_bytes(alice: crypto.Identity) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import json
 
 import nacl.bindings
 import pytest
@@ -149,8 +150,28 @@ def test_parser_only_raises_typed_errors(data: bytes) -> None:
         raise AssertionError("random bytes opened as a reply")
 
 
-@given(st.binary(max_size=PLAINTEXT_BUCKET))
+_REPLY_VALUES = st.none() | st.integers(-1, 5) | st.text(max_size=40) | st.sampled_from(
+    ["2026-11-24", "2026-02-30", "  ", "я" * 4000, "я" * 4001, "a\x1bb"])  # fmt: skip
+reply_plaintexts = st.one_of(
+    st.binary(max_size=PLAINTEXT_BUCKET - 4),
+    # JSON objects near a reply's shape: its keys with any values, sometimes another key, any separators
+    st.tuples(st.dictionaries(st.sampled_from(["text", "written_on", "x"]), _REPLY_VALUES, max_size=3),
+              st.sampled_from([None, 1])).map(lambda t: json.dumps(t[0], ensure_ascii=False, indent=t[1]).encode()),
+    st.tuples(st.text(min_size=1, max_size=60), st.dates()).map(
+        lambda t: json.dumps({"text": t[0], "written_on": t[1].isoformat()}, ensure_ascii=False).encode()),
+)  # fmt: skip
+
+
+@given(reply_plaintexts)
 def test_any_authentic_plaintext_gives_a_reply_or_a_typed_error(data: bytes) -> None:
-    plaintext = framed(data[: PLAINTEXT_BUCKET - 4] if len(data) > PLAINTEXT_BUCKET - 4 else data)
-    with contextlib.suppress(crypto.MalformedError):
-        crypto.open_reply(raw_reply(plaintext[: 4 + PLAINTEXT_BUCKET]), PAIR)
+    if len(data) > PLAINTEXT_BUCKET - 4:
+        data = data[: PLAINTEXT_BUCKET - 4]
+    try:
+        reply = crypto.open_reply(raw_reply(framed(data)), PAIR)
+    except crypto.MalformedError:
+        return
+    # What it opens is a reply within the bounds, that seals again to one size and opens to itself
+    assert isinstance(reply.text, str) and 1 <= len(reply.text) <= 4000 and reply.text.strip()
+    assert isinstance(reply.written_on, datetime.date)
+    again = crypto.seal_reply(reply.text, written_on=reply.written_on, to=PAIR.public)
+    assert len(again) == crypto.REPLY_SIZE and crypto.open_reply(again, PAIR) == reply

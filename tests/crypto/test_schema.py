@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 
 import pytest
@@ -75,10 +74,35 @@ def test_unknown_schema_is_unsupported(version: int) -> None:
         crypto.encode_request(make_request(schema=version))
 
 
-@given(st.binary(max_size=2000))
+_VALID = json.loads(crypto.encode_request(make_request()))
+_VALUES = st.none() | st.booleans() | st.integers(-3, 25) | st.text(max_size=30) | st.sampled_from(
+    ["immediate", "serious", "family", "never", "chechnya", "email", "2026-02-30", "2026-11-22", "en", "x" * 201]
+) | st.lists(st.sampled_from(["family", "other", "none", "confiscated", "x"]), max_size=3)  # fmt: skip
+
+payload_bytes = st.one_of(
+    st.binary(max_size=2000),
+    # valid requests with a few keys changed, added or removed, written with any separators and key order
+    st.tuples(
+        st.dictionaries(st.sampled_from([*schema.REQUEST_FIELDS, *schema.META_FIELDS, "x"]), _VALUES, max_size=3),
+        st.lists(st.sampled_from(sorted(_VALID)), max_size=2), st.booleans(), st.sampled_from([None, 1, "\t"]),
+    ).map(lambda t: json.dumps({k: v for k, v in {**_VALID, **t[0]}.items() if k not in t[1]},
+                               ensure_ascii=t[2], indent=t[3]).encode()),
+)  # fmt: skip
+
+
+@given(payload_bytes)
 def test_decoder_only_raises_typed_errors(data: bytes) -> None:
-    with contextlib.suppress(crypto.CryptoError):
-        crypto.decode_request(data)
+    try:
+        decoded = crypto.decode_request(data)
+    except crypto.CryptoError:
+        return
+    # What it accepts is bounded, of a known schema, and has one canonical encoding that decodes to itself
+    assert len(data) <= crypto.MAX_REQUEST_BYTES
+    assert decoded["schema"] in (1, 2)
+    canonical = crypto.encode_request(decoded)
+    assert len(canonical) <= crypto.MAX_REQUEST_BYTES
+    assert crypto.decode_request(canonical) == decoded
+    assert crypto.encode_request(crypto.decode_request(canonical)) == canonical
 
 
 @given(

@@ -12,8 +12,9 @@ import pytest
 
 from tests.deploy.rawhttp import Connection
 from tests.deploy.servers import gunicorn, log_of
+from tests.realparts import need_module
 
-pytest.importorskip("gunicorn")
+need_module("gunicorn")
 
 TOR_LINE = b"PROXY TCP6 fc00:dead:beef:4dad::2a:1 ::1 1 0\r\n"  # circuit 0x2a0001
 OTHER_LINE = b"PROXY TCP6 fc00:dead:beef:4dad::0:7 ::1 7 0\r\n"  # circuit 7

@@ -6,9 +6,9 @@ from __future__ import annotations
 import runpy
 from pathlib import Path
 
-import pytest
+from tests.realparts import need_module
 
-gunicorn_config = pytest.importorskip("gunicorn.config")
+gunicorn_config = need_module("gunicorn.config")
 
 CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "gunicorn.conf.py"
 

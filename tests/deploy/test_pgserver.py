@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.realparts import need_module
+
 pytestmark = pytest.mark.postgres
 
 _seen: list[str] = []
@@ -11,7 +13,7 @@ _seen: list[str] = []
 
 @pytest.mark.parametrize("run", [1, 2])
 def test_each_test_gets_a_fresh_database(postgres_url: str, run: int) -> None:
-    sqlalchemy = pytest.importorskip("sqlalchemy")
+    sqlalchemy = need_module("sqlalchemy")
     # Given a database made for this test only
     assert postgres_url.startswith("postgresql+psycopg://")
     assert postgres_url not in _seen

@@ -10,10 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.deploy.rawhttp import Connection
 from tests.deploy.servers import WX_DENIED_LAUNCHER, gunicorn
+from tests.realparts import need
 
 
 def kernel_can_deny_wx() -> bool:
@@ -22,8 +21,7 @@ def kernel_can_deny_wx() -> bool:
 
 
 def test_the_launcher_really_denies_wx_memory() -> None:
-    if not kernel_can_deny_wx():
-        pytest.skip("this kernel has no PR_SET_MDWE (Linux 6.3+)")
+    need("a kernel with PR_SET_MDWE", kernel_can_deny_wx(), "Linux 6.3 or later; Debian 12's 6.1 has none")
     probe = "import mmap; mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)"
     denied = subprocess.run([sys.executable, "-c", WX_DENIED_LAUNCHER, "-c", probe], capture_output=True,
                             timeout=30, check=False)
@@ -40,8 +38,7 @@ def test_the_launcher_really_denies_wx_memory() -> None:
 
 
 def test_the_app_works_without_wx_memory(short_tmp: Path) -> None:
-    if not kernel_can_deny_wx():
-        pytest.skip("this kernel has no PR_SET_MDWE (Linux 6.3+)")
+    need("a kernel with PR_SET_MDWE", kernel_can_deny_wx(), "Linux 6.3 or later; Debian 12's 6.1 has none")
     import crypto
     from tests.deploy.intake_helpers import Browser, export_and_open, receipt_of, set_up_instance
 

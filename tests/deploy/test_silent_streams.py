@@ -20,8 +20,9 @@ import pytest
 
 from tests.deploy.rawhttp import Connection
 from tests.deploy.servers import gunicorn, log_of
+from tests.realparts import need_module
 
-pytest.importorskip("gunicorn")
+need_module("gunicorn")
 
 THREADS = 2 * 8  # deploy/gunicorn.conf.py: workers x threads
 ANSWER_WITHIN = 3.0  # seconds, for a request on a fresh circuit while the flood holds its streams open

@@ -13,12 +13,11 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from tests.deploy.rawhttp import Connection
 from tests.deploy.servers import DEPLOY_CONFIG, REPO
+from tests.realparts import need_module
 
-pytest.importorskip("gunicorn")
+need_module("gunicorn")
 
 
 def serve_once(path: Path) -> dict[str, object]:

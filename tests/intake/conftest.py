@@ -15,6 +15,7 @@ import crypto
 from intake.app import create_app
 from intake.config import IntakeConfig
 from intake.instance import Instance
+from tests.realparts import need
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -24,7 +25,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     try:
         return str(request.getfixturevalue("postgres_url"))
     except pytest.FixtureLookupError:
-        pytest.skip("the postgres_url fixture (tests/pgserver.py) is not registered as a plugin")
+        need("the postgres_url fixture", False, "tests/pgserver.py registered as a pytest plugin")
+        raise
 
 
 @pytest.fixture

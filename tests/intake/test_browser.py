@@ -69,7 +69,8 @@ def test_russian_form_with_javascript_off(served: tuple[str, Flask], browser: ob
         # replaced in the middle of the check: that too is the page being replaced, so look again.
         WebDriverWait(driver, 90, ignored_exceptions=[WebDriverException]).until(
             expected_conditions.staleness_of(page))
-        WebDriverWait(driver, 90).until(lambda d: d.execute_script("return document.readyState") == "complete")
+        WebDriverWait(driver, 90, ignored_exceptions=[WebDriverException]).until(
+            lambda d: d.execute_script("return document.readyState") == "complete")
 
     # Given the landing page, reached through the default language, with scripts disabled
     driver.get(base + "/")

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import datetime
 import re
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
 import crypto
+from intake import cli, database
 from intake.instance import Instance
 from tests.intake.helpers import TOKEN, csrf_token, receipt_of, submit
 
@@ -123,21 +126,30 @@ def test_an_empty_or_oversized_follow_up_is_refused_with_the_conversation_kept(
     assert app.extensions["intake"].storage.pending_count() == 1
 
 
-def test_unread_replies_are_deleted_after_their_lifetime(app: Flask, client: FlaskClient,
-                                                         identity: crypto.Identity) -> None:  # fmt: skip
+def test_unread_replies_are_deleted_after_their_lifetime(app: Flask, client: FlaskClient, identity: crypto.Identity,
+                                                         tmp_path: Path) -> None:  # fmt: skip
+    # Given a store with a reply stored 61 days ago, one stored 59 days ago, and one of today
     receipt = receipt_of(submit(client))
     request = the_request(app, identity)
     public = crypto.ReplyPublicKey.from_b64(str(request["reply_key"]))
+    config = app.extensions["intake"].config
     storage = app.extensions["intake"].storage
-    old_day = DAY - datetime.timedelta(days=61)
-    reply = crypto.AckReply(crypto.mailbox_id(public), crypto.seal_reply("old", written_on=old_day, seq=1, to=public))
-    server_key = Instance(app.extensions["intake"].config).server_key()
-    data = crypto.make_ack([], identity=identity, server=server_key.public, bundle_sequence=1, created_on=old_day,
-                           replies=[reply])  # fmt: skip
-    storage.apply_ack(data, server_key, old_day)
+    server_key = Instance(config).server_key()
+    today = database.today()
+    for sequence, (age, text) in enumerate([(61, "old"), (59, "recent")], start=1):
+        day = today - datetime.timedelta(days=age)
+        reply = crypto.AckReply(crypto.mailbox_id(public), crypto.seal_reply(text, written_on=day, seq=1, to=public))
+        data = crypto.make_ack([], identity=identity, server=server_key.public, bundle_sequence=sequence,
+                               created_on=day, replies=[reply])  # fmt: skip
+        storage.apply_ack(data, server_key, day)
     send_reply(app, identity, str(request["reply_key"]), "new")
-    assert app.extensions["intake"].config.reply_days == 60
-    assert storage.expire_replies(DAY - datetime.timedelta(days=60)) == 1
+    assert config.reply_days == 60
+    # When the operator runs `intake export` (the command, as the daily timer does)
+    env = {"INTAKE_INSTANCE_DIR": str(config.instance_dir), "INTAKE_DATABASE_URL": config.database_url}
+    result = CliRunner().invoke(cli.main, ["export", "--out", str(tmp_path / "x.bundle")], env=env)
+    # Then the reply past INTAKE_REPLY_DAYS is gone, and only it
+    assert result.exit_code == 0, result.output
+    assert "Deleted 1 reply older than 60 days." in result.output
     page = open_conversation(client, receipt)
-    assert "new" in page and ">old<" not in page
-    assert len(storage.replies_for(crypto.mailbox_id(public))) == 1
+    assert ">new<" in page and ">recent<" in page and ">old<" not in page
+    assert len(storage.replies_for(crypto.mailbox_id(public))) == 2

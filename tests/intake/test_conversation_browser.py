@@ -37,6 +37,9 @@ def test_the_person_reads_a_reply_and_answers_with_javascript_off(
         # replaced in the middle of the check: that too is the page being replaced, so look again.
         WebDriverWait(driver, 90, ignored_exceptions=[WebDriverException]).until(
             expected_conditions.staleness_of(page))
+        # Replaced is not loaded: on a loaded machine the next page may still be arriving when it is looked at.
+        WebDriverWait(driver, 90, ignored_exceptions=[WebDriverException]).until(
+            lambda d: d.execute_script("return document.readyState") == "complete")
 
     # Given a request sent from the Russian form, and its receipt
     driver.get(base + "/ru/request")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -68,22 +69,45 @@ def test_concurrent_submissions_share_commits_and_the_cap_holds_exactly(storage:
     assert len(commits) < 48, "no two submissions ever shared a commit"
 
 
+def _none_returns(threads: list[threading.Thread], bound: float = 1.0) -> bool:
+    """No thread finishes within ``bound``: a submission woken early returns at once, a correct one never does
+    while its commit is held (a loaded machine can hide the bug for a run, never fail a correct product)."""
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline:
+        if any(not thread.is_alive() for thread in threads):
+            return False
+        threads[0].join(0.05)
+    return True
+
+
+def _wait_for(condition: Any, bound: float = 60) -> None:
+    deadline = time.monotonic() + bound
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never came"
+        time.sleep(0.01)
+
+
 def test_a_failed_commit_fails_every_submission_in_it_and_returns_none_early() -> None:
-    committed: list[str] = []
     entered = threading.Event()
-    release = threading.Event()
+    go = threading.Event()
+    committing = threading.Event()
+    fail = threading.Event()
+    stored: list[Pending] = []
 
     @contextmanager
     def writing() -> Iterator[str]:
         entered.set()
-        release.wait(10)
+        assert go.wait(60)
         yield "conn"
+        # The commit (an fsync takes time): held open until the test says, then it fails.
+        committing.set()
+        assert fail.wait(60)
         raise OSError("the disk went away at commit")
 
     def store(conn: str, group: list[Pending]) -> None:
         for item in group:
             item.result = f"id-{item.work}"
-            committed.append(item.work)
+        stored.extend(group)
 
     group = GroupCommit(writing, store)
     results: dict[int, Any] = {}
@@ -94,15 +118,69 @@ def test_a_failed_commit_fails_every_submission_in_it_and_returns_none_early() -
         except OSError as error:
             results[n] = error
 
-    first = threading.Thread(target=submit, args=(0,))
-    first.start()
-    entered.wait(10)
-    others = [threading.Thread(target=submit, args=(n,)) for n in range(1, 5)]
-    for thread in others:
+    # Given a leader inside its write turn and four submissions queued behind it
+    threads = [threading.Thread(target=submit, args=(n,)) for n in range(5)]
+    threads[0].start()
+    assert entered.wait(60)
+    for thread in threads[1:]:
         thread.start()
-    assert not results, "a submission returned before its commit"
-    release.set()
-    for thread in [first, *others]:
-        thread.join(10)
+    _wait_for(lambda: len(group._queue) == 5)
+    # When all five are stored and their commit is still running
+    go.set()
+    assert committing.wait(60)
+    assert sorted(item.work for item in stored) == [0, 1, 2, 3, 4]
+    # Then none of them has been woken or has returned
+    assert not any(item.finished or item.wake.is_set() for item in stored), "woken before COMMIT returned"
+    assert _none_returns(threads) and not results, "a submission returned before its commit"
+    # And when the commit fails, every one of them gets the error and none a result (none is receipted)
+    fail.set()
+    for thread in threads:
+        thread.join(60)
     assert sorted(results) == [0, 1, 2, 3, 4]
-    assert all(isinstance(r, OSError) for r in results.values()), results  # none is receipted
+    assert all(isinstance(r, OSError) for r in results.values()), results
+
+
+def test_on_sqlite_a_commit_held_open_returns_nothing_and_its_failure_fails_every_submission(
+    storage: Storage,
+) -> None:
+    committing = threading.Event()
+    fail = threading.Event()
+
+    def hold_then_fail(conn: Any) -> None:
+        if conn.get_execution_options().get(READ_ONLY):
+            return
+        committing.set()
+        assert fail.wait(60)
+        raise OSError("the disk went away at commit")
+
+    def gather(conn: Any) -> None:  # the first writer's BEGIN waits until all six are queued: one group
+        if not conn.get_execution_options().get(READ_ONLY):
+            _wait_for(lambda: group is not None and len(group._queue) == 6)
+
+    # Given six submissions in one group, and SQLite's COMMIT held open (as a slow fsync would)
+    group = storage._group
+    event.listen(storage.engine, "begin", gather)
+    event.listen(storage.engine, "commit", hold_then_fail)
+    results: dict[int, Any] = {}
+
+    def submit(n: int) -> None:
+        try:
+            results[n] = storage.store_submission(b"sealed", secrets.token_bytes(32), DAY, 1000)
+        except OSError as error:
+            results[n] = error
+
+    threads = [threading.Thread(target=submit, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    assert committing.wait(60)
+    event.remove(storage.engine, "begin", gather)
+    # Then while it is held no submission has returned
+    assert _none_returns(threads) and not results, "a submission returned before its commit"
+    # When it fails, every submission gets the error, and nothing is stored
+    fail.set()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(results) == list(range(6))
+    assert all(isinstance(r, OSError) for r in results.values()), results
+    event.remove(storage.engine, "commit", hold_then_fail)
+    assert storage.pending_count() == 0

@@ -91,6 +91,22 @@ def test_a_second_key_with_a_registered_name_is_refused(server: tuple[Storage, c
     assert len(storage.recipients()) == 1
 
 
+def test_a_second_key_with_a_registered_encryption_key_is_refused(server: tuple[Storage, crypto.ServerKey]) -> None:
+    storage, _ = server
+    alice = crypto.Identity.generate("Alice")
+    storage.add_recipient(alice.public, DAY)
+    # Given a key file that reuses Alice's encryption key under another signing key (anyone can write one: the
+    # self-signature is by the signing key only)
+    mallory = crypto.Identity("Mallory", alice.secret_bytes()[0], secrets.token_bytes(32)).public
+    assert mallory.box_public == alice.public.box_public and mallory.fingerprint != alice.fingerprint
+    # Then it is refused (FORMAT.md §4.3: one encryption key is one recipient), and submissions go on
+    with pytest.raises(DuplicateRecipientError, match="same encryption key"):
+        storage.add_recipient(mallory, DAY)
+    assert [r.fingerprint for r in storage.recipients()] == [alice.fingerprint]
+    submit(storage)
+    assert storage.pending_count() == 1
+
+
 def test_the_recipient_set_is_signed_into_every_bundle(server: tuple[Storage, crypto.ServerKey]) -> None:
     storage, server_key = server
     alice, bob = crypto.Identity.generate("Alice"), crypto.Identity.generate("Bob")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import io
 import secrets
 from pathlib import Path
 
@@ -55,8 +54,14 @@ def test_acknowledged_envelope_bytes_are_gone_from_every_file(sqlite_config: Int
     assert storage.apply_ack(ack, server_key, DAY).deleted == 1
     storage.dispose()
     # Then no chunk of its ciphertext is left in the database, WAL or journal; the other is intact
+    # (every 32-byte chunk, so any run of 63 bytes or more that survived anywhere contains one; 32 random bytes
+    # never turn up by chance). The kept one is the control: the same search finds almost all of its chunks
+    # (SQLite splits a 33 KB row over overflow pages, whose 4-byte links break a few chunks).
     everything = instance_bytes(sqlite_config.instance_dir)
-    for start in range(0, len(gone) - 64, 4096):
-        assert gone[start : start + 64] not in everything
-    assert kept[-64:] in everything
-    assert io.BytesIO(everything).getbuffer().nbytes > 0
+
+    def chunks(envelope: bytes) -> list[bytes]:
+        return [envelope[start : start + 32] for start in range(0, len(envelope) - 31, 32)]
+
+    assert [c for c in chunks(gone) if c in everything] == []
+    found = sum(c in everything for c in chunks(kept))
+    assert found >= 0.9 * len(chunks(kept)), (found, len(chunks(kept)))

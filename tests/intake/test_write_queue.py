@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime
+import inspect
 import secrets
+import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import crypto
@@ -15,6 +18,39 @@ from intake.instance import Instance
 from intake.storage import Storage
 
 DAY = datetime.date(2026, 11, 27)
+TURN = WriteQueue.turn.__wrapped__.__code__  # type: ignore[attr-defined]
+
+
+def _blocked_in_turn(thread: threading.Thread) -> bool:
+    """``thread`` is asleep in the kernel inside WriteQueue.turn, on its mutex or its flock: it reached the
+    lock and the lock holds it (a thread merely slow to start, on a loaded machine, is not yet there)."""
+    frame = sys._current_frames().get(thread.ident or -1)
+    if frame is None or frame.f_code is not TURN:
+        return False
+    line = inspect.getframeinfo(frame).code_context
+    if not line or not any(blocking in line[0] for blocking in ("with self._mutex", "fcntl.LOCK_EX")):
+        return False
+    try:
+        state = Path(f"/proc/self/task/{thread.native_id}/syscall").read_text()
+    except OSError:
+        return False
+    return not state.startswith("running")
+
+
+def _until(condition: Callable[[], bool], bound: float = 60) -> bool:
+    deadline = time.monotonic() + bound
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def _held_back(thread: threading.Thread, done: threading.Event) -> None:
+    """The thread reaches the lock and sleeps there; given every chance to run on (the GIL released for a
+    while), it still has not passed it."""
+    assert _until(lambda: done.is_set() or _blocked_in_turn(thread)), "the second writer never reached the lock"
+    assert not done.wait(0.2) and _blocked_in_turn(thread), "a second writer got its turn while the first held it"
 
 
 def _waits_for(holder: WriteQueue, waiter: WriteQueue) -> None:
@@ -27,8 +63,8 @@ def _waits_for(holder: WriteQueue, waiter: WriteQueue) -> None:
     with holder.turn():
         thread = threading.Thread(target=write)
         thread.start()
-        assert not entered.wait(0.3), "a second writer got its turn while the first held it"
-    assert entered.wait(5), "the second writer was not woken when the first was done"
+        _held_back(thread, entered)
+    assert entered.wait(60), "the second writer was not woken when the first was done"
     thread.join()
 
 
@@ -63,9 +99,8 @@ def test_a_write_transaction_holds_the_turn(sqlite_config: IntakeConfig, identit
     with other.turn():
         thread = threading.Thread(target=submit)
         thread.start()
-        time.sleep(0.3)
-        assert not stored.is_set()
-    thread.join(10)
+        _held_back(thread, stored)
+    thread.join(60)
     assert stored.is_set() and cli.pending_count() == 1
     for closing in (server, cli):
         closing.dispose()

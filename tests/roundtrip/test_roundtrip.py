@@ -13,9 +13,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
+from tests.realparts import need_module
 
-pytest.importorskip("flask")
+need_module("flask")
 
 from click.testing import CliRunner
 

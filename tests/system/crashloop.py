@@ -110,9 +110,29 @@ class Visitors:
                     self.result.receipted[marker] = (story, " ".join(found.group(1).split()))
 
 
+# How long the loop may wait for the receipts it needs before each kill: a bound, never a figure. On a machine
+# with a load of 20 a submission can take seconds; the loop waits for receipts, not for time.
+RECEIPTS_WITHIN = 600.0
+
+
+def _wait_for_receipts(result: CrashResult, count: int, lock: threading.Lock) -> None:
+    deadline = time.monotonic() + RECEIPTS_WITHIN
+    while True:
+        with lock:
+            if len(result.receipted) >= count:
+                return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"only {len(result.receipted)} of {count} receipts in {RECEIPTS_WITHIN:.0f} s")
+        time.sleep(0.02)
+
+
 def run_crash_loop(root: Path, *, kills: int, visitors: int = 6, seed: int | None = None,
-                   app: str = "intake.wsgi:app") -> CrashResult:  # fmt: skip
-    """Set up an instance in ``root``, kill its server ``kills`` times under load, then check everything."""
+                   app: str = "intake.wsgi:app", receipts_between: int = 2) -> CrashResult:  # fmt: skip
+    """Set up an instance in ``root``, kill its server ``kills`` times under load, then check everything.
+
+    Before each kill the loop waits until ``receipts_between`` more submissions were receipted since the
+    last restart (however long that takes on a loaded machine, within RECEIPTS_WITHIN), then kills at a
+    random moment while visitors are mid-request."""
     started = time.monotonic()
     rng = random.Random(seed)
     instance = SystemInstance.create(root)
@@ -120,9 +140,10 @@ def run_crash_loop(root: Path, *, kills: int, visitors: int = 6, seed: int | Non
     result = CrashResult(kills=kills)
     server.start()
     try:
-        with Visitors(server, visitors, result):
+        with Visitors(server, visitors, result) as crowd:
             for _ in range(kills):
-                time.sleep(rng.uniform(0.15, 1.0))  # a random moment while visitors are mid-request
+                _wait_for_receipts(result, len(result.receipted) + receipts_between, crowd.lock)
+                time.sleep(rng.uniform(0.0, 0.5))  # a random moment while visitors are mid-request
                 server.kill()
                 server.start()
             time.sleep(0.3)

@@ -140,7 +140,7 @@ class Gunicorn:
             argv += ["--worker-class", "sync", "--threads", "1", "--workers", "2"]
         return [*argv, self.app]
 
-    def start(self, timeout: float = 60.0) -> None:
+    def start(self, timeout: float = 300.0) -> None:  # a bound for a loaded machine, not a figure
         env = {**self.instance.env, **self.extra_env}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
         with open(self.log, "ab") as out:

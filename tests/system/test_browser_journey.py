@@ -147,6 +147,9 @@ class Journey:
         # replaced in the middle of the check: that too is the page being replaced, so look again.
         WebDriverWait(self.driver, 90, ignored_exceptions=[WebDriverException]).until(
             expected_conditions.staleness_of(page))
+        # Replaced is not loaded: on a loaded machine the next page may still be arriving when it is looked at.
+        WebDriverWait(self.driver, 90, ignored_exceptions=[WebDriverException]).until(
+            lambda d: d.execute_script("return document.readyState") == "complete")
 
     def shot(self, name: str) -> Path:
         return self.artifacts / f"journey-{self.engine}-{self.lang}-{self.step:02d}-{name}"

@@ -195,6 +195,26 @@ def test_a_changed_recipient_set_stops_the_import_until_accepted(
     assert_one_sentence(triage.run("import", old), "downgrade")
 
 
+def test_a_recipient_removed_with_none_added_stops_the_import_too(
+    laptop: tuple[Triage, Server, crypto.PublicIdentity], tmp_path: Path
+) -> None:
+    triage, server, alice = laptop
+    bob = crypto.Identity.generate("Bob").public
+    # Given a first import that pins {Alice, Bob}
+    triage.ok("import", server.bundle(tmp_path / "1", [server.entry(make_request(), [alice, bob])],
+                                      recipients=[alice, bob]))  # fmt: skip
+    # When the server drops Bob and adds no one
+    second = server.bundle(tmp_path / "2", [server.entry(make_request(story="b"), [alice])], recipients=[alice])
+    # Then the import stops, naming Bob as removed, and imports nothing
+    result = triage.run("import", second)
+    assert result.exit_code != 0
+    assert "Added: nobody. Removed: Bob (" + bob.fingerprint in result.output
+    assert len(json.loads(triage.ok("list", "--json").stdout)) == 1
+    # Until it is accepted on purpose
+    assert "no longer receives" in triage.ok("import", "--accept-recipients", second).output
+    assert len(json.loads(triage.ok("list", "--json").stdout)) == 2
+
+
 def test_show_says_who_could_read_the_case(
     laptop: tuple[Triage, Server, crypto.PublicIdentity], tmp_path: Path
 ) -> None:

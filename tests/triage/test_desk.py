@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("flask")
+from tests.realparts import need_module
+
+need_module("flask")
 
 from tests.triage.desk_setup import Loaded, desk_client, desk_state, load_home
 from tests.triage.helpers import Server, Triage

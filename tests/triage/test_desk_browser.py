@@ -22,8 +22,10 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("flask")
-pytest.importorskip("flask_wtf")
+from tests.realparts import need_module
+
+need_module("flask")
+need_module("flask_wtf")
 
 from selenium.webdriver.common.by import By
 

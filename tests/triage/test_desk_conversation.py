@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("flask")
+from tests.realparts import need_module
+
+need_module("flask")
 
 import crypto
 from tests.triage.desk_setup import desk_client, desk_state
@@ -166,3 +168,28 @@ def test_the_desk_marks_a_follow_up_that_asks_to_change_plans(triage: Triage, se
     state.lang = "ru"
     page = client.get(f"/case/{request.entry_id.hex()}").get_data(as_text=True)
     assert "условное слово" in page
+def test_a_recipient_removed_with_none_added_stops_the_desk_import(
+    triage: Triage, server: Server, tmp_path: Path
+) -> None:
+    from triage.desk import create_app
+
+    alice = triage.keygen("Alice")
+    bob = crypto.Identity.generate("Bob").public
+    # Given a store that pinned {Alice, Bob}, and a bundle whose set is {Alice}: Bob removed, no one added
+    triage.ok("import", server.bundle(tmp_path / "1", [server.entry(v2_request(RECEIPT, story="a"), [alice, bob])],
+                                      recipients=[alice, bob]))  # fmt: skip
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    server.bundle(usb / "2.evb", [server.entry(v2_request("9" * 30, story="b"), [alice])], recipients=[alice])
+    state = desk_state(Home(triage.home))
+    client = desk_client(create_app(state))
+    client.get(f"/open?key={state.secret}")
+    form = {"csrf": state.csrf, "folder": str(usb), "file": "2.evb"}
+    # Then the desk stops the import, naming Bob, and imports nothing until the change is accepted
+    stopped = client.post("/usb/import", data=form)
+    assert stopped.status_code == 409 and "STOP" in stopped.get_data(as_text=True)
+    assert "Bob" in stopped.get_data(as_text=True)
+    assert len(json.loads(triage.ok("list", "--json").stdout)) == 1
+    accepted = client.post("/usb/import", data={**form, "accept_recipients": "yes"})
+    assert accepted.status_code == 200 and "You accepted a change" in accepted.get_data(as_text=True)
+    assert len(json.loads(triage.ok("list", "--json").stdout)) == 2

@@ -9,7 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-pytest.importorskip("flask")
+from tests.realparts import need_module
+
+need_module("flask")
 
 from tests.triage.desk_setup import desk_client, desk_state, load_home
 from tests.triage.helpers import PASSPHRASE, Server, Triage

@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("flask")
+from tests.realparts import need_module
+
+need_module("flask")
 
 from tests.triage.desk_setup import CANARY, HOST, HOSTILE_STORY, Loaded, desk_client, desk_state, load_home
 from tests.triage.helpers import PASSPHRASE, Server, Triage
@@ -171,7 +173,7 @@ def test_headers_are_intakes_and_nothing_is_cached(client: Any) -> None:
 
 
 def test_the_desk_policy_is_the_same_as_intakes() -> None:
-    pytest.importorskip("flask_wtf")
+    need_module("flask_wtf")
     from intake import headers as intake_headers
     from triage.desk import headers as desk_headers
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import crypto
+from tests.realparts import need_module
 from tests.triage.helpers import Triage, assert_one_sentence
 from triage.errors import explain
 
@@ -47,7 +48,7 @@ def test_a_file_that_is_not_a_bundle(triage: Triage, tmp_path: Path, content: by
 
 
 def test_triage_switches_off_core_dumps(triage: Triage) -> None:
-    resource = pytest.importorskip("resource")
+    resource = need_module("resource")
     triage.run("--help")
     triage.run("info")
     assert resource.getrlimit(resource.RLIMIT_CORE) == (0, 0)

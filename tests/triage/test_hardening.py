@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -44,24 +43,6 @@ def test_a_note_given_on_the_command_line_is_refused(loaded: tuple[Triage, Serve
     # And the same note from standard input is kept
     triage.ok("set", case, "--note", input="meet at the station, +7 900 123\n")
     assert "meet at the station" in triage.ok("show", case).output
-
-
-def test_free_text_comes_from_an_editor_in_memory_and_the_file_is_gone_after(tmp_path: Path) -> None:
-    folder = freetext.memory_folder(os.environ)
-    if folder is None:
-        pytest.skip("no memory-backed folder (/dev/shm or $XDG_RUNTIME_DIR) on this machine")
-    # Given an "editor" that writes a note into the file it is given and records the file's name
-    seen = tmp_path / "seen"
-    editor = tmp_path / "editor.py"
-    editor.write_text(f"import sys\nopen({str(seen)!r}, 'w').write(sys.argv[1])\n"
-                      "open(sys.argv[1], 'a').write('NOTE-EDITOR-CANARY\\n')\n")  # fmt: skip
-    env = {"EDITOR": f"{sys.executable} {editor}", "XDG_RUNTIME_DIR": str(folder)}
-    # When the text is read interactively
-    text = freetext.read_text("note", limit=100, environ=env, interactive=True)
-    # Then the editor's words come back, the file lay in memory, and it is removed
-    assert text == "NOTE-EDITOR-CANARY"
-    used = Path(seen.read_text())
-    assert used.parent == folder and not used.exists()
 
 
 def test_free_text_limits(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
+from tests.realparts import need_module
 from triage.i18n import translator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,7 +78,7 @@ def test_russian_plurals_are_right(n: int, form: str) -> None:
 
 
 def test_labels_are_the_words_of_the_intake_form() -> None:
-    pytest.importorskip("flask_wtf")
+    need_module("flask_wtf")
     from intake import forms
     from triage.labels import CHOICE_LABELS, FIELD_LABELS
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -184,7 +185,14 @@ def test_gaps_are_reported(triage: Triage, alice: crypto.PublicIdentity, server:
     assert (summary["gaps"], summary["gap_ranges"]) == (2, [[3, 3], [5, 5]])
 
 
-def test_store_holds_no_plaintext(triage: Triage, alice: crypto.PublicIdentity, server: Server, tmp_path: Path) -> None:
+def test_store_holds_no_plaintext(
+    triage: Triage, alice: crypto.PublicIdentity, server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a temp folder of its own ($TMPDIR, searched too: a temp file is a file on the disk)
+    temp = tmp_path / "tmpdir"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
     # Given requests with unique strings in every text field, imported, listed, annotated
     canary = "CANARY-7f3a9c"
     cyrillic = "Канарейка-уникальная"
@@ -200,10 +208,10 @@ def test_store_holds_no_plaintext(triage: Triage, alice: crypto.PublicIdentity, 
     triage.ok("set", case_id, "--status", "contacted", "--note", input=note)
     triage.ok("show", case_id)
     triage.ok("ack", "--out", triage.home / "ack.bin")
-    # Then no byte sequence of them is anywhere in the home folder
+    # Then no byte sequence of them is anywhere in the home folder or the temp folder
     needles = [s.encode(enc) for s in (canary, cyrillic, note) for enc in ("utf-8", "utf-16-le")]
     needles += [b'"status":"contacted"', b"contacted"]
-    files = [p for p in triage.home.rglob("*") if p.is_file()]
+    files = [p for root in (triage.home, temp) for p in root.rglob("*") if p.is_file()]
     assert any(p.name == "cases.sqlite3" for p in files)
     for path in files:
         data = path.read_bytes()

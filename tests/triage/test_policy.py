@@ -90,19 +90,35 @@ def policies(draw: st.DrawFn) -> Policy:
             f'to = "{low}"',
             f"after_days = {draw(st.integers(1, 400))}",
         ]
-    for _ in range(draw(st.integers(1, 5))):
-        field = draw(st.sampled_from(["danger", "detention", "threat_from", "people", "health"]))
+    for _ in range(draw(st.integers(1, 6))):
+        field = draw(st.sampled_from(["danger", "detention", "threat_from", "people", "health", "always"]))
         condition = {
             "danger": '{ danger = "immediate" }',
             "detention": '{ detention = ["recent", "past"] }',
             "threat_from": '{ threat_from = "family" }',
             "people": "{ people = { at_least = 3 } }",
+            "always": "{ people = { at_least = 1 } }",
             "health": "{ health = { filled = true } }",
         }[field]
         lines += ["[[rule]]", f'reason = "r {field}"', f"when = {condition}", f"points = {draw(st.integers(-50, 50))}"]
         if draw(st.booleans()):
             lines.append(f'level = "{draw(levels)}"')
     return parse_policy("\n".join(lines))
+
+
+@given(request=requests, days=st.integers(0, 2000), policy=policies())
+def test_the_level_is_the_most_severe_of_the_default_and_every_matching_rule(
+    request: dict[str, Any], days: int, policy: Policy
+) -> None:
+    # Worked out apart from evaluate(): the default and each matching rule's level, the most severe of them
+    matching = [rule for rule in policy.rules if rule.matches(request)]
+    before = min([LEVEL_RANK[policy.default_level]] + [LEVEL_RANK[r.level] for r in matching if r.level])
+    # Before any promotion (no case waits 0 days long enough) it is the level evaluate() gives
+    assert policy.evaluate(request, 0).rank == before
+    # And waiting adds only the most severe promotion that applies to that level
+    raised = [LEVEL_RANK[p.to_level] for p in policy.promotions if days >= p.after_days
+              and before >= LEVEL_RANK[p.from_level]]  # fmt: skip
+    assert policy.evaluate(request, days).rank == min([before, *raised])
 
 
 @given(

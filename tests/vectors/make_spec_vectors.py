@@ -97,9 +97,7 @@ def private_keys(write: Write, b2: Hash, alice: crypto.Identity) -> None:
     for name, secret, comment in [
         ("name-length", box_sk + seed + u8(6) + b"Alice", "the name length says 6, 5 bytes follow"),
         ("name-not-normalised", box_sk + seed + u8(6) + b" Alice", "a stored name must already be trimmed"),
-        ("name-empty", box_sk + seed + u8(0), "a name has at least one character"),
         ("name-control", box_sk + seed + u8(6) + b"Al\x1cice", "U+001C in the name"),
-        ("short-secret", box_sk + seed[:31], "the secret is shorter than its two keys"),
     ]:
         write(f"private-key-malformed-{name}", _locked(secret), kind="private-key", expect="malformed",
               comment=f"authentic: {comment}", **who)  # fmt: skip

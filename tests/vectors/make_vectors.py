@@ -25,6 +25,7 @@ from crypto.keys import ServerKey
 from crypto.signed import body_hasher, signed_message
 from tests.vectors import make_bundle_vectors, make_file_vectors
 from tests.vectors import make_conversation_vectors as conversation
+from tests.vectors import make_settled_vectors as settled
 from tests.vectors import make_spec_vectors as spec
 
 HERE = Path(__file__).parent
@@ -846,6 +847,7 @@ def main() -> None:
     conversation.reply_keys(write, b2, b64)
     conversation.replies(write, b2, b64)
     make_file_vectors.files(write, b2)
+    settled.settled(write, b2, b64, alice, raw_envelope, request())
     print(f"wrote {len(list(HERE.glob('*.vec')))} vectors to {HERE}")
 
 
