@@ -239,3 +239,46 @@ def test_every_command_of_a_live_install_is_in_the_operations_guide() -> None:
     for command in live:
         assert command.split(" --")[0].split()[0] in script
         assert command in section, command
+
+
+def test_postgres_role_database_and_setting_once(installed: Installed, pg_server: object) -> None:
+    from tests.pgserver import PgServer
+
+    assert isinstance(pg_server, PgServer)
+    need_program("psql", "apt-get install -y postgresql-client")
+    # Given the installed prefix (copied: the venv inside still runs), and a PostgreSQL server whose socket the
+    # script reaches through PGHOST (as Debian's /var/run/postgresql), as its superuser
+    root = installed.root.parent / "root-pg"  # beside the first: a folder the service user can reach
+    subprocess.run(["cp", "-a", str(installed.root), str(root)], check=True, timeout=120)  # owners and modes too
+    name = f"evac_install_{os.getpid()}"
+    env = {**os.environ, "PGHOST": str(pg_server.socket_dir), "PGUSER": pg_server.superuser}
+    # The service user must reach the server's socket folder (the throwaway server keeps its base private).
+    base = pg_server.socket_dir.parent
+    mode = stat.S_IMODE(base.stat().st_mode)
+    os.chmod(base, mode | 0o011)
+    try:
+        # When the script runs with --postgres, twice
+        first = run_install(root, installed.wheel, "--postgres", "--database", name, env=env)
+        settings = (root / "etc/intake/intake.env").read_text()
+        second = run_install(root, installed.wheel, "--postgres", "--database", name, env=env)
+        # Then the role and the database exist, owned by intake, with the schema `intake init` made there
+        assert pg_server.execute is not None
+        import psycopg
+
+        with psycopg.connect(pg_server.conninfo(name)) as conn:
+            owner = conn.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s",
+                                 (name,)).fetchone()  # fmt: skip
+            assert owner == ("intake",)
+            assert conn.execute("SELECT count(*) FROM alembic_version").fetchone() == (1,)
+        # and the setting was written once, pointing at the socket, and read by `intake init`
+        url = f"INTAKE_DATABASE_URL=postgresql+psycopg://intake@/{name}?host={pg_server.socket_dir}"
+        assert settings.count("INTAKE_DATABASE_URL=") - settings.count("#INTAKE_DATABASE_URL=") == 1
+        assert url + "\n" in settings
+        assert (root / "etc/intake/intake.env").read_text() == settings
+        assert "CREATE ROLE" in first and "CREATE DATABASE" in first
+        assert "CREATE" not in second
+        assert f"env {url} INTAKE_INSTANCE_DIR=" in second.replace(str(root), "")
+    finally:
+        os.chmod(base, mode)
+        pg_server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        pg_server.execute("DROP ROLE IF EXISTS intake")

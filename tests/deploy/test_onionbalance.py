@@ -25,12 +25,11 @@ import pytest
 from tests.deploy.onionbalance_net import Balanced, start_balanced
 from tests.deploy.rawhttp import Connection
 from tests.deploy.servers import gunicorn
-from tests.realparts import need, need_program
+from tests.realparts import need_program
 from tests.tornet import Socks5Error, TorNetwork, TorNetworkError, socks5_connect
 
 pytestmark = [pytest.mark.tor, pytest.mark.postgres, pytest.mark.slow]
 
-ONIONBALANCE = "/usr/sbin/onionbalance"
 # Onionbalance's testnet mode assumes chutney's voting interval (see tests/deploy/onionbalance_net.py).
 VOTING_INTERVAL = 20
 # How long a first visit may wait for the frontend descriptor: a few consensuses, then Onionbalance's
@@ -42,7 +41,7 @@ PUBLISH_BOUND = 420.0
 def balanced() -> Iterator[Balanced]:
     tor = need_program("tor", "apt-get install -y tor")
     gencert = need_program("tor-gencert", "apt-get install -y tor (it ships tor-gencert)")
-    need("onionbalance", Path(ONIONBALANCE).exists(), "apt-get install -y onionbalance")
+    onionbalance = need_program("onionbalance", "apt-get install -y onionbalance (Debian's 0.2.x)")
     base = Path(tempfile.mkdtemp(prefix="evac-ob-", dir="/tmp"))
     os.chmod(base, 0o755)
     net = TorNetwork(base, relays=4, tor=tor, gencert=gencert, voting_interval=VOTING_INTERVAL)
@@ -50,7 +49,7 @@ def balanced() -> Iterator[Balanced]:
     try:
         net.start_relays()
         client = net.start_client()
-        running = start_balanced(net, ONIONBALANCE, base)
+        running = start_balanced(net, onionbalance, base)
         net.wait_bootstrapped(timeout=180, nodes=[client, *running.backends])
         yield running
     finally:
