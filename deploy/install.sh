@@ -60,7 +60,9 @@ owner_args() {
     if [ -n "$ROOT" ]; then echo "-o $(uid_of "$1") -g $(gid_of "$2")"; else echo "-o $1 -g $2"; fi
 }
 
-# put SRC DEST MODE [USER GROUP]: install a file only when its content, mode or owner differs.
+# put SRC DEST MODE [USER GROUP]: install a file only when its content, mode or owner differs; counts the
+# files it replaced in CHANGED (what to restart depends on it).
+CHANGED=0
 put() {
     local src=$1 dest=$ROOT$2 mode=$3 user=${4:-root} group=${5:-root}
     if [ -f "$dest" ] && cmp -s "$src" "$dest" \
@@ -69,6 +71,7 @@ put() {
     fi
     # shellcheck disable=SC2046
     run install -D -m "$mode" $(owner_args "$user" "$group") "$src" "$dest"
+    CHANGED=$((CHANGED + 1))
 }
 
 # folder DIR MODE [USER GROUP]: create a folder, or correct its mode and owner.
@@ -140,6 +143,7 @@ if [ "$(cat "$STAMP" 2>/dev/null || true)" != "$WANTED" ]; then
     run "$ROOT$VENV/bin/pip" install --quiet --require-hashes --no-deps -r "$LOCK"
     run "$ROOT$VENV/bin/pip" install --quiet --no-deps --force-reinstall "$WHEEL"
     printf '%s\n' "$WANTED" > "$STAMP"
+    CHANGED=$((CHANGED + 1))
 fi
 # The documentation the units' Documentation= lines point at.
 for doc in OPERATIONS.md THREAT_MODEL.md FORMAT.md; do
@@ -149,6 +153,7 @@ done
 # -- 3. Configuration (root-owned; the settings file readable by the service's group only) -----------------
 folder /etc/intake 0755
 put "$REPO/deploy/gunicorn.conf.py" /etc/intake/gunicorn.conf.py 0644
+APP_CHANGED=$CHANGED  # the application, its documents or its configuration were replaced
 if [ ! -f "$ROOT$ENV_FILE" ]; then  # never replaced: it holds the operator's settings
     # shellcheck disable=SC2046
     run install -m 0640 $(owner_args root intake) "$REPO/deploy/intake.env" "$ROOT$ENV_FILE"
@@ -178,14 +183,19 @@ printf '%s\n' "$INIT_OUTPUT"
 FINGERPRINT=$(printf '%s\n' "$INIT_OUTPUT" | sed -n 's/^Server key fingerprint: //p')
 
 # -- 6. systemd units, enabled (the compaction timer too: invariant 15 depends on it) ---------------------
+BEFORE=$CHANGED
 for unit in "${UNITS[@]}"; do
     put "$REPO/deploy/systemd/$unit" "/etc/systemd/system/$unit" 0644
 done
+APP_CHANGED=$((APP_CHANGED + CHANGED - BEFORE))
+BEFORE=$CHANGED
 put "$REPO/deploy/systemd/tor-intake.conf" /etc/systemd/system/tor@default.service.d/intake.conf 0644
 if [ -n "$ROOT" ]; then
     run systemctl --root="$ROOT" enable "${ENABLE[@]}"
 else
-    if [ "$LIVE" = 1 ]; then run systemctl daemon-reload; fi
+    if [ "$LIVE" = 1 ] && { [ "$CHANGED" != "$BEFORE" ] || [ "$APP_CHANGED" != 0 ]; }; then
+        run systemctl daemon-reload
+    fi
     run systemctl enable "${ENABLE[@]}"
 fi
 
@@ -195,9 +205,11 @@ if [ -f "$ROOT/etc/tor/torrc" ] && ! cmp -s "$REPO/deploy/torrc" "$ROOT/etc/tor/
     run cp -p "$ROOT/etc/tor/torrc" "$ROOT/etc/tor/torrc.before-intake"
 fi
 put "$REPO/deploy/torrc" /etc/tor/torrc 0644
+APPARMOR_BEFORE=$CHANGED
 put "$REPO/deploy/apparmor-local-system_tor" /etc/apparmor.d/local/system_tor 0644
+TOR_CHANGED=$((CHANGED - BEFORE))  # the drop-in, the torrc or the AppArmor rule were replaced
 if [ -z "$ROOT" ]; then
-    if [ -d /sys/kernel/security/apparmor ] && [ -f /etc/apparmor.d/system_tor ]; then
+    if [ "$CHANGED" != "$APPARMOR_BEFORE" ] && [ -d /sys/kernel/security/apparmor ] && [ -f /etc/apparmor.d/system_tor ]; then
         run apparmor_parser -r /etc/apparmor.d/system_tor
     fi
     run runuser -u debian-tor -- tor --verify-config --defaults-torrc /usr/share/tor/tor-service-defaults-torrc \
@@ -207,8 +219,14 @@ fi
 # -- 8. Start, and read the address ------------------------------------------------------------------------
 ONION=""
 if [ "$LIVE" = 1 ]; then
+    # Restart only what changed: a second run with nothing new leaves running services alone.
+    if [ "$APP_CHANGED" != 0 ] && systemctl is-active --quiet intake.service; then
+        run systemctl restart intake.service
+    fi
     run systemctl start "${ENABLE[@]}"
-    run systemctl restart tor@default
+    if [ "$TOR_CHANGED" != 0 ] || ! systemctl is-active --quiet tor@default; then
+        run systemctl restart tor@default
+    fi
     for _ in $(seq 60); do
         [ -s /var/lib/tor/intake/hostname ] && break
         sleep 1

@@ -67,11 +67,18 @@ def frontend_torrc(control: Path, cookie: Path) -> str:
 
 
 def onionbalance_config(key: Path, backends: list[str]) -> str:
-    """deploy/onionbalance/config.yaml's shape, with this run's key and backend addresses."""
-    lines = ["services:", f"  - key: {key}", "    instances:"]
-    for n, address in enumerate(backends, start=1):
-        lines += [f"      - address: {address}", f"        name: backend-{n}"]
-    return "\n".join(lines) + "\n"
+    """deploy/onionbalance/config.yaml with this run's key and backend addresses in place of the examples."""
+    addresses = iter(backends)
+    out = []
+    for line in (ONIONBALANCE_DIR / "config.yaml").read_text().splitlines():
+        stripped = line.strip()
+        if stripped.startswith("- key: "):
+            line = line[: line.index("- key: ")] + f"- key: {key}"
+        elif stripped.startswith("- address: "):
+            line = line[: line.index("- address: ")] + f"- address: {next(addresses)}"
+        out.append(line)
+    assert next(addresses, None) is None, "config.yaml lists fewer backends than the test runs"
+    return "\n".join(out) + "\n"
 
 
 @dataclass

@@ -233,6 +233,7 @@ def test_every_command_of_a_live_install_is_in_the_operations_guide() -> None:
         "systemctl enable intake.socket intake.service intake-compact.timer",
         "systemctl start intake.socket intake.service intake-compact.timer",
         "systemctl restart tor@default",
+        "systemctl restart intake.service",
         "runuser -u postgres -- psql",
     ]
     script = INSTALL.read_text()
