@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # System parts the test suite really runs (called by .ci/run on a fresh Debian 12 machine, as root):
 #   tor + tor-gencert   private Tor network test, `tor --verify-config` on deploy/torrc*
+#   onionbalance        two backends behind one address in the private Tor network (tests/deploy/test_onionbalance.py)
 #   postgresql          throwaway PostgreSQL clusters (tests/pgserver.py runs initdb/pg_ctl itself)
 #   systemd             `systemd-analyze verify` / `security` on deploy/systemd units (no running systemd needed)
 #   chromium + driver   browser tests (Chromium)
@@ -15,15 +16,15 @@ export DEBIAN_FRONTEND=noninteractive
 
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-    tor postgresql systemd util-linux chromium chromium-driver firefox-esr gnupg ca-certificates tmux >/dev/null
+    tor onionbalance postgresql systemd util-linux chromium chromium-driver firefox-esr gnupg ca-certificates tmux >/dev/null
 
 # On a machine with a running systemd, the packages start their own services; the tests never use them.
 if [ -d /run/systemd/system ]; then
-    systemctl stop tor.service postgresql.service >/dev/null 2>&1 || true
+    systemctl stop tor.service postgresql.service onionbalance.service >/dev/null 2>&1 || true
 fi
 
 # Fail early and clearly if a part is missing, rather than deep inside a test.
-for program in tor tor-gencert systemd-analyze runuser tmux; do
+for program in tor tor-gencert onionbalance systemd-analyze systemd-sysusers runuser setpriv tmux; do
     command -v "$program" >/dev/null || { echo "missing after install: $program" >&2; exit 1; }
 done
 ls /usr/lib/postgresql/*/bin/initdb /usr/lib/postgresql/*/bin/pg_ctl >/dev/null

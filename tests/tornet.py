@@ -50,7 +50,7 @@ _AUTHORITY = """\
 AuthoritativeDirectory 1
 V3AuthoritativeDirectory 1
 TestingV3AuthInitialVotingInterval 5
-V3AuthVotingInterval 10
+V3AuthVotingInterval {voting_interval}
 TestingV3AuthInitialVoteDelay 2
 V3AuthVoteDelay 2
 TestingV3AuthInitialDistDelay 2
@@ -122,6 +122,9 @@ class TorNetwork:
     base: Path
     relays: int = 4
     tor: str = "tor"
+    # Seconds between consensuses. Onionbalance's --is-testnet mode assumes chutney's 20 s when it derives the
+    # time period (and so the blinded key and the HSDirs) on its own: a network it runs in must use 20.
+    voting_interval: int = 10
     gencert: str = "tor-gencert"
     nodes: list[Node] = field(default_factory=list)
     dir_lines: list[str] = field(default_factory=list)
@@ -185,26 +188,53 @@ class TorNetwork:
 
     def start(self, *, app_socket: Path) -> None:
         """Authorities and relays, then the onion service (deploy/torrc -> app_socket) and the client."""
+        self.start_relays()
+        self.onion = self.add_onion_service("onion", DEPLOY_TORRC.read_text(), app_socket)
+        self.start_client()
+
+    def start_relays(self) -> None:
+        """Three directory authorities and ``relays`` relays (every one an HSDir)."""
         authorities = [self._make_authority(i) for i in range(3)]
+        authority = _AUTHORITY.format(voting_interval=self.voting_interval)
         for node in authorities:
-            self._launch(node, self._relay_torrc(node, _AUTHORITY))
+            self._launch(node, self._relay_torrc(node, authority))
         for i in range(self.relays):
             node = Node(f"relay{i}", self.base / f"relay{i}", free_port(), free_port())
             self._launch(node, self._relay_torrc(node, ""))
-        onion = Node("onion", self.base / "onion")
-        hs_dir = onion.datadir / "hs"
-        onion.datadir.mkdir(mode=0o700)
-        deploy = localize_torrc(DEPLOY_TORRC.read_text(), hs_dir=hs_dir, unix_target=app_socket, log_file=onion.log)
+
+    def _member(self, node: Node) -> str:
+        """What every non-relay node of this network needs: the testing settings and the authorities."""
+        return (_COMMON + "\n".join(self.dir_lines) + "\n"
+                + f"DataDirectory {node.datadir}\nNickname {node.name}\nPidFile {node.datadir / 'pid'}\n")
+
+    def add_onion_service(self, name: str, torrc: str, app_socket: Path, *,
+                          files: dict[str, str] | None = None) -> Node:
+        """An onion service from a deploy torrc with only its paths changed; ``files`` go into its
+        HiddenServiceDir before tor starts (Onionbalance's ``ob_config``)."""
+        node = Node(name, self.base / name)
+        hs_dir = node.datadir / "hs"
+        node.datadir.mkdir(mode=0o700)
+        if files:
+            hs_dir.mkdir(mode=0o700)
+            for file_name, text in files.items():
+                (hs_dir / file_name).write_text(text)
+        deploy = localize_torrc(torrc, hs_dir=hs_dir, unix_target=app_socket, log_file=node.log)
         # The onion service keeps the deploy torrc's SafeLogging 1, as in production.
-        common = _COMMON.replace("SafeLogging 0\n", "")
-        self._launch(onion, common + "\n".join(self.dir_lines) + "\n"
-                     + f"DataDirectory {onion.datadir}\nNickname onion\nPidFile {onion.datadir / 'pid'}\n" + deploy)
-        self.onion = onion
+        self._launch(node, self._member(node).replace("SafeLogging 0\n", "") + deploy)
+        return node
+
+    def start_client(self) -> Node:
         client = Node("client", self.base / "client", socks_port=free_port())
-        self._launch(client, _COMMON + "\n".join(self.dir_lines) + "\n"
-                     + f"DataDirectory {client.datadir}\nNickname client\nLog notice file {client.log}\n"
-                     + f"PidFile {client.datadir / 'pid'}\nSocksPort 127.0.0.1:{client.socks_port} IsolateSOCKSAuth\n")
+        self._launch(client, self._member(client) + f"Log notice file {client.log}\n"
+                     + f"SocksPort 127.0.0.1:{client.socks_port} IsolateSOCKSAuth\n")
         self.client = client
+        return client
+
+    def add_node(self, name: str, torrc: str) -> Node:
+        """Any other member of the network (an Onionbalance frontend's tor): ``torrc`` after the testing lines."""
+        node = Node(name, self.base / name)
+        self._launch(node, self._member(node) + f"Log notice file {node.log}\n" + torrc)
+        return node
 
     # -- waiting --------------------------------------------------------------------------------------
     def _check_alive(self) -> None:
@@ -212,9 +242,10 @@ class TorNetwork:
             if node.proc is not None and node.proc.poll() is not None:
                 raise TorNetworkError(f"{node.name} exited ({node.proc.returncode}):\n{node.log_text()[-3000:]}")
 
-    def onion_address(self, timeout: float = 30.0) -> str:
-        assert self.onion is not None
-        hostname = self.onion.datadir / "hs" / "hostname"
+    def onion_address(self, timeout: float = 30.0, node: Node | None = None) -> str:
+        node = node or self.onion
+        assert node is not None
+        hostname = node.datadir / "hs" / "hostname"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self._check_alive()
@@ -223,17 +254,19 @@ class TorNetwork:
             time.sleep(0.2)
         raise TorNetworkError("the onion service wrote no hostname")
 
-    def wait_bootstrapped(self, timeout: float = 90.0) -> None:
-        """Until the client and the onion service report 100 %, bounded."""
-        assert self.client is not None and self.onion is not None
+    def wait_bootstrapped(self, timeout: float = 90.0, nodes: list[Node] | None = None) -> None:
+        """Until the client and the onion service (or ``nodes``) report 100 %, bounded."""
+        if nodes is None:
+            assert self.client is not None and self.onion is not None
+            nodes = [self.client, self.onion]
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self._check_alive()
-            if all("Bootstrapped 100%" in n.log_text() for n in (self.client, self.onion)):
+            if all("Bootstrapped 100%" in n.log_text() for n in nodes):
                 return
             time.sleep(0.5)
-        raise TorNetworkError("not bootstrapped in time:\n" + self.client.log_text()[-2000:]
-                              + "\n--- onion ---\n" + self.onion.log_text()[-2000:])
+        raise TorNetworkError("not bootstrapped in time:\n"
+                              + "\n".join(f"--- {n.name} ---\n{n.log_text()[-1500:]}" for n in nodes))
 
     def connect_onion(self, onion: str, port: int = 80, *, username: str = "a", timeout: float = 120.0,
                       io_timeout: float = 60.0) -> socket.socket:
