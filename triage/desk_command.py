@@ -21,6 +21,7 @@ from triage.errors import TriageError
 from triage.i18n import N_, translator
 from triage.operations import Session
 from triage.policy import load_policy
+from triage.translated_help import TranslatedCommand
 from triage.views import LANG_OPTION, POLICY_OPTION
 
 NO_DESK_PART = N_(
@@ -30,27 +31,45 @@ NO_DESK_PART = N_(
 )
 
 
-@click.command("desk")
+DESK_HELP = N_(
+    "The caseworker's desk: the queue, cases and the USB stick in your browser, on this laptop only.\n\n"
+    "Asks for the passphrase once, then opens the browser on a small file that only you can read (in "
+    "memory, deleted once used). The file takes the browser to the desk's address, which holds a code that "
+    "works once. The code never appears in a command line, where other users of this computer could read "
+    "it, nor on the screen, unless you ask with --show-address: then paste the address into the browser "
+    "yourself.\n\n"
+    "Only this laptop can connect, and only a browser that came through that address, or one in which you "
+    "typed your passphrase on the desk's unlock page (after closing the browser, open the desk's address "
+    "again from the browser's history: it asks for the passphrase). Stop it with Ctrl-C; it locks itself "
+    "after --idle-minutes without use."
+)
+
+
+@click.command("desk", cls=TranslatedCommand, help=DESK_HELP)
 @click.option(
     "--idle-minutes",
     type=click.IntRange(min=1, max=24 * 60),
+    metavar="MINUTES",
     default=10,
     show_default=True,
-    help="Lock the desk (forget the key and every decrypted case) after this long without use.",
+    help=N_("Lock the desk (forget the key and every decrypted case) after this long without use."),
 )
 @LANG_OPTION
 @click.option(
     "--usb",
     type=click.Path(file_okay=False, exists=True, path_type=Path),
+    metavar="FOLDER",
     default=None,
-    help="The USB stick's folder, shown first on the import page.",
+    help=N_("The USB stick's folder, shown first on the import page."),
 )
-@click.option("--no-browser", is_flag=True, help="Do not start a browser; open the file it names yourself.")
+@click.option("--no-browser", is_flag=True, help=N_("Do not start a browser; open the file it names yourself."))
 @click.option(
     "--show-address",
     is_flag=True,
-    help="Also print the one-time address, to paste into a browser yourself. Anyone who sees it before you "
-    "use it can open the desk once.",
+    help=N_(
+        "Also print the one-time address, to paste into a browser yourself. Anyone who sees it before you "
+        "use it can open the desk once."
+    ),
 )
 @POLICY_OPTION
 @click.pass_obj
@@ -59,16 +78,6 @@ def desk_command(
     app: App, idle_minutes: int, lang: str | None, usb: Path | None, no_browser: bool, show_address: bool,
     policy: Path | None,
 ) -> None:  # fmt: skip
-    """The caseworker's desk: the queue, cases and the USB stick in your browser, on this laptop only.
-
-    Asks for the passphrase once, then opens the browser on a small file that only you can read
-    (in memory, deleted once used); it takes the browser to the desk's address, which holds a code that
-    works once. The code never appears in a command line or on the screen, unless you ask with
-    --show-address (then paste the address into the browser yourself). Only this laptop can connect,
-    and only from a browser that came through that address, or where you typed your passphrase on the
-    desk's unlock page (after closing the browser, open the desk's address again from history: it asks
-    for the passphrase). Stop it with Ctrl-C; it locks itself after --idle-minutes without use.
-    """
     try:
         from triage.desk import DeskState, create_app
         from triage.desk.launch import LaunchFile

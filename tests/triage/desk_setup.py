@@ -91,12 +91,14 @@ def desk_client(app: Any, *, host: str = HOST, browser: bool = True) -> Any:
             return path
         found = CASE_PATH.match(path)
         if found:
-            path = f"/case/{state.cases.token(found.group(1))}{path[found.end():]}"
+            path = f"/case/{state.cases.token(found.group(1))}{path[found.end() :]}"
         if path.startswith("/?"):  # queue filters: the random token the desk's own links carry instead
             from triage.desk import queue as q
 
             args = dict(urllib.parse.parse_qsl(path[2:], keep_blank_values=True))
-            filters = q.Filters.from_args(*(args.get(name, "") for name in ("status", "level", "assignee", "q", "unread")))
+            filters = q.Filters.from_args(
+                *(args.get(name, "") for name in ("status", "level", "assignee", "q", "unread"))
+            )
             path = f"/?view={state.views.token(filters)}" if filters.active else "/"
         return root + path
 

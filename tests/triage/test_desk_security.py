@@ -13,7 +13,16 @@ import pytest
 
 pytest.importorskip("flask")
 
-from tests.triage.desk_setup import BROWSER_HEADERS, CANARY, HOST, HOSTILE_STORY, Loaded, desk_client, desk_state, load_home
+from tests.triage.desk_setup import (
+    BROWSER_HEADERS,
+    CANARY,
+    HOST,
+    HOSTILE_STORY,
+    Loaded,
+    desk_client,
+    desk_state,
+    load_home,
+)
 from tests.triage.helpers import PASSPHRASE, Server, Triage
 
 SECRETS_OF_CASES = (CANARY, "Нас ищут", "Угрозы от семьи", "canary_contact", "alert(1)")
@@ -272,10 +281,10 @@ def test_the_running_desk_listens_on_loopback_only_and_logs_nothing(
         browser.addheaders = [*BROWSER_HEADERS.items()]
         with browser.open(running.address + "&q=" + CANARY.split("-")[0], timeout=30) as response:
             assert response.status == 200  # redirected to the queue, with the cookie
-        for address, code in ((f"{running.origin}/?q=secret-search", 404), (f"{running.base}/?q=secret-search", 428)):
+        for address, status in ((f"{running.origin}/?q=secret-search", 404), (f"{running.base}/?q=secret-search", 428)):
             with pytest.raises(urllib.error.HTTPError) as refused:
                 urllib.request.urlopen(address, timeout=30)  # no prefix; or no Fetch Metadata: not a browser
-            assert refused.value.code == code
+            assert refused.value.code == status
     finally:
         running.stop()
         other.stop()

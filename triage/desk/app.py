@@ -67,7 +67,7 @@ class UnderPrefix:
         path = environ.get("PATH_INFO", "")
         if path.startswith(root + "/"):
             environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + root
-            environ["PATH_INFO"] = path[len(root):]
+            environ["PATH_INFO"] = path[len(root) :]
             return self.app(environ, start_response)
         # Not a desk address: the same few words for every such path, nothing that says a desk is here.
         words = translator(self.state.lang).gettext("There is nothing at this address.").encode("utf-8")
@@ -117,7 +117,7 @@ def create_app(state: DeskState) -> Flask:
         if request.host not in state.allowed_hosts:
             return refuse(400)
         opening = request.endpoint == "views.open_desk"
-        refusal = fetch_refusal(request.headers, request.method, may_arrive_from_elsewhere=opening)
+        refusal = fetch_refusal(dict(request.headers), request.method, may_arrive_from_elsewhere=opening)
         if refusal is not None:
             return refuse(refusal)
         if request.method not in ("GET", "HEAD"):
@@ -141,7 +141,8 @@ def create_app(state: DeskState) -> Flask:
     @app.context_processor
     def _page_context() -> dict[str, Any]:
         return {"css": css, "csrf": state.csrf, "lang": state.lang, "languages": LANGUAGE_NAMES,
-                "locked": state.locked or not g.get("has_session"), "t": g.t, "level_labels": LEVEL_LABELS, "status_labels": STATUS_LABELS,
+                "locked": state.locked or not g.get("has_session"),
+                "t": g.t, "level_labels": LEVEL_LABELS, "status_labels": STATUS_LABELS,
                 "choice_text": choice_text}  # fmt: skip
 
     @app.after_request

@@ -44,8 +44,9 @@ def private_folder() -> Path:
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     if _private_base(runtime, shared=False):
         return Path(tempfile.mkdtemp(prefix="triage-desk-", dir=runtime))
-    if _private_base("/dev/shm", shared=True):
-        return Path(tempfile.mkdtemp(prefix="triage-desk-", dir="/dev/shm"))
+    shared_memory = "/dev/shm"  # noqa: S108 # nosec B108 - sticky tmpfs; mkdtemp makes a new 0700 folder there
+    if _private_base(shared_memory, shared=True):
+        return Path(tempfile.mkdtemp(prefix="triage-desk-", dir=shared_memory))
     return Path(tempfile.mkdtemp(prefix="triage-desk-"))
 
 
@@ -67,11 +68,11 @@ class LaunchFile:
         return self.path.as_uri()
 
     def remove(self) -> None:
-        with contextlib.suppress(OSError):
-            with open(self.path, "r+b") as out:  # tmpfs keeps no old blocks, but a disk temp folder might
-                out.write(bytes(self._size))
-                out.flush()
-                os.fsync(out.fileno())
+        # tmpfs keeps no old blocks, but a temp folder on a disk might
+        with contextlib.suppress(OSError), open(self.path, "r+b") as out:
+            out.write(bytes(self._size))
+            out.flush()
+            os.fsync(out.fileno())
         with contextlib.suppress(OSError):
             self.path.unlink()
         with contextlib.suppress(OSError):
