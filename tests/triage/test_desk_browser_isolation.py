@@ -55,8 +55,16 @@ class Clock:
 
 
 def _until(condition: Callable[[], bool], what: str) -> None:
+    """Poll ``condition``; a page being replaced while it looks (no body yet, a stale node) means: look again."""
+    from selenium.common.exceptions import WebDriverException
+
     deadline = time.monotonic() + WAIT
-    while not condition():
+    while True:
+        try:
+            if condition():
+                return
+        except WebDriverException:
+            pass
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.1)
 

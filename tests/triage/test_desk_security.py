@@ -23,7 +23,8 @@ from tests.triage.desk_setup import (
     desk_state,
     load_home,
 )
-from tests.triage.helpers import PASSPHRASE, Server, Triage
+from tests.triage.helpers import PASSPHRASE, Server, Triage, make_request
+from triage.home import Home
 
 SECRETS_OF_CASES = (CANARY, "Нас ищут", "Угрозы от семьи", "canary_contact", "alert(1)")
 
@@ -292,3 +293,29 @@ def test_the_running_desk_listens_on_loopback_only_and_logs_nothing(
     logged = out + err + "\n".join(record.getMessage() for record in caplog.records)
     assert code not in logged and session not in logged and state.session not in logged and state.prefix not in logged
     assert "secret-search" not in logged and "/open" not in logged
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_a_mistyped_fingerprint_in_the_desk_names_only_the_group(
+    triage: Triage, server: Server, tmp_path: Path, lang: str
+) -> None:
+    from triage.desk import create_app
+
+    # Given a first import from the desk, and a fingerprint misheard in group 6
+    alice = triage.keygen("Alice")
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    server.bundle(usb / "export.evb", [server.entry(make_request(), [alice])], recipients=[alice])
+    state = desk_state(Home(triage.home), lang=lang)
+    client = desk_client(create_app(state))
+    client.get(f"/open?key={state.secret}")
+    right = server.key.public.fingerprint
+    groups = right.split("-")
+    groups[5] = "ffff" if groups[5] != "ffff" else "0000"
+    form = {"csrf": state.csrf, "folder": str(usb), "file": "export.evb", "fingerprint": "-".join(groups)}
+    # When it is imported
+    page = client.post("/usb/import", data=form).get_data(as_text=True)
+    # Then the page names group 6, in the caseworker's language, and shows nothing of the signer's fingerprint
+    assert ("группе 6 из 8" in page) if lang == "ru" else ("group 6 of 8" in page)
+    assert right not in page and right.split("-")[5] not in page
+    assert "1 new case" not in page and "1 новое" not in page
