@@ -33,7 +33,7 @@ from selenium.webdriver.common.by import By
 from tests.chromium import start_chromium
 from tests.firefox import start_firefox
 from tests.triage.desk_setup import BROWSER_HEADERS, CANARY, desk_state, load_home
-from tests.triage.helpers import Server, Triage
+from tests.triage.helpers import PASSPHRASE, Server, Triage
 from tests.triage.test_desk_browser import _after, _files_under, _holds
 from triage.desk import create_app
 from triage.desk.launch import LaunchFile
@@ -224,6 +224,10 @@ def test_a_page_on_another_port_gets_nothing_and_does_not_delay_the_lock(browser
         # Then the desk has locked, whatever the other page did meanwhile
         assert browser.current_url.endswith("/unlock") and state.locked
         assert "Нас ищут" not in browser.page_source
+        # And the passphrase opens it again (a form POST of the desk's own page, in this browser too)
+        browser.find_element(By.ID, "passphrase").send_keys(PASSPHRASE)
+        _after(browser, browser.find_element(By.ID, "unlock"), text="Нас ищут")
+        assert not state.locked
     finally:
         running.stop()
         attacker.stop()

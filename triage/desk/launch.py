@@ -44,7 +44,8 @@ def private_folder() -> Path:
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     if _private_base(runtime, shared=False):
         return Path(tempfile.mkdtemp(prefix="triage-desk-", dir=runtime))
-    shared_memory = "/dev/shm"  # noqa: S108 # nosec B108 - sticky tmpfs; mkdtemp makes a new 0700 folder there
+    # A sticky tmpfs that anyone may write to: mkdtemp makes a new 0700 folder of ours there.
+    shared_memory = "/dev/shm"  # noqa: S108  # nosec B108
     if _private_base(shared_memory, shared=True):
         return Path(tempfile.mkdtemp(prefix="triage-desk-", dir=shared_memory))
     return Path(tempfile.mkdtemp(prefix="triage-desk-"))
