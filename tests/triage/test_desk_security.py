@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 pytest.importorskip("flask")
 
@@ -319,3 +321,67 @@ def test_a_mistyped_fingerprint_in_the_desk_names_only_the_group(
     assert ("группе 6 из 8" in page) if lang == "ru" else ("group 6 of 8" in page)
     assert right not in page and right.split("-")[5] not in page
     assert "1 new case" not in page and "1 новое" not in page
+
+
+def test_only_top_level_pages_the_person_or_the_desk_asked_for_are_answered(
+    app: Any, state: Any, clock: Clock
+) -> None:
+    # Given a caseworker's browser with a session, and the desk's last use
+    client = desk_client(app)
+    client.get(f"/open?key={state.secret}")
+    used_at = state.last_seen
+    clock.now += 30
+    page = {"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}
+    refused = [
+        ({"Sec-Fetch-Site": "cross-site", **page}, 403),
+        ({"Sec-Fetch-Site": "same-site", **page}, 403),  # another port of 127.0.0.1 is the same site
+        ({"Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image"}, 403),
+        ({"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image"}, 403),
+        ({"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "iframe"}, 403),
+        ({"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"}, 403),
+        ({"Sec-Fetch-Site": "none", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "empty"}, 403),
+    ]
+    bare = desk_client(app, browser=False)
+    bare.set_cookie("triage_desk", state.session, domain="127.0.0.1", path=f"/{state.prefix}/")
+    for headers, status in refused:
+        response = bare.get("/", headers=headers)
+        assert response.status_code == status, headers
+        assert_no_case_text(response)
+    # A client that sends no Fetch Metadata is told, in one sentence, to use a current browser
+    response = bare.get("/")
+    assert response.status_code == 428 and "current Firefox" in response.get_data(as_text=True)
+    assert_no_case_text(response)
+    # A POST the person did not make from a page of the desk is refused too, with the CSRF token
+    form = {"csrf": state.csrf, "lang": "ru", "back": "/"}
+    assert bare.post("/language", data=form, headers={"Sec-Fetch-Site": "none", **page}).status_code == 403
+    # Then none of these counted as use: the desk still locks on time
+    assert state.last_seen == used_at and state.lang == "en"
+    # And what the person opens is answered (typed: none; the desk's own links: same-origin)
+    assert bare.get("/", headers={"Sec-Fetch-Site": "none", **page}).status_code == 200
+    assert bare.get("/", headers={"Sec-Fetch-Site": "same-origin", **page}).status_code == 200
+    assert state.last_seen == clock.now
+
+
+@given(
+    site=st.sampled_from(["same-origin", "same-site", "cross-site", "none", "", "SAME-ORIGIN"]) | st.text(max_size=12),
+    mode=st.sampled_from(["navigate", "no-cors", "cors", "same-origin", "websocket"]) | st.text(max_size=12),
+    dest=st.sampled_from(["document", "image", "iframe", "empty", "script", "style"]) | st.text(max_size=12),
+    method=st.sampled_from(["GET", "HEAD", "POST", "PUT"]),
+    elsewhere=st.booleans(),
+    drop=st.sets(st.sampled_from(["Sec-Fetch-Site", "Sec-Fetch-Mode", "Sec-Fetch-Dest"])),
+)
+def test_fetch_metadata_lets_through_only_top_level_pages(
+    site: str, mode: str, dest: str, method: str, elsewhere: bool, drop: set[str]
+) -> None:
+    from triage.desk.guard import NO_METADATA, fetch_refusal
+
+    headers = {k: v for k, v in {"Sec-Fetch-Site": site, "Sec-Fetch-Mode": mode, "Sec-Fetch-Dest": dest}.items()
+               if k not in drop}  # fmt: skip
+    refusal = fetch_refusal(headers, method, may_arrive_from_elsewhere=elsewhere)
+    if drop:
+        assert refusal == NO_METADATA
+    elif refusal is None:
+        assert dest == "document" and mode == "navigate"
+        assert site == "same-origin" or (method in ("GET", "HEAD") and (site == "none" or elsewhere))
+    else:
+        assert refusal == 403
