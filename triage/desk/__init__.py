@@ -17,9 +17,9 @@ browser's Fetch Metadata, GET included), a browser without the session traded on
 code in the address it opened (or for the passphrase), or a POST without its CSRF token. It never puts
 a word of a case into an address (searches go by POST and stay here behind a random token), never puts
 the one-time code into another program's command line, loads nothing from another origin, runs no
-script, lets the browser cache nothing, and writes nothing decrypted anywhere: the unlocked key and the decrypted queue live in this process's memory until the
-desk locks (after the idle time, or when asked). Flask is needed only for this (the ``[desk]`` extra);
-the rest of triage never imports it.
+script, lets the browser cache nothing, and writes nothing decrypted anywhere: the unlocked key and
+the decrypted queue live in this process's memory until the desk locks (after the idle time, or when
+asked). Flask is needed only for this (the ``[desk]`` extra); the rest of triage never imports it.
 """
 
 from triage.desk.app import create_app

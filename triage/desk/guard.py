@@ -56,8 +56,13 @@ def fetch_refusal(headers: Mapping[str, str], method: str, *, may_arrive_from_el
 def refuse(status: int) -> Response:
     t = g.get("t") or translator("en")
     words = {
-        400: t.gettext("This address is not the desk. Open the address that `triage desk` printed."),
-        403: t.gettext("Refused. Open the desk with the address that `triage desk` printed in the terminal."),
+        400: t.gettext(
+            "This address is not the desk. Open the desk from the file or the address that `triage desk` gave you."
+        ),
+        403: t.gettext(
+            "Refused. The desk answers only the pages you open yourself or through its own links, never a request "
+            "made by another page."
+        ),
         404: t.gettext("There is nothing at this address."),
         413: t.gettext("That was too large for the desk."),
         NO_METADATA: t.gettext(
