@@ -89,7 +89,9 @@ def measure(count: int, workdir: Path, rounds: int) -> dict[str, float]:
         case_ids = [c.entry_id.hex() for c in session.list_cases(state.policy).cases[:: max(1, count // 20)]][:20]
     running = start(create_app(state), state)
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-    _fetch(opener, running.address)  # the secret for the cookie, as the browser does once
+    # What a browser says of a page the person opens (the desk answers nothing else)
+    opener.addheaders = [("Sec-Fetch-Site", "none"), ("Sec-Fetch-Mode", "navigate"), ("Sec-Fetch-Dest", "document")]
+    _fetch(opener, running.address)  # the one-time code for the session cookie, as the browser does once
     triage = [sys.executable, "-m", "triage.cli", "--home", str(home), "--passphrase-file", str(passphrase_file)]
     times: dict[str, list[float]] = {"list": [], "info": [], "queue_cold": [], "queue_warm": [], "case": []}
     try:
@@ -97,11 +99,12 @@ def measure(count: int, workdir: Path, rounds: int) -> dict[str, float]:
             times["list"].append(_run([*triage, "list", "--json"]))
             times["info"].append(_run([*triage, "info"]))
             state.queue = None
-            elapsed, body = _fetch(opener, f"{running.origin}/")
+            elapsed, body = _fetch(opener, f"{running.base}/")
             assert b'table class="queue"' in body, body[:200]
             times["queue_cold"].append(elapsed)
-            times["queue_warm"].append(_fetch(opener, f"{running.origin}/")[0])
-            times["case"].append(statistics.median(_fetch(opener, f"{running.origin}/case/{i}")[0] for i in case_ids))
+            times["queue_warm"].append(_fetch(opener, f"{running.base}/")[0])
+            times["case"].append(statistics.median(_fetch(opener, f"{running.base}/case/{state.cases.token(i)}")[0]
+                                                   for i in case_ids))
     finally:
         running.stop()
     best = {name: min(values) for name, values in times.items()}

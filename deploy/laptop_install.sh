@@ -25,7 +25,7 @@ want=$(cat PYTHON_VERSION)
 have=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])') \
     || fail "No $PYTHON here. Tails and Debian include python3; name another with PYTHON=... sh install.sh."
 [ "$have" = "$want" ] \
-    || fail "This kit is for Python $want, but $PYTHON is $have. Build a kit with --python-version $have."
+    || fail "This kit is for Python $want, but $PYTHON is $have. Build a kit for it: make laptop-kit ... LAPTOP_PYTHON=$have (or deploy/laptop_kit.py --python-version $have)."
 
 if [ -e "$TARGET/bin/python" ]; then
     echo "Upgrading the installation in $TARGET."

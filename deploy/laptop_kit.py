@@ -77,7 +77,7 @@ def locked_blocks(lock_text: str, names: tuple[str, ...]) -> str:
 def build(out: Path, python_version: str, platform: str, *, with_desk: bool = False) -> str:
     """Write the kit into ``out`` (new or empty); return the SHA-256 of its SHA256SUMS file."""
     if not re.fullmatch(r"3\.\d{1,2}", python_version):
-        raise KitError(f"--python-version must look like 3.11, not {python_version!r}.")
+        raise KitError(f"LAPTOP_PYTHON (--python-version) must look like 3.11, not {python_version!r}.")
     if out.exists() and any(out.iterdir()):
         raise KitError(f"{out} is not empty; give a new or empty folder (nothing was overwritten).")
     wheels = out / "wheels"

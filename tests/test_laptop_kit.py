@@ -142,7 +142,9 @@ def test_a_laptop_with_another_python_is_told_which_kit_to_build(kit: Path, tmp_
     done = subprocess.run(["sh", kit / "install.sh", tmp_path / "venv"], capture_output=True, text=True,
                           env={"PATH": f"{fake.parent}:/usr/bin:/bin", "HOME": str(tmp_path)})  # fmt: skip
     assert done.returncode != 0 and f"This kit is for Python {PYTHON_VERSION}" in done.stderr
-    assert "--python-version 3.99" in done.stderr and not (tmp_path / "venv").exists()
+    # in the words the person typed to build the kit (make laptop-kit LAPTOP_PYTHON=...), and the script's own
+    assert "LAPTOP_PYTHON=3.99" in done.stderr and "--python-version 3.99" in done.stderr
+    assert not (tmp_path / "venv").exists()
 
 
 @pytest.mark.slow
@@ -165,3 +167,12 @@ def test_a_kit_with_the_desk_installs_offline_and_the_desk_imports(tmp_path: Pat
                    cwd=tmp_path)  # fmt: skip
     assert desk.returncode == 0 and "desk ok" in desk.stdout, desk.stderr
     assert offline(venv / "bin" / "python", "-c", "import sqlalchemy").returncode != 0, "no server stack"
+
+
+def test_a_malformed_python_version_is_named_as_the_person_typed_it(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, ROOT / "deploy" / "laptop_kit.py", "--out", tmp_path / "kit", "--python-version", "3.13.1",
+         "--platform", "manylinux2014_x86_64"], capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "LAPTOP_PYTHON" in done.stdout + done.stderr and "3.13.1" in done.stdout + done.stderr

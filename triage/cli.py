@@ -14,7 +14,6 @@ from pathlib import Path
 
 import click
 
-import crypto
 from triage.app import App, TriageConfig, friendly_errors
 from triage.commandgroup import GlobalOptionsGroup
 from triage.desk_command import desk_command
@@ -131,8 +130,8 @@ def keygen(app: App, name: str, language: str) -> None:
 def import_(app: App, bundle: Path, fingerprint: str | None, accept_recipients: bool, as_json: bool) -> None:
     """Import an export bundle from the server (verified, all or nothing).
 
-    The first import pins the server's signing key: it shows the fingerprint and asks you to type the one
-    the operator reads to you (from `intake init` or `intake export`), or takes --fingerprint. It also pins
+    The first import pins the server's signing key: it asks you to type the fingerprint the operator
+    reads to you (from `intake init` or `intake export`), or takes --fingerprint, and compares. It also pins
     who can read new requests (the caseworker keys the server seals to); if that set changes later, the
     import stops and says who was added or removed until you accept it with --accept-recipients.
     Importing the same bundle twice changes nothing; an older bundle than the last one is refused.
@@ -141,7 +140,8 @@ def import_(app: App, bundle: Path, fingerprint: str | None, accept_recipients: 
     """
     with app.session() as session:
         if fingerprint is None and session.store.pinned_server() is None:
-            fingerprint = _confirm_first_server(session.server_key_change(bundle).in_bundle, app.t)
+            session.server_key_change(bundle)  # a file that is no bundle is refused before anything is asked
+            fingerprint = _confirm_first_server(app.t)
         with progress_bar(app.t.gettext("Importing"), enabled=not as_json) as ticker:
             summary = session.import_bundle(
                 bundle, expected_fingerprint=fingerprint, accept_recipients=accept_recipients,
@@ -150,16 +150,24 @@ def import_(app: App, bundle: Path, fingerprint: str | None, accept_recipients: 
     print_import_summary(summary, as_json=as_json, t=app.t)
 
 
-def _confirm_first_server(server: crypto.ServerPublicKey, t: Translator) -> str:
-    """The first import: the person compares the fingerprint with the operator's, by typing it."""
-    if not sys.stdin.isatty():
-        raise TriageError(
+def _typing() -> bool:
+    return sys.stdin.isatty()
+
+
+def _confirm_first_server(t: Translator) -> str:
+    """The first import: the person types the fingerprint the operator reads out; import compares it.
+
+    The bundle's own fingerprint is never shown here: shown above the prompt, it would be copied instead
+    of checked, and for a planted bundle it is the attacker's.
+    """
+    if not _typing():
+        raise TriageError(t.gettext(
             "This is the first import into this home, so the server's key must be checked: run it again with "
-            f"--fingerprint and the fingerprint the operator reads to you (this bundle's is {server.fingerprint})."
-        )
-    click.echo(t.gettext("First import: this bundle is signed by the server key with the fingerprint"), err=True)
-    click.echo(f"    {server.fingerprint}", err=True)
-    click.echo(t.gettext("Ask the operator to read you theirs (from `intake init` or `intake export`)."), err=True)
+            "--fingerprint and the fingerprint the operator reads to you."
+        ))  # fmt: skip
+    click.echo(t.gettext("First import: the server's key must be checked before anything is imported."), err=True)
+    click.echo(t.gettext("Ask the operator to read you the server fingerprint (from `intake init` or `intake "
+                         "export`)."), err=True)  # fmt: skip
     return str(click.prompt(t.gettext("Type the fingerprint the operator reads to you"), err=True))
 
 

@@ -7,8 +7,16 @@ passphrases or key material.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import crypto
 from triage.i18n import N_
+
+if TYPE_CHECKING:
+    from triage.i18n import Translator
+
+
+AND = N_("and")
 
 
 class TriageError(Exception):
@@ -33,6 +41,51 @@ class ReplayError(TriageError):
 
 class CaseNotFoundError(TriageError):
     """No case, or more than one case, matches the id given."""
+
+
+class FingerprintMismatchError(TriageError):
+    """The fingerprint typed for the first import is not the bundle signer's: nothing was imported.
+
+    The sentence never holds the signer's fingerprint, not even a part of it (a tired caseworker would
+    copy it, and for a planted bundle it is the attacker's key): only which groups differ, counted from
+    the left, so a misheard group can be read out again.
+    """
+
+    def __init__(self, differing: list[int], groups: int) -> None:
+        self.differing, self.groups = differing, groups
+        super().__init__(self.in_language(None))
+
+    def in_language(self, t: Translator | None) -> str:
+        from triage.i18n import translator
+
+        t = t or translator("en")
+        n = len(self.differing)
+        if n <= 2:
+            return t.ngettext(
+                "The fingerprint you typed differs from the one this bundle is signed with in group %(which)s of "
+                "%(groups)s (counting from the left); nothing was imported. Ask the operator to read that "
+                "group to you again.",
+                "The fingerprint you typed differs from the one this bundle is signed with in groups %(which)s of "
+                "%(groups)s (counting from the left); nothing was imported. Ask the operator to read those "
+                "groups to you again.",
+                n, which=f" {t.gettext(AND)} ".join(str(i) for i in self.differing), groups=self.groups,
+            )  # fmt: skip
+        return t.ngettext(
+            "The fingerprint you typed does not match the one this bundle is signed with (%(num)s of %(groups)s "
+            "groups differs); nothing was imported. That is more than a slip: the bundle may not come from your "
+            "server. Do not import it; call the operator on a channel you trust.",
+            "The fingerprint you typed does not match the one this bundle is signed with (%(num)s of %(groups)s "
+            "groups differ); nothing was imported. That is more than a slip: the bundle may not come from your "
+            "server. Do not import it; call the operator on a channel you trust.",
+            n, groups=self.groups,
+        )  # fmt: skip
+
+
+def describe(error: BaseException, t: Translator) -> str:
+    """``explain`` in the caseworker's language, for a sentence with values in it too."""
+    if isinstance(error, FingerprintMismatchError):
+        return error.in_language(t)
+    return t.gettext(explain(error))
 
 
 def explain(error: BaseException) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import crypto
 from triage import threads
-from triage.errors import ReplayError, TriageError
+from triage.errors import FingerprintMismatchError, ReplayError, TriageError
 from triage.store import CaseStore
 
 MAX_GAP_RANGES = 10
@@ -160,10 +160,9 @@ def import_bundle(
     if expected_fingerprint is not None and not hmac.compare_digest(
         expected_fingerprint.encode(), header.server.fingerprint.encode()
     ):
-        raise TriageError(
-            f"This bundle is signed by server key {header.server.fingerprint}, not by the fingerprint you gave; "
-            "nothing was imported. Check the fingerprint with the operator again."
-        )
+        typed, signer = expected_fingerprint.split("-"), header.server.fingerprint.split("-")
+        differing = [i + 1 for i, (a, b) in enumerate(zip(typed, signer, strict=False)) if a != b]
+        raise FingerprintMismatchError(differing or list(range(1, len(signer) + 1)), len(signer))
     summary = ImportSummary(header.sequence, header.high_water, header.count)
     seen: set[int] = set()
     with store.transaction():  # the replay check too: two imports at once cannot both pass it

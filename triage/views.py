@@ -15,7 +15,7 @@ from rich.text import Text
 
 from triage.app import App, friendly_errors
 from triage.cases import Skipped
-from triage.i18n import Translator, language_of, translator
+from triage.i18n import N_, Translator, language_of, translator
 from triage.policy import load_policy
 from triage.progress import progress_bar
 from triage.render import case_view, cases_table, console_for, queue_heading, write_csv, write_json
@@ -37,13 +37,13 @@ LANG_OPTION = click.option(
     metavar="en|ru",
     default=None,
     callback=lambda _ctx, _param, value: language_of(value) if value else None,
-    help="Language of the output, here: en or ru (default: triage's --lang).",
+    help=N_("Language of the output, here: en or ru (default: triage's --lang)."),
 )
 POLICY_OPTION = click.option(
     "--policy",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="A priority policy file (TOML) to use instead of the shipped one; see `triage policy`.",
+    help=N_("A priority policy file (TOML) to use instead of the shipped one; see `triage policy`."),
 )
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import re
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,13 +68,47 @@ def desk_state(home: Home, **options: Any) -> Any:
     return state
 
 
-def desk_client(app: Any, *, host: str = HOST) -> Any:
-    """Flask's test client, every request sent to ``host`` (the address the desk serves on)."""
+# What a current browser sends when the person (or a page of the desk) opens a page of the desk.
+BROWSER_HEADERS = {"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}
+CASE_PATH = re.compile(r"^/case/([0-9a-f]{4,64})(?=/|\?|$)")
+
+
+def desk_client(app: Any, *, host: str = HOST, browser: bool = True) -> Any:
+    """Flask's test client, every request sent to ``host`` (the address the desk serves on).
+
+    Tests name desk paths as the caseworker sees them ("/", "/case/<id>", "/?level=urgent"): the client
+    puts the desk's random prefix in front, stands random tokens in for a case id and for queue filters
+    (as the desk's own links do: no word of a case in an address), and,
+    unless ``browser=False``, sends the Fetch Metadata headers a browser sends (a test may override them).
+    """
     from flask.testing import FlaskClient
+
+    state = app.extensions["desk"]
+
+    def desk_path(path: str) -> str:
+        root = f"/{state.prefix}"
+        if path.startswith(root + "/") or not path.startswith("/"):
+            return path
+        found = CASE_PATH.match(path)
+        if found:
+            path = f"/case/{state.cases.token(found.group(1))}{path[found.end() :]}"
+        if path.startswith("/?"):  # queue filters: the random token the desk's own links carry instead
+            from triage.desk import queue as q
+
+            args = dict(urllib.parse.parse_qsl(path[2:], keep_blank_values=True))
+            filters = q.Filters.from_args(
+                *(args.get(name, "") for name in ("status", "level", "assignee", "q", "unread"))
+            )
+            path = f"/?view={state.views.token(filters)}" if filters.active else "/"
+        return root + path
 
     class HostClient(FlaskClient):
         def open(self, *args: Any, **kwargs: Any) -> Any:
             kwargs.setdefault("base_url", f"http://{host}")
+            if args and isinstance(args[0], str):
+                args = (desk_path(args[0]), *args[1:])
+            if browser:
+                kwargs["headers"] = {**BROWSER_HEADERS, **dict(kwargs.get("headers") or {})}
             return super().open(*args, **kwargs)
 
     app.test_client_class = HostClient

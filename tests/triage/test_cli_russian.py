@@ -54,3 +54,19 @@ def test_a_morning_on_the_command_line_in_russian(triage: Triage, server: Server
     assert "Обращение " + case_id + ": связались, 1 заметка." in joined
     assert "подтверждает 3 конверта, несёт 0 ответов" in joined
     assert english_words(joined, tmp_path) == [], joined
+
+
+def test_desk_help_is_whole_in_russian_and_in_english() -> None:
+    from click.testing import CliRunner
+
+    from triage.cli import main
+
+    russian = CliRunner().invoke(main, ["--lang", "ru", "desk", "--help"], terminal_width=100).output
+    assert "Запуск:" in russian and "Параметры" in russian and "Рабочее место сотрудника" in russian
+    assert "--show-address" in russian and "по умолчанию: 10" in russian and "ПАПКА" in russian
+    # no English sentence is left: every line of the option list is in Russian but for the option names
+    for english in ("Lock the desk", "USB stick", "Do not start", "Also print", "Language of", "priority policy",
+                    "Show this message", "Usage:", "Options"):  # fmt: skip
+        assert english not in russian, english
+    english_help = CliRunner().invoke(main, ["--lang", "en", "desk", "--help"], terminal_width=100).output
+    assert "Usage:" in english_help and "one-time address" in english_help and "LAPTOP_DESK" not in english_help

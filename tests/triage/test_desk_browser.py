@@ -139,7 +139,8 @@ def test_a_morning_in_the_desk(tmp_path: Path, driver: Any, capfd: pytest.Captur
     state = DeskState(alice.config, Home(alice.home), load_policy(None), lang="en", jobs=1)
     running: RunningDesk = start(create_app(state), state)
     try:
-        # When the caseworker opens the printed address and unlocks with the passphrase
+        # When the caseworker opens the desk's one-time address and unlocks with the passphrase
+        code = state.secret
         driver.get(running.address)
         assert driver.current_url.endswith("/unlock")
         driver.find_element(By.ID, "passphrase").send_keys(PASSPHRASE)
@@ -147,7 +148,7 @@ def test_a_morning_in_the_desk(tmp_path: Path, driver: Any, capfd: pytest.Captur
         assert PASSPHRASE not in driver.page_source
 
         # And imports the bundle from the stick's folder
-        driver.get(f"{running.origin}/usb")
+        driver.get(f"{running.base}/usb")
         driver.find_element(By.ID, "folder").send_keys(str(usb))
         _after(driver, driver.find_element(By.ID, "look"), text="export-1.bundle")
         # (the first import asks for the server fingerprint the operator reads out)
@@ -185,14 +186,14 @@ def test_a_morning_in_the_desk(tmp_path: Path, driver: Any, capfd: pytest.Captur
         assert "Опасность сейчас или в ближайшие дни" in driver.page_source
         assert "связались" in driver.page_source
         _shot(driver, "case-ru")
-        driver.get(f"{running.origin}/")
+        driver.get(f"{running.base}/")
         assert "5 обращений" in driver.page_source and "экстренный" in driver.page_source
         assert _stories(driver) == EXPECTED_ORDER
         _shot(driver, "queue-ru")
         assert json.loads(alice.ok("list", "--json").stdout)[0]["status"] == "contacted"
 
         # And writes the return file onto the stick
-        driver.get(f"{running.origin}/usb?folder={urllib.parse.quote(str(usb))}")
+        driver.get(f"{running.base}/usb?folder={urllib.parse.quote(str(usb))}")
         _after(driver, driver.find_element(By.ID, "write-return"), text="подтверждает")
         assert "подтверждает 5 конвертов" in driver.find_element(By.ID, "returned").text
         returned = next(usb.glob("ack-*.eva"))
@@ -212,7 +213,7 @@ def test_a_morning_in_the_desk(tmp_path: Path, driver: Any, capfd: pytest.Captur
 
     # The canary was never written to disk by the desk or the browser, and nothing was logged
     out, err = capfd.readouterr()
-    assert state.secret not in out + err and CANARY not in out + err
+    assert code not in out + err and state.prefix not in out + err and CANARY not in out + err
     written = [*_files_under(alice.home), *_files_under(usb), *_files_under(tmp_path / "profile")]
     written += [p for p in _files_under(Path(tempfile.gettempdir())) if p not in temp_before and p.exists()]
     assert written, "the scan found no files at all"

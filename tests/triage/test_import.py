@@ -224,9 +224,68 @@ def test_first_import_can_check_the_fingerprint_the_operator_read(
 ) -> None:
     bundle = server.bundle(tmp_path / "b", [server.entry(make_request(), [alice])])
     other = crypto.ServerKey.generate().public.fingerprint
-    assert_one_sentence(triage.run("import", bundle, "--fingerprint", other), "not by the fingerprint you gave")
+    assert_one_sentence(triage.run("import", bundle, "--fingerprint", other), "may not come from your server")
     assert case_count(triage) == 0
     assert_one_sentence(triage.run("import", bundle, "--fingerprint", "12ab"), "32 hexadecimal digits")
     fingerprint = server.key.public.fingerprint.replace("-", " ").upper()
     triage.ok("import", bundle, "--fingerprint", fingerprint)
+    assert case_count(triage) == 1
+
+
+def _one_group_wrong(fingerprint: str, group: int) -> str:
+    groups = fingerprint.split("-")
+    groups[group - 1] = "".join("0" if c != "0" else "1" for c in groups[group - 1])
+    return "-".join(groups)
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_a_mistyped_fingerprint_is_refused_without_showing_the_right_one(
+    triage: Triage, alice: crypto.PublicIdentity, server: Server, tmp_path: Path, lang: str
+) -> None:
+    # Given a first import, and a caseworker who mishears group 3 of the fingerprint
+    bundle = server.bundle(tmp_path / "b", [server.entry(make_request(), [alice])])
+    right = server.key.public.fingerprint
+    wrong = _one_group_wrong(right, 3)
+    # When it is given with --fingerprint, in either language
+    result = triage.run("--lang", lang, "import", bundle, "--fingerprint", wrong)
+    # Then nothing is imported, and the refusal says which group differs, never the bundle's fingerprint
+    assert_one_sentence(result, "3")
+    message = result.output.strip().splitlines()[-1]
+    assert right not in result.output and right.split("-")[2] not in result.output
+    assert ("группе 3" in message) if lang == "ru" else ("group 3 of 8" in message)
+    assert case_count(triage) == 0
+    # And a fingerprint of another key altogether is called what it is, in the same words
+    other = crypto.ServerKey.generate().public.fingerprint
+    result = triage.run("--lang", lang, "import", bundle, "--fingerprint", other)
+    assert right not in result.output and all(group not in result.output for group in right.split("-"))
+    assert (
+        ("не с вашего сервера" in result.output) if lang == "ru" else ("may not come from your server" in result.output)
+    )
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_the_first_import_asks_for_the_fingerprint_before_showing_anything_of_it(
+    triage: Triage, alice: crypto.PublicIdentity, server: Server, tmp_path: Path, lang: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    import importlib
+
+    monkeypatch.setattr(
+        importlib.import_module("triage.cli"), "_typing", lambda: True
+    )  # someone at the keyboard (CliRunner has no tty)
+    bundle = server.bundle(tmp_path / "b", [server.entry(make_request(), [alice])])
+    right = server.key.public.fingerprint
+    # When the caseworker types a fingerprint with one wrong group at the prompt
+    result = triage.run("--lang", lang, "import", bundle, input=_one_group_wrong(right, 5) + "\n", compare=False)
+    # Then the prompt came with no fingerprint above it, and the refusal names only the group
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    before_the_answer = result.output.split(_one_group_wrong(right, 5))[0]  # CliRunner echoes what was typed
+    assert "fingerprint" in before_the_answer.lower() or "отпечат" in before_the_answer.lower()
+    assert all(group not in before_the_answer for group in right.split("-"))
+    assert right not in result.output and right.split("-")[4] not in result.output
+    assert "5" in result.output.strip().splitlines()[-1]
+    assert case_count(triage) == 0
+    # And typed right, it imports
+    result = triage.run("--lang", lang, "import", bundle, input=right.upper().replace("-", " ") + "\n", compare=False)
+    assert result.exit_code == 0, result.output
     assert case_count(triage) == 1

@@ -66,3 +66,20 @@ def test_every_command_has_help() -> None:
         for param in command.params:
             if param.param_type_name == "option":
                 assert getattr(param, "help", None), f"{name} {param.name} has no help"
+
+
+def test_the_desk_without_flask_names_the_kit_option_not_a_package_index() -> None:
+    result = run_blocked(
+        """
+        import triage.cli
+        from click.testing import CliRunner
+        for lang, words in (("en", "LAPTOP_DESK=1"), ("ru", "LAPTOP_DESK=1")):
+            out = CliRunner().invoke(triage.cli.main, ["--lang", lang, "--home", "/nonexistent", "desk"])
+            assert out.exit_code == 1 and "Traceback" not in out.output, out.output
+            assert words in out.output and "pip install" not in out.output, out.output
+            assert ("комплекта" in out.output) if lang == "ru" else ("laptop kit" in out.output), out.output
+        print("ok")
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"

@@ -38,7 +38,7 @@ def _seq(raw: str) -> int | None:
     return int(raw) if raw.isdigit() and 0 < len(raw) <= 7 else None
 
 
-@blueprint.post("/case/<case_id>/reply/edit")
+@blueprint.post("/case/<case:case_id>/reply/edit")
 def edit_reply(case_id: str) -> Any:
     seq = _seq(request.form.get("seq", ""))
     text = request.form.get("text", "").replace("\r\n", "\n").strip()
@@ -53,7 +53,7 @@ def edit_reply(case_id: str) -> Any:
     return _see_other("views.case", case_id=entry_id, saved="reply-edited")
 
 
-@blueprint.post("/case/<case_id>/reply/withdraw")
+@blueprint.post("/case/<case:case_id>/reply/withdraw")
 def withdraw_reply(case_id: str) -> Any:
     seq = _seq(request.form.get("seq", ""))
     if seq is None:

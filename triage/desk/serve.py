@@ -1,8 +1,9 @@
 """Serving the desk: loopback only, a port the system picks, no request ever written to the terminal.
 
 ``start(app, state)`` binds 127.0.0.1 on a random free port, records the Host headers the desk answers
-to, and serves in a background thread; ``address(state, port)`` is the one address with the secret.
-The werkzeug request log is silenced: a path can hold a search over decrypted text.
+to, and serves in a background thread. ``RunningDesk.address`` is the one address with the one-time
+code (good once), ``base`` the desk's root under its random prefix. The werkzeug request log is
+silenced: nothing about a request reaches the terminal.
 """
 
 from __future__ import annotations
@@ -36,12 +37,18 @@ class RunningDesk:
         return int(self.server.server_port)
 
     @property
-    def address(self) -> str:
-        return f"http://{LOOPBACK}:{self.port}/open?key={self.state.secret}"
-
-    @property
     def origin(self) -> str:
         return f"http://{LOOPBACK}:{self.port}"
+
+    @property
+    def base(self) -> str:
+        """The desk's root: every desk address starts with it (the random prefix is part of it)."""
+        return f"{self.origin}/{self.state.prefix}"
+
+    @property
+    def address(self) -> str:
+        """The address that opens the desk, with the one-time code ("" once it was used)."""
+        return f"{self.base}/open?key={self.state.secret}"
 
     def stop(self) -> None:
         self.server.shutdown()

@@ -6,13 +6,13 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, g, make_response, redirect, render_template, request, url_for
 
 import crypto
 from triage.cases import Case
 from triage.desk import queue as q
 from triage.desk.conversation import MAX_REPLY_CHARS, ready_made
-from triage.desk.guard import COOKIE, refuse, same
+from triage.desk.guard import COOKIE
 from triage.desk.state import DeskState
 from triage.errors import TriageError, explain
 from triage.i18n import LANGUAGES
@@ -55,21 +55,35 @@ def _see_other(endpoint: str, **values: Any) -> Response:
     return redirect(url_for(endpoint, **values), code=303)  # type: ignore[return-value]
 
 
-@blueprint.get("/open")
-def open_desk() -> Response:
-    """The address `triage desk` printed: trade its secret for a cookie, then go to the queue."""
+def _with_new_session(response: Response) -> Response:
+    """A fresh random session value in a cookie only this desk's paths receive; every older cookie is dead."""
     state = _state()
-    if not same(request.args.get("key"), state.secret):
-        return refuse(403)
-    response = _see_other("views.queue")
-    response.set_cookie(COOKIE, state.secret, httponly=True, samesite="Strict", path="/")
+    response.set_cookie(COOKIE, state.new_session(), httponly=True, samesite="Strict", path=f"/{state.prefix}/")
     return response
+
+
+@blueprint.get("/open")
+def open_desk() -> Any:
+    """The address `triage desk` opens: its one-time code is traded, once, for a session.
+
+    Typed or pasted (``Sec-Fetch-Site: none``): a redirect to the queue. From the desk's ``file:`` page the
+    browser calls the navigation cross-site, and a redirect would carry that into the next request, which
+    the desk refuses; so that arrival gets a page that moves on by itself (a meta refresh, from this
+    origin). A used or wrong code gets the unlock page, never the queue.
+    """
+    state = _state()
+    if not state.take_code(request.args.get("key")):
+        return render_template("unlock.html", error="")
+    if request.headers.get("Sec-Fetch-Site") in ("none", "same-origin"):
+        return _with_new_session(_see_other("views.queue"))
+    return _with_new_session(make_response(render_template("opened.html")))
 
 
 @blueprint.route("/unlock", methods=["GET", "POST"])
 def unlock() -> Any:
+    """The passphrase opens the key again after a lock, and gives a browser without a session a new one."""
     state = _state()
-    if not state.locked:
+    if g.has_session and not state.locked:
         return _see_other("views.queue")
     error = ""
     if request.method == "POST":
@@ -84,7 +98,7 @@ def unlock() -> Any:
             error = g.t.gettext(explain(failure))
         else:
             state.unlock_with(identity)
-            return _see_other("views.queue")
+            return _with_new_session(_see_other("views.queue"))
         finally:
             del passphrase
     return render_template("unlock.html", error=error), 401 if error else 200
@@ -107,19 +121,29 @@ def language() -> Response:
     if lang in LANGUAGES:
         _state().lang = lang
     back = request.form.get("back", "")
-    # Only a path of this desk, never an address elsewhere.
+    # Only a path of this desk (under its prefix), never an address elsewhere.
     if back.startswith("/") and not back.startswith("//") and "\\" not in back:
-        return redirect(back, code=303)  # type: ignore[return-value]
+        return redirect(request.script_root + back, code=303)  # type: ignore[return-value]
     return _see_other("views.queue")
+
+
+@blueprint.post("/")
+def filter_queue() -> Response:
+    """Filters and the search arrive by POST and are kept here behind a random token: no word in the address."""
+    filters = q.Filters.from_args(
+        request.form.get("status", ""), request.form.get("level", ""),
+        request.form.get("assignee", ""), request.form.get("q", ""), request.form.get("unread", ""),
+    )  # fmt: skip
+    if not filters.active:
+        return _see_other("views.queue")
+    return _see_other("views.queue", view=_state().views.token(filters))
 
 
 @blueprint.get("/")
 def queue() -> str:
     state = _state()
-    filters = q.Filters.from_args(
-        request.args.get("status", ""), request.args.get("level", ""),
-        request.args.get("assignee", ""), request.args.get("q", ""), request.args.get("unread", ""),
-    )  # fmt: skip
+    remembered = state.views.value(request.args.get("view", ""))
+    filters = remembered if isinstance(remembered, q.Filters) else q.Filters()
     with _session() as session:
         cases = _queue(session)
         skipped = session.store.count() - len(cases)
@@ -132,7 +156,7 @@ def queue() -> str:
     )  # fmt: skip
 
 
-@blueprint.get("/case/<case_id>")
+@blueprint.get("/case/<case:case_id>")
 def case(case_id: str) -> Any:
     state = _state()
     with _session() as session:
@@ -164,7 +188,7 @@ def _draft(state: DeskState, opened: Case) -> str:
     return ""
 
 
-@blueprint.post("/case/<case_id>/reply")
+@blueprint.post("/case/<case:case_id>/reply")
 def reply(case_id: str) -> Any:
     text = request.form.get("text", "").replace("\r\n", "\n").strip()
     if not text:
@@ -178,7 +202,7 @@ def reply(case_id: str) -> Any:
     return _see_other("views.case", case_id=entry_id, saved="reply")
 
 
-@blueprint.post("/case/<case_id>")
+@blueprint.post("/case/<case:case_id>")
 def update_case(case_id: str) -> Any:
     state = _state()
     status = request.form.get("status") or None
