@@ -75,7 +75,7 @@ def test_errors_are_listed_at_the_top_with_links_to_their_fields(sqlite_client: 
     # Then the banner, before the form, lists every problem with a link to its field
     banner = html.split('<div class="banner" role="alert" id="problems">', 1)[1].split("</div>", 1)[0]
     assert html.index('id="problems"') < html.index("<form")
-    links = re.findall(r'<li><a href="#([a-z_]+?)(?:-field)?">[^<]+</a>: ([^<]+)</li>', banner)
+    links = re.findall(r'<li><a href="#([a-z_]+?)(?:-field)?">[^<:]+: ([^<]+)</a></li>', banner)
     assert [name for name, _ in links] == ["danger", "people", "contact_method", "contact", "story", "consent"]
     targets = re.findall(r'<li><a href="#([a-z_-]+)">', banner)
     for target in targets:  # a choice's box, or the box around a control's label, hint, error and control

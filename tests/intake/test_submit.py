@@ -47,7 +47,7 @@ def test_optional_fields_may_be_left_out(client: FlaskClient, app: Flask, identi
     ("changes", "message"),
     [({"danger": None}, "Please choose an answer."), ({"people": None}, "Please choose an answer."),
      ({"danger": "maybe"}, "Please choose one of the options shown."),
-     ({"consent": None}, "Please confirm that you have read this."), ({"people": "0"}, "from 1 to 20"),
+     ({"consent": None}, "Please tick this box: it says you know how your request is protected."), ({"people": "0"}, "from 1 to 20"),
      ({"people": "2", "children": "3"}, "more children than people"),
      ({"story": "   ", "danger": "serious"}, "Please fill this in."),
      ({"contact": "x" * 201}, "200 characters"), ({"story": "bad\x00byte"}, "characters that cannot be sent"),
