@@ -214,25 +214,32 @@ def test_an_error_link_puts_its_question_below_the_exit_bar(site: tuple[str, Fla
     for name, zoomed in sizes:
         if zoomed:
             zoom_phone(driver, *zoomed)
-        # Given the form sent empty: every required question listed at the top, each with a link
-        driver.get(f"{base}/{lang}/request")
-        click(driver, find(By.CSS_SELECTOR, "form button[type=submit]"))
-        links = driver.find_elements(By.CSS_SELECTOR, "#problems li a")
-        targets = [a.get_attribute("href").split("#", 1)[1] for a in links]
-        assert len(targets) == 6, targets
-        for target in targets:
-            # When the person follows the link
-            link = find(By.CSS_SELECTOR, f"#problems a[href$='#{target}']")
-            driver.execute_script("window.scrollTo(0, 0)")
-            link.click()
-            # Then the whole question (its text, hint, error and control) is below the sticky exit bar
-            bar = rect(driver, find(By.TAG_NAME, "header"))
-            box = rect(driver, find(By.ID, target))
-            where = f"{driver.engine}/{lang}/{name}: #{target}"
-            assert box["top"] >= bar["bottom"] - 0.5, f"{where} starts under the exit bar ({box} vs {bar})"
-            assert box["top"] < viewport_height(driver), f"{where} is not on the screen"
+        # Given a form sent empty: every required question listed at the top, each with a link
+        for page, required in (("request", 6), ("urgent", 3)):
+            driver.get(f"{base}/{lang}/{page}")
+            click(driver, find(By.CSS_SELECTOR, "form button[type=submit]"))
+            links = driver.find_elements(By.CSS_SELECTOR, "#problems li a")
+            targets = [a.get_attribute("href").split("#", 1)[1] for a in links]
+            assert len(targets) == required, targets
+            check_targets(driver, targets, f"{driver.engine}/{lang}/{page}/{name}")
         if zoomed:
             zoom_phone(driver, *PHONE, zoom=1)
+
+
+def check_targets(driver: Any, targets: list[str], where: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    find = driver.find_element
+    for target in targets:
+        # When the person follows the link
+        link = find(By.CSS_SELECTOR, f"#problems a[href$='#{target}']")
+        driver.execute_script("window.scrollTo(0, 0)")
+        link.click()
+        # Then the whole question (its text, hint, error and control) is below the sticky exit bar
+        bar = rect(driver, find(By.TAG_NAME, "header"))
+        box = rect(driver, find(By.ID, target))
+        assert box["top"] >= bar["bottom"] - 0.5, f"{where} #{target} starts under the exit bar ({box} vs {bar})"
+        assert box["top"] < viewport_height(driver), f"{where} #{target} is not on the screen"
 
 
 def test_at_200_percent_zoom_the_exit_bar_covers_at_most_a_sixth_of_the_screen(site: tuple[str, Flask],
