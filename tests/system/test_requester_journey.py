@@ -215,7 +215,7 @@ def test_an_error_link_puts_its_question_below_the_exit_bar(site: tuple[str, Fla
         if zoomed:
             zoom_phone(driver, *zoomed)
         # Given a form sent empty: every required question listed at the top, each with a link
-        for page, required in (("request", 6), ("urgent", 3)):
+        for page, required in (("request", 6), ("urgent", 4)):
             driver.get(f"{base}/{lang}/{page}")
             click(driver, find(By.CSS_SELECTOR, "form button[type=submit]"))
             links = driver.find_elements(By.CSS_SELECTOR, "#problems li a")
