@@ -124,6 +124,9 @@ def send_message() -> Any:
     answer = _lookup(digits)
     if answer is None or digits is None:
         return _not_found()
+    if "relang" in request.form:
+        # The page's language switch submits this form: the message being written comes along, nothing is sent.
+        return _conversation(digits, answer, message_form=form)
     if not form.validate():
         return _conversation(digits, answer, message_form=form), 400
     services = _services()

@@ -25,6 +25,7 @@ from tests.intake.helpers import TOKEN, csrf_token, receipt_of, submit
 from tests.intake.test_conversation import open_conversation, send_reply, the_request
 
 FORMS = ("request", "urgent")
+OTHER = {"en": "ru", "ru": "en"}
 PROTECTION = {
     "en": ["Only our caseworkers hold the keys", "does not record your IP address", "It keeps only the date",
            "it is deleted from this server", "The receipt number itself is not stored on the server"],
@@ -217,3 +218,26 @@ def test_dates_are_words_not_iso(app: Flask, client: FlaskClient, identity: cryp
     page = open_conversation(client, receipt, lang)
     assert words in page and day.isoformat() not in page
 
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_the_conversation_page_has_no_link_away_and_its_language_switch_keeps_the_message(
+    app: Flask, client: FlaskClient, lang: str
+) -> None:
+    # Given the conversation page, where a person writes a message
+    receipt = receipt_of(submit(client, lang))
+    page = open_conversation(client, receipt, lang)
+    assert links_away(page) == [], "a link that leaves the page loses the message being written"
+    other = OTHER[lang]
+    button = re.search(rf'<button class="lang" form="message-form" type="submit" name="relang" value="{other}" '
+                       rf'formaction="/{other}/status/message"', page)  # fmt: skip
+    assert button and page.index('id="message-form"') < button.start(), "after the form's own button"
+    # When they switch the language half-way through a message
+    token = TOKEN.search(page).group(1)
+    typed = {"csrf_token": token, "receipt": receipt, "message": "Половина сообщения, keep me", "relang": other}
+    response = client.post(f"/{other}/status/message", data=typed)
+    # Then the conversation comes back in the other language with the message, and nothing was sent
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and f'<html lang="{other}"' in html
+    assert "Половина сообщения, keep me" in html and 'id="sent"' not in html and 'id="problems"' not in html
+    assert app.extensions["intake"].storage.pending_count() == 1
