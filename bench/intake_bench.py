@@ -51,7 +51,7 @@ FORM: dict[str, str | list[str]] = {
     "story": "Они пришли ночью и угрожали. " * 40, "consent": "y",
 }  # fmt: skip
 RECEIPT_SHOWN = b'id="receipt"'
-RECEIPT = re.compile(r"(?<!\d)(\d{5}(?:[\s\u00a0]+\d{5}){5})(?!\d)")
+RECEIPT = re.compile(r"(?<!\d)(\d{10}(?:[\s\u00a0]+\d{10}){2})(?!\d)")
 
 
 @dataclass

@@ -55,6 +55,7 @@ class MessageForm(FlaskForm):  # type: ignore[misc]
 class DeleteForm(FlaskForm):  # type: ignore[misc]
     receipt = HiddenField()
     reply = HiddenField()
+    confirmed = HiddenField()  # "yes" from the confirmation page; without it the page asks first
 
 
 def _services() -> Any:
@@ -74,7 +75,7 @@ def _lookup(digits: str | None) -> str | None:
 
 
 def _conversation(digits: str, answer: str, *, sent: bool = False, deleted: bool = False,
-                  message_form: MessageForm | None = None) -> str:  # fmt: skip
+                  message_form: MessageForm | None = None, confirm: str | None = None) -> str:  # fmt: skip
     services = _services()
     keypair = crypto.derive_reply_keypair(digits, services.reply_secret)
     found = []
@@ -93,7 +94,8 @@ def _conversation(digits: str, answer: str, *, sent: bool = False, deleted: bool
     grouped = " ".join(digits[i : i + 5] for i in range(0, len(digits), 5))
     return render_template("status.html", form=StatusForm(formdata=None), answer=answer, found=True,
                            replies=replies, message_form=form, delete_form=DeleteForm(formdata=None),
-                           receipt_digits=digits, receipt_grouped=grouped, sent=sent, deleted=deleted)  # fmt: skip
+                           receipt_digits=digits, receipt_grouped=grouped, sent=sent, deleted=deleted,
+                           confirm=confirm if any(r["id"] == confirm for r in replies) else None)  # fmt: skip
 
 
 def _not_found() -> str:
@@ -126,6 +128,9 @@ def send_message() -> Any:
     answer = _lookup(digits)
     if answer is None or digits is None:
         return _not_found()
+    if "relang" in request.form:
+        # The page's language switch submits this form: the message being written comes along, nothing is sent.
+        return _conversation(digits, answer, message_form=form)
     if not form.validate():
         return _conversation(digits, answer, message_form=form), 400
     services = _services()
@@ -139,7 +144,7 @@ def send_message() -> Any:
         form.message.errors = [_("Please check your message: it has characters that cannot be sent.")]
         return _conversation(digits, answer, message_form=form), 400
     except crypto.RequestTooLargeError:
-        form.message.errors = [_("Your message is too long once encoded; please shorten it.")]
+        form.message.errors = [_("Your message is too long. Please shorten it.")]
         return _conversation(digits, answer, message_form=form), 400
     except (StorageFullError, NoRecipientError, crypto.CryptoError):
         form.message.errors = [_("Your message was NOT sent: the service is busy. Please try again in an hour.")]
@@ -161,6 +166,9 @@ def delete_reply() -> Any:
         reply_id = bytes.fromhex(form.reply.data or "")
     except ValueError:
         reply_id = b""
+    if form.confirmed.data != "yes":
+        # Asked once, on a page of its own that reminds the person to keep the code word (issue 19 item 5).
+        return _conversation(digits, answer, confirm=reply_id.hex() if len(reply_id) == 16 else None)
     services = _services()
     mailbox = crypto.mailbox_id(crypto.derive_reply_keypair(digits, services.reply_secret).public)
     deleted = len(reply_id) == 16 and services.storage.delete_reply(mailbox, reply_id)

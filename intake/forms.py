@@ -66,7 +66,7 @@ def required_unless_in_danger_now(form: Form, field: Field) -> None:
 
 def must_agree(form: Form, field: Field) -> None:
     if field.data is not True:
-        raise StopValidation(str(_l("Please confirm that you have read this.")))
+        raise StopValidation(str(_l("Please tick this box: it says you know how your request is protected.")))
 
 
 def optional(form: Form, field: Field) -> None:
@@ -203,7 +203,7 @@ class RequestForm(FlaskForm):  # type: ignore[misc]
     safe_times = _text(_l("When is it safe to contact you?"), "safe_times", False)
     alias = _text(_l("What should we call you? (any name, need not be real)"), "alias", False)
     story = _text(_l("What happened, and what help do you need?"), "story", required_unless_in_danger_now, area=True)
-    consent = BooleanField(_l("I have read how my request is protected and who will read it."),
+    consent = BooleanField(_l("I know how my request is protected and who will read it."),
                            validators=[must_agree])  # fmt: skip
 
     def validate_children(self, field: Field) -> None:

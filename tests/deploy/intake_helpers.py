@@ -15,7 +15,7 @@ import crypto
 from tests.deploy.rawhttp import Connection, Response
 
 INTAKE = str(Path(sys.executable).parent / "intake")
-RECEIPT = re.compile(r"(?<!\d)(\d{5}(?:[\s\u00a0]+\d{5}){5})(?!\d)")
+RECEIPT = re.compile(r"(?<!\d)(\d{10}(?:[\s\u00a0]+\d{10}){2})(?!\d)")
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 
 

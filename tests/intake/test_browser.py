@@ -76,7 +76,7 @@ def test_russian_form_with_javascript_off(served: tuple[str, Flask], browser: ob
     driver.get(base + "/")
     assert driver.current_url.endswith("/ru/")
     find = driver.find_element
-    navigate(find(By.LINK_TEXT, "Заполнить заявку"))
+    navigate(find(By.LINK_TEXT, "Заполнить анкету"))
     assert find(By.TAG_NAME, "html").get_attribute("lang") == "ru"
     # When the person fills in the Russian form and sends it
     find(By.ID, "danger-0").click()

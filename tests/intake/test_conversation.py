@@ -98,8 +98,9 @@ def test_the_person_can_delete_a_reply_they_have_read(app: Flask, client: FlaskC
     answer = client.post("/en/status/delete", data={"csrf_token": token, "receipt": wrong, "reply": reply_id})
     assert 'class="answer missing"' in answer.get_data(as_text=True)
     assert REPLY_CANARY in open_conversation(client, receipt)
-    # The right one deletes it
-    answer = client.post("/en/status/delete", data={"csrf_token": token, "receipt": receipt, "reply": reply_id})
+    # The right one deletes it (once confirmed: tests/intake/test_journey_words.py asks first)
+    answer = client.post("/en/status/delete", data={"csrf_token": token, "receipt": receipt, "reply": reply_id,
+                                                    "confirmed": "yes"})  # fmt: skip
     assert 'id="deleted"' in answer.get_data(as_text=True)
     assert REPLY_CANARY not in open_conversation(client, receipt)
 

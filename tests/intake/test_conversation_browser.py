@@ -79,5 +79,6 @@ def test_the_person_reads_a_reply_and_answers_with_javascript_off(
     assert kinds["followup"]["reply_key"] == kinds["request"]["reply_key"]
     # And they delete the reply they have read: it is gone from the page and from the server
     navigate(find(By.XPATH, "//button[contains(., 'Удалить это сообщение')]"))
+    navigate(find(By.XPATH, "//button[contains(., 'Да, удалить')]"))  # asked once (issue 19 item 5)
     assert find(By.ID, "deleted").text and REPLY not in find(By.TAG_NAME, "body").text
     assert storage.replies_for(crypto.mailbox_id(public)) == []

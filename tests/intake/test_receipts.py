@@ -15,7 +15,7 @@ def test_receipt_has_at_least_90_bits_and_is_grouped() -> None:
     assert DIGITS * math.log2(10) >= 90
     receipt = new_receipt()
     groups = receipt.split(" ")
-    assert [len(g) for g in groups] == [5] * 6 and all(g.isdigit() for g in groups)
+    assert [len(g) for g in groups] == [10] * 3 and all(g.isdigit() for g in groups)
     assert len({new_receipt() for _ in range(200)}) == 200
 
 

@@ -54,10 +54,10 @@ def test_titles_do_not_name_the_service(sqlite_client: FlaskClient, lang: str) -
 
 
 @pytest.mark.parametrize(("lang", "words"), [
-    ("en", ["Learn it by heart", "What happens next", "usually within a week", "How to know it is really us",
+    ("en", ["learn it by heart", "What happens next", "in about a week", "How to know it is really us",
             "never ask for your receipt number", "others may see our messages", "If you are in danger right now",
             "close Tor Browser, or choose New Identity"]),
-    ("ru", ["Выучите его наизусть", "Что будет дальше", "обычно в течение недели",
+    ("ru", ["выучите его наизусть", "Что будет дальше", "примерно через неделю",
             "Как понять, что это действительно мы",
             "никогда не спрашивают номер квитанции", "наши сообщения могут увидеть другие",
             "Если опасность грозит прямо сейчас", "«Новая личность»"]),
@@ -75,14 +75,17 @@ def test_errors_are_listed_at_the_top_with_links_to_their_fields(sqlite_client: 
     # Then the banner, before the form, lists every problem with a link to its field
     banner = html.split('<div class="banner" role="alert" id="problems">', 1)[1].split("</div>", 1)[0]
     assert html.index('id="problems"') < html.index("<form")
-    links = re.findall(r'<li><a href="#([a-z_]+)">[^<]+</a>: ([^<]+)</li>', banner)
+    links = re.findall(r'<li><a href="#([a-z_]+?)(?:-field)?">[^<:]+: ([^<]+)</a></li>', banner)
     assert [name for name, _ in links] == ["danger", "people", "contact_method", "contact", "story", "consent"]
-    for name, _message in links:
-        assert f'id="{name}"' in html, f"the link to #{name} leads nowhere"
+    targets = re.findall(r'<li><a href="#([a-z_-]+)">', banner)
+    for target in targets:  # a choice's box, or the box around a control's label, hint, error and control
+        assert f'id="{target}"' in html, f"the link to #{target} leads nowhere"
+    assert targets[:2] == ["danger", "people-field"] and targets[-1] == "consent-field"
     # And a choice asks to choose, a text asks to fill in
     messages = dict(links)
     assert messages["danger"] == messages["people"] == messages["contact_method"] == "Please choose an answer."
     assert messages["contact"] == messages["story"] == "Please fill this in."
+    assert messages["consent"] == "Please tick this box: it says you know how your request is protected."
     # And each error is tied to its field for screen readers
     assert re.search(r'<input aria-describedby="contact-error contact-hint" aria-invalid="true"[^>]*id="contact"', html)
     assert re.search(r'<select aria-describedby="people-error" aria-invalid="true"[^>]*id="people"', html)
@@ -119,7 +122,7 @@ def test_the_short_form_shows_its_own_errors_and_the_story_is_still_required_whe
     response = client.post("/en/urgent", data={"csrf_token": token, "danger": "immediate", "people": "1"})
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and "<h1>In danger now: a short request</h1>" in html
-    assert re.findall(r'<li><a href="#([a-z_]+)">', html) == ["contact_method", "contact", "consent"]
+    assert re.findall(r'<li><a href="#([a-z_-]+)">', html) == ["contact_method", "contact-field", "consent-field"]
     serious = submit(client, danger="serious", story="")
     assert "Please fill this in." in serious.get_data(as_text=True) and 'id="receipt"' not in serious.get_data(True)
 

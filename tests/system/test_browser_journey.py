@@ -317,7 +317,8 @@ def test_the_accessibility_checks_catch_a_bad_page(driver: Any) -> None:
 
 
 def test_the_tap_target_and_heading_size_checks_catch_a_bad_page(driver: Any) -> None:
-    # Given a page with a 20 px button, a bare checkbox, a big label-wrapped one, and an h2 larger than the h1
+    # Given a page with a 20 px button, a bare checkbox, a big label-wrapped one, a plain inline link, and an h2
+    # larger than the h1
     page = ("<html lang=en><body><h1 style='font-size:20px'>Title</h1><h2 style='font-size:24px'>Louder</h2>"
             "<button id=tiny style='height:20px;width:100px'>Go</button><input type=checkbox id=bare>"
             "<label style='display:block;height:50px;width:200px'><input type=checkbox id=big> Fine</label>"
@@ -325,7 +326,7 @@ def test_the_tap_target_and_heading_size_checks_catch_a_bad_page(driver: Any) ->
     driver.get("data:text/html;charset=utf-8," + urllib.parse.quote(page))
     # Then each check reports exactly its fault
     small = small_targets(driver)
-    assert [item.split(" ")[1] for item in small] == ["'tiny'", "'bare'"], small
+    assert [item.split(" ")[1] for item in small] == ["'tiny'", "'bare'", "'this"], small  # the inline link too
     assert heading_size_problems(driver) == ["<h2> 'Louder' is 24px, the h1 20px"]
 
 
