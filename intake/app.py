@@ -15,7 +15,7 @@ from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 from itsdangerous import URLSafeTimedSerializer
 
-from intake import conversation, errors, headers, views
+from intake import conversation, errors, headers, once, views
 from intake.config import RTL_LANGUAGES, IntakeConfig
 from intake.formbody import FastFormDataParser
 from intake.instance import Instance
@@ -73,6 +73,7 @@ class Services:
     storage: Storage
     receipt_secret: bytes
     reply_secret: bytes
+    once_key: bytes
     submit_limiter: RateLimiter
     status_limiter: RateLimiter
     css: str
@@ -116,6 +117,7 @@ def create_app(config: IntakeConfig) -> Flask:
         storage=Storage(config.database_url),
         receipt_secret=secret,
         reply_secret=conversation.reply_secret(secret),
+        once_key=once.token_key(secret),
         submit_limiter=RateLimiter(config.circuit_per_minute, config.global_per_minute),
         status_limiter=RateLimiter(config.circuit_per_minute * 2, config.global_per_minute),
         css=css,
