@@ -19,7 +19,7 @@ from intake import conversation, errors, headers, once, views
 from intake.config import RTL_LANGUAGES, IntakeConfig
 from intake.formbody import FastFormDataParser
 from intake.instance import Instance
-from intake.limits import RateLimiter
+from intake.limits import DailyCap, RateLimiter
 from intake.resources import resource_dir, translations_dir
 from intake.storage import Storage
 
@@ -76,6 +76,7 @@ class Services:
     once_key: bytes
     submit_limiter: RateLimiter
     status_limiter: RateLimiter
+    followup_cap: DailyCap
     css: str
 
 
@@ -120,6 +121,7 @@ def create_app(config: IntakeConfig) -> Flask:
         once_key=once.token_key(secret),
         submit_limiter=RateLimiter(config.circuit_per_minute, config.global_per_minute),
         status_limiter=RateLimiter(config.circuit_per_minute * 2, config.global_per_minute),
+        followup_cap=DailyCap(config.followups_per_day),
         css=css,
     )
     Babel(app, locale_selector=lambda: g.get("lang", config.default_locale))

@@ -61,8 +61,8 @@ def _services() -> Any:
     return current_app.extensions["intake"]
 
 
-def _limit() -> None:
-    if not _services().status_limiter.allow(circuit()):
+def _limit(limiter: str = "status_limiter") -> None:
+    if not getattr(_services(), limiter).allow(circuit()):
         abort(429)
 
 
@@ -117,7 +117,8 @@ def status() -> Any:
 @blueprint.route("/<lang:lang>/status/message", methods=["POST"])
 def send_message() -> Any:
     form = MessageForm()
-    _limit()
+    # A follow-up is stored like a request and spends the same budget (issue 18 item 6); look-ups keep theirs.
+    _limit("submit_limiter")
     digits = normalize_receipt(form.receipt.data or "")
     answer = _lookup(digits)
     if answer is None or digits is None:
@@ -126,6 +127,10 @@ def send_message() -> Any:
         return _conversation(digits, answer, message_form=form), 400
     services = _services()
     keypair = crypto.derive_reply_keypair(digits, services.reply_secret)
+    if not services.followup_cap.allow(crypto.mailbox_id(keypair.public), today()):
+        form.message.errors = [_("Your message was NOT sent: this receipt has sent many messages today. "
+                                 "Please try again tomorrow.")]  # fmt: skip
+        return _conversation(digits, answer, message_form=form), 429
     followup = {"schema": 2, "kind": "followup", "locale": g.lang, "submitted_on": today(),
                 "reply_key": keypair.public.to_b64(), "message": form.message.data}  # fmt: skip
     try:

@@ -15,7 +15,9 @@ bounded table (the oldest entries are forgotten first), and are never logged or 
 
 from __future__ import annotations
 
+import hashlib
 import math
+import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -115,3 +117,35 @@ class RateLimiter:
             elif key is not None:  # an unknown circuit is rested: the reserve is open to it
                 shared = min(shared, self._reserve.wait())
             return max(1, math.ceil(max(own, shared)))
+
+
+class DailyCap:
+    """At most ``per_day`` uses a day per key (a mailbox), counted in this process's memory only.
+
+    A key is remembered as a keyed hash under a random key drawn when the process starts and never
+    written anywhere, so the table in memory names no mailbox either; nothing of it is ever stored, so a
+    seized database or disk holds nothing that links the follow-ups of one mailbox (issue 18 item 6). The
+    table is bounded (the oldest entries are forgotten first) and starts over each day.
+    """
+
+    def __init__(self, per_day: int, *, max_keys: int = 100_000) -> None:
+        if per_day < 1:
+            raise ValueError("per_day is at least 1")
+        self.per_day = per_day
+        self.max_keys = max_keys
+        self._key = secrets.token_bytes(32)
+        self._day: object = None
+        self._counts: OrderedDict[bytes, int] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def allow(self, key: bytes, day: object) -> bool:
+        """Count one use of ``key`` on ``day``; False (counting nothing) once ``per_day`` were used."""
+        name = hashlib.blake2b(key, key=self._key, digest_size=16).digest()
+        with self._lock:
+            if day != self._day:
+                self._day, self._counts = day, OrderedDict()
+            used = self._counts.pop(name, 0)
+            self._counts[name] = used if used >= self.per_day else used + 1
+            while len(self._counts) > self.max_keys:
+                self._counts.popitem(last=False)
+            return used < self.per_day
