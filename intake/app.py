@@ -12,10 +12,9 @@ from flask import Flask, abort, g, request
 from flask.sessions import SecureCookieSessionInterface
 from flask.wrappers import Request
 from flask_babel import Babel
-from flask_wtf.csrf import CSRFProtect
 from itsdangerous import URLSafeTimedSerializer
 
-from intake import conversation, errors, headers, once, views
+from intake import conversation, csrf, errors, headers, once, views
 from intake.config import RTL_LANGUAGES, IntakeConfig
 from intake.formbody import FastFormDataParser
 from intake.instance import Instance
@@ -74,6 +73,7 @@ class Services:
     receipt_secret: bytes
     reply_secret: bytes
     once_key: bytes
+    csrf_key: bytes
     submit_limiter: RateLimiter
     status_limiter: RateLimiter
     followup_cap: DailyCap
@@ -119,6 +119,7 @@ def create_app(config: IntakeConfig) -> Flask:
         receipt_secret=secret,
         reply_secret=conversation.reply_secret(secret),
         once_key=once.token_key(secret),
+        csrf_key=csrf.csrf_key(secret),
         submit_limiter=RateLimiter(config.circuit_per_minute, config.global_per_minute),
         status_limiter=RateLimiter(config.circuit_per_minute * 2, config.global_per_minute),
         followup_cap=DailyCap(config.followups_per_day),
@@ -128,14 +129,20 @@ def create_app(config: IntakeConfig) -> Flask:
 
     @app.before_request
     def _forms_only() -> None:
-        # Registered before CSRFProtect so it runs first: only our pages' own kind of body is ever parsed (a
+        # Registered before the CSRF check so it runs first: only our pages' own kind of body is ever parsed (a
         # JSON or multipart body would reach the form with types a browser filling in our page cannot send).
         if request.routing_exception is not None:
             return  # 404/405 first
         if request.method not in ("GET", "HEAD", "OPTIONS") and request.mimetype != FORM_TYPE:
             abort(415)
 
-    CSRFProtect(app)
+    @app.before_request
+    def _csrf() -> None:
+        # Every POST to a page (not a 404/405: those are answered first) carries a live token (intake.csrf).
+        if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.endpoint:
+            csrf.protect()
+
+    app.after_request(csrf.set_cookie)
 
     @app.context_processor
     def _page_context() -> dict[str, Any]:

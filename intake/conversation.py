@@ -17,12 +17,11 @@ from typing import Any
 from flask import abort, current_app, g, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, TextAreaField
 from wtforms.validators import StopValidation
 
 import crypto
-from intake.forms import StatusForm, _normalise_newlines
+from intake.forms import IntakeForm, StatusForm, _normalise_newlines
 from intake.pages import cached_page
 from intake.receipts import normalize_receipt, receipt_lookup_key
 from intake.storage import NoRecipientError, StorageFullError, today
@@ -45,14 +44,14 @@ def _message_rules(form: Any, field: Any) -> None:
         raise StopValidation(str(_l("Your message is too long: at most 4,000 characters.")))
 
 
-class MessageForm(FlaskForm):  # type: ignore[misc]
+class MessageForm(IntakeForm):
     receipt = HiddenField()
     message = TextAreaField(_l("Your message to the caseworkers"), filters=[_normalise_newlines],
                             validators=[_message_rules],
                             render_kw={"maxlength": MAX_MESSAGE_CHARS, "autocomplete": "off", "rows": 6})  # fmt: skip
 
 
-class DeleteForm(FlaskForm):  # type: ignore[misc]
+class DeleteForm(IntakeForm):
     receipt = HiddenField()
     reply = HiddenField()
 

@@ -6,8 +6,8 @@ all; rendering them (Jinja, a dozen WTForms widgets, Babel) cost more CPU than s
 is rendered once per (page, language, mount point) and kept split around those values; a later visitor gets
 the pieces joined by their own. Every page
 that shows answers or errors (a failed POST, a refusal keeping the answers, a language switch) is rendered in
-full, as before. Headers and cookies are untouched: the view still returns the page, the session still gets
-its token from ``generate_csrf``, and the response hooks add the same headers.
+full, as before. Headers and cookies are untouched: the view still returns the page, the token still comes
+from ``intake.csrf.generate`` (which draws the visitor's cookie), and the response hooks add the same headers.
 
 tests/intake/test_page_cache.py proves the joined page is byte-identical to a fresh render for any token,
 language and page.
@@ -19,12 +19,11 @@ import re
 from collections.abc import Callable, Sequence
 
 from flask import current_app, g, request
-from flask_wtf.csrf import generate_csrf
 
-from intake import once
+from intake import csrf, once
 
 _PAGES = "intake_pages"
-# What a token from generate_csrf is made of (itsdangerous: URL-safe base64 and dots). HTML escaping leaves
+# What a token from intake.csrf is made of (digits, a dot, URL-safe base64). HTML escaping leaves
 # these unchanged, so the raw token is exactly what the widget would have written into the page.
 _TOKEN = re.compile(r"[A-Za-z0-9_.\-]+")
 
@@ -38,7 +37,7 @@ def cached_page(render: Callable[[], str], *, with_token: bool, with_once: bool 
     """
     values: list[str] = []
     if with_token:
-        values.append(generate_csrf())
+        values.append(csrf.generate())
         if not _TOKEN.fullmatch(values[0]):
             return render()  # cannot happen with itsdangerous; a token needing escaping is never spliced in
     if with_once:

@@ -170,10 +170,10 @@ def _submit() -> Any:
     token = posted_once()
     one_time = None
     if token is not None:
+        # Checked where it is stored, in the envelope's own transaction (storage.seal_and_store): a read
+        # here first would cost every submission a round trip for the rare repeat.
         digest = once.token_digest(token, services.once_key)
         one_time = OneTime(digest, once.forget_after(day, services.config.csrf_hours))
-        if services.storage.token_used(one_time.digest):
-            return already_sent_page()
     # The usual case, valid answers, is read without building the form (intake.fastform); the form is built
     # when there is something to show: errors, or a refusal that keeps the answers.
     data = fastform.answers(request.form) if g.get("csrf_valid") and not request.files else None
