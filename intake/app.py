@@ -120,7 +120,11 @@ def create_app(config: IntakeConfig) -> Flask:
         reply_secret=conversation.reply_secret(secret),
         once_key=once.token_key(secret),
         csrf_key=csrf.csrf_key(secret),
-        submit_limiter=RateLimiter(config.circuit_per_minute, config.global_per_minute),
+        # Burst 2 a circuit (a form, and its correction), refilling at the per-minute rate: even 299 circuits
+        # starting at the same instant cannot empty the global bucket at the default 600 (issue 21 item 3).
+        submit_limiter=RateLimiter(
+            config.circuit_per_minute, config.global_per_minute, per_key_burst=min(2, config.circuit_per_minute)
+        ),
         status_limiter=RateLimiter(config.circuit_per_minute * 2, config.global_per_minute),
         followup_cap=DailyCap(config.followups_per_day),
         css=css,
@@ -135,6 +139,15 @@ def create_app(config: IntakeConfig) -> Flask:
             return  # 404/405 first
         if request.method not in ("GET", "HEAD", "OPTIONS") and request.mimetype != FORM_TYPE:
             abort(415)
+
+    @app.before_request
+    def _limit_first() -> Any:
+        # A flood is refused before anything that costs more (issue 21 item 3): before the CSRF check, the
+        # body's parsing and validation. Requests and follow-ups spend one budget (issue 18 item 6).
+        submission = request.method == "POST" and request.endpoint in views.SUBMISSIONS
+        if submission and not app.extensions["intake"].submit_limiter.allow(views.circuit()):
+            return views.rate_limited()
+        return None
 
     @app.before_request
     def _csrf() -> None:

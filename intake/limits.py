@@ -52,20 +52,24 @@ class RateLimiter:
         global_per_minute: int,
         *,
         newcomer_share: float = 0.2,
+        per_key_burst: int | None = None,
         max_keys: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not 0 < newcomer_share < 1:
             raise ValueError("newcomer_share is a fraction between 0 and 1")
         self.per_key_rate = per_key_per_minute / 60.0
-        self.per_key_burst = float(per_key_per_minute)
+        # A circuit's burst (default: a minute's worth). Kept small for submissions (app.py) so that a flood's
+        # circuits, all starting at once, cannot empty the global bucket in one go (issue 21 item 3).
+        self.per_key_burst = float(per_key_burst or per_key_per_minute)
         self.max_keys = max_keys
         self.clock = clock
         now = clock()
         self._global = _Bucket(float(global_per_minute), now, global_per_minute / 60.0, float(global_per_minute))
         reserve = max(1.0, global_per_minute * newcomer_share)
         self._reserve = _Bucket(reserve, now, reserve / 60.0, reserve)
-        self._rest_seconds = self.per_key_burst / self.per_key_rate  # a full refill of a circuit's bucket
+        # Rested: silent for a full refill of a circuit's bucket, and at least a minute.
+        self._rest_seconds = max(60.0, self.per_key_burst / self.per_key_rate)
         self._keys: OrderedDict[str, _Bucket] = OrderedDict()
         self._lock = threading.Lock()  # the worker serves requests from several threads
 

@@ -14,7 +14,7 @@ from werkzeug.routing import BaseConverter
 from werkzeug.wrappers import Response
 
 import crypto
-from intake import fastform, once
+from intake import csrf, fastform, once
 from intake.forms import RequestForm, to_request
 from intake.pages import cached_page
 from intake.receipts import new_receipt, normalize_receipt, receipt_lookup_key
@@ -106,6 +106,20 @@ REFUSALS = {
             "here. Please try again in an hour or later today."),
 }  # fmt: skip
 FORMS = {"intake.request_form": "request.html", "intake.urgent_form": "urgent.html"}
+# The POSTs that store an envelope: they spend the submission budget, checked before anything else (app.py).
+SUBMISSIONS = frozenset({*FORMS, "intake.send_message"})
+
+
+def rate_limited() -> Any:
+    """The answer to a submission over the rate limit, given before its CSRF check, parsing and validation.
+
+    The answers come back (the form, filled in, saying it was NOT sent) only to a visitor who has our cookie,
+    as for a CSRF refusal (errors.py): after the quick exit, which drops it, a form the browser resends from
+    its history gets the plain page, with nothing of what was typed.
+    """
+    if request.endpoint in FORMS and csrf.visitor_cookie() is not None:
+        return _form_page(RequestForm(), 429, REFUSALS[429])
+    abort(429)
 
 
 def posted_once() -> str | None:
@@ -182,8 +196,6 @@ def _submit() -> Any:
         if not checked.validate_on_submit():
             return _form_page(checked, banner=_("Please check these answers:"))
         data = checked.data
-    if not services.submit_limiter.allow(circuit()):
-        return _form_page(_filled_form(), 429, REFUSALS[429])
     receipt = new_receipt()
     digits = normalize_receipt(receipt) or ""
     lookup = receipt_lookup_key(digits, services.receipt_secret)

@@ -34,7 +34,7 @@ def test_follow_ups_spend_the_submission_budget_and_look_ups_keep_theirs(app: Fl
     # Given one receipt and a circuit (frozen clocks: nothing refills while the test runs)
     receipt = receipt_of(submit(client))
     _frozen(app)
-    limit = app.extensions["intake"].config.circuit_per_minute
+    limit = int(app.extensions["intake"].submit_limiter.per_key_burst)
     # When that circuit sends follow-ups, it gets as many as it could send requests, then 429
     codes = [_follow_up(client, receipt, "circuit-f") for _ in range(limit + 1)]
     assert codes == [200] * limit + [429]
