@@ -16,6 +16,7 @@ from itsdangerous import URLSafeTimedSerializer
 
 from intake import conversation, csrf, errors, headers, once, views
 from intake.config import RTL_LANGUAGES, IntakeConfig
+from intake.fastpath import FastPath
 from intake.formbody import FastFormDataParser
 from intake.instance import Instance
 from intake.limits import DailyCap, RateLimiter
@@ -168,4 +169,6 @@ def create_app(config: IntakeConfig) -> Flask:
     app.register_blueprint(views.blueprint)
     errors.install(app)
     headers.install(app, css)
+    # The form pages' GET, in front of Flask (intake.fastpath); everything else reaches Flask unchanged.
+    app.wsgi_app = FastPath(app, app.wsgi_app, css)  # type: ignore[method-assign]
     return app

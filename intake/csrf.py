@@ -21,7 +21,6 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -78,8 +77,8 @@ def check_token(key: bytes, cookie: str | None, token: object, now_minute: int, 
         raise TokenError("The CSRF tokens do not match.")
 
 
-def _minute(clock: Callable[[], float] = time.time) -> int:
-    return int(clock() // 60)
+def now_minute() -> int:
+    return int(time.time() // 60)
 
 
 def cookie_name() -> str:
@@ -99,7 +98,7 @@ def generate() -> str:
         cookie = visitor_cookie()
         if cookie is None:
             cookie = g.csrf_new_cookie = new_cookie()
-        token = g.csrf_token = make_token(current_app.extensions["intake"].csrf_key, cookie, _minute())
+        token = g.csrf_token = make_token(current_app.extensions["intake"].csrf_key, cookie, now_minute())
     return str(token)
 
 
@@ -107,7 +106,7 @@ def protect() -> None:
     """The check every POST passes before its view (raises CSRFError, which errors.py turns into a page)."""
     try:
         check_token(current_app.extensions["intake"].csrf_key, visitor_cookie(), request.form.get("csrf_token"),
-                    _minute(), current_app.config["WTF_CSRF_TIME_LIMIT"] // 60)  # fmt: skip
+                    now_minute(), current_app.config["WTF_CSRF_TIME_LIMIT"] // 60)  # fmt: skip
     except TokenError as error:
         raise CSRFError(str(error)) from None
     if request.is_secure:
@@ -139,7 +138,7 @@ class StatelessCSRF(CSRF):  # type: ignore[misc]
         if g.get("csrf_valid", False):
             return  # checked before the view (protect), as Flask-WTF's CSRFProtect did
         try:
-            check_token(current_app.extensions["intake"].csrf_key, visitor_cookie(), field.data, _minute(),
+            check_token(current_app.extensions["intake"].csrf_key, visitor_cookie(), field.data, now_minute(),
                         current_app.config["WTF_CSRF_TIME_LIMIT"] // 60)  # fmt: skip
         except TokenError as error:
             raise ValidationError(str(error)) from None

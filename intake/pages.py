@@ -22,7 +22,7 @@ from flask import current_app, g, request
 
 from intake import csrf, once
 
-_PAGES = "intake_pages"
+PAGES_KEY = "intake_pages"  # app.extensions[PAGES_KEY]: {(endpoint, lang, script root): (parts, order)}
 # What a token from intake.csrf is made of (digits, a dot, URL-safe base64). HTML escaping leaves
 # these unchanged, so the raw token is exactly what the widget would have written into the page.
 _TOKEN = re.compile(r"[A-Za-z0-9_.\-]+")
@@ -45,7 +45,7 @@ def cached_page(render: Callable[[], str], *, with_token: bool, with_once: bool 
         values.append(g.once_token)
     key = (request.endpoint, g.get("lang"), request.script_root)
     pages: dict[tuple[object, ...], tuple[tuple[str, ...], tuple[int, ...]]]
-    pages = current_app.extensions.setdefault(_PAGES, {})
+    pages = current_app.extensions.setdefault(PAGES_KEY, {})
     cached = pages.get(key)
     if cached is None:
         page = render()
@@ -58,14 +58,14 @@ def cached_page(render: Callable[[], str], *, with_token: bool, with_once: bool 
             head, _, rest = rest.partition(values[i])
             parts.append(head)
         parts.append(rest)
-        if _join(parts, order, values) != page:
+        if join(parts, order, values) != page:
             return page  # the values overlap in the page: serve this render, keep none
         pages[key] = (tuple(parts), order)
         return page
-    return _join(*cached, values)
+    return join(*cached, values)
 
 
-def _join(parts: Sequence[str], order: Sequence[int], values: Sequence[str]) -> str:
+def join(parts: Sequence[str], order: Sequence[int], values: Sequence[str]) -> str:
     pieces = [parts[0]]
     for n, i in enumerate(order):
         pieces += [values[i], parts[n + 1]]
