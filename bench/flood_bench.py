@@ -3,10 +3,10 @@
     python -m bench.flood_bench [--quick]
 
 intake runs under gunicorn with deploy/gunicorn.conf.py and its default limits (6 submissions a circuit a
-minute, burst 2; 600 a minute for everyone and a newcomer reserve, per worker; the pending cap). A flood of
+minute, burst 2; 60 a minute for everyone (burst 600) and a newcomer reserve, per worker; the pending cap). A flood of
 200 circuits, each a simulated client that keeps walking the journey (GET the form, POST it) on its own
 circuit as fast as the server answers, runs from load-generator processes of their own; beside it a real
-person arrives every couple of seconds on a fresh circuit and walks the journey once. Printed: the share
+person arrives every five seconds on a fresh circuit and walks the journey once. Printed: the share
 of the person's attempts that got a receipt, their journey time, how many flood journeys were stored a
 minute and so how long the pending cap would last, and, in a separate measurement, the server CPU of a
 refusal (429, the answers kept) against that of an acceptance. Ratios and shares, never absolute verdicts.
@@ -106,7 +106,7 @@ def _cost_per_post(socket_path: Path, master: int, circuit: int, count: int) -> 
 
 def collect(quick: bool = False, *, seconds: float = 0.0) -> list[Row]:
     seconds = seconds or (40.0 if quick else 120.0)
-    every = 2.0
+    every = 5.0
     with ExitStack() as stack:
         work = Path(tempfile.mkdtemp(prefix="evac-flood-", dir="/tmp"))
         stack.callback(shutil.rmtree, work, ignore_errors=True)

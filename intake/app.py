@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from flask import Flask, abort, g, request
-from flask.sessions import SecureCookieSessionInterface
+from flask.sessions import SessionInterface
 from flask.wrappers import Request
 from flask_babel import Babel
-from itsdangerous import URLSafeTimedSerializer
 
 from intake import conversation, csrf, errors, headers, once, views
 from intake.config import RTL_LANGUAGES, IntakeConfig
@@ -48,23 +47,19 @@ class IntakeFlask(Flask):
         log.error("unhandled error: %s", exc_info[0].__name__ if exc_info and exc_info[0] else "unknown")
 
 
-class SessionCookies(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, with the signing serializer built once rather than twice per request.
+class NoSessions(SessionInterface):
+    """intake keeps no server or cookie session: its one cookie is the CSRF cookie (intake.csrf).
 
-    Flask builds a new serializer (key derivation included) to open and again to save every session; ours
-    is the same serializer, kept while the key and fallbacks it was built from stay the same.
+    Flask's signed-cookie session would try to verify that cookie as a session on every request (its name
+    is the session cookie's name, which the quick exit and the CSRF refusal rely on); this interface never
+    reads or writes a session, and a view that tried to store something in one would fail loudly.
     """
 
-    def __init__(self) -> None:
-        self._built: tuple[Any, URLSafeTimedSerializer | None] = (None, None)
+    def open_session(self, app: Flask, request: Request) -> Any:
+        return self.make_null_session(app)
 
-    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
-        keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
-        built_for, serializer = self._built
-        if built_for != keys:
-            serializer = super().get_signing_serializer(app)
-            self._built = (keys, serializer)
-        return serializer
+    def save_session(self, app: Flask, session: Any, response: Any) -> None:
+        return None
 
 
 @dataclass(frozen=True)
@@ -97,7 +92,7 @@ def create_app(config: IntakeConfig) -> Flask:
     secret = Instance(config).secret()
     templates = resource_dir("templates")
     app = IntakeFlask("intake", template_folder=str(templates), static_folder=None)
-    app.session_interface = SessionCookies()
+    app.session_interface = NoSessions()
     app.config.update(
         TESTING=False,
         SECRET_KEY=_session_key(secret),
@@ -121,12 +116,17 @@ def create_app(config: IntakeConfig) -> Flask:
         reply_secret=conversation.reply_secret(secret),
         once_key=once.token_key(secret),
         csrf_key=csrf.csrf_key(secret),
-        # Burst 2 a circuit (a form, and its correction), refilling at the per-minute rate: even 299 circuits
-        # starting at the same instant cannot empty the global bucket at the default 600 (issue 21 item 3).
+        # Burst 2 a circuit (a form, and its correction), refilling at the per-minute rate; the global bucket
+        # fills to at least 600 while quiet, so even 299 circuits starting at the same instant cannot empty it
+        # (issue 21 item 3); a new worker starts with a minute's worth (intake.limits).
         submit_limiter=RateLimiter(
-            config.circuit_per_minute, config.global_per_minute, per_key_burst=min(2, config.circuit_per_minute)
+            config.circuit_per_minute,
+            config.global_per_minute,
+            per_key_burst=min(2, config.circuit_per_minute),
+            global_burst=max(config.global_per_minute, 600),
         ),
-        status_limiter=RateLimiter(config.circuit_per_minute * 2, config.global_per_minute),
+        # Look-ups store nothing: ten times the submissions' global rate, their own budget.
+        status_limiter=RateLimiter(config.circuit_per_minute * 2, config.global_per_minute * 10),
         followup_cap=DailyCap(config.followups_per_day),
         css=css,
     )

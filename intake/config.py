@@ -32,7 +32,9 @@ class IntakeConfig:
     secure_cookies: bool = False
     # Soft limits per worker process: submissions (and status look-ups) per minute.
     circuit_per_minute: int = 6
-    global_per_minute: int = 600
+    # 60 a minute per worker is far above any real demand, and keeps a flood from filling the pending cap
+    # (20,000) in less than hours: 2 workers x 60 = 120 a minute, about 2 h 45 min (bench/flood_bench.py).
+    global_per_minute: int = 60
     # Follow-ups one receipt may send a day (per worker process, counted in memory only).
     followups_per_day: int = 10
     # Replies not deleted by the person are deleted this many days after they reached the server.

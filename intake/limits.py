@@ -53,6 +53,7 @@ class RateLimiter:
         *,
         newcomer_share: float = 0.2,
         per_key_burst: int | None = None,
+        global_burst: int | None = None,
         max_keys: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -65,7 +66,12 @@ class RateLimiter:
         self.max_keys = max_keys
         self.clock = clock
         now = clock()
-        self._global = _Bucket(float(global_per_minute), now, global_per_minute / 60.0, float(global_per_minute))
+        # The global bucket may hold more than a minute's worth (app.py), filled while the server is quiet, so
+        # that a flood's circuits all arriving at once are served from it, not from the newcomer reserve. A
+        # new process starts with a minute's worth only: gunicorn replaces workers (max_requests), and a full
+        # burst for every new worker let a flood store thousands more (bench/flood_bench.py).
+        burst = float(global_burst or global_per_minute)
+        self._global = _Bucket(float(global_per_minute), now, global_per_minute / 60.0, burst)
         reserve = max(1.0, global_per_minute * newcomer_share)
         self._reserve = _Bucket(reserve, now, reserve / 60.0, reserve)
         # Rested: silent for a full refill of a circuit's bucket, and at least a minute.

@@ -118,7 +118,14 @@ def rate_limited() -> Any:
     its history gets the plain page, with nothing of what was typed.
     """
     if request.endpoint in FORMS and csrf.visitor_cookie() is not None:
-        return _form_page(RequestForm(), 429, REFUSALS[429])
+        # The answers go on in hidden fields of a short page, in the order they came, with a fresh CSRF token
+        # and the same one-time token: rendering the whole form again cost three acceptances (flood_bench).
+        form = request.form
+        kept = [(name, value) for name in (*fastform.FIELD_NAMES, "once") for value in form.getlist(name)]
+        page = render_template("kept.html", kept=kept, csrf_token=csrf.generate(), banner=REFUSALS[429])
+        response = current_app.make_response((page, 429))
+        response.headers["Retry-After"] = str(RETRY_AFTER[429])
+        return response
     abort(429)
 
 

@@ -124,9 +124,12 @@ def test_allow_never_exceeds_either_budget(steps: list[tuple[int, float]]) -> No
 
 
 def test_a_flood_starting_at_once_cannot_empty_the_global_bucket() -> None:
-    # Given the submission limiter as intake builds it (burst 2 a circuit, 600 a minute for everyone)
+    # Given the submission limiter as intake builds it (burst 2 a circuit, 60 a minute for everyone, burst 600)
     clock = Clock()
-    limiter = RateLimiter(6, 600, per_key_burst=2, clock=clock)
+    limiter = RateLimiter(6, 60, per_key_burst=2, global_burst=600, clock=clock)
+    # A new worker starts with a minute's worth, and the bucket fills to 600 while nobody submits
+    assert limiter._global.tokens == 60
+    clock.now += 600
     # When 299 fresh circuits each spend their whole burst at the same instant
     spent = sum(limiter.allow(f"flood-{n}") for n in range(299) for _ in range(3))
     # Then each got its burst and the global bucket still holds a token for the next person, without the reserve
