@@ -1,14 +1,22 @@
-"""The two apps intake is measured against, each doing what intake does on the journey, the other way.
+"""The apps intake is measured against, each doing what intake does on the journey, the other way.
 
-* ``make_baseline()``: the plaintext floor. The form page is a static page of the same bytes as intake's;
-  the POST stores the form as plaintext JSON in SQLite (WAL, synchronous=FULL, like intake); the status
-  page looks a row up by its id.
-* ``make_peer()``: a SecureDrop-style design. Flask, a Flask-WTF form with CSRF rendered by Jinja, the
-  SQLAlchemy ORM, and one GnuPG process per submission encrypting to an RSA-4096 key, stored with the same
-  durability.
+* ``make_baseline()``: the plaintext floor of a *careful* app (issue 21 item 1): Flask, with the same generic
+  machinery intake uses and none of its cryptography: intake's fast body reader (``intake.formbody``), the
+  same SQLite engine and durability (WAL, synchronous=FULL), the writer queue and group commit
+  (``intake.database.WriteQueue``, ``intake.group_commit``). The form page is a static page of the same
+  bytes as intake's; the POST stores the form as plaintext JSON; the status page looks a row up by its id
+  and shows the plaintext replies stored for it (three, like intake's).
+* ``make_peer()``: SecureDrop before 2.7. Flask, a Flask-WTF form with CSRF rendered by Jinja (compiled
+  once), the SQLAlchemy ORM, and one GnuPG process per submission encrypting to an RSA-4096 key, stored
+  with the same durability.
+* ``make_peer27()``: SecureDrop since 2.7 (``redwood``): the same, but the OpenPGP encryption runs in the
+  process (Sequoia, through PyPI's ``pysequoia``, a benchmark-only dependency that the product's locks do
+  not hold) to the same RSA-4096 key, and the ciphertext is written as a file to a store folder beside a
+  row naming it, as SecureDrop's store does.
 
-Both are served by gunicorn with deploy/gunicorn.conf.py, like intake (bench/intake_bench.py).
-Configuration comes from ``BENCH_*`` variables the benchmark sets for its own gunicorn processes.
+The peers' tables are created by the benchmark before their workers start (two workers racing to create
+them made one start in five fail). All are served by gunicorn with deploy/gunicorn.conf.py, like intake
+(bench/intake_bench.py). Configuration comes from ``BENCH_*`` variables the benchmark sets.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import os
 import secrets
 import sqlite3
 import subprocess
-import threading
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Date, Integer, LargeBinary, String, create_engine, event
@@ -37,19 +45,29 @@ def _durable(conn: sqlite3.Connection) -> sqlite3.Connection:
 
 def make_baseline() -> Any:
     from flask import Flask, request
+    from flask.wrappers import Request
 
-    path = os.environ["BENCH_BASELINE_DB"]
+    from intake.database import Database
+    from intake.formbody import FastFormDataParser
+    from intake.group_commit import GroupCommit, Pending
+
+    class FastRequest(Request):
+        form_data_parser_class = FastFormDataParser
+
+    database = Database(f"sqlite:///{os.environ['BENCH_BASELINE_DB']}")
     with open(os.environ["BENCH_STATIC_PAGE"], "rb") as page_file:
         page = page_file.read()
     with open(os.environ["BENCH_STATUS_PAGE"], "rb") as page_file:
         status_page = page_file.read()
     app = Flask("baseline")
-    local = threading.local()
+    app.request_class = FastRequest
 
-    def db() -> sqlite3.Connection:
-        if not hasattr(local, "conn"):
-            local.conn = _durable(sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False))
-        return local.conn  # type: ignore[no-any-return]
+    def store(conn: Any, group: list[Pending]) -> None:
+        driver = conn.connection.driver_connection
+        for item in group:
+            item.result = driver.execute("INSERT INTO requests (body, received_on) VALUES (?, ?)", item.work).lastrowid
+
+    group = GroupCommit(database.writing, store)
 
     @app.get("/form")
     def form() -> tuple[bytes, int, dict[str, str]]:
@@ -58,12 +76,8 @@ def make_baseline() -> Any:
     @app.post("/submit")
     def submit() -> str:
         form = {k: request.form.getlist(k) for k in request.form}
-        conn = db()
-        conn.execute("BEGIN IMMEDIATE")
-        cursor = conn.execute("INSERT INTO requests (body, received_on) VALUES (?, ?)",
-                              (json.dumps(form, ensure_ascii=False), datetime.date.today().isoformat()))  # fmt: skip
-        conn.execute("COMMIT")
-        return f"stored {cursor.lastrowid}"
+        stored = group.submit((json.dumps(form, ensure_ascii=False), datetime.date.today().isoformat()))
+        return f"stored {stored}"
 
     @app.get("/status")
     def status_form() -> tuple[bytes, int, dict[str, str]]:
@@ -71,10 +85,27 @@ def make_baseline() -> Any:
 
     @app.post("/status")
     def status() -> str:
-        row = db().execute("SELECT received_on FROM requests WHERE id = ?", (request.form.get("id", ""),)).fetchone()
-        return f"status {'found' if row else 'unknown'}"
+        with database.reading() as conn:
+            driver = conn.connection.driver_connection
+            row = driver.execute("SELECT received_on FROM requests WHERE id = ?", (request.form.get("id", ""),)
+                                 ).fetchone()  # fmt: skip
+            replies = driver.execute("SELECT text FROM replies WHERE request_id = ?", (request.form.get("id", ""),)
+                                     ).fetchall()  # fmt: skip
+        shown = "".join(f"<p>{reply[0]}</p>" for reply in replies)
+        return f"status {'found' if row else 'unknown'}{shown}"
 
     return app
+
+
+def prepare_baseline(path: Path, replies: list[str]) -> None:
+    """The baseline's tables, and the plaintext replies its status page shows for request 1."""
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE requests (id INTEGER PRIMARY KEY, body TEXT NOT NULL, received_on TEXT NOT NULL)")
+        conn.execute("CREATE TABLE replies (id INTEGER PRIMARY KEY, request_id INTEGER NOT NULL, text TEXT NOT NULL)")
+        conn.execute("CREATE INDEX replies_request ON replies (request_id)")
+        conn.execute("INSERT INTO requests (id, body, received_on) VALUES (1, '{}', '2026-01-01')")
+        conn.executemany("INSERT INTO replies (request_id, text) VALUES (1, ?)", [(text,) for text in replies])
 
 
 PEER_PAGE = """<!doctype html><html lang="ru"><head><meta charset="utf-8"><title>Request</title></head><body>
@@ -98,7 +129,41 @@ class Submission(Base):
 
 
 def make_peer() -> Any:
-    from flask import Flask, render_template_string
+    RequestForm = _peer_form()
+    engine = _peer_engine(os.environ["BENCH_PEER_DB"])
+    gnupg_home, recipient = os.environ["BENCH_PEER_GNUPGHOME"], os.environ["BENCH_PEER_FINGERPRINT"]
+    def encrypt(payload: bytes) -> bytes:
+        done = subprocess.run(["gpg", "--homedir", gnupg_home, "--batch", "--quiet", "--trust-model", "always",
+                               "--encrypt", "--recipient", recipient], input=payload, capture_output=True,
+                              check=True)  # fmt: skip
+        return done.stdout
+
+    return _peer_app("peer", RequestForm, engine, lambda payload: (secrets.token_hex(16), encrypt(payload)))
+
+
+def _peer_app(name: str, form_class: Any, engine: Any, seal: Any) -> Any:
+    """The peers' shared Flask app: ``seal(payload)`` gives (file name, ciphertext to keep in the row)."""
+    from flask import Flask
+
+    app = Flask(name)
+    app.config.update(SECRET_KEY=os.environ["BENCH_PEER_SECRET"], WTF_CSRF_SSL_STRICT=False)
+    page = app.jinja_env.from_string(PEER_PAGE)  # compiled once, as render_template's cache would
+
+    @app.route("/form", methods=["GET", "POST"])
+    def form() -> Any:
+        form = form_class()
+        if not form.validate_on_submit():
+            return page.render(form=form)
+        payload = json.dumps({name: form[name].data for name in FIELDS}, ensure_ascii=False).encode()
+        filename, ciphertext = seal(payload)
+        with Session(engine) as session, session.begin():
+            session.add(Submission(filename=filename, ciphertext=ciphertext, received_on=datetime.date.today()))
+        return "<!doctype html><p>Thank you. Your submission was received.</p>"
+
+    return app
+
+
+def _peer_form() -> Any:
     from flask_wtf import FlaskForm
     from wtforms import BooleanField, IntegerField, RadioField, SelectMultipleField, StringField, TextAreaField
     from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
@@ -124,29 +189,44 @@ def make_peer() -> Any:
         story = TextAreaField(validators=[DataRequired(), Length(max=10_000)])
         consent = BooleanField(validators=[DataRequired()])
 
-    engine = create_engine(f"sqlite:///{os.environ['BENCH_PEER_DB']}", connect_args={"timeout": 30})
+    return RequestForm
+
+
+def _peer_engine(path: str) -> Any:
+    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 30})
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn: Any, _record: Any) -> None:
         _durable(dbapi_conn)
 
+    return engine
+
+
+def prepare_peer(path: Path) -> None:
+    """The peers' table, created before any worker starts."""
+    engine = _peer_engine(str(path))
     Base.metadata.create_all(engine)
-    gnupg_home, recipient = os.environ["BENCH_PEER_GNUPGHOME"], os.environ["BENCH_PEER_FINGERPRINT"]
-    app = Flask("peer")
-    app.config.update(SECRET_KEY=os.environ["BENCH_PEER_SECRET"], WTF_CSRF_SSL_STRICT=False)
+    engine.dispose()
 
-    @app.route("/form", methods=["GET", "POST"])
-    def form() -> Any:
-        form = RequestForm()
-        if not form.validate_on_submit():
-            return render_template_string(PEER_PAGE, form=form)
-        payload = json.dumps({name: form[name].data for name in FIELDS}, ensure_ascii=False).encode()
-        done = subprocess.run(["gpg", "--homedir", gnupg_home, "--batch", "--quiet", "--trust-model", "always",
-                               "--encrypt", "--recipient", recipient], input=payload, capture_output=True,
-                              check=True)  # fmt: skip
-        with Session(engine) as session, session.begin():
-            session.add(Submission(filename=secrets.token_hex(16), ciphertext=done.stdout,
-                                   received_on=datetime.date.today()))  # fmt: skip
-        return "<!doctype html><p>Thank you. Your submission was received.</p>"
 
-    return app
+def make_peer27() -> Any:
+    """SecureDrop since 2.7: in-process OpenPGP (Sequoia) to the same key, a file per submission in a store."""
+    import pysequoia
+
+    store = Path(os.environ["BENCH_PEER27_STORE"])
+    cert = pysequoia.Cert.from_file(os.environ["BENCH_PEER_PUBLIC_KEY"])
+    engine = _peer_engine(os.environ["BENCH_PEER27_DB"])
+
+    def seal(payload: bytes) -> tuple[str, bytes]:
+        # As redwood.encrypt_message and SecureDrop's Storage: the message file, fsynced, then the row.
+        filename = f"1-{secrets.token_hex(8)}-msg.gpg"
+        ciphertext = pysequoia.encrypt(payload, recipients=[cert], armor=True)
+        fd = os.open(store / filename, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, ciphertext)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return filename, b""
+
+    return _peer_app("peer27", _peer_form(), engine, seal)

@@ -7,26 +7,30 @@ All three apps run under gunicorn with deploy/gunicorn.conf.py (worker class, wo
 only the bind address, the heartbeat folder and the log file changed), each on its own Unix socket, reached
 as tor reaches intake (a PROXY line naming a fresh circuit per person). The apps (bench/apps.py):
 
-* intake: the form page with its CSRF token, then a submission: CSRF, validation, sealing, durable commit;
+* intake: the form page with its CSRF and one-time tokens, then a submission: CSRF, validation, sealing,
+  durable commit;
 * baseline: a static page of the same bytes as intake's form page, then the form stored as plaintext JSON
-  in SQLite with the same durability (WAL, synchronous=FULL);
-* peer: Flask, Flask-WTF, the SQLAlchemy ORM, one GnuPG process per submission (RSA-4096), same durability.
+  with the same generic machinery (fast body reader, writer queue, group commit) and durability;
+* peer: SecureDrop before 2.7: Flask, Flask-WTF, the SQLAlchemy ORM, one GnuPG process per submission;
+* peer 2.7: SecureDrop since 2.7: the same with in-process OpenPGP (Sequoia, `pip install pysequoia`, a
+  benchmark-only dependency; left out with a note when it is not installed) and a file per submission.
 
-Rounds are time-boxed and their order rotates and reverses from round to round. Reported as ratios of the
-same run: journeys per second (median of the per-round ratios, with their spread), p50/p99 journey latency
-(over all rounds) and server CPU per journey from /proc (bench/loadgen.py: the load generator excluded).
-Also the POST alone (each person reuses one session) and the status page (GET, then a receipt lookup).
+Rounds are of a fixed number of journeys, run by load-generator processes of their own, and their order
+rotates and reverses from round to round. Reported as ratios of the same run, never as absolute verdicts:
+journeys per second and server CPU per journey (medians of the per-round ratios, with their spread), p50/p99
+journey latency (over all rounds); server CPU from /proc (the load generator excluded). Also the POST alone
+(each person reuses one session) and the status page with three replies stored (GET, then the receipt).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import importlib.util
 import os
 import re
 import secrets
 import shutil
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -36,9 +40,19 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bench.common import Row, print_rows
-from bench.loadgen import Journey, Round, Stream, fresh_circuit, percentile, post_only_journey, run_round
+from bench.loadgen import (
+    JourneySpec,
+    LoadGenerator,
+    Round,
+    Stream,
+    fresh_circuit,
+    once_token,
+    percentile,
+    post_only_journey,
+)
 from bench.loadgen import form_journey as journey_of
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,6 +65,7 @@ FORM: dict[str, str | list[str]] = {
     "story": "Они пришли ночью и угрожали. " * 40, "consent": "y",
 }  # fmt: skip
 RECEIPT_SHOWN = b'id="receipt"'
+REPLY = "Мы получили вашу заявку и свяжемся с вами в Signal. Условное слово — «сирень». " * 4
 RECEIPT = re.compile(r"(?<!\d)(\d{10}(?:[\s\u00a0]+\d{10}){2})(?!\d)")
 
 
@@ -66,7 +81,8 @@ def serve(target: str, work: Path, name: str, env: dict[str, str], extra: tuple[
     sock = work / f"{name}.sock"
     argv = [sys.executable, "-m", "gunicorn", "-c", str(DEPLOY_CONFIG), "--bind", f"unix:{sock}",
             "--worker-tmp-dir", str(work), *extra, target]  # fmt: skip
-    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    # BENCH_INTAKE_TREE: another checkout's intake (e.g. main's), measured by this benchmark ("before").
+    path = os.pathsep.join(filter(None, [os.environ.get("BENCH_INTAKE_TREE"), str(REPO), os.environ.get("PYTHONPATH")]))
     full_env = {**os.environ, **env, "PYTHONPATH": path}
     with open(work / f"{name}.log", "wb") as log:
         process = subprocess.Popen(argv, cwd=REPO, env=full_env, stdout=log, stderr=subprocess.STDOUT)
@@ -106,8 +122,9 @@ def _gnupg_home(work: Path) -> tuple[str, str]:
     return str(home), fingerprint
 
 
-def _prepare(work: Path) -> dict[str, str]:
+def _prepare(work: Path) -> tuple[dict[str, str], Any]:
     import crypto
+    from bench.apps import prepare_baseline, prepare_peer
     from intake.config import IntakeConfig
     from intake.instance import Instance
     from intake.storage import Storage
@@ -115,19 +132,25 @@ def _prepare(work: Path) -> dict[str, str]:
     config = IntakeConfig(instance_dir=work / "instance")
     Instance(config).initialize()
     storage = Storage(config.database_url)
-    storage.add_recipient(crypto.Identity.generate("bench").public, datetime.date.today())
+    identity = crypto.Identity.generate("bench")
+    storage.add_recipient(identity.public, datetime.date.today())
     storage.dispose()
-    baseline_db = work / "baseline.db"
-    with sqlite3.connect(baseline_db) as conn:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("CREATE TABLE requests (id INTEGER PRIMARY KEY, body TEXT NOT NULL, received_on TEXT NOT NULL)")
+    prepare_baseline(work / "baseline.db", [REPLY] * 3)
+    prepare_peer(work / "peer.db")
+    prepare_peer(work / "peer27.db")
+    (work / "peer27-store").mkdir()
     home, fingerprint = _gnupg_home(work)
-    return {"INTAKE_INSTANCE_DIR": str(config.instance_dir), "INTAKE_MAX_PENDING": "100000000",
+    with open(work / "peer.pub", "wb") as public:
+        subprocess.run(["gpg", "--homedir", home, "--batch", "--export", fingerprint], stdout=public, check=True)
+    baseline_db = work / "baseline.db"
+    return {"BENCH_PEER27_DB": str(work / "peer27.db"), "BENCH_PEER27_STORE": str(work / "peer27-store"),
+            "BENCH_PEER_PUBLIC_KEY": str(work / "peer.pub"),
+            "INTAKE_INSTANCE_DIR": str(config.instance_dir), "INTAKE_MAX_PENDING": "100000000",
             "INTAKE_GLOBAL_PER_MINUTE": "100000000", "INTAKE_CIRCUIT_PER_MINUTE": "100000000",
             "BENCH_BASELINE_DB": str(baseline_db), "BENCH_STATIC_PAGE": str(work / "form.html"),
             "BENCH_STATUS_PAGE": str(work / "status.html"), "BENCH_PEER_DB": str(work / "peer.db"),
             "BENCH_PEER_GNUPGHOME": home, "BENCH_PEER_FINGERPRINT": fingerprint,
-            "BENCH_PEER_SECRET": secrets.token_hex(32)}  # fmt: skip
+            "BENCH_PEER_SECRET": secrets.token_hex(32)}, identity  # fmt: skip
 
 
 def _capture_pages(intake: Server, work: Path) -> tuple[int, int, str]:
@@ -136,7 +159,8 @@ def _capture_pages(intake: Server, work: Path) -> tuple[int, int, str]:
     try:
         status, form_page = stream.request("GET", "/ru/request")
         (work / "form.html").write_bytes(form_page)
-        _, answer = stream.request("POST", "/ru/request", {**FORM, "csrf_token": _token(form_page)})
+        _, answer = stream.request("POST", "/ru/request", {**FORM, "csrf_token": _token(form_page),
+                                                           **once_token(form_page)})  # fmt: skip
         _, status_page = stream.request("GET", "/ru/status")
         (work / "status.html").write_bytes(status_page)
     finally:
@@ -154,16 +178,43 @@ def _token(page: bytes) -> str:
     return csrf_token(page)
 
 
-def _rounds(servers: dict[str, Server], journeys: dict[str, Journey], rounds: int, seconds: float
-            ) -> dict[str, list[Round]]:  # fmt: skip
-    """Time-boxed rounds; each round runs every app once, in an order that rotates and reverses."""
+def _store_replies(work: Path, identity: Any, receipt: str, texts: list[str]) -> None:
+    """Replies for ``receipt`` put on intake the only way they ever arrive: in a signed return file."""
+    import crypto
+    from intake.config import IntakeConfig
+    from intake.conversation import reply_secret
+    from intake.instance import Instance
+    from intake.storage import Storage
+
+    config = IntakeConfig(instance_dir=work / "instance")
+    instance = Instance(config)
+    digits = receipt.replace(" ", "")
+
+    public = crypto.derive_reply_keypair(digits, reply_secret(instance.secret())).public
+    day = datetime.date.today()
+    replies = [crypto.AckReply(mailbox=crypto.mailbox_id(public), container=crypto.seal_reply(text, written_on=day,
+                                                                                              to=public))
+               for text in texts]  # fmt: skip
+    server_key = instance.server_key()
+    data = crypto.make_ack([], identity=identity, server=server_key.public, bundle_sequence=1, created_on=day,
+                           replies=replies)  # fmt: skip
+    storage = Storage(config.database_url)
+    try:
+        storage.apply_ack(data, server_key, day)
+    finally:
+        storage.dispose()
+
+
+def _rounds(load: LoadGenerator, servers: dict[str, Server], journeys: dict[str, JourneySpec], rounds: int,
+            count: int) -> dict[str, list[Round]]:  # fmt: skip
+    """Rounds of ``count`` journeys; each round runs every app once, in an order that rotates and reverses."""
     names = list(journeys)
     results: dict[str, list[Round]] = {name: [] for name in names}
     for n in range(rounds):
         order = names[n % len(names):] + names[: n % len(names)]
         for name in reversed(order) if n % 2 else order:
-            results[name].append(run_round(servers[name].socket, servers[name].master, journeys[name], CLIENTS,
-                                           seconds))  # fmt: skip
+            results[name].append(load.round(servers[name].socket, servers[name].master, journeys[name], CLIENTS,
+                                            count))  # fmt: skip
     return results
 
 
@@ -190,18 +241,20 @@ def _compare(label: str, subject: list[Round], base: list[Round], targets: bool)
     ]
 
 
-def collect(quick: bool = False, *, rounds: int = 0, seconds: float = 0.0, peer: bool = True,
+def collect(quick: bool = False, *, rounds: int = 0, count: int = 0, peer: bool = True,
             gunicorn: tuple[str, ...] = (), what_if: str = "") -> list[Row]:  # fmt: skip
-    """The report's rows. ``gunicorn``: extra options for all three servers, to try another worker model;
+    """The report's rows. ``gunicorn``: extra options for all the servers, to try another worker model;
     ``what_if``: a variant of intake from bench/what_if.py in place of intake."""
-    rounds, seconds = rounds or (2 if quick else 6), seconds or (1.0 if quick else 6.0)
+    rounds, count = rounds or (3 if quick else 6), count or (96 if quick else 400)
+    peer27 = peer and importlib.util.find_spec("pysequoia") is not None
     with ExitStack() as stack:
         work = Path(tempfile.mkdtemp(prefix="evac-bench-", dir="/tmp"))  # short: Unix socket paths
         stack.callback(shutil.rmtree, work, ignore_errors=True)
-        env = _prepare(work)
+        env, identity = _prepare(work)
         target = f"bench.what_if:{what_if}()" if what_if else "intake.wsgi:app"
         intake = stack.enter_context(serve(target, work, "intake", env, gunicorn))
         page_bytes, page_requests, receipt = _capture_pages(intake, work)
+        _store_replies(work, identity, receipt, [REPLY] * 3)
         servers = {"intake": intake,
                    "baseline": stack.enter_context(serve("bench.apps:make_baseline()", work, "baseline", env,
                                                          gunicorn))}  # fmt: skip
@@ -209,55 +262,72 @@ def collect(quick: bool = False, *, rounds: int = 0, seconds: float = 0.0, peer:
             "intake": journey_of("/ru/request", FORM, RECEIPT_SHOWN),
             "baseline": journey_of("/form", FORM, b"stored", token=False, post_path="/submit"),
         }
-        if peer:
-            servers["peer"] = stack.enter_context(serve("bench.apps:make_peer()", work, "peer", env, gunicorn))
-            journeys["peer"] = journey_of("/form", FORM, b"received")
-        for name, server in servers.items():  # warm up: imports, templates, database connections
-            run_round(server.socket, server.master, journeys[name], CLIENTS, 0.5)
-        journey = _rounds(servers, journeys, rounds, seconds)
         post_journeys = {
             "intake": post_only_journey("/ru/request", FORM, RECEIPT_SHOWN),
             "baseline": post_only_journey("/form", FORM, b"stored", token=False, post_path="/submit"),
         }
-        if peer:
-            post_journeys["peer"] = post_only_journey("/form", FORM, b"received")
-        post_only = _rounds(servers, post_journeys, rounds, seconds / 2)
-        status = _rounds(servers, {
-            "intake": journey_of("/ru/status", {"receipt": receipt}, b'id="answer"'),
-            "baseline": journey_of("/status", {"id": "1"}, b"status found", token=False),
-        }, rounds, seconds / 2)  # fmt: skip
-    against_peer = [i.rate / p.rate for i, p in zip(journey["intake"], journey.get("peer", []), strict=peer)]
+        for name, target_app, wanted in (("peer", "make_peer", peer), ("peer27", "make_peer27", peer27)):
+            if wanted:
+                servers[name] = stack.enter_context(serve(f"bench.apps:{target_app}()", work, name, env, gunicorn))
+                journeys[name] = journey_of("/form", FORM, b"received")
+                post_journeys[name] = post_only_journey("/form", FORM, b"received")
+        load = LoadGenerator()
+        stack.callback(load.close)
+        for name, server in servers.items():  # warm up: imports, templates, database connections, processes
+            load.round(server.socket, server.master, journeys[name], CLIENTS, CLIENTS)
+        loadavg = os.getloadavg()
+        journey = _rounds(load, servers, journeys, rounds, count)
+        post_only = _rounds(load, servers, post_journeys, rounds, count // 2)
+        status = _rounds(load, servers, {
+            "intake": journey_of("/ru/status", {"receipt": receipt}, REPLY[:40].encode()),
+            "baseline": journey_of("/status", {"id": "1"}, REPLY[:40].encode(), token=False),
+        }, rounds, count // 2)  # fmt: skip
+        loadavg_after = os.getloadavg()
     absolute = " / ".join(f"{statistics.median(r.rate for r in journey[n]):.0f}" for n in servers)
     cpu = " / ".join(f"{statistics.median(r.cpu_per_journey for r in journey[n]) * 1000:.1f}" for n in servers)
-    peer_rows = [
-        Row("journey: per second vs SecureDrop-style peer", _spread(against_peer), ">= 5.00x",
-            statistics.median(against_peer) >= 5),
-        Row("POST only: per second vs SecureDrop-style peer",
-            _spread([i.rate / p.rate for i, p in zip(post_only["intake"], post_only["peer"], strict=True)]),
-            "report", None),
-    ] if peer else []  # fmt: skip
+    peer_rows = []
+    labels = {"peer": "SecureDrop-style peer (GnuPG, before 2.7)",
+              "peer27": "SecureDrop-2.7-style peer (in-process Sequoia)"}  # fmt: skip
+    for name, label in labels.items():
+        if name in journey:
+            ratios = [i.rate / p.rate for i, p in zip(journey["intake"], journey[name], strict=True)]
+            peer_rows += [
+                Row(f"journey: per second vs {label}", _spread(ratios), ">= 5.00x",
+                    statistics.median(ratios) >= 5 if name == "peer27" else None),
+                Row(f"POST only: per second vs {label}",
+                    _spread([i.rate / p.rate for i, p in zip(post_only["intake"], post_only[name], strict=True)]),
+                    "report", None),
+            ]  # fmt: skip
+    if peer and not peer27:
+        peer_rows.append(Row("SecureDrop-2.7-style peer", "not run", "pip install pysequoia", False))
+    status_cpu = [s.cpu_per_journey / b.cpu_per_journey for s, b in zip(status["intake"], status["baseline"],
+                                                                          strict=True)]  # fmt: skip
     return [
         *_compare("journey (GET form + POST)", journey["intake"], journey["baseline"], targets=True),
         *peer_rows,
         Row(f"journeys/s {' / '.join(servers)} (this machine)", absolute, "report", None),
         Row(f"server CPU ms per journey {' / '.join(servers)}", cpu, "report", None),
         *_compare("POST only", post_only["intake"], post_only["baseline"], targets=False),
-        *_compare("status page (GET + lookup)", status["intake"], status["baseline"], targets=False),
+        *_compare("status page, 3 replies (GET + lookup)", status["intake"], status["baseline"], targets=False),
+        Row("status page, 3 replies: server CPU vs baseline", _spread(status_cpu), "<= 2.00x",
+            statistics.median(status_cpu) <= 2),
         Row("form page bytes (body)", f"{page_bytes}", "<= 20000", page_bytes <= 20_000),
         Row("form page requests", f"{page_requests}", "<= 2", page_requests <= 2),
+        Row("machine load (1-minute average, before/after)", f"{loadavg[0]:.1f}/{loadavg_after[0]:.1f}",
+            "report", None),
     ]
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="short rounds, two of them: a smoke run")
-    parser.add_argument("--rounds", type=int, default=0, help="rounds (default 6; 2 with --quick)")
-    parser.add_argument("--seconds", type=float, default=0.0, help="seconds per app per round (default 6)")
+    parser.add_argument("--quick", action="store_true", help="short rounds, three of them: a smoke run")
+    parser.add_argument("--rounds", type=int, default=0, help="rounds (default 6; 3 with --quick)")
+    parser.add_argument("--count", type=int, default=0, help="journeys per app per round (default 400; 96 quick)")
     parser.add_argument("--no-peer", action="store_true", help="leave the SecureDrop-style peer out")
     parser.add_argument("--gunicorn", default="", help="extra gunicorn options for all servers, e.g. '--threads 4'")
     parser.add_argument("--what-if", default="", help="measure a variant of intake from bench/what_if.py instead")
     args = parser.parse_args(argv)
-    rows = collect(args.quick, rounds=args.rounds, seconds=args.seconds, peer=not args.no_peer,
+    rows = collect(args.quick, rounds=args.rounds, count=args.count, peer=not args.no_peer,
                    gunicorn=tuple(args.gunicorn.split()), what_if=args.what_if)  # fmt: skip
     print_rows("intake" + (f" (gunicorn {args.gunicorn})" if args.gunicorn else "")
                + (f" (what if: {args.what_if})" if args.what_if else ""), rows)  # fmt: skip

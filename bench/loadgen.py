@@ -1,16 +1,18 @@
 """The load generator of the intake benchmark: simulated people on their own Tor circuits, and the server's
 CPU read from /proc.
 
-Each simulated person opens one stream to gunicorn's Unix socket, as tor does (the PROXY line naming a
-fresh circuit), and walks a journey on it with keep-alive: GET a page, take the cookie and the CSRF token,
-POST the form. The server's CPU is the sum of user and system time of the gunicorn master, its live
-workers and every child they reaped (a GnuPG process, a worker replaced after max_requests), so the load
-generator's own CPU never enters the figure.
+Rounds are of a fixed number of journeys (not of a fixed time), run by load-generator processes of their
+own (``LoadGenerator``). Each simulated person opens one stream to gunicorn's Unix socket, as tor does (the
+PROXY line naming a fresh circuit), and walks a journey on it with keep-alive: GET a page, take the cookie
+and the CSRF and one-time tokens, POST the form. The server's CPU is the sum of user and system time of
+the gunicorn master, its live workers and every child they reaped (a GnuPG process, a worker replaced
+after max_requests), so the load generator's own CPU never enters the figure.
 """
 
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 import os
 import re
 import socket
@@ -19,9 +21,11 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+ONCE = re.compile(rb'name="once" value="([A-Za-z0-9_-]+)"')
 TOKEN = re.compile(rb'name="csrf_token" type="hidden" value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 _circuits = itertools.count(1)
 _circuit_lock = threading.Lock()
@@ -30,6 +34,15 @@ _circuit_lock = threading.Lock()
 def fresh_circuit() -> int:
     with _circuit_lock:
         return next(_circuits)
+
+
+def fresh_circuits(n: int) -> int:
+    """The first of ``n`` circuit numbers nobody has used (for a load-generator process to number from)."""
+    global _circuits
+    with _circuit_lock:
+        first = next(_circuits)
+        _circuits = itertools.count(first + n)
+        return first
 
 
 class Stream:
@@ -102,47 +115,71 @@ def csrf_token(page: bytes) -> str:
     return (match.group(1) or match.group(2)).decode()
 
 
+def once_token(page: bytes) -> dict[str, str]:
+    """The page's one-time submission token as a form field, as a browser sends it back (none: nothing)."""
+    match = ONCE.search(page)
+    return {"once": match.group(1).decode()} if match else {}
+
+
 # A journey: (stream) -> seconds the POST took. It raises when the server did not accept.
 Journey = Callable[[Stream], float]
 
 
+@dataclass(frozen=True)
+class JourneySpec:
+    """What a simulated person does, as data (it travels to the load generator's processes).
+
+    ``kind``: "form" (GET the page, then POST it with the page's tokens) or "post_only" (POST again and
+    again; each person GETs the page, for its cookie and tokens, on its first journey only).
+    """
+
+    kind: str
+    form_path: str
+    fields: dict[str, str | list[str]]
+    accepted: bytes
+    token: bool = True
+    post_path: str | None = None
+
+
 def form_journey(form_path: str, fields: dict[str, str | list[str]], accepted: bytes, *, token: bool = True,
-                 post_path: str | None = None) -> Journey:  # fmt: skip
-    """GET the page, then POST ``fields`` (with the page's CSRF token when ``token``)."""
-
-    def journey(stream: Stream) -> float:
-        status, page = stream.request("GET", form_path)
-        if status != 200:
-            raise RuntimeError(f"GET {form_path} gave {status}")
-        data = {**fields, "csrf_token": csrf_token(page)} if token else fields
-        start = time.perf_counter()
-        status, answer = stream.request("POST", post_path or form_path, data)
-        if status != 200 or accepted not in answer:
-            raise RuntimeError(f"POST {post_path or form_path} gave {status}")
-        return time.perf_counter() - start
-
-    return journey
+                 post_path: str | None = None) -> JourneySpec:  # fmt: skip
+    """GET the page, then POST ``fields`` (with the page's CSRF and one-time tokens when ``token``)."""
+    return JourneySpec("form", form_path, fields, accepted, token, post_path)
 
 
 def post_only_journey(form_path: str, fields: dict[str, str | list[str]], accepted: bytes, *, token: bool = True,
-                      post_path: str | None = None) -> Journey:  # fmt: skip
-    """POST ``fields`` again and again; each person GETs the page (cookie and token) on its first round only."""
+                      post_path: str | None = None) -> JourneySpec:  # fmt: skip
+    """POST ``fields`` again and again (a person's cookie and CSRF token from one GET; no one-time token)."""
+    return JourneySpec("post_only", form_path, fields, accepted, token, post_path)
+
+
+def build_journey(spec: JourneySpec) -> Journey:
+    target = spec.post_path or spec.form_path
     local = threading.local()
 
-    def journey(stream: Stream) -> float:
-        if not hasattr(local, "session"):
-            status, page = stream.request("GET", form_path)
-            local.session = (dict(stream.cookies), csrf_token(page) if token else "")
-        cookies, csrf = local.session
-        stream.cookies.update(cookies)
+    def post(stream: Stream, data: dict[str, str | list[str]]) -> float:
         start = time.perf_counter()
-        status, answer = stream.request("POST", post_path or form_path, {**fields, "csrf_token": csrf} if token
-                                        else fields)  # fmt: skip
-        if status != 200 or accepted not in answer:
-            raise RuntimeError(f"POST {post_path or form_path} gave {status}")
+        status, answer = stream.request("POST", target, data)
+        if status != 200 or spec.accepted not in answer:
+            raise RuntimeError(f"POST {target} gave {status}")
         return time.perf_counter() - start
 
-    return journey
+    def form(stream: Stream) -> float:
+        status, page = stream.request("GET", spec.form_path)
+        if status != 200:
+            raise RuntimeError(f"GET {spec.form_path} gave {status}")
+        tokens = {"csrf_token": csrf_token(page), **once_token(page)} if spec.token else {}
+        return post(stream, {**spec.fields, **tokens})
+
+    def post_only(stream: Stream) -> float:
+        if not hasattr(local, "session"):
+            _status, page = stream.request("GET", spec.form_path)
+            local.session = (dict(stream.cookies), csrf_token(page) if spec.token else "")
+        cookies, csrf = local.session
+        stream.cookies.update(cookies)
+        return post(stream, {**spec.fields, "csrf_token": csrf} if spec.token else spec.fields)
+
+    return form if spec.kind == "form" else post_only
 
 
 def server_cpu_seconds(master: int) -> float:
@@ -179,37 +216,73 @@ class Round:
         return self.cpu_seconds / self.journeys
 
 
-def run_round(socket_path: Path, master: int, journey: Journey, clients: int, seconds: float) -> Round:
-    """``clients`` people walk ``journey`` again and again, each on a fresh circuit, for ``seconds``."""
-    stop = time.perf_counter() + seconds
-    journey_lat: list[list[float]] = [[] for _ in range(clients)]
-    post_lat: list[list[float]] = [[] for _ in range(clients)]
-    errors: list[BaseException] = []
+def _generate(socket_path: Path, spec: JourneySpec, clients: int, count: int, first_circuit: int
+              ) -> tuple[list[float], list[float], str]:  # fmt: skip
+    """In a load-generator process: ``clients`` threads walk ``count`` journeys in all, each person on a
+    fresh circuit (numbered from ``first_circuit``). Returns journey and POST latencies, and the first error."""
+    journey = build_journey(spec)
+    lock = threading.Lock()
+    taken = itertools.count()
+    journeys: list[float] = []
+    posts: list[float] = []
+    errors: list[str] = []
 
-    def person(n: int) -> None:
-        try:
-            while time.perf_counter() < stop:
-                stream = Stream(socket_path, fresh_circuit())
+    def person() -> None:
+        while not errors:
+            with lock:
+                n = next(taken)
+            if n >= count:
+                return
+            try:
+                stream = Stream(socket_path, first_circuit + n)
                 try:
                     start = time.perf_counter()
-                    post_lat[n].append(journey(stream))
-                    journey_lat[n].append(time.perf_counter() - start)
+                    post = journey(stream)
+                    elapsed = time.perf_counter() - start
                 finally:
                     stream.close()
-        except BaseException as error:  # reported after the round: a failed journey fails the benchmark
-            errors.append(error)
+            except Exception as error:  # reported after the round: a failed journey fails the benchmark
+                errors.append(f"{type(error).__name__}: {error}")
+                return
+            with lock:
+                journeys.append(elapsed)
+                posts.append(post)
 
-    threads = [threading.Thread(target=person, args=(n,)) for n in range(clients)]
-    cpu_before, start = server_cpu_seconds(master), time.perf_counter()
+    threads = [threading.Thread(target=person) for _ in range(clients)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    elapsed, cpu_after = time.perf_counter() - start, server_cpu_seconds(master)
-    if errors:
-        raise RuntimeError(f"{len(errors)} people could not finish a journey: {errors[0]}")
-    flat = [x for per in journey_lat for x in per]
-    return Round(len(flat), elapsed, cpu_after - cpu_before, flat, [x for per in post_lat for x in per])
+    return journeys, posts, errors[0] if errors else ""
+
+
+class LoadGenerator:
+    """Processes apart from the benchmark's own (spawned once, reused by every round) that run the people,
+    so the load generator neither shares a GIL with the timing nor enters the server's CPU figure."""
+
+    def __init__(self, processes: int = 2) -> None:
+        self.processes = processes
+        self.pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
+
+    def close(self) -> None:
+        self.pool.shutdown()
+
+    def round(self, socket_path: Path, master: int, spec: JourneySpec, clients: int, count: int) -> Round:
+        """``count`` journeys by ``clients`` people (spread over the processes), each on a fresh circuit."""
+        shares = [count // self.processes + (i < count % self.processes) for i in range(self.processes)]
+        people = [max(1, clients // self.processes)] * self.processes
+        bases = [fresh_circuits(share) for share in shares]
+        cpu_before, start = server_cpu_seconds(master), time.perf_counter()
+        futures = [self.pool.submit(_generate, socket_path, spec, n, share, base)
+                   for n, share, base in zip(people, shares, bases, strict=True) if share]  # fmt: skip
+        results = [future.result() for future in futures]
+        elapsed, cpu_after = time.perf_counter() - start, server_cpu_seconds(master)
+        failed = [error for _, _, error in results if error]
+        if failed:
+            raise RuntimeError(f"{len(failed)} load generators saw a failed journey: {failed[0]}")
+        journeys = [x for lat, _, _ in results for x in lat]
+        posts = [x for _, lat, _ in results for x in lat]
+        return Round(len(journeys), elapsed, cpu_after - cpu_before, journeys, posts)
 
 
 def percentile(values: list[float], pct: int) -> float:

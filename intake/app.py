@@ -9,17 +9,16 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from flask import Flask, abort, g, request
-from flask.sessions import SecureCookieSessionInterface
+from flask.sessions import SessionInterface
 from flask.wrappers import Request
 from flask_babel import Babel
-from flask_wtf.csrf import CSRFProtect
-from itsdangerous import URLSafeTimedSerializer
 
-from intake import conversation, errors, headers, views
+from intake import conversation, csrf, errors, headers, once, views
 from intake.config import RTL_LANGUAGES, IntakeConfig
+from intake.fastpath import FastPath
 from intake.formbody import FastFormDataParser
 from intake.instance import Instance
-from intake.limits import RateLimiter
+from intake.limits import DailyCap, RateLimiter
 from intake.resources import resource_dir, translations_dir
 from intake.storage import Storage
 
@@ -48,23 +47,19 @@ class IntakeFlask(Flask):
         log.error("unhandled error: %s", exc_info[0].__name__ if exc_info and exc_info[0] else "unknown")
 
 
-class SessionCookies(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, with the signing serializer built once rather than twice per request.
+class NoSessions(SessionInterface):
+    """intake keeps no server or cookie session: its one cookie is the CSRF cookie (intake.csrf).
 
-    Flask builds a new serializer (key derivation included) to open and again to save every session; ours
-    is the same serializer, kept while the key and fallbacks it was built from stay the same.
+    Flask's signed-cookie session would try to verify that cookie as a session on every request (its name
+    is the session cookie's name, which the quick exit and the CSRF refusal rely on); this interface never
+    reads or writes a session, and a view that tried to store something in one would fail loudly.
     """
 
-    def __init__(self) -> None:
-        self._built: tuple[Any, URLSafeTimedSerializer | None] = (None, None)
+    def open_session(self, app: Flask, request: Request) -> Any:
+        return self.make_null_session(app)
 
-    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
-        keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
-        built_for, serializer = self._built
-        if built_for != keys:
-            serializer = super().get_signing_serializer(app)
-            self._built = (keys, serializer)
-        return serializer
+    def save_session(self, app: Flask, session: Any, response: Any) -> None:
+        return None
 
 
 @dataclass(frozen=True)
@@ -73,8 +68,11 @@ class Services:
     storage: Storage
     receipt_secret: bytes
     reply_secret: bytes
+    once_key: bytes
+    csrf_key: bytes
     submit_limiter: RateLimiter
     status_limiter: RateLimiter
+    followup_cap: DailyCap
     css: str
 
 
@@ -94,7 +92,7 @@ def create_app(config: IntakeConfig) -> Flask:
     secret = Instance(config).secret()
     templates = resource_dir("templates")
     app = IntakeFlask("intake", template_folder=str(templates), static_folder=None)
-    app.session_interface = SessionCookies()
+    app.session_interface = NoSessions()
     app.config.update(
         TESTING=False,
         SECRET_KEY=_session_key(secret),
@@ -116,22 +114,49 @@ def create_app(config: IntakeConfig) -> Flask:
         storage=Storage(config.database_url),
         receipt_secret=secret,
         reply_secret=conversation.reply_secret(secret),
-        submit_limiter=RateLimiter(config.circuit_per_minute, config.global_per_minute),
-        status_limiter=RateLimiter(config.circuit_per_minute * 2, config.global_per_minute),
+        once_key=once.token_key(secret),
+        csrf_key=csrf.csrf_key(secret),
+        # Burst 2 a circuit (a form, and its correction), refilling at the per-minute rate; the global bucket
+        # fills to at least 600 while quiet, so even 299 circuits starting at the same instant cannot empty it
+        # (issue 21 item 3); a new worker starts with a minute's worth (intake.limits).
+        submit_limiter=RateLimiter(
+            config.circuit_per_minute,
+            config.global_per_minute,
+            per_key_burst=min(2, config.circuit_per_minute),
+            global_burst=max(config.global_per_minute, 600),
+        ),
+        # Look-ups store nothing: ten times the submissions' global rate, their own budget.
+        status_limiter=RateLimiter(config.circuit_per_minute * 2, config.global_per_minute * 10),
+        followup_cap=DailyCap(config.followups_per_day),
         css=css,
     )
     Babel(app, locale_selector=lambda: g.get("lang", config.default_locale))
 
     @app.before_request
     def _forms_only() -> None:
-        # Registered before CSRFProtect so it runs first: only our pages' own kind of body is ever parsed (a
+        # Registered before the CSRF check so it runs first: only our pages' own kind of body is ever parsed (a
         # JSON or multipart body would reach the form with types a browser filling in our page cannot send).
         if request.routing_exception is not None:
             return  # 404/405 first
         if request.method not in ("GET", "HEAD", "OPTIONS") and request.mimetype != FORM_TYPE:
             abort(415)
 
-    CSRFProtect(app)
+    @app.before_request
+    def _limit_first() -> Any:
+        # A flood is refused before anything that costs more (issue 21 item 3): before the CSRF check, the
+        # body's parsing and validation. Requests and follow-ups spend one budget (issue 18 item 6).
+        submission = request.method == "POST" and request.endpoint in views.SUBMISSIONS
+        if submission and not app.extensions["intake"].submit_limiter.allow(views.circuit()):
+            return views.rate_limited()
+        return None
+
+    @app.before_request
+    def _csrf() -> None:
+        # Every POST to a page (not a 404/405: those are answered first) carries a live token (intake.csrf).
+        if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.endpoint:
+            csrf.protect()
+
+    app.after_request(csrf.set_cookie)
 
     @app.context_processor
     def _page_context() -> dict[str, Any]:
@@ -144,4 +169,6 @@ def create_app(config: IntakeConfig) -> Flask:
     app.register_blueprint(views.blueprint)
     errors.install(app)
     headers.install(app, css)
+    # The form pages' GET, in front of Flask (intake.fastpath); everything else reaches Flask unchanged.
+    app.wsgi_app = FastPath(app, app.wsgi_app, css)  # type: ignore[method-assign]
     return app

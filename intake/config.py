@@ -32,7 +32,11 @@ class IntakeConfig:
     secure_cookies: bool = False
     # Soft limits per worker process: submissions (and status look-ups) per minute.
     circuit_per_minute: int = 6
-    global_per_minute: int = 600
+    # 60 a minute per worker is far above any real demand, and keeps a flood from filling the pending cap
+    # (20,000) in less than hours: 2 workers x 60 = 120 a minute, about 2 h 45 min (bench/flood_bench.py).
+    global_per_minute: int = 60
+    # Follow-ups one receipt may send a day (per worker process, counted in memory only).
+    followups_per_day: int = 10
     # Replies not deleted by the person are deleted this many days after they reached the server.
     reply_days: int = 60
     languages: tuple[str, ...] = field(default=LANGUAGES)
@@ -46,7 +50,7 @@ class IntakeConfig:
         if not self.exit_url.startswith(("https://", "http://")):
             raise ConfigError("INTAKE_EXIT_URL must be an http(s) address")
         for name in ("max_pending", "max_body_bytes", "max_form_parts", "csrf_hours", "circuit_per_minute",
-                     "global_per_minute", "reply_days"):  # fmt: skip
+                     "global_per_minute", "reply_days", "followups_per_day"):  # fmt: skip
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")
 
@@ -65,7 +69,8 @@ class IntakeConfig:
                 "INTAKE_EXIT_URL": "exit_url"}  # fmt: skip
         numbers = {"INTAKE_MAX_PENDING": "max_pending", "INTAKE_MAX_BODY_BYTES": "max_body_bytes",
                    "INTAKE_CSRF_HOURS": "csrf_hours", "INTAKE_CIRCUIT_PER_MINUTE": "circuit_per_minute",
-                   "INTAKE_GLOBAL_PER_MINUTE": "global_per_minute", "INTAKE_REPLY_DAYS": "reply_days"}  # fmt: skip
+                   "INTAKE_GLOBAL_PER_MINUTE": "global_per_minute", "INTAKE_REPLY_DAYS": "reply_days",
+                   "INTAKE_FOLLOWUPS_PER_DAY": "followups_per_day"}  # fmt: skip
         for var, name in text.items():
             if env.get(var):
                 values[name] = env[var]

@@ -11,8 +11,9 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
 from werkzeug.wrappers import Response
 
+from intake import once
 from intake.forms import RequestForm
-from intake.views import FORMS
+from intake.views import FORMS, posted_once
 
 log = logging.getLogger("intake")
 
@@ -85,7 +86,9 @@ def install(app: Flask) -> None:
                 form = RequestForm(meta={"csrf": True})
             except HTTPException:
                 return error_page(app, 400)
-            return render_template(FORMS[request.endpoint], form=form, banner=CSRF_BANNER), 400
+            # The one-time token stays: if this form was stored before, sending it again stores nothing.
+            return render_template(FORMS[request.endpoint], form=form, banner=CSRF_BANNER,
+                                   once_token=posted_once() or once.new_token()), 400
         return error_page(app, 400)
 
     @app.errorhandler(HTTPException)

@@ -40,6 +40,9 @@ _ONE_OF = {"danger": (DANGER, True), "detention": (DETENTION, False), "location"
 _ANY_OF = {"threat_from": THREAT_FROM, "documents": DOCUMENTS}
 _REQUIRED_TEXT = frozenset({"contact"})  # "story" is required unless the danger is immediate
 _CHECKBOX_OFF = ("false", "")
+# The form's own fields, in the form's order: nothing else a body carries is ever read or sent back.
+FIELD_NAMES = ("danger", "threat_from", "detention", "location", "people", "children", "documents", "health",
+               "contact_method", "contact", "safe_times", "alias", "story", "consent")  # fmt: skip
 
 
 def _first(formdata: MultiDict[str, str], name: str) -> str | None:

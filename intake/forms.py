@@ -31,6 +31,7 @@ from crypto.request_schema import (
     TEXT_LIMITS,
     THREAT_FROM,
 )
+from intake.csrf import StatelessCSRF
 from intake.receipts import DIGITS, MAX_INPUT_CHARS, normalize_receipt
 
 
@@ -175,7 +176,14 @@ CONTACT_LABELS = {
 }
 
 
-class RequestForm(FlaskForm):  # type: ignore[misc]
+class IntakeForm(FlaskForm):  # type: ignore[misc]
+    """Every form of intake: Flask-WTF's form with the stateless CSRF token of intake.csrf."""
+
+    class Meta:
+        csrf_class = StatelessCSRF
+
+
+class RequestForm(IntakeForm):
     danger = RadioField(_l("How urgent is your danger?"), choices=_choices(DANGER, DANGER_LABELS),
                         validate_choice=False, validators=[required, one_of(DANGER)])  # fmt: skip
     threat_from = MultiCheckboxField(_l("Who threatens you? (choose all that apply)"),
@@ -257,7 +265,7 @@ def receipt_shape(form: Form, field: Field) -> None:
                                   typed, digits=DIGITS))  # fmt: skip
 
 
-class StatusForm(FlaskForm):  # type: ignore[misc]
+class StatusForm(IntakeForm):
     receipt = StringField(_l("Your receipt number"), filters=[_strip], validators=[receipt_shape],
                           render_kw={"maxlength": MAX_INPUT_CHARS, "autocomplete": "off", "inputmode": "numeric",
                                      "spellcheck": "false"})  # fmt: skip

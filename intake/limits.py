@@ -15,7 +15,9 @@ bounded table (the oldest entries are forgotten first), and are never logged or 
 
 from __future__ import annotations
 
+import hashlib
 import math
+import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -50,20 +52,30 @@ class RateLimiter:
         global_per_minute: int,
         *,
         newcomer_share: float = 0.2,
+        per_key_burst: int | None = None,
+        global_burst: int | None = None,
         max_keys: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not 0 < newcomer_share < 1:
             raise ValueError("newcomer_share is a fraction between 0 and 1")
         self.per_key_rate = per_key_per_minute / 60.0
-        self.per_key_burst = float(per_key_per_minute)
+        # A circuit's burst (default: a minute's worth). Kept small for submissions (app.py) so that a flood's
+        # circuits, all starting at once, cannot empty the global bucket in one go (issue 21 item 3).
+        self.per_key_burst = float(per_key_burst or per_key_per_minute)
         self.max_keys = max_keys
         self.clock = clock
         now = clock()
-        self._global = _Bucket(float(global_per_minute), now, global_per_minute / 60.0, float(global_per_minute))
+        # The global bucket may hold more than a minute's worth (app.py), filled while the server is quiet, so
+        # that a flood's circuits all arriving at once are served from it, not from the newcomer reserve. A
+        # new process starts with a minute's worth only: gunicorn replaces workers (max_requests), and a full
+        # burst for every new worker let a flood store thousands more (bench/flood_bench.py).
+        burst = float(global_burst or global_per_minute)
+        self._global = _Bucket(float(global_per_minute), now, global_per_minute / 60.0, burst)
         reserve = max(1.0, global_per_minute * newcomer_share)
         self._reserve = _Bucket(reserve, now, reserve / 60.0, reserve)
-        self._rest_seconds = self.per_key_burst / self.per_key_rate  # a full refill of a circuit's bucket
+        # Rested: silent for a full refill of a circuit's bucket, and at least a minute.
+        self._rest_seconds = max(60.0, self.per_key_burst / self.per_key_rate)
         self._keys: OrderedDict[str, _Bucket] = OrderedDict()
         self._lock = threading.Lock()  # the worker serves requests from several threads
 
@@ -115,3 +127,35 @@ class RateLimiter:
             elif key is not None:  # an unknown circuit is rested: the reserve is open to it
                 shared = min(shared, self._reserve.wait())
             return max(1, math.ceil(max(own, shared)))
+
+
+class DailyCap:
+    """At most ``per_day`` uses a day per key (a mailbox), counted in this process's memory only.
+
+    A key is remembered as a keyed hash under a random key drawn when the process starts and never
+    written anywhere, so the table in memory names no mailbox either; nothing of it is ever stored, so a
+    seized database or disk holds nothing that links the follow-ups of one mailbox (issue 18 item 6). The
+    table is bounded (the oldest entries are forgotten first) and starts over each day.
+    """
+
+    def __init__(self, per_day: int, *, max_keys: int = 100_000) -> None:
+        if per_day < 1:
+            raise ValueError("per_day is at least 1")
+        self.per_day = per_day
+        self.max_keys = max_keys
+        self._key = secrets.token_bytes(32)
+        self._day: object = None
+        self._counts: OrderedDict[bytes, int] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def allow(self, key: bytes, day: object) -> bool:
+        """Count one use of ``key`` on ``day``; False (counting nothing) once ``per_day`` were used."""
+        name = hashlib.blake2b(key, key=self._key, digest_size=16).digest()
+        with self._lock:
+            if day != self._day:
+                self._day, self._counts = day, OrderedDict()
+            used = self._counts.pop(name, 0)
+            self._counts[name] = used if used >= self.per_day else used + 1
+            while len(self._counts) > self.max_keys:
+                self._counts.popitem(last=False)
+            return used < self.per_day

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
@@ -46,12 +47,13 @@ from intake.tables import (
     receipts,
     recipients,
     reply_digests,
+    used_tokens,
 )
 from intake.tables import replies as replies_table
 
 __all__ = [
-    "AckReplayedError", "DiskFullError", "DuplicateRecipientError", "NoRecipientError", "Recipient", "Storage",
-    "StorageError", "StorageFullError", "StoredReply", "make_engine", "today",
+    "AckReplayedError", "AlreadySentError", "DiskFullError", "DuplicateRecipientError", "NoRecipientError",
+    "OneTime", "Recipient", "Storage", "StorageError", "StorageFullError", "StoredReply", "make_engine", "today",
 ]  # fmt: skip
 
 # Statements are built once: constructing SQLAlchemy expressions per request costs more than running them.
@@ -72,12 +74,28 @@ _SQLITE_COUNTERS = "SELECT (SELECT value FROM counters WHERE name = ?), (SELECT 
 _SQLITE_SET_COUNTER = "UPDATE counters SET value = ? WHERE name = ?"
 _SQLITE_ENVELOPE = "INSERT INTO envelopes (id, serial, envelope, received_on, sealed_to) VALUES (?, NULL, ?, ?, ?)"
 _SQLITE_RECEIPT = "INSERT INTO receipts (lookup, envelope_id, status, status_on) VALUES (?, ?, ?, ?)"
+_SQLITE_USE_ONCE = "INSERT OR IGNORE INTO used_tokens (digest, forget_after) VALUES (?, ?)"
+_SQLITE_FORGET_TOKENS = "DELETE FROM used_tokens WHERE forget_after < ?"
+_TOKEN_USED = select(used_tokens.c.digest).where(used_tokens.c.digest == bindparam("digest"))
+_FORGET_TOKENS = delete(used_tokens).where(used_tokens.c.forget_after < bindparam("day"))
 _RECEIPT = select(receipts.c.lookup, receipts.c.status).where(receipts.c.lookup == bindparam("lookup"))
 _RECIPIENTS = select(recipients).order_by(recipients.c.added_on, recipients.c.fingerprint)
 _RECIPIENTS_SEALED = (select(recipients.c.fingerprint, recipients.c.public_text)
                       .order_by(recipients.c.added_on, recipients.c.fingerprint))  # fmt: skip
 _REPLIES = (select(replies_table.c.id, replies_table.c.container, replies_table.c.stored_on)
             .where(replies_table.c.mailbox == bindparam("mailbox")))  # fmt: skip
+
+
+class AlreadySentError(StorageError):
+    """This form's one-time token was used by a stored submission (intake.once): nothing was stored."""
+
+
+@dataclass(frozen=True)
+class OneTime:
+    """A submission's one-time token, as stored: its keyed hash and the day it may be forgotten."""
+
+    digest: bytes
+    forget_after: datetime.date
 
 
 @dataclass(frozen=True)
@@ -118,6 +136,7 @@ class Storage(Database):
         self._last_recipients: tuple[tuple[str, str], ...] | None = None
         # SQLite: submissions that arrive together share one commit (one fsync); see intake.group_commit.
         self._group = GroupCommit(self.writing, self._store_group) if self.is_sqlite else None
+        self._tokens_forgotten_on: datetime.date | None = None  # the day expired one-time tokens were deleted
 
     # --- submissions -------------------------------------------------------------------------------
 
@@ -126,7 +145,12 @@ class Storage(Database):
         return self.seal_and_store(lambda _recipients: envelope, lookup, day, max_pending)
 
     def seal_and_store(
-        self, seal: Callable[[list[crypto.PublicIdentity]], bytes], lookup: bytes, day: datetime.date, max_pending: int
+        self,
+        seal: Callable[[list[crypto.PublicIdentity]], bytes],
+        lookup: bytes,
+        day: datetime.date,
+        max_pending: int,
+        once: OneTime | None = None,
     ) -> bytes:
         """``seal(recipients)`` in memory, then store the envelope in one transaction.
 
@@ -136,7 +160,9 @@ class Storage(Database):
         transaction saw (tests/intake/test_seal_outside_lock.py). On SQLite the transaction may hold other
         submissions too (group commit, tests/intake/test_group_commit.py). Durable when this returns. An
         exception from ``seal`` stores nothing. Raises NoRecipientError when no caseworker key is
-        registered, StorageFullError past ``max_pending``.
+        registered, StorageFullError past ``max_pending``, AlreadySentError (storing nothing) when ``once``
+        was used by a stored submission, in the same transaction as the envelope so that two concurrent
+        posts of one form store one envelope (tests/intake/test_once.py).
         """
         try:
             known = self._last_recipients
@@ -145,9 +171,9 @@ class Storage(Database):
                     known = self._recipient_set(conn)
             envelope = seal([self._public(text) for _, text in known]) if known else None
             if self._group is not None:
-                return self._group.submit((seal, known, envelope, lookup, day, max_pending))  # type: ignore[no-any-return]
+                return self._group.submit((seal, known, envelope, lookup, day, max_pending, once))  # type: ignore[no-any-return]
             with self.writing() as conn:
-                return self._seal_and_store(conn, seal, (known, envelope), lookup, day, max_pending)
+                return self._seal_and_store(conn, seal, (known, envelope), lookup, day, max_pending, once)
         except (OperationalError, sqlite3.OperationalError) as error:
             if is_out_of_space(error):
                 # The transaction rolled back; the person gets the 503 page, the operator frees space.
@@ -168,6 +194,7 @@ class Storage(Database):
         lookup: bytes,
         day: datetime.date,
         max_pending: int,
+        once: OneTime | None = None,
     ) -> bytes:
         """One submission in its own transaction (PostgreSQL; SQLite stores groups, see _store_group)."""
         found = self._recipient_set(conn)
@@ -183,6 +210,14 @@ class Storage(Database):
         received, collected = conn.execute(_BUMP_RECEIVED).one()
         if received - 1 - collected >= max_pending:
             raise StorageFullError("too many envelopes are waiting for export")  # rolls the counter back too
+        if once is not None:
+            if self._tokens_forgotten_on != day:
+                conn.execute(_FORGET_TOKENS, {"day": day})
+            used = pg_insert(used_tokens).values(digest=once.digest, forget_after=once.forget_after)
+            # RETURNING: the driver's rowcount is not reliable here; a row comes back only if it was inserted.
+            if conn.execute(used.on_conflict_do_nothing().returning(used_tokens.c.digest)).first() is None:
+                raise AlreadySentError("this form was already sent")  # rolls everything back
+            self._tokens_forgotten_on = day
         entry_id = secrets.token_bytes(16)
         conn.execute(_INSERT_ENVELOPE, {"id": entry_id, "serial": None, "envelope": envelope, "received_on": day,
                                         "sealed_to": ",".join(fp for fp, _ in found)})  # fmt: skip
@@ -201,7 +236,7 @@ class Storage(Database):
         received, collected = driver.execute(_SQLITE_COUNTERS, (RECEIVED_COUNTER, COLLECTED_COUNTER)).fetchone()
         sealed_to, stored = ",".join(fp for fp, _ in found), 0
         for item in group:
-            seal, known, envelope, lookup, day, max_pending = item.work
+            seal, known, envelope, lookup, day, max_pending, once = item.work
             if found != known or envelope is None:
                 try:  # a key was added or removed since: seal again, under the lock, to the set stored with it
                     envelope = seal([self._public(text) for _, text in found])
@@ -211,6 +246,14 @@ class Storage(Database):
             if received + stored - collected >= max_pending:
                 item.error = StorageFullError("too many envelopes are waiting for export")
                 continue
+            if once is not None:
+                if self._tokens_forgotten_on != day:
+                    driver.execute(_SQLITE_FORGET_TOKENS, (day.isoformat(),))
+                    self._tokens_forgotten_on = day
+                # OR IGNORE: a second post of the token (in this group or stored before) changes nothing.
+                if driver.execute(_SQLITE_USE_ONCE, (once.digest, once.forget_after.isoformat())).rowcount == 0:
+                    item.error = AlreadySentError("this form was already sent")
+                    continue
             item.result = entry_id = secrets.token_bytes(16)
             driver.execute(_SQLITE_ENVELOPE, (entry_id, envelope, day.isoformat(), sealed_to))
             driver.execute(_SQLITE_RECEIPT, (lookup, entry_id, RECEIVED, day.isoformat()))
@@ -229,6 +272,11 @@ class Storage(Database):
         if row is None or not hmac.compare_digest(bytes(row.lookup), lookup):
             return None
         return str(row.status)
+
+    def token_used(self, digest: bytes) -> bool:
+        """Whether a stored submission used this one-time token (a cheap check before sealing)."""
+        with self.reading() as conn:
+            return conn.execute(_TOKEN_USED, {"digest": digest}).first() is not None
 
     def pending_count(self) -> int:
         with self.reading() as conn:

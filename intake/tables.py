@@ -81,6 +81,15 @@ reply_digests = Table(
     sqlite_with_rowid=False,
 )
 
+# One-time submission tokens already used (intake.once): a keyed hash and the day it may be forgotten.
+used_tokens = Table(
+    "used_tokens",
+    metadata,
+    Column("digest", LargeBinary(32), primary_key=True),
+    Column("forget_after", Date, nullable=False),
+    sqlite_with_rowid=False,
+)
+
 SERIAL_COUNTER = "serial"  # the highest serial assigned (at export): the bundle's high-water mark
 RECEIVED_COUNTER = "received"  # envelopes ever stored (requests and follow-ups)
 COLLECTED_COUNTER = "collected"  # envelopes deleted by acknowledgements

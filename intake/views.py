@@ -14,11 +14,11 @@ from werkzeug.routing import BaseConverter
 from werkzeug.wrappers import Response
 
 import crypto
-from intake import fastform
+from intake import csrf, fastform, once
 from intake.forms import RequestForm, to_request
 from intake.pages import cached_page
 from intake.receipts import new_receipt, normalize_receipt, receipt_lookup_key
-from intake.storage import NoRecipientError, StorageFullError, today
+from intake.storage import AlreadySentError, NoRecipientError, OneTime, StorageFullError, today
 
 blueprint = Blueprint("intake", __name__)
 log = logging.getLogger("intake")
@@ -106,10 +106,40 @@ REFUSALS = {
             "here. Please try again in an hour or later today."),
 }  # fmt: skip
 FORMS = {"intake.request_form": "request.html", "intake.urgent_form": "urgent.html"}
+# The POSTs that store an envelope: they spend the submission budget, checked before anything else (app.py).
+SUBMISSIONS = frozenset({*FORMS, "intake.send_message"})
+
+
+def rate_limited() -> Any:
+    """The answer to a submission over the rate limit, given before its CSRF check, parsing and validation.
+
+    The answers come back (the form, filled in, saying it was NOT sent) only to a visitor who has our cookie,
+    as for a CSRF refusal (errors.py): after the quick exit, which drops it, a form the browser resends from
+    its history gets the plain page, with nothing of what was typed.
+    """
+    if request.endpoint in FORMS and csrf.visitor_cookie() is not None:
+        # The answers go on in hidden fields of a short page, in the order they came, with a fresh CSRF token
+        # and the same one-time token: rendering the whole form again cost three acceptances (flood_bench).
+        form = request.form
+        kept = [(name, value) for name in (*fastform.FIELD_NAMES, "once") for value in form.getlist(name)]
+        page = render_template("kept.html", kept=kept, csrf_token=csrf.generate(), banner=REFUSALS[429])
+        response = current_app.make_response((page, 429))
+        response.headers["Retry-After"] = str(RETRY_AFTER[429])
+        return response
+    abort(429)
+
+
+def posted_once() -> str | None:
+    """The one-time submission token this POST carries (intake.once), if it has one of the right shape."""
+    value = request.form.get("once")
+    return value if once.is_token(value) else None
 
 
 def _render_form(form: RequestForm, banner: Any = None) -> str:
-    return render_template(FORMS.get(request.endpoint or "", "request.html"), form=form, banner=banner)
+    # A re-shown form keeps the token it was sent with (nothing was stored with it); an empty one gets its own.
+    token = g.get("once_token") or (posted_once() if request.method == "POST" else None) or once.new_token()
+    return render_template(FORMS.get(request.endpoint or "", "request.html"), form=form, banner=banner,
+                           once_token=token)  # fmt: skip
 
 
 def _form_page(form: RequestForm, status: int = 200, banner: Any = None) -> Any:
@@ -152,10 +182,19 @@ def urgent_form() -> Any:
 def _submit() -> Any:
     if request.method == "GET":
         # The empty form: rendered once per language, this visitor's CSRF token filled in (intake.pages).
-        return cached_page(lambda: _render_form(RequestForm()), with_token=True)
+        return cached_page(lambda: _render_form(RequestForm()), with_token=True, with_once=True)
     if "relang" in request.form:
         # A language button is a submit button of this form: the answers come along into the other language.
         return _form_page(RequestForm())
+    services = _services()
+    day = today()
+    token = posted_once()
+    one_time = None
+    if token is not None:
+        # Checked where it is stored, in the envelope's own transaction (storage.seal_and_store): a read
+        # here first would cost every submission a round trip for the rare repeat.
+        digest = once.token_digest(token, services.once_key)
+        one_time = OneTime(digest, once.forget_after(day, services.config.csrf_hours))
     # The usual case, valid answers, is read without building the form (intake.fastform); the form is built
     # when there is something to show: errors, or a refusal that keeps the answers.
     data = fastform.answers(request.form) if g.get("csrf_valid") and not request.files else None
@@ -164,10 +203,6 @@ def _submit() -> Any:
         if not checked.validate_on_submit():
             return _form_page(checked, banner=_("Please check these answers:"))
         data = checked.data
-    services = _services()
-    if not services.submit_limiter.allow(circuit()):
-        return _form_page(_filled_form(), 429, REFUSALS[429])
-    day = today()
     receipt = new_receipt()
     digits = normalize_receipt(receipt) or ""
     lookup = receipt_lookup_key(digits, services.receipt_secret)
@@ -175,7 +210,7 @@ def _submit() -> Any:
     reply_key = crypto.derive_reply_keypair(digits, services.reply_secret).public.to_b64()
     request_data = {**to_request(data, g.lang, day), "schema": 2, "kind": "request", "reply_key": reply_key}
     try:
-        services.storage.seal_and_store(_seal(request_data), lookup, day, services.config.max_pending)
+        services.storage.seal_and_store(_seal(request_data), lookup, day, services.config.max_pending, one_time)
     except crypto.RequestTooLargeError:
         form = _filled_form()
         form.story.errors = [_("Your text is too long once encoded; please shorten the story.")]
@@ -185,6 +220,8 @@ def _submit() -> Any:
         field = getattr(form, error.field, None) if error.field in form.data else None
         (field or form.story).errors = [_("Please check this answer.")]
         return _form_page(form, banner=_("Please check these answers:"))
+    except AlreadySentError:  # the same form, posted twice at once: the other post stored it
+        return already_sent_page()
     except (StorageFullError, NoRecipientError):
         return _form_page(_filled_form(), 503, REFUSALS[503])
     except (crypto.CryptoError, SealingFailedError) as error:
@@ -194,6 +231,11 @@ def _submit() -> Any:
         return _form_page(_filled_form(), 503, REFUSALS[503])
     # The commit above is durable (synchronous=FULL / PostgreSQL commit) before this page is sent.
     return receipt_page(receipt)
+
+
+def already_sent_page() -> Any:
+    """A form posted again after it was stored (Back and Reload, a double tap): nothing stored, no receipt."""
+    return current_app.make_response((render_template("already_sent.html", hide_languages=True), 409))
 
 
 _MARKER = "RECEIPT-GOES-HERE"

@@ -8,6 +8,7 @@ from typing import Any
 from flask.testing import FlaskClient
 
 TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+ONCE = re.compile(r'name="once" value="([A-Za-z0-9_-]+)"')
 RECEIPT = re.compile(r'id="receipt">([0-9 ]+)<')
 ANSWER = re.compile(r'id="answer">([^<]+)<')
 
@@ -31,9 +32,18 @@ def csrf_token(client: FlaskClient, path: str) -> str:
     return found.group(1)
 
 
+def form_tokens(client: FlaskClient, path: str) -> dict[str, str]:
+    """The CSRF and one-time submission tokens of a fresh form page, as the browser would send them."""
+    page = client.get(path)
+    assert page.status_code == 200, page.status_code
+    text = page.get_data(as_text=True)
+    csrf, once = TOKEN.search(text), ONCE.search(text)
+    assert csrf and once, "no CSRF or one-time token on the page"
+    return {"csrf_token": csrf.group(1), "once": once.group(1)}
+
+
 def submit(client: FlaskClient, lang: str = "en", **changes: Any) -> Any:
-    token = csrf_token(client, f"/{lang}/request")
-    return client.post(f"/{lang}/request", data={"csrf_token": token, **valid_fields(**changes)})
+    return client.post(f"/{lang}/request", data={**form_tokens(client, f"/{lang}/request"), **valid_fields(**changes)})
 
 
 def receipt_of(response: Any) -> str:

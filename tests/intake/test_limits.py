@@ -121,3 +121,17 @@ def test_allow_never_exceeds_either_budget(steps: list[tuple[int, float]]) -> No
     minutes = (clock.now - start) / 60
     assert all(count <= 3 + 3 * minutes + 1e-9 for count in per_key.values())
     assert sum(per_key.values()) <= 10 + 2 + 12 * minutes + 1e-9
+
+
+def test_a_flood_starting_at_once_cannot_empty_the_global_bucket() -> None:
+    # Given the submission limiter as intake builds it (burst 2 a circuit, 60 a minute for everyone, burst 600)
+    clock = Clock()
+    limiter = RateLimiter(6, 60, per_key_burst=2, global_burst=600, clock=clock)
+    # A new worker starts with a minute's worth, and the bucket fills to 600 while nobody submits
+    assert limiter._global.tokens == 60
+    clock.now += 600
+    # When 299 fresh circuits each spend their whole burst at the same instant
+    spent = sum(limiter.allow(f"flood-{n}") for n in range(299) for _ in range(3))
+    # Then each got its burst and the global bucket still holds a token for the next person, without the reserve
+    assert spent == 598
+    assert limiter._global.tokens >= 1 and limiter.allow("a-person")

@@ -46,7 +46,7 @@ def test_upgrade_and_downgrade_carry_data(config: IntakeConfig) -> None:
     # When upgrading to head, the data is still there and the new tables work
     upgrade(url)
     assert tables(url) == {"envelopes", "receipts", "counters", "recipients", "applied_acks", "replies",
-                           "reply_digests"}
+                           "reply_digests", "used_tokens"}  # fmt: skip
     assert run(url, "SELECT serial, envelope FROM envelopes") == [(1, b"sealed")]
     # (1 submission received, 1 envelope stored: none collected yet)
     assert sorted(run(url, "SELECT name, value FROM counters")) == [
@@ -146,3 +146,25 @@ def test_revision_0005_remembers_the_replies_already_stored_and_downgrade_keeps_
     downgrade(url, "0004")
     assert "reply_digests" not in tables(url)
     assert sorted(bytes(r[0]) for r in run(url, "SELECT id FROM replies")) == [b"\x01" * 16, b"\x02" * 16]
+
+
+def test_revision_0006_adds_used_tokens_and_downgrade_keeps_everything_else(config: IntakeConfig) -> None:
+    config.instance_dir.mkdir(parents=True, exist_ok=True)
+    url = config.database_url
+    # Given revision 0004 with an envelope and its receipt
+    upgrade(url, "0004")
+    run(url, "INSERT INTO envelopes (id, serial, envelope, received_on) VALUES (:i, NULL, :e, :d)",
+        i=b"\x01" * 16, e=b"sealed", d=DAY)  # fmt: skip
+    run(url, "INSERT INTO receipts (lookup, envelope_id, status, status_on) VALUES (:l, :i, 'received', :d)",
+        l=b"\x02" * 32, i=b"\x01" * 16, d=DAY)  # fmt: skip
+    # When upgrading to 0006, a used token can be remembered, once
+    upgrade(url, "0006")
+    run(url, "INSERT INTO used_tokens (digest, forget_after) VALUES (:g, :d)", g=b"\x03" * 32, d=DAY)
+    with pytest.raises(sa.exc.IntegrityError):
+        run(url, "INSERT INTO used_tokens (digest, forget_after) VALUES (:g, :d)", g=b"\x03" * 32, d=DAY)
+    assert run(url, "SELECT digest FROM used_tokens") == [(b"\x03" * 32,)]
+    # When downgrading to 0004, the table is gone and the envelope and receipt are still there
+    downgrade(url, "0004")
+    assert "used_tokens" not in tables(url)
+    assert run(url, "SELECT envelope FROM envelopes") == [(b"sealed",)]
+    assert run(url, "SELECT status FROM receipts") == [("received",)]

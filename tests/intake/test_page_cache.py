@@ -21,8 +21,11 @@ TOKEN_TEXT = st.text(alphabet=string.ascii_letters + string.digits + "-_.", min_
 def _fresh(page: str) -> Callable[[], str]:
     """The page as intake rendered it before the cache: the template, an empty form, nothing else."""
     return {
-        "request": lambda: render_template("request.html", form=RequestForm(formdata=None), banner=None),
-        "urgent": lambda: render_template("urgent.html", form=RequestForm(formdata=None), banner=None),
+        # A form page also carries the one-time submission token the view drew for it (intake.once).
+        "request": lambda: render_template("request.html", form=RequestForm(formdata=None), banner=None,
+                                           once_token=g.once_token),
+        "urgent": lambda: render_template("urgent.html", form=RequestForm(formdata=None), banner=None,
+                                          once_token=g.once_token),
         "status": lambda: render_template("status.html", form=StatusForm(formdata=None), answer=None),
         "": lambda: render_template("landing.html"),
     }[page]

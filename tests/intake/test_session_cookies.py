@@ -1,42 +1,21 @@
-"""intake.app.SessionCookies signs and reads session cookies exactly as Flask's own interface does."""
+"""intake keeps no Flask session: its only cookie is the random CSRF cookie (intake.csrf, issue 21 item 2)."""
 
 from __future__ import annotations
 
-import pytest
-from flask import Flask
-from flask.sessions import SecureCookieSessionInterface
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from itsdangerous import BadSignature
+from flask import Flask, session
 
-from intake.app import SessionCookies
+from intake.app import NoSessions
+from tests.intake.helpers import form_tokens, receipt_of, valid_fields
 
 
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=30)
-@given(token=st.text(max_size=60))
-def test_cookies_are_flasks_own_both_ways(sqlite_app: Flask, token: str) -> None:
-    ours, flasks = SessionCookies(), SecureCookieSessionInterface()
-    assert isinstance(sqlite_app.session_interface, SessionCookies)
-    for writer, reader in ((ours, flasks), (flasks, ours)):
-        serializer = writer.get_signing_serializer(sqlite_app)
-        assert serializer is not None
-        cookie = serializer.dumps({"csrf_token": token})
-        read = reader.get_signing_serializer(sqlite_app)
-        assert read is not None and read.loads(cookie) == {"csrf_token": token}
-
-
-def test_a_new_key_builds_a_new_serializer(sqlite_app: Flask) -> None:
-    ours = SessionCookies()
-    first = ours.get_signing_serializer(sqlite_app)
-    assert ours.get_signing_serializer(sqlite_app) is first  # built once
-    cookie = first.dumps({"a": 1}) if first else ""
-    old_key = sqlite_app.secret_key
-    sqlite_app.secret_key = b"another key entirely, 32 bytes!!"
-    try:
-        second = ours.get_signing_serializer(sqlite_app)
-        assert second is not first and second is not None
-        assert second.loads(second.dumps({"a": 1})) == {"a": 1}
-        with pytest.raises(BadSignature):  # signed under the old key: refused
-            second.loads(cookie)
-    finally:
-        sqlite_app.secret_key = old_key
+def test_no_session_is_read_or_written(sqlite_app: Flask) -> None:
+    assert isinstance(sqlite_app.session_interface, NoSessions)
+    # A cookie that looks like one of Flask's signed sessions is neither verified nor replaced
+    with sqlite_app.test_request_context("/en/", headers={"Cookie": "intake_session=eyJ4IjoxfQ.abc.def"}):
+        sqlite_app.preprocess_request()
+        assert session.get("x") is None and not session
+    client = sqlite_app.test_client()
+    tokens = form_tokens(client, "/en/request")
+    answer = client.post("/en/request", data={**tokens, **valid_fields()})
+    receipt_of(answer)
+    assert "Set-Cookie" not in answer.headers  # the POST sets nothing: the visitor's cookie stays as it was
