@@ -144,4 +144,3 @@ def test_a_changed_recipient_set_stops_the_import_until_accepted(
     accepted = client.post("/usb/import", data={**form, "accept_recipients": "yes"})
     assert accepted.status_code == 200 and "You accepted a change" in accepted.get_data(as_text=True)
     assert len(json.loads(triage.ok("list", "--json").stdout)) == 2
-
