@@ -23,7 +23,7 @@ PACKAGES = ("crypto", "intake", "triage")
 # as == is caught too (the second test below).
 SECRET = re.compile(
     r"digest|token|lookup|key|mac\b|_mac|tag|secret|receipt|signature|sig\b|hash|csrf|code|nonce|passphrase|"
-    r"password|commitment|manifest|raw|cookie|session|fingerprint|public|given|expected|again",
+    r"password|commitment|manifest|(?:^|_)raw(?:$|_)|cookie|session|fingerprint|public|given|expected|again",
     re.IGNORECASE,
 )
 # Calls that hand back their receiver in another shape: the receiver's name is what counts.
@@ -42,6 +42,8 @@ NOT_SECRETS: dict[tuple[str, str], str] = {
     ("crypto/reply_keys.py", "base64.b64encode(raw).decode('ascii') != text"): "a public reply key's canonical "
     "spelling",
     ("crypto/bundle.py", "server != expected_server"): "the bundle's public server key against the pinned one",
+    ("crypto/filestream.py", "tag == _FINAL"): "secretstream's message tag (which chunk is last), not a MAC",
+    ("crypto/questionnaire.py", "raw['format'] != FORMAT"): "a questionnaire file's format number",
     ("intake/app.py", "built_for != keys"): "the set of public keys a cached page was built for",
     ("intake/errors.py", "error.code == NotFound.code"): "an HTTP status code",
     ("triage/home.py", "p.suffix == KEY_SUFFIX"): "a file name's suffix",
@@ -105,8 +107,10 @@ def test_every_comparison_of_a_secret_is_constant_time() -> None:
     flagged = [(path, ast.unparse(node), node.lineno) for path, tree in _sources() for node in suspicious(tree)]
     unexplained = [f"{path}:{line}: {text}" for path, text, line in flagged if (path, text) not in NOT_SECRETS]
     assert not unexplained, "compare these with hmac.compare_digest, or say in NOT_SECRETS why they are public"
-    # And the list holds no stale entry (each still names a comparison in the code)
-    assert set(NOT_SECRETS) <= {(path, text) for path, text, _ in flagged}
+    # And the list holds no stale entry (each still names a comparison in the code, where its file exists:
+    # entries may name a module another branch adds)
+    present = {(path, text) for path, text in NOT_SECRETS if (ROOT / path).exists()}
+    assert present <= {(path, text) for path, text, _ in flagged}
 
 
 class _Leak(ast.NodeTransformer):

@@ -6,6 +6,7 @@ Replies are put on the server the only way they ever are: inside a signed return
 from __future__ import annotations
 
 import datetime
+import inspect
 import re
 from pathlib import Path
 
@@ -127,8 +128,36 @@ def test_an_empty_or_oversized_follow_up_is_refused_with_the_conversation_kept(
     assert app.extensions["intake"].storage.pending_count() == 1
 
 
-def test_unread_replies_are_deleted_after_their_lifetime(app: Flask, client: FlaskClient, identity: crypto.Identity,
-                                                         tmp_path: Path) -> None:  # fmt: skip
+def test_unread_replies_are_deleted_after_their_lifetime(app: Flask, client: FlaskClient,
+                                                         identity: crypto.Identity) -> None:  # fmt: skip
+    receipt = receipt_of(submit(client))
+    request = the_request(app, identity)
+    public = crypto.ReplyPublicKey.from_b64(str(request["reply_key"]))
+    storage = app.extensions["intake"].storage
+    old_day = DAY - datetime.timedelta(days=61)
+    reply = crypto.AckReply(crypto.mailbox_id(public), crypto.seal_reply("old", written_on=old_day, to=public))
+    server_key = Instance(app.extensions["intake"].config).server_key()
+    data = crypto.make_ack([], identity=identity, server=server_key.public, bundle_sequence=1, created_on=old_day,
+                           replies=[reply])  # fmt: skip
+    storage.apply_ack(data, server_key, old_day)
+    send_reply(app, identity, str(request["reply_key"]), "new")
+    assert app.extensions["intake"].config.reply_days == 60
+    assert storage.expire_replies(DAY - datetime.timedelta(days=60)) == 1
+    page = open_conversation(client, receipt)
+    assert "new" in page and ">old<" not in page
+    assert len(storage.replies_for(crypto.mailbox_id(public))) == 1
+
+
+def _seal_reply(text: str, day: datetime.date, public: crypto.ReplyPublicKey, seq: int) -> bytes:
+    """seal_reply with the reply's sequence number where the format has one (FORMAT.md §11)."""
+    if "seq" in inspect.signature(crypto.seal_reply).parameters:
+        return crypto.seal_reply(text, written_on=day, seq=seq, to=public)  # type: ignore[call-arg,unused-ignore]
+    return crypto.seal_reply(text, written_on=day, to=public)
+
+
+def test_intake_export_deletes_the_replies_past_their_lifetime(
+    app: Flask, client: FlaskClient, identity: crypto.Identity, tmp_path: Path
+) -> None:
     # Given a store with a reply stored 61 days ago, one stored 59 days ago, and one of today
     receipt = receipt_of(submit(client))
     request = the_request(app, identity)
@@ -139,7 +168,7 @@ def test_unread_replies_are_deleted_after_their_lifetime(app: Flask, client: Fla
     today = database.today()
     for sequence, (age, text) in enumerate([(61, "old"), (59, "recent")], start=1):
         day = today - datetime.timedelta(days=age)
-        reply = crypto.AckReply(crypto.mailbox_id(public), crypto.seal_reply(text, written_on=day, seq=1, to=public))
+        reply = crypto.AckReply(crypto.mailbox_id(public), _seal_reply(text, day, public, sequence))
         data = crypto.make_ack([], identity=identity, server=server_key.public, bundle_sequence=sequence,
                                created_on=day, replies=[reply])  # fmt: skip
         storage.apply_ack(data, server_key, day)

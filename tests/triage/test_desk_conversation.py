@@ -193,3 +193,29 @@ def test_a_recipient_removed_with_none_added_stops_the_desk_import(
     accepted = client.post("/usb/import", data={**form, "accept_recipients": "yes"})
     assert accepted.status_code == 200 and "You accepted a change" in accepted.get_data(as_text=True)
     assert len(json.loads(triage.ok("list", "--json").stdout)) == 2
+
+
+def test_a_changed_recipient_set_stops_the_import_until_accepted(
+    triage: Triage, server: Server, tmp_path: Path
+) -> None:
+    from triage.desk import create_app
+
+    alice = triage.keygen("Alice")
+    mallory = crypto.Identity.generate("Mallory").public
+    triage.ok("import", server.bundle(tmp_path / "1", [server.entry(v2_request(RECEIPT, story="a"), [alice])],
+                                      recipients=[alice]))  # fmt: skip
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    entry = server.entry(v2_request("9" * 30, story="b"), [alice, mallory])
+    server.bundle(usb / "2.evb", [entry], recipients=[alice, mallory])
+    state = desk_state(Home(triage.home))
+    client = desk_client(create_app(state))
+    client.get(f"/open?key={state.secret}")
+    form = {"csrf": state.csrf, "folder": str(usb), "file": "2.evb"}
+    stopped = client.post("/usb/import", data=form)
+    page = stopped.get_data(as_text=True)
+    assert stopped.status_code == 409 and "STOP" in page and "Mallory" in page
+    assert len(json.loads(triage.ok("list", "--json").stdout)) == 1
+    accepted = client.post("/usb/import", data={**form, "accept_recipients": "yes"})
+    assert accepted.status_code == 200 and "You accepted a change" in accepted.get_data(as_text=True)
+    assert len(json.loads(triage.ok("list", "--json").stdout)) == 2

@@ -843,11 +843,11 @@ def main() -> None:
     spec.private_keys(write, b2, alice)
     spec.public_keys(write, b2, alice)
     spec.server_keys(write, b2)
+    settled.settled(write, b2, b64, alice, raw_envelope, request())
     spec.containers(write, signed, alice, crypto.encode_request(request()))
     conversation.reply_keys(write, b2, b64)
     conversation.replies(write, b2, b64)
     make_file_vectors.files(write, b2)
-    settled.settled(write, b2, b64, alice, raw_envelope, request())
     print(f"wrote {len(list(HERE.glob('*.vec')))} vectors to {HERE}")
 
 
