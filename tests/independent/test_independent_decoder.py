@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.independent import decoder as d
+from tests.independent.file_decoder import open_sealed_file
 from tests.vectors.vectorfile import Vector, all_vectors
 
 VECTORS = all_vectors()
@@ -57,10 +58,14 @@ def decode(vector: Vector, body: bytes) -> bytes:
     if kind == "public-key":
         key = d.read_public_key(body)
         return key.box_pk + key.sign_pk
+    if kind == "file":
+        return open_sealed_file(body, base64.b64decode(header["key"]), int(header["size"]), header["sha256"],
+                                header["blob-sha256"])  # fmt: skip
     server = base64.b64decode(header["server"])
     if kind == "bundle":
         bundle = d.read_bundle(body, server)
         people = b"".join(box + sign + name.encode() for box, sign, name in bundle.recipients) + bundle.delivered
+        people += b"".join(box + sign + name.encode() for box, sign, name in bundle.former)
         return people + b"".join(entry.sealed_to + entry.envelope for entry in bundle.entries)
     if kind == "ack":
         caseworkers = [base64.b64decode(k) for k in header["caseworkers"].split(",")]
@@ -84,6 +89,7 @@ def test_every_vector_file_is_covered() -> None:
     assert len(VECTORS) >= 50
     assert {v.kind for v in VECTORS} == {
         *("request", "envelope", "private-key", "public-key", "server-key", "bundle", "ack", "reply-key", "reply"),
+        "file",
     }
 
 
