@@ -84,6 +84,8 @@ def test_doctor_passes_a_sound_instance(ready: IntakeConfig, tmp_path: Path) -> 
     code, output = doctor(ready, tmp_path)
     assert code == 0, output
     assert "No problems found." in output and "PROBLEM" not in output
+    secret, key = Instance(ready).secret(), (ready.instance_dir / "server.key").read_bytes()
+    assert secret.hex()[:8] not in output and key.hex()[:8] not in output
 
 
 def test_doctor_names_each_seeded_problem_and_its_fix(ready: IntakeConfig, tmp_path: Path) -> None:
