@@ -14,6 +14,11 @@ in the signed set for every laptop to see, and each laptop can say who could rea
 Version 3 (written when the server also passes ``delivered``) adds, after the recipient set, the digests
 (``crypto.reply_digest``) of the replies the server has stored: the server's signed word that a reply
 reached it, so a laptop keeps every other reply queued and carries it again (invariant 18).
+
+Version 4 (written only when needed) adds, after that, the keys the server no longer seals to but that
+some exported envelope was sealed to (a caseworker key rotated out while requests sealed to it were
+waiting): the signed set stays "who new requests are sealed to", so a laptop still stops on every change
+of it, and every entry can still name all of its readers (issue 20, invariant 19).
 """
 
 from __future__ import annotations
@@ -36,7 +41,8 @@ from crypto.signed import SIGNATURE_SIZE, body_hasher, signed_message
 
 MAGIC = b"ITKB"
 VERSION = 3
-READABLE_VERSIONS = (1, 2, 3)
+FORMER_VERSION = 4  # version 3 plus the block of former recipients; written only when an entry needs it
+READABLE_VERSIONS = (1, 2, 3, 4)
 HEADER_SIZE = 4 + 1 + 32 + 8 + 8 + 4 + 4
 ENTRY_HEAD_SIZE = 16 + 8 + 4
 MAX_ENTRIES = 1_000_000
@@ -66,6 +72,8 @@ class BundleHeader:
     version: int = 1
     # Version 3: BLAKE2b-32 of every reply container the server has stored (crypto.reply_digest), sorted.
     delivered: tuple[bytes, ...] = ()
+    # Version 4: keys removed from the set that some entry's envelope was sealed to (they can still read it).
+    former: tuple[PublicIdentity, ...] = ()
 
 
 def _fingerprint_bytes(fingerprint: str) -> bytes:
@@ -97,6 +105,20 @@ def _check_sealed_to(sealed_to: Sequence[bytes], known: dict[bytes, PublicIdenti
         raise MalformedError("a bundle entry names another number of recipients than its envelope holds")
 
 
+def _check_former(
+    former: Sequence[PublicIdentity], current: dict[bytes, PublicIdentity]
+) -> dict[bytes, PublicIdentity]:
+    """Version 4: 1 to 64 former recipients, no key or name twice among them, none in the current set."""
+    if not 1 <= len(former) <= MAX_BUNDLE_RECIPIENTS:
+        raise MalformedError(f"a version 4 bundle names 1 to {MAX_BUNDLE_RECIPIENTS} former recipients")
+    by_fingerprint = {_fingerprint_bytes(r.fingerprint): r for r in former}
+    if len(by_fingerprint) != len(former) or len({r.name for r in former}) != len(former):
+        raise MalformedError("a bundle's former recipients name the same key or the same name twice")
+    if any(fingerprint in current for fingerprint in by_fingerprint):
+        raise MalformedError("a bundle names a key both as a recipient and as a former recipient")
+    return by_fingerprint
+
+
 def _recipients_block(recipients: Sequence[PublicIdentity]) -> bytes:
     parts = [u8(len(recipients))]
     for r in recipients:
@@ -123,19 +145,24 @@ def write_bundle(
     created_on: datetime.date,
     recipients: Sequence[PublicIdentity] = (),
     delivered: Iterable[bytes] | None = None,
+    former: Sequence[PublicIdentity] = (),
 ) -> None:
     """Stream a signed bundle of exactly ``count`` entries, given in strictly increasing serial order.
 
     With ``recipients`` (the server's current recipient set) it is version 2 and every entry must say
     in ``sealed_to`` which of them its envelope was sealed to; without, version 1 and no ``sealed_to``.
     With ``delivered`` too (the digests of the replies the server stored, in any order) it is version 3.
+    With ``former`` (removed keys an entry was sealed to), version 4: ``sealed_to`` may name those too.
     """
-    recipients = tuple(recipients)
+    recipients, former = tuple(recipients), tuple(former)
     known = _check_recipient_set(recipients) if recipients else {}
-    if delivered is not None and not recipients:
-        raise MalformedError("a bundle confirms replies only together with its recipient set (version 3)")
+    if (delivered is not None or former) and not recipients:
+        raise MalformedError("a bundle confirms replies or names former recipients only with its recipient set")
+    if former:
+        known = {**known, **_check_former(former, known)}
+        delivered = () if delivered is None else delivered
     confirmed = _delivered_block(delivered) if delivered is not None else b""
-    version = (3 if delivered is not None else 2) if recipients else 1
+    version = (FORMER_VERSION if former else 3 if delivered is not None else 2) if recipients else 1
     if not 0 <= count <= MAX_ENTRIES:
         raise MalformedError(f"a bundle holds at most {MAX_ENTRIES} entries")
     if not 1 <= sequence <= U64_MAX or not 0 <= high_water <= U64_MAX:
@@ -149,6 +176,7 @@ def write_bundle(
     emit(
         MAGIC + u8(version) + server_key.public.raw + u64(sequence) + u64(high_water)
         + encode_day(created_on) + u32(count) + (_recipients_block(recipients) if recipients else b"") + confirmed
+        + (_recipients_block(former) if former else b"")
     )  # fmt: skip
     written, last_serial = 0, 0
     seen: set[bytes] = set()
@@ -217,9 +245,11 @@ class _Scan:
                 raise MalformedError("the bundle header is out of range")
             recipients = self.recipients() if version >= 2 else ()
             delivered = self.delivered() if version >= 3 else ()
+            former = self.former(recipients) if version >= 4 else ()
         except MalformedError as fault:
             return server, fault
-        return server, BundleHeader(server, sequence, high_water, created_on, count, recipients, version, delivered)
+        return server, BundleHeader(server, sequence, high_water, created_on, count, recipients, version, delivered,
+                                    former)  # fmt: skip
 
     def take(self, n: int) -> bytes:
         """Read ``n`` bytes of the body, or MalformedError if that would run into the signature."""
@@ -229,6 +259,17 @@ class _Scan:
 
     def recipients(self) -> tuple[PublicIdentity, ...]:
         """Version 2: the signed recipient set, each name already in its normalised form (§5)."""
+        recipients = self.identities()
+        _check_recipient_set(recipients)
+        return recipients
+
+    def former(self, recipients: tuple[PublicIdentity, ...]) -> tuple[PublicIdentity, ...]:
+        """Version 4: the former recipients, in the same layout, none of them in the current set."""
+        former = self.identities()
+        _check_former(former, {_fingerprint_bytes(r.fingerprint): r for r in recipients})
+        return former
+
+    def identities(self) -> tuple[PublicIdentity, ...]:
         found = []
         for _ in range(self.take(1)[0]):
             keys = Reader(self.take(65), "a bundle recipient")
@@ -237,9 +278,7 @@ class _Scan:
             if check_name(name) != name:
                 raise MalformedError("a bundle recipient's name is not in its normalised form")
             found.append(PublicIdentity(name, box_public, sign_public))
-        recipients = tuple(found)
-        _check_recipient_set(recipients)
-        return recipients
+        return tuple(found)
 
     def delivered(self) -> tuple[bytes, ...]:
         """Version 3: the digests of the replies the server stored, strictly increasing."""
@@ -256,7 +295,7 @@ class _Scan:
         body_end = self.size - SIGNATURE_SIZE
         last_serial = 0
         seen: set[bytes] = set()
-        known = {_fingerprint_bytes(r.fingerprint): r for r in header.recipients}
+        known = {_fingerprint_bytes(r.fingerprint): r for r in header.recipients + header.former}
         for _ in range(header.count):
             if self.stream.tell() + ENTRY_HEAD_SIZE > body_end:
                 raise MalformedError("the bundle holds fewer entries than its header says")

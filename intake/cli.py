@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import functools
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,7 +18,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import crypto
 from crypto.keyfile import MAGIC as PRIVATE_KEY_MAGIC
+from intake import backup, doctor, files, rotation_text, status
 from intake.config import ConfigError, IntakeConfig
+from intake.exchange import ExportResult
 from intake.instance import Instance, InstanceError
 from intake.questionnaire_command import questionnaire_group
 from intake.storage import AckReplayedError, DuplicateRecipientError, Storage, StorageError, today
@@ -56,7 +59,7 @@ def friendly(command: F) -> F:
             return command(*args, **kwargs)
         except click.ClickException:
             raise
-        except (ConfigError, InstanceError) as error:
+        except (ConfigError, InstanceError, files.FileRefused, backup.BackupError) as error:
             raise click.ClickException(str(error)) from None
         except SQLAlchemyError as error:
             raise click.ClickException(
@@ -79,7 +82,10 @@ class Context:
 
     def storage(self) -> Storage:
         Instance(self.config).secret()  # a clear "run intake init" before any database error
-        return Storage(self.config.database_url)
+        storage = Storage(self.config.database_url)
+        # No connection outlives the command (a restore checks that nobody else is connected).
+        click.get_current_context().call_on_close(storage.dispose)
+        return storage
 
 
 pass_context = click.make_pass_decorator(Context)
@@ -98,6 +104,7 @@ class WholeSummaries(click.Group):
 
 
 @click.group(cls=WholeSummaries, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="evac-intake", prog_name="intake")
 @click.option("--instance", "instance_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Folder holding all server state (default: $INTAKE_INSTANCE_DIR).")  # fmt: skip
 @click.pass_context
@@ -130,18 +137,27 @@ def recipients() -> None:
 
 
 @recipients.command("add")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path, allow_dash=True))
+@click.option("--former", is_flag=True, help="Only name it in exports as a removed key waiting envelopes were "
+              "sealed to; new requests are not sealed to it.")  # fmt: skip
 @pass_context
 @friendly
-def recipients_add(ctx: Context, file: Path) -> None:
-    """Register the caseworker public key in FILE (NAME.pub, made by `triage keygen`)."""
-    data = file.read_bytes()
+def recipients_add(ctx: Context, file: Path, former: bool) -> None:
+    """Register the caseworker public key in FILE (NAME.pub, made by `triage keygen`; `-`: standard input)."""
+    data = files.read_bounded(file, files.MAX_PUBLIC_KEY_BYTES, "a caseworker public key file")
     if data.startswith(PRIVATE_KEY_MAGIC):
         raise click.ClickException(PRIVATE_KEY.format(file=file))
     try:
         public = crypto.PublicIdentity.from_text(data)
     except crypto.CryptoError:
         raise click.ClickException(f"{file} is not a valid caseworker public key file.") from None
+    if former:
+        named = ctx.storage().remember_former(public, today())
+        if not named:
+            raise click.ClickException("No waiting envelope names this key (or it is registered); nothing changed.")
+        click.echo(f"Kept {public.name} ({public.fingerprint}) as a former recipient: {named} waiting envelope(s) "
+                   "that name it can be exported again. New requests are not sealed to it.")  # fmt: skip
+        return
     try:
         added = ctx.storage().add_recipient(public, today())
     except DuplicateRecipientError as error:
@@ -170,17 +186,39 @@ def recipients_list(ctx: Context) -> None:
 
 @recipients.command("remove")
 @click.argument("fingerprint")
+@click.option("--force", is_flag=True, help="Remove it even if some waiting envelopes only this key can read.")
 @pass_context
 @friendly
-def recipients_remove(ctx: Context, fingerprint: str) -> None:
-    """Stop sealing new requests to the key with FINGERPRINT."""
+def recipients_remove(ctx: Context, fingerprint: str, force: bool) -> None:
+    """Stop sealing new requests to the key with FINGERPRINT (exports go on; see docs/OPERATIONS.md)."""
     try:
         normal = crypto.normalize_fingerprint(fingerprint)
     except crypto.MalformedError:
         raise click.ClickException("That is not a fingerprint (32 hexadecimal digits).") from None
-    if not ctx.storage().remove_recipient(normal):
+    storage = ctx.storage()
+    if normal not in {r.fingerprint for r in storage.recipients()}:
         raise click.ClickException(f"No registered key has the fingerprint {normal}.")
-    click.echo(f"Removed {normal}. Requests already stored stay sealed to it.")
+    alone = storage.only_readable_by(normal)
+    if alone and not force:
+        raise click.ClickException(rotation_text.ONLY_THIS_KEY.format(count=alone, fingerprint=normal))
+    storage.remove_recipient(normal, today())
+    click.echo(f"Removed {normal}. New requests are no longer sealed to it; those already stored stay sealed to it.")
+    if alone:
+        click.echo(rotation_text.KEPT_AFTER_REMOVE.format(count=alone))
+
+
+@recipients.command("drop-unreadable")
+@click.option("--force", is_flag=True, help="Delete them; without it, only say how many there are.")
+@pass_context
+@friendly
+def recipients_drop_unreadable(ctx: Context, force: bool) -> None:
+    """Delete the waiting envelopes that no registered key can read (their keys were removed)."""
+    storage = ctx.storage()
+    if not force:
+        click.echo(rotation_text.DROP_PREVIEW.format(count=storage.unreadable_count()))
+        return
+    gone = storage.drop_unreadable()
+    click.echo(f"Deleted {gone} envelope(s) that no registered key could read.")
 
 
 @main.command()
@@ -213,9 +251,29 @@ def serve(ctx: Context, host: str, port: int) -> None:
 @pass_context
 @friendly
 def export(ctx: Context, out: Path, overwrite: bool) -> None:
-    """Write a signed bundle of every envelope not yet acknowledged."""
+    """Write a signed bundle of every envelope not yet acknowledged (FILE `-`: standard output)."""
     storage = ctx.storage()
     server_key = Instance(ctx.config).server_key()
+    if not storage.recipients():  # a bundle nobody registered could read; refused before a number is spent
+        raise click.ClickException(NO_RECIPIENT)
+    to_stdout = str(out) == files.STDIN
+    if to_stdout:
+        result = _export_to_stdout(storage, server_key)
+    else:
+        result = _export_to_file(storage, server_key, out, overwrite)
+    status.record_day(storage, status.EXPORTED_ON, today())
+    expired = storage.expire_replies(today() - datetime.timedelta(days=ctx.config.reply_days))
+    say = functools.partial(click.echo, err=to_stdout)  # the bundle owns standard output
+    say(f"Exported {result.count} envelope(s) as bundle {result.sequence} to {'standard output' if to_stdout else out}")
+    for line in rotation_text.kept_lines(result.unreadable, result.unknown_key):
+        say(line)
+    if expired:
+        say(f"Deleted {expired} repl{'y' if expired == 1 else 'ies'} older than {ctx.config.reply_days} days.")
+    say(f"Server key fingerprint: {server_key.public.fingerprint}")
+    say("Next: carry it to the offline laptop and run `triage import` there.")
+
+
+def _export_to_file(storage: Storage, server_key: crypto.ServerKey, out: Path, overwrite: bool) -> ExportResult:
     partial = out.with_name(out.name + ".partial")
     # Every refusal comes before storage.export: an export that is refused must not use up a bundle number.
     if out.exists() and not overwrite:
@@ -223,20 +281,35 @@ def export(ctx: Context, out: Path, overwrite: bool) -> None:
     if partial.exists():
         raise click.ClickException(f"{partial} is left over from an export that did not finish; delete it and "
                                    "export again.")  # fmt: skip
+    result = None
     try:
         with open(partial, "xb") as stream:
             result = storage.export(stream, server_key, today())
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(partial, out)
+    except BaseException:
+        if result is not None:  # the bundle never reached FILE: its number is not spent
+            storage.give_back(result.sequence)
+        raise
     finally:
         partial.unlink(missing_ok=True)
-    expired = storage.expire_replies(today() - datetime.timedelta(days=ctx.config.reply_days))
-    click.echo(f"Exported {result.count} envelope(s) as bundle {result.sequence} to {out}")
-    if expired:
-        click.echo(f"Deleted {expired} repl{'y' if expired == 1 else 'ies'} older than {ctx.config.reply_days} days.")
-    click.echo(f"Server key fingerprint: {server_key.public.fingerprint}")
-    click.echo("Next: carry it to the offline laptop and run `triage import` there.")
+    return result
+
+
+def _export_to_stdout(storage: Storage, server_key: crypto.ServerKey) -> ExportResult:
+    """Root writes the stick (`intake-admin export --out - > /media/usb/FILE`); a cut-off bundle never verifies."""
+    if sys.stdout.isatty():  # before storage.export: a refusal spends no bundle number
+        raise click.ClickException("Standard output is a terminal; send the bundle to a file: "
+                                   "`intake export --out - > /media/usb/bundle.evb`.")  # fmt: skip
+    stream = sys.stdout.buffer
+    result = storage.export(stream, server_key, today())
+    try:
+        stream.flush()
+    except BaseException:
+        storage.give_back(result.sequence)
+        raise
+    return result
 
 
 @main.command()
@@ -251,22 +324,84 @@ def compact(ctx: Context) -> None:
     """
     storage = ctx.storage()
     storage.compact()
+    status.record_day(storage, status.COMPACTED_ON, today())
     click.echo("Compacted: the database file now holds its rows in random order.")
 
 
+@main.command("status")
+@pass_context
+@friendly
+def status_command(ctx: Context) -> None:
+    """Show what waits, who can read it, the last export, acknowledgement and compaction, and free disk."""
+    for line in status.render(status.read_status(ctx.config, ctx.storage()), today()):
+        click.echo(line)
+
+
+@main.command("doctor")
+@click.option("--service-user", default=doctor.Places.service_user, show_default=True,
+              help="The user the server runs as.")  # fmt: skip
+@click.option("--torrc", type=click.Path(path_type=Path), default=doctor.Places.torrc, show_default=True,
+              help="tor's configuration (checked where present).")  # fmt: skip
+@click.option("--socket", "socket_path", type=click.Path(path_type=Path), default=doctor.Places.socket,
+              show_default=True, help="The socket tor connects to (checked where present).")  # fmt: skip
+@pass_context
+@friendly
+def doctor_command(ctx: Context, service_user: str, torrc: Path, socket_path: Path) -> None:
+    """Check modes and owners, keys, the database, tor's settings, the timer and the clock; say how to fix each.
+
+    Exits with status 1 if any problem is found.
+    """
+    places = doctor.Places(service_user=service_user, torrc=torrc, socket=socket_path)
+    findings = doctor.examine(ctx.config, places, today())
+    for line in doctor.render(findings):
+        click.echo(line)
+    if not all(f.ok for f in findings):
+        ctx_exit = click.get_current_context()
+        ctx_exit.exit(1)
+
+
+@main.command("backup")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Backup file to write, mode 0600 (refused if it exists, unless --overwrite).")  # fmt: skip
+@click.option("--overwrite", is_flag=True, help="Replace FILE if it exists already.")
+@pass_context
+@friendly
+def backup_command(ctx: Context, out: Path, overwrite: bool) -> None:
+    """Write one file with the database and the instance's keys, while the server keeps serving.
+
+    It holds ciphertext and the instance secrets: keep it encrypted and offline (docs/OPERATIONS.md §6).
+    """
+    result = backup.backup(ctx.config, out, overwrite)
+    click.echo(f"Backed up the {result.database} database and the instance keys to {out} ({result.size:,} bytes).")
+    click.echo("It holds the server key and the receipt secret: encrypt it and keep it offline.")
+
+
+@main.command("restore")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--overwrite", is_flag=True, help="Replace this instance's database and keys with the backup's.")
+@pass_context
+@friendly
+def restore_command(ctx: Context, file: Path, overwrite: bool) -> None:
+    """Put a backup made by `intake backup` back onto this instance; stop the server first."""
+    kind = backup.restore(ctx.config, file, overwrite)
+    click.echo(f"Restored the {kind} database and the instance keys from {file}. Start the server again.")
+
+
 @main.command("apply-ack")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path, allow_dash=True))
 @pass_context
 @friendly
 def apply_ack(ctx: Context, file: Path) -> None:
     """Verify a caseworker's acknowledgement in FILE and securely delete the envelopes it names.
 
     An envelope is deleted only if the acknowledgement names its id and the digest of its exact bytes.
+    FILE `-` reads standard input (root can pass a file on a stick it mounted).
     """
+    data = files.read_bounded(file, files.MAX_ACK_BYTES, "a return file")
     storage = ctx.storage()
     server_key = Instance(ctx.config).server_key()
     try:
-        result = storage.apply_ack(file.read_bytes(), server_key, today())
+        result = storage.apply_ack(data, server_key, today())
     except (StorageError, crypto.CryptoError) as error:
         for kind, sentence in ACK_ERRORS.items():
             if isinstance(error, kind):

@@ -10,9 +10,27 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 LANGUAGES = ("en", "ru")
 RTL_LANGUAGES: frozenset[str] = frozenset()  # e.g. "ar", "fa" once translated; <html dir> follows
+
+
+# Every INTAKE_* variable and the field it sets: docs/OPERATIONS.md's settings table is checked against these
+# (tests/intake/test_config.py). INTAKE_INSTANCE_DIR sets ``instance_dir``.
+TEXT_SETTINGS = MappingProxyType({"INTAKE_DATABASE_URL": "database_url", "INTAKE_DEFAULT_LOCALE": "default_locale",
+                                  "INTAKE_EXIT_URL": "exit_url"})  # fmt: skip
+NUMBER_SETTINGS = MappingProxyType({
+    "INTAKE_MAX_PENDING": "max_pending", "INTAKE_MAX_BODY_BYTES": "max_body_bytes", "INTAKE_CSRF_HOURS": "csrf_hours",
+    "INTAKE_CIRCUIT_PER_MINUTE": "circuit_per_minute", "INTAKE_GLOBAL_PER_MINUTE": "global_per_minute",
+    "INTAKE_REPLY_DAYS": "reply_days", "INTAKE_FOLLOWUPS_PER_DAY": "followups_per_day",
+})  # fmt: skip
+FLAG_SETTINGS = MappingProxyType({"INTAKE_SECURE_COOKIES": "secure_cookies"})
+
+
+def settings() -> dict[str, str]:
+    """Every INTAKE_* variable ``from_env`` reads, and the field it sets."""
+    return {"INTAKE_INSTANCE_DIR": "instance_dir", **TEXT_SETTINGS, **NUMBER_SETTINGS, **FLAG_SETTINGS}
 
 
 class ConfigError(ValueError):
@@ -65,23 +83,18 @@ class IntakeConfig:
         values: dict[str, object] = {}
         if "INTAKE_INSTANCE_DIR" in env:
             values["instance_dir"] = Path(env["INTAKE_INSTANCE_DIR"])
-        text = {"INTAKE_DATABASE_URL": "database_url", "INTAKE_DEFAULT_LOCALE": "default_locale",
-                "INTAKE_EXIT_URL": "exit_url"}  # fmt: skip
-        numbers = {"INTAKE_MAX_PENDING": "max_pending", "INTAKE_MAX_BODY_BYTES": "max_body_bytes",
-                   "INTAKE_CSRF_HOURS": "csrf_hours", "INTAKE_CIRCUIT_PER_MINUTE": "circuit_per_minute",
-                   "INTAKE_GLOBAL_PER_MINUTE": "global_per_minute", "INTAKE_REPLY_DAYS": "reply_days",
-                   "INTAKE_FOLLOWUPS_PER_DAY": "followups_per_day"}  # fmt: skip
-        for var, name in text.items():
+        for var, name in TEXT_SETTINGS.items():
             if env.get(var):
                 values[name] = env[var]
-        for var, name in numbers.items():
+        for var, name in NUMBER_SETTINGS.items():
             if env.get(var):
                 try:
                     values[name] = int(env[var])
                 except ValueError:
                     raise ConfigError(f"{var} must be a whole number") from None
-        if env.get("INTAKE_SECURE_COOKIES"):
-            values["secure_cookies"] = env["INTAKE_SECURE_COOKIES"].lower() in ("1", "true", "yes", "on")
+        for var, name in FLAG_SETTINGS.items():
+            if env.get(var):
+                values[name] = env[var].lower() in ("1", "true", "yes", "on")
         values.update({k: v for k, v in overrides.items() if v is not None})
         if "instance_dir" not in values:
             raise ConfigError("set INTAKE_INSTANCE_DIR (or --instance) to the folder that holds the server's state")

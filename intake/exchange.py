@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 import crypto
+from intake import rotation
 from intake.database import AckReplayedError
 from intake.tables import (
     BUNDLE_COUNTER,
@@ -54,6 +55,8 @@ class ExportResult:
     count: int
     sequence: int
     high_water: int
+    unreadable: int = 0  # kept: no registered key can read them (intake.rotation)
+    unknown_key: int = 0  # kept: they name a removed key whose public half this server no longer has
 
 
 @dataclass(frozen=True)
@@ -69,37 +72,60 @@ class AckResult:
 
 
 def export(storage: Storage, out: BinaryIO, server_key: crypto.ServerKey, day: datetime.date) -> ExportResult:
-    """Write a signed bundle of every envelope still stored, from one consistent snapshot.
+    """Write a signed bundle of every envelope a registered key can read, from one consistent snapshot.
 
-    The bundle number and the new serials are taken first, in one short write transaction: a number
-    spent on a failed export is skipped, never reused. The envelopes are then read from a snapshot, so
-    submissions go on while a large bundle is written.
+    The bundle number and the new serials are taken first, in one short write transaction; the envelopes
+    are then read from a snapshot, so submissions go on while a large bundle is written. If writing fails,
+    the number is given back (unless another export took the next one meanwhile): a failed export spends
+    none. Envelopes no registered key can read are kept and counted, never a reason to stop
+    (intake.rotation); an envelope sealed to a removed key and a registered one names both (version 4).
     """
     with storage.writing() as conn:
+        rotation.forget_unneeded(conn)  # removed keys no stored envelope names since the last acks (rare: a scan)
         sequence = int(conn.execute(_BUMP_BUNDLE).scalar_one())
         high = int(conn.execute(_HIGH_WATER).scalar_one())
-        fresh = [bytes(row.id) for row in conn.execute(select(envelopes.c.id).where(envelopes.c.serial.is_(None)))]
+        fresh_rows = conn.execute(select(envelopes.c.id, envelopes.c.sealed_to).where(envelopes.c.serial.is_(None)))
+        numbering = rotation.plan(conn, [(bytes(row.id), row.sealed_to) for row in fresh_rows])
+        # Only envelopes this export can carry get a serial: one kept back would read as a gap on the laptop.
+        fresh = list(numbering.exportable)
         secrets.SystemRandom().shuffle(fresh)
         if fresh:
             conn.execute(_NUMBER, [{"entry": entry, "number": high + n} for n, entry in enumerate(fresh, start=1)])
             conn.execute(_SET_HIGH_WATER, {"high": high + len(fresh)})
-    recipients = storage.registered()
-    with storage.reading() as conn:
-        high_water = int(conn.execute(_HIGH_WATER).scalar_one())
-        count = int(conn.execute(_PENDING).scalar_one())
+    try:
+        with storage.reading() as conn:
+            high_water = int(conn.execute(_HIGH_WATER).scalar_one())
+            rows = conn.execute(select(envelopes.c.id, envelopes.c.sealed_to).where(envelopes.c.serial.isnot(None)))
+            chosen = rotation.plan(conn, [(bytes(row.id), row.sealed_to) for row in rows])
 
-        def entries() -> Iterator[crypto.BundleEntry]:
-            query = (select(envelopes.c.id, envelopes.c.serial, envelopes.c.envelope, envelopes.c.sealed_to)
-                     .order_by(envelopes.c.serial))  # fmt: skip
-            for row in conn.execution_options(yield_per=64).execute(query):
-                yield crypto.BundleEntry(entry_id=bytes(row.id), serial=int(row.serial), envelope=bytes(row.envelope),
-                                         sealed_to=_sealed_to(row.sealed_to))  # fmt: skip
+            def entries() -> Iterator[crypto.BundleEntry]:
+                query = (select(envelopes.c.id, envelopes.c.serial, envelopes.c.envelope, envelopes.c.sealed_to)
+                         .where(envelopes.c.serial.isnot(None)).order_by(envelopes.c.serial))  # fmt: skip
+                for row in conn.execution_options(yield_per=64).execute(query):
+                    if bytes(row.id) in chosen.exportable:
+                        yield crypto.BundleEntry(entry_id=bytes(row.id), serial=int(row.serial),
+                                                 envelope=bytes(row.envelope), sealed_to=_sealed_to(row.sealed_to))
 
-        delivered = [bytes(row.digest) for row in conn.execute(select(reply_digests.c.digest))]
-        crypto.write_bundle(out, entries(), count=count, server_key=server_key, sequence=sequence,
-                            high_water=high_water, created_on=day, recipients=recipients,
-                            delivered=delivered if recipients else None)  # fmt: skip
-    return ExportResult(count=count, sequence=sequence, high_water=high_water)
+            delivered = [bytes(row.digest) for row in conn.execute(select(reply_digests.c.digest))]
+            crypto.write_bundle(out, entries(), count=len(chosen.exportable), server_key=server_key,
+                                sequence=sequence, high_water=high_water, created_on=day,
+                                recipients=chosen.current, delivered=delivered if chosen.current else None,
+                                former=chosen.former_keys())  # fmt: skip
+    except BaseException:
+        give_back(storage, sequence)
+        raise
+    # Kept back: numbered ones no key can read now, and fresh ones that got no number for that reason.
+    return ExportResult(count=len(chosen.exportable), sequence=sequence, high_water=high_water,
+                        unreadable=chosen.unreadable + numbering.unreadable,
+                        unknown_key=chosen.unknown_key + numbering.unknown_key)  # fmt: skip
+
+
+def give_back(storage: Storage, sequence: int) -> bool:
+    """Undo a bundle number whose bundle was never finished, if no later export took the next one."""
+    with storage.writing() as conn:
+        return bool(conn.execute(update(counters).where(counters.c.name == BUNDLE_COUNTER,
+                                                        counters.c.value == sequence)
+                                 .values(value=sequence - 1)).rowcount)  # fmt: skip
 
 
 def _sealed_to(text: str | None) -> tuple[str, ...]:

@@ -1,7 +1,9 @@
 """The instance folder: the database (by default), the server's bundle-signing key and the instance secret.
 
 ``initialize`` is what ``intake init`` does. Key files are created with mode 0600 by ``os.open`` (never
-world-readable, not even for an instant) and are never overwritten once they exist.
+world-readable, not even for an instant) and are never overwritten once they exist. The SQLite database is
+created the same way before Alembic opens it, and SQLite gives its ``-wal`` and ``-shm`` files the mode of
+the database file; ``init`` also brings an older instance's files back to 0600.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from intake.receipts import SECRET_BYTES
 
 SERVER_KEY_FILE = "server.key"
 SECRET_FILE = "instance.secret"  # noqa: S105 - a file name, not a secret
+# The SQLite database's companions: the WAL, its index, and the writers' lock file (intake.database).
+SQLITE_SUFFIXES = ("", "-wal", "-shm", "-writers")
 
 
 class InstanceError(Exception):
@@ -57,6 +61,21 @@ class Instance:
             raise InstanceError(f"{SECRET_FILE} is damaged (it must hold {SECRET_BYTES} bytes)")
         return data
 
+    def sqlite_path(self) -> Path | None:
+        """The SQLite database file, or None for another database."""
+        if not self.config.is_sqlite:
+            return None
+        name = self.config.database_url.split("///", 1)[-1].split("?", 1)[0]
+        return Path(name) if name and name != ":memory:" else None
+
+    def private_files(self) -> list[Path]:
+        """Every file of the instance that must be 0600: keys, and the SQLite database with its companions."""
+        files = [self.folder / SERVER_KEY_FILE, self.folder / SECRET_FILE]
+        database = self.sqlite_path()
+        if database is not None:
+            files += [database.with_name(database.name + suffix) for suffix in SQLITE_SUFFIXES]
+        return files
+
     def initialize(self) -> crypto.ServerPublicKey:
         """Create the folder, keys and database, or upgrade the database; never replaces a key."""
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -64,5 +83,12 @@ class Instance:
             _write_private(self.folder / SERVER_KEY_FILE, crypto.ServerKey.generate().to_bytes())
         if not (self.folder / SECRET_FILE).exists():
             _write_private(self.folder / SECRET_FILE, secrets.token_bytes(SECRET_BYTES))
+        database = self.sqlite_path()
+        if database is not None:
+            database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))  # before SQLite creates it 0644
         upgrade(self.config.database_url)
+        for path in self.private_files():
+            if path.exists() and path.stat().st_mode & 0o077:
+                path.chmod(0o600)
         return self.server_key().public

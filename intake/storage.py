@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
 import crypto
-from intake import exchange
+from intake import exchange, rotation
 from intake.database import (
     AckReplayedError,
     Database,
@@ -353,16 +353,45 @@ class Storage(Database):
                     )
             conn.execute(insert(recipients).values(fingerprint=public.fingerprint, public_text=public.to_text(),
                                                    added_on=day))  # fmt: skip
+            rotation.reinstate(conn, public.fingerprint)
         return True
 
-    def remove_recipient(self, fingerprint: str) -> bool:
+    def remove_recipient(self, fingerprint: str, day: datetime.date | None = None) -> bool:
+        """Stop sealing to a key; its public half stays while stored envelopes name it (intake.rotation)."""
         with self.writing() as conn:
-            return conn.execute(delete(recipients).where(recipients.c.fingerprint == fingerprint)).rowcount > 0
+            return rotation.retire(conn, fingerprint, day or today())
+
+    def remember_former(self, public: crypto.PublicIdentity, day: datetime.date) -> int:
+        """Keep a removed key's public half for the waiting envelopes that name it; return how many do."""
+        with self.writing() as conn:
+            return rotation.remember_former(conn, public, day)
+
+    def only_readable_by(self, fingerprint: str) -> int:
+        """How many stored envelopes would no registered key be able to read once ``fingerprint`` is removed."""
+        with self.reading() as conn:
+            return rotation.only_readable_by(conn, fingerprint)
+
+    def unreadable_count(self) -> int:
+        """Stored envelopes that no registered key can read (kept, never exported)."""
+        with self.reading() as conn:
+            return len(rotation.unreadable_ids(conn))
+
+    def drop_unreadable(self) -> int:
+        """Delete the envelopes no registered key can read; return how many."""
+        with self.writing() as conn:
+            gone = rotation.drop_unreadable(conn)
+        if gone:
+            self.scrub()
+        return gone
 
     # --- export and acknowledgement ------------------------------------------------------------------
 
     def export(self, out: BinaryIO, server_key: crypto.ServerKey, day: datetime.date) -> exchange.ExportResult:
         return exchange.export(self, out, server_key, day)
+
+    def give_back(self, sequence: int) -> bool:
+        """An export whose bundle never reached its file: its number is not spent (intake.exchange.give_back)."""
+        return exchange.give_back(self, sequence)
 
     def apply_ack(self, data: bytes, server_key: crypto.ServerKey, day: datetime.date) -> exchange.AckResult:
         return exchange.apply_ack(self, data, server_key, day)

@@ -53,6 +53,17 @@ recipients = Table(
     Column("added_on", Date, nullable=False),
 )
 
+# Keys removed from ``recipients`` while some stored envelope was sealed to them: the export names them
+# (bundle version 4) so that every entry can still say who can read it. A row leaves when no stored
+# envelope names its fingerprint any more (intake.rotation).
+former_recipients = Table(
+    "former_recipients",
+    metadata,
+    Column("fingerprint", String(64), primary_key=True),
+    Column("public_text", Text, nullable=False),
+    Column("removed_on", Date, nullable=False),
+)
+
 applied_acks = Table(
     "applied_acks",
     metadata,

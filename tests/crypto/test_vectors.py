@@ -76,6 +76,7 @@ def decode(vector: Vector) -> bytes:
         bundle = crypto.read_bundle(vector.body, expected_server=server)
         people = b"".join(r.box_public + r.sign_public + r.name.encode() for r in bundle.header.recipients)
         people += b"".join(bundle.header.delivered)
+        people += b"".join(r.box_public + r.sign_public + r.name.encode() for r in bundle.header.former)
         return people + b"".join(
             b"".join(bytes.fromhex(f.replace("-", "")) for f in e.sealed_to) + e.envelope for e in bundle.entries()
         )

@@ -16,6 +16,7 @@ import re
 import struct
 import unicodedata
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 
 from nacl import bindings as sodium
@@ -520,6 +521,7 @@ class Bundle:
     recipients: list[tuple[bytes, bytes, str]]  # (box_pk, sign_pk, name); empty for version 1
     entries: list[BundleEntry]
     delivered: bytes = b""  # version 3: the confirmed reply digests, 32 bytes each
+    former: list[tuple[bytes, bytes, str]] = dataclass_field(default_factory=list)  # version 4: removed keys
 
 
 def _recipient_set(data: bytes, at: int, end: int) -> tuple[list[tuple[bytes, bytes, str]], int]:
@@ -555,7 +557,7 @@ def read_bundle(data: bytes, pinned_server: bytes) -> Bundle:
     if data[:4] != b"ITKB":
         raise Malformed("magic")
     version = data[4]
-    if version not in (1, 2, 3):
+    if version not in (1, 2, 3, 4):
         raise UnsupportedVersion(str(version))
     signer = data[5:37]
     _container_signature(data, signer)
@@ -568,9 +570,10 @@ def read_bundle(data: bytes, pinned_server: bytes) -> Bundle:
     end, at, last_serial = len(data) - 64, 61, 0
     recipients: list[tuple[bytes, bytes, str]] = []
     delivered = b""
+    former: list[tuple[bytes, bytes, str]] = []
     if version >= 2:
         recipients, at = _recipient_set(data, at, end)
-    if version == 3:
+    if version >= 3:
         if at + 4 > end:
             raise Malformed("confirmed count")
         number = _u32(data, at)
@@ -580,7 +583,12 @@ def read_bundle(data: bytes, pinned_server: bytes) -> Bundle:
         digests = [delivered[i : i + 32] for i in range(0, len(delivered), 32)]
         if any(a >= b for a, b in itertools.pairwise(digests)):
             raise Malformed("confirmed order")
+    if version == 4:
+        former, at = _recipient_set(data, at, end)
     fingerprints = {caseworker_fingerprint(b, s) for b, s, _ in recipients}
+    if any(caseworker_fingerprint(b, s) in fingerprints for b, s, _ in former):
+        raise Malformed("a key both current and former")
+    fingerprints |= {caseworker_fingerprint(b, s) for b, s, _ in former}
     entries: list[BundleEntry] = []
     for _ in range(count):
         if at + 24 > end:
@@ -613,7 +621,7 @@ def read_bundle(data: bytes, pinned_server: bytes) -> Bundle:
         raise Malformed("trailing bytes")
     if len({e.entry_id for e in entries}) != len(entries):
         raise Malformed("duplicate id")
-    return Bundle(recipients, entries, delivered)
+    return Bundle(recipients, entries, delivered, former)
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,7 @@ def decode(vector: Vector, body: bytes) -> bytes:
     if kind == "bundle":
         bundle = d.read_bundle(body, server)
         people = b"".join(box + sign + name.encode() for box, sign, name in bundle.recipients) + bundle.delivered
+        people += b"".join(box + sign + name.encode() for box, sign, name in bundle.former)
         return people + b"".join(entry.sealed_to + entry.envelope for entry in bundle.entries)
     if kind == "ack":
         caseworkers = [base64.b64decode(k) for k in header["caseworkers"].split(",")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 import stat
 from pathlib import Path
 
@@ -133,3 +134,24 @@ def test_help_on_every_command(command: list[str]) -> None:
     result = CliRunner().invoke(main, [*command, "--help"])
     assert result.exit_code == 0
     assert "Usage: " in result.output and len(result.output.splitlines()) > 4
+
+
+def test_init_leaves_the_database_and_its_companions_private(runner: CliRunner, sqlite_config: IntakeConfig) -> None:
+    """Issue 20 item 4: intake.db and its -wal, -shm and lock files are 0600, even under umask 022."""
+    env = {"INTAKE_INSTANCE_DIR": str(sqlite_config.instance_dir)}
+    old = os.umask(0o022)
+    try:
+        assert invoke(runner, env, "init")[0] == 0
+        storage = Storage(sqlite_config.database_url)
+        storage.add_recipient(crypto.Identity.generate("Alice").public, DAY)  # opens the WAL, -shm and lock file
+        database = sqlite_config.instance_dir / "intake.db"
+        found = {p.name: stat.S_IMODE(p.stat().st_mode) for p in sqlite_config.instance_dir.iterdir()}
+        storage.dispose()
+        assert {"intake.db", "intake.db-wal", "intake.db-shm", "intake.db-writers"} <= found.keys()
+        assert all(mode == 0o600 for mode in found.values()), found
+        # An older instance left at 0644 is made private again by the next init
+        database.chmod(0o644)
+        assert invoke(runner, env, "init")[0] == 0
+        assert stat.S_IMODE(database.stat().st_mode) == 0o600
+    finally:
+        os.umask(old)

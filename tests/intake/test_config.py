@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
 from flask import Flask
 
-from intake.config import ConfigError, IntakeConfig
+from intake.config import ConfigError, IntakeConfig, settings
 from intake.resources import resource_dir
 
 
@@ -72,3 +73,33 @@ def test_resources_are_found() -> None:
     assert (resource_dir("migrations") / "env.py").is_file()
     with pytest.raises(FileNotFoundError):
         resource_dir("no-such-folder")
+
+
+# --- docs/OPERATIONS.md section 11 is every setting (issue 20 item 7) ----------------------------------------
+
+def _settings_table() -> dict[str, str]:
+    """variable -> documented default, from the table between the markers in docs/OPERATIONS.md."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "OPERATIONS.md").read_text()
+    table = text.split("<!-- settings table: keep in step with intake/config.py -->", 1)[1]
+    table = table.split("<!-- end of settings table -->", 1)[0]
+    rows = re.findall(r"^\| `(INTAKE_[A-Z_]+)` \| ([^|]+) \|", table, flags=re.MULTILINE)
+    return {name: default.strip() for name, default in rows}
+
+
+def test_the_settings_table_names_every_setting_the_code_reads() -> None:
+    documented = _settings_table()
+    assert set(documented) == set(settings()), "docs/OPERATIONS.md section 11 and intake/config.py disagree"
+    # Every INTAKE_* name anywhere in the server's code and deploy files is a setting of the table
+    root = Path(__file__).resolve().parents[2]
+    sources = [*(root / "intake").rglob("*.py"), *(root / "deploy").rglob("*")]
+    named = {name for path in sources if path.is_file()
+             for name in re.findall(r"INTAKE_[A-Z_]*[A-Z]", path.read_text(errors="replace"))}  # fmt: skip
+    assert named <= set(documented), sorted(named - set(documented))
+    # And each documented default is the code's
+    defaults = {f.name: f.default for f in dataclasses.fields(IntakeConfig)}
+    for variable, field_name in settings().items():
+        default = defaults[field_name]
+        if isinstance(default, bool):
+            assert documented[variable] == f"`{str(default).lower()}`", variable
+        elif isinstance(default, (int, str)) and default != "":
+            assert documented[variable] == f"`{default}`", variable

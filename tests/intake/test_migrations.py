@@ -46,7 +46,7 @@ def test_upgrade_and_downgrade_carry_data(config: IntakeConfig) -> None:
     # When upgrading to head, the data is still there and the new tables work
     upgrade(url)
     assert tables(url) == {"envelopes", "receipts", "counters", "recipients", "applied_acks", "replies",
-                           "reply_digests", "used_tokens"}  # fmt: skip
+                           "reply_digests", "used_tokens", "former_recipients"}  # fmt: skip
     assert run(url, "SELECT serial, envelope FROM envelopes") == [(1, b"sealed")]
     # (1 submission received, 1 envelope stored: none collected yet)
     assert sorted(run(url, "SELECT name, value FROM counters")) == [
@@ -168,3 +168,24 @@ def test_revision_0006_adds_used_tokens_and_downgrade_keeps_everything_else(conf
     assert "used_tokens" not in tables(url)
     assert run(url, "SELECT envelope FROM envelopes") == [(b"sealed",)]
     assert run(url, "SELECT status FROM receipts") == [("received",)]
+
+
+def test_former_recipients_revision_upgrades_and_downgrades_with_data(config: IntakeConfig) -> None:
+    config.instance_dir.mkdir(parents=True, exist_ok=True)
+    url = config.database_url
+    # Given revision 0005 with a registered key and an envelope sealed to it
+    upgrade(url, "0005")
+    run(url, "INSERT INTO recipients (fingerprint, public_text, added_on) VALUES ('a', 'key a', :d)", d=DAY)
+    run(url, "INSERT INTO envelopes (id, serial, envelope, received_on, sealed_to) VALUES (:i, NULL, :e, :d, 'a')",
+        i=b"\x01" * 16, e=b"sealed", d=DAY)  # fmt: skip
+    # When upgrading to 0007, everything is there and a former key can be kept
+    upgrade(url, "0007")
+    assert "former_recipients" in tables(url)
+    run(url, "INSERT INTO former_recipients (fingerprint, public_text, removed_on) VALUES ('b', 'key b', :d)", d=DAY)
+    assert run(url, "SELECT fingerprint, public_text FROM former_recipients") == [("b", "key b")]
+    assert run(url, "SELECT sealed_to FROM envelopes") == [("a",)]
+    # When downgrading, the table goes and the rest stays
+    downgrade(url, "0005")
+    assert "former_recipients" not in tables(url)
+    assert run(url, "SELECT fingerprint FROM recipients") == [("a",)]
+    assert run(url, "SELECT sealed_to FROM envelopes") == [("a",)]

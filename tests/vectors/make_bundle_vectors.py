@@ -25,9 +25,14 @@ def _fp(identity: crypto.PublicIdentity) -> bytes:
     return bytes.fromhex(identity.fingerprint.replace("-", ""))
 
 
-def _raw(server: ServerKey, recipients: list[Recipient], entries: list[tuple[int, list[bytes], bytes]]) -> bytes:
-    body = b"ITKB" + u8(2) + server.public.raw + u64(7) + u64(5) + encode_day(DAY) + u32(len(entries))
+def _raw(server: ServerKey, recipients: list[Recipient], entries: list[tuple[int, list[bytes], bytes]],
+         former: list[Recipient] | None = None) -> bytes:  # fmt: skip
+    version = 2 if former is None else 4
+    body = b"ITKB" + u8(version) + server.public.raw + u64(7) + u64(5) + encode_day(DAY) + u32(len(entries))
     body += u8(len(recipients)) + b"".join(box + sign + u8(len(name)) + name for box, sign, name in recipients)
+    if former is not None:  # version 4: no confirmed reply (u32 0), then the former recipients
+        body += u32(0) + u8(len(former))
+        body += b"".join(box + sign + u8(len(name)) + name for box, sign, name in former)
     for serial, sealed_to, envelope in entries:
         body += bytes([serial]) * 16 + u64(serial) + u8(len(sealed_to)) + b"".join(sealed_to)
         body += u32(len(envelope)) + envelope
@@ -77,6 +82,22 @@ def bundles(
         ("sealed-to-twice", _raw(server, [ra, rb], [(1, [_fp(a), _fp(a)], both)]), "one recipient named twice"),
         ("sealed-to-count", _raw(server, [ra, rb], [(1, [_fp(a)], both)]),
          "one recipient named, the envelope has two stanzas"),
+    ]  # fmt: skip
+    # Version 4: Bob's key was removed while an envelope sealed to him and Alice waited (issue 20).
+    out = io.BytesIO()
+    crypto.write_bundle(out, entries, count=2, server_key=server, sequence=7, high_water=5, created_on=DAY,
+                        recipients=[a], former=[b])  # fmt: skip
+    hashed = a.box_public + a.sign_public + a.name.encode() + b.box_public + b.sign_public + b.name.encode()
+    hashed += _fp(a) + just_alice + _fp(b) + _fp(a) + both
+    write("bundle-success-former-recipients", out.getvalue(), kind="bundle", expect="success",
+          payload_blake2b=b2(hashed), comment="version 4: Alice in the set, Bob a former recipient; "
+          "one entry sealed to Alice, one to both", **trusted)  # fmt: skip
+    faults += [
+        ("former-none", _raw(server, [ra], ok, former=[]), "a version 4 bundle names at least one former recipient"),
+        ("former-also-current", _raw(server, [ra, rb], ok, former=[rb]), "a key both current and former"),
+        ("former-twice", _raw(server, [ra], ok, former=[rb, rb]), "the same former key twice"),
+        ("sealed-to-stranger-v4", _raw(server, [ra], [(1, [b"\xaa" * 16, _fp(a)], both)], former=[rb]),
+         "an entry sealed to a key in neither set"),
     ]  # fmt: skip
     for name, body, comment in faults:
         write(f"bundle-malformed-{name}", signed(body, server.sign), kind="bundle", expect="malformed",

@@ -618,10 +618,10 @@ def containers(alice: crypto.Identity, bob: crypto.Identity) -> None:
     )
     write(
         "bundle-unsupported-version",
-        good[:4] + b"\x04" + good[5:],
+        good[:4] + b"\x05" + good[5:],
         kind="bundle",
         expect="unsupported-version",
-        comment="version 4",
+        comment="version 5",
         **trusted,
     )
     write(
