@@ -212,8 +212,14 @@ if [ -z "$ROOT" ]; then
     if [ "$CHANGED" != "$APPARMOR_BEFORE" ] && [ -d /sys/kernel/security/apparmor ] && [ -f /etc/apparmor.d/system_tor ]; then
         run apparmor_parser -r /etc/apparmor.d/system_tor
     fi
-    run runuser -u debian-tor -- tor --verify-config --defaults-torrc /usr/share/tor/tor-service-defaults-torrc \
-        -f /etc/tor/torrc
+    # As root, with Debian's service defaults (their "User debian-tor" makes tor refuse to start as that user).
+    # tor accepts a misspelled option with only a warning: any [warn] line stops the install.
+    verify=(tor --verify-config --defaults-torrc /usr/share/tor/tor-service-defaults-torrc -f /etc/tor/torrc)
+    printf '+ %s\n' "${verify[*]}" >&2
+    if ! verified=$("${verify[@]}" 2>&1) || printf '%s\n' "$verified" | grep -q '\[warn\]'; then
+        printf '%s\n' "$verified" | grep -E '\[(warn|err)\]' >&2 || true
+        die "tor does not accept /etc/tor/torrc as it is (above); nothing was started."
+    fi
 fi
 
 # -- 8. Start, and read the address ------------------------------------------------------------------------

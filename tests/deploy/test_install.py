@@ -227,8 +227,7 @@ def test_every_command_of_a_live_install_is_in_the_operations_guide() -> None:
         "apt-get install -y",
         "systemd-sysusers /etc/sysusers.d/intake.conf",
         "apparmor_parser -r /etc/apparmor.d/system_tor",
-        "runuser -u debian-tor -- tor --verify-config --defaults-torrc /usr/share/tor/tor-service-defaults-torrc"
-        " -f /etc/tor/torrc",
+        "tor --verify-config --defaults-torrc /usr/share/tor/tor-service-defaults-torrc -f /etc/tor/torrc",
         "systemctl daemon-reload",
         "systemctl enable intake.socket intake.service intake-compact.timer",
         "systemctl start intake.socket intake.service intake-compact.timer",
