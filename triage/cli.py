@@ -10,16 +10,18 @@ passphrase (or reads --passphrase-file); decrypted requests exist only in this p
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import click
 
 import crypto
+from triage import environment
 from triage.app import App, TriageConfig, friendly_errors
 from triage.commandgroup import GlobalOptionsGroup
 from triage.desk_command import desk_command
 from triage.errors import HomeError, TriageError
-from triage.freetext import read_text
+from triage.freetext import memory_folder, read_text
 from triage.hardening import no_core_dumps
 from triage.home import Home, default_home
 from triage.i18n import Translator
@@ -239,6 +241,11 @@ def reply(app: App, case_id: str, template_name: str | None, language: str) -> N
     Ready-made replies to copy and adapt: see `triage reply-templates`.
     """
     start = find_template(app.home.path, template_name, language).text if template_name else ""
+    if start and not can_edit_template(environment.variables(), sys.stdin.isatty()):
+        raise TriageError(app.t.gettext(
+            "A ready-made reply has several lines and words in [brackets] to replace, which a one-line prompt "
+            "cannot edit: set $EDITOR (for example EDITOR=nano), or pipe the finished text in."
+        ))  # fmt: skip
     text = read_text("reply", limit=MAX_REPLY_CHARS, initial=start)
     with app.session() as session:
         entry_id, waiting = session.reply(case_id, text)
@@ -247,6 +254,13 @@ def reply(app: App, case_id: str, template_name: str | None, language: str) -> N
         "Reply to case %(id)s sealed and queued (%(num)d waiting). It leaves with the next `triage ack --out FILE`.",
         waiting, id=entry_id[:8],
     ))  # fmt: skip
+
+
+def can_edit_template(environ: Mapping[str, str], interactive: bool) -> bool:
+    """A template is edited in $VISUAL/$EDITOR (in memory), or comes finished through a pipe; never a prompt."""
+    if not interactive:
+        return True
+    return bool(environ.get("VISUAL") or environ.get("EDITOR")) and memory_folder(environ) is not None
 
 
 @main.command("reply-templates")

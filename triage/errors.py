@@ -8,7 +8,7 @@ passphrases or key material.
 from __future__ import annotations
 
 import crypto
-from triage.i18n import N_
+from triage.i18n import N_, Translator
 
 
 class TriageError(Exception):
@@ -33,6 +33,14 @@ class ReplayError(TriageError):
 
 class CaseNotFoundError(TriageError):
     """No case, or more than one case, matches the id given."""
+
+
+def explain_in(error: BaseException, t: Translator) -> str:
+    """``explain`` in the caseworker's language; an error that names values translates itself."""
+    in_language = getattr(error, "in_language", None)
+    if callable(in_language):
+        return str(in_language(t))
+    return t.gettext(explain(error))
 
 
 def explain(error: BaseException) -> str:

@@ -106,6 +106,25 @@ def level_word(level: str, t: Translator) -> str:
     return t.gettext(LEVEL_LABELS[level]) if level in LEVEL_LABELS else level
 
 
+def status_from_words(value: str, t: Translator) -> str | None:
+    """A status as a caseworker types it: the code (``in_progress``) or its name in ``t``'s language or in
+    English (``в работе``, ``in progress``); None if it is neither. Case, spaces, ``_`` and ``-`` do not matter."""
+    wanted = " ".join(value.replace("_", " ").replace("-", " ").split()).casefold()
+    for status, label in STATUS_LABELS.items():
+        names = {status.replace("_", " "), label, t.gettext(label)}
+        if wanted in {" ".join(n.split()).casefold() for n in names}:
+            return status
+    return None
+
+
+def ranked_reasons(priority: Priority, t: Translator) -> list[str]:
+    """``reason_texts`` with the weightiest first: a rule that raised the level, then by points."""
+    texts = reason_texts(priority, t)
+    order = sorted(range(len(texts)), key=lambda i: (priority.parts[i].points is not None,
+                                                       -(priority.parts[i].points or 0), i))  # fmt: skip
+    return [texts[i] for i in order] if len(priority.parts) == len(texts) else texts
+
+
 def reason_texts(priority: Priority, t: Translator) -> list[str]:
     """The reasons for a case's level, in the caseworker's language where the catalogue has the sentence.
 

@@ -127,7 +127,7 @@ def case_view(case: Case, t: Translator, readers: list[tuple[str | None, str]] |
         Panel(header, title=t.gettext("Priority"), title_align="left"),
         Panel(reasons, title=t.gettext("Why this level"), title_align="left"),
         Panel(facts, title=t.gettext("The request"), title_align="left"),
-        Panel(Text(clean(case.request["story"])), title=t.gettext("Their words"), title_align="left"),
+        Panel(Text(clean(case.request["story"])), title=t.gettext("Story"), title_align="left"),
     ]
     if case.record.notes:
         notes = "\n".join(f"{n['on']}  {clean(n['by'])}: {clean(n['text'])}" for n in case.record.notes)
@@ -159,7 +159,8 @@ def thread_text(case: Case, t: Translator) -> str:
     lines = []
     for message in case.record.thread:
         if message.get("dir") == "in":
-            who = t.gettext("the person, NEW") if message.get("state") == "unread" else t.gettext("the person")
+            alias = clean(str(case.request.get("alias") or "")) or t.gettext("the person")
+            who = alias + (", " + t.gettext("NEW") if message.get("state") == "unread" else "")
             lines.append(f"{message['on']}  {who}:\n  {clean(message['text'])}")
         else:
             state = t.gettext("sent") if message.get("state") == "sent" else t.gettext(

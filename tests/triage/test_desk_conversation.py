@@ -37,8 +37,8 @@ def test_the_thread_shows_new_messages_once_and_a_reply_is_sealed_and_queued(des
     assert "<strong>1</strong>" in queue and "1 case with new messages" in queue
     assert "Нам нужна помощь" in client.get("/?unread=1").get_data(as_text=True)
     page = client.get(f"/case/{request.entry_id.hex()}").get_data(as_text=True)
-    assert "Я жду вашего ответа" in page and ">new</strong>" in page
-    assert ">new</strong>" not in client.get(f"/case/{request.entry_id.hex()}").get_data(as_text=True)  # now read
+    assert "Я жду вашего ответа" in page and ">unread</strong>" in page
+    assert ">unread</strong>" not in client.get(f"/case/{request.entry_id.hex()}").get_data(as_text=True)  # now read
     assert "Нам нужна помощь" not in client.get("/?unread=1").get_data(as_text=True)
     # A ready-made reply in the person's language starts the composer
     prefilled = client.get(f"/case/{request.entry_id.hex()}?template=received&in=ru").get_data(as_text=True)
