@@ -18,6 +18,7 @@ import click
 import crypto
 from triage import environment
 from triage.app import App, TriageConfig, friendly_errors
+from triage.cli_language import StatusChoice
 from triage.commandgroup import GlobalOptionsGroup
 from triage.desk_command import desk_command
 from triage.errors import HomeError, TriageError
@@ -31,7 +32,6 @@ from triage.operations import MAX_NOTE_CHARS
 from triage.passphrase import LANGUAGES, ask_new_passphrase
 from triage.policy_command import policy_command
 from triage.progress import progress_bar
-from triage.store import STATUSES
 from triage.summary import print_import_summary
 from triage.templates import find_template, load_templates
 from triage.threads import MAX_REPLY_CHARS
@@ -72,7 +72,7 @@ def main(
     First time:   triage keygen --name NAME      then give NAME.pub to the operator
     Each trip:    triage import BUNDLE           (from the USB stick)
                   triage list                    who needs help first, and why
-                  triage show ID / set ID --status S --note TEXT
+                  triage show ID / set ID --status S --note
                   triage ack --out FILE          back to the operator: `intake apply-ack FILE`
     Or all of it in the browser:  triage desk    (the [desk] extra; loopback only)
     In Russian:   triage --lang ru ...           (or TRIAGE_LANG=ru)
@@ -169,7 +169,8 @@ main.add_command(policy_command)
 
 @main.command("set")
 @click.argument("case_id", metavar="ID")
-@click.option("--status", type=click.Choice(STATUSES), default=None, help="The new status of the case.")
+@click.option("--status", type=StatusChoice(), default=None,
+              help="The new status of the case, by its name in your language or in English.")  # fmt: skip
 @click.option("--note", "with_note", is_flag=True,
               help="Add a note (kept encrypted, with the day and your name). The text comes from standard input "
                    "when piped, else from $EDITOR (in memory), else a prompt: never from the command line, "
@@ -186,7 +187,7 @@ def set_(app: App, case_id: str, status: str | None, with_note: bool) -> None:
       echo "called back" | triage set 1a2b3c4d --note --passphrase-file F
     """
     if status is None and not with_note:
-        raise click.UsageError("Give --status, --note or both.")
+        raise click.UsageError(app.t.gettext("Give --status, --note or both."))
     note = read_text("note", limit=MAX_NOTE_CHARS) if with_note else None  # before the passphrase is asked
     with app.session() as session:
         entry_id, record = session.set_case(case_id, status=status, note=note)
@@ -224,7 +225,8 @@ def ack(app: App, out: Path, overwrite: bool) -> None:
 @main.command()
 @click.argument("case_id", metavar="ID")
 @click.option("--template", "template_name", default=None, metavar="NAME",
-              help="Start from a ready-made reply (see `triage reply-templates`).")  # fmt: skip
+              help="Start from a ready-made reply, by the name `triage reply-templates` prints; it opens in "
+                   "$EDITOR, and is refused while it still holds words in [brackets].")  # fmt: skip
 @click.option("--language", type=click.Choice(["en", "ru"]), default="ru", show_default=True,
               help="The language of the ready-made reply.")  # fmt: skip
 @click.pass_obj
@@ -268,10 +270,17 @@ def can_edit_template(environ: Mapping[str, str], interactive: bool) -> bool:
 @click.pass_obj
 @friendly_errors
 def reply_templates(app: App, language: str | None) -> None:
-    """Show the ready-made replies (edit the file in your home folder to change them)."""
+    """Show the ready-made replies, each with the name that `triage reply ID --template NAME` takes.
+
+    Edit reply_templates.toml in your home folder to change them (copy the shipped one first).
+    """
+    t = app.t
     for template in load_templates(app.home.path, language):
-        click.echo(f"[{template.language}] {template.title}")
-        click.echo(template.text)
+        click.echo(f"{template.name}  [{template.language}]  {template.title}")
+        click.echo("  " + t.gettext("Use: triage reply ID --template %(name)s --language %(lang)s",
+                                    name=template.name, lang=template.language))  # fmt: skip
+        for line in template.text.splitlines():
+            click.echo("    " + line)
         click.echo("")
 
 

@@ -7,6 +7,7 @@ the code word is the person's only way to tell the caseworkers from the people h
 
 from __future__ import annotations
 
+import contextlib
 import re
 import tomllib
 from collections.abc import Iterable
@@ -79,11 +80,14 @@ def find_template(home: Path, name: str, language: str) -> Template:
 def known_placeholders(home: Path) -> set[str]:
     """Every placeholder of the home's templates and of the shipped ones (a home file may drop some)."""
     templates: list[Template] = list(_shipped())
-    try:
+    with contextlib.suppress(TriageError):  # an unreadable home file: the shipped placeholders are still checked
         templates += load_templates(home)
-    except TriageError:
-        pass  # an unreadable home file: the shipped placeholders are still checked
-    return {" ".join(p.split()).casefold() for t in templates for p in t.placeholders}
+    return {_key(p) for t in templates for p in t.placeholders}
+
+
+def _key(placeholder: str) -> str:
+    """A placeholder compared without case or spaces: «[ Слово ]» is still «[слово]»."""
+    return "".join(placeholder.split()).casefold()
 
 
 def placeholders_left(text: str, known: Iterable[str]) -> list[str]:
@@ -91,7 +95,7 @@ def placeholders_left(text: str, known: Iterable[str]) -> list[str]:
     wanted = set(known)
     found: list[str] = []
     for match in PLACEHOLDER.findall(text):
-        if " ".join(match.split()).casefold() in wanted and match not in found:
+        if _key(match) in wanted and match not in found:
             found.append(match)
     return found
 

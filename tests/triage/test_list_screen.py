@@ -27,7 +27,8 @@ def many(triage: Triage, server: Server, tmp_path: Path) -> Triage:
 def run(triage: Triage, *args: str, lines: int = 14, columns: int = 110) -> str:
     env = {"LINES": str(lines), "COLUMNS": str(columns), "TRIAGE_LANG": "", "LANG": "C.UTF-8"}
     head = ["--home", str(triage.home), "--passphrase-file", str(triage.passphrase_file)]
-    result = CliRunner().invoke(main, [*head, "list", *args], obj=TEST_CONFIG, env=env)
+    # --each: these identical stories would otherwise be folded as bursts (test_bursts.py)
+    result = CliRunner().invoke(main, [*head, "list", "--each", *args], obj=TEST_CONFIG, env=env)
     assert result.exit_code == 0, result.output
     return result.stdout
 

@@ -15,8 +15,8 @@ from triage.desk.conversation import MAX_REPLY_CHARS, ready_made
 from triage.desk.guard import COOKIE, refuse, same
 from triage.desk.state import DeskState
 from triage.errors import TriageError, explain, explain_in
-from triage.i18n import LANGUAGES
 from triage.groups import relations
+from triage.i18n import LANGUAGES
 from triage.labels import CHOICE_LABELS, FIELD_LABELS, LANGUAGE_OF_FORM, SHORT_LOCATION, ranked_reasons, reason_texts
 from triage.operations import MAX_NOTE_CHARS, Session
 from triage.operations import unlock as unlock_key
