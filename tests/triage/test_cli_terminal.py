@@ -51,7 +51,7 @@ def run_in_terminal(args: list[str], env: dict[str, str], timeout: float = 120.0
     """Run triage on a fresh pty of ROWS×COLUMNS; everything it wrote, escapes removed."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
-    process = subprocess.Popen(  # noqa: S603 (this interpreter, our own driver)
+    process = subprocess.Popen(
         [sys.executable, "-c", DRIVER, *args], stdin=slave, stdout=slave, stderr=slave, env=env, cwd=ROOT,
         close_fds=True,
     )  # fmt: skip
