@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from triage.cases import Case
-from triage.groups import Relations, relations
+from triage.groups import Relations
 from triage.policy import LEVELS
 from triage.store import STATUSES
 from triage.text import DISGUISING
@@ -181,8 +181,7 @@ class Related:
     burst: tuple[Case, ...]
 
 
-def related_to(case: Case, cases: Sequence[Case]) -> Related:
-    found = relations(cases)
+def related_to(case: Case, found: Relations) -> Related:
     burst = found.burst_of.get(case.entry_id, [])
     return Related(
         tuple(found.same_person.get(case.entry_id, ())), tuple(c for c in burst if c.entry_id != case.entry_id)

@@ -15,7 +15,7 @@ from triage.desk.conversation import MAX_REPLY_CHARS, ready_made
 from triage.desk.guard import COOKIE, refuse, same
 from triage.desk.state import DeskState
 from triage.errors import TriageError, explain, explain_in
-from triage.groups import relations
+from triage.groups import Relations, relations
 from triage.i18n import LANGUAGES
 from triage.labels import CHOICE_LABELS, FIELD_LABELS, LANGUAGE_OF_FORM, SHORT_LOCATION, ranked_reasons, reason_texts
 from triage.operations import MAX_NOTE_CHARS, Session
@@ -51,6 +51,16 @@ def _queue(session: Session) -> list[Case]:
     if state.queue is None:
         state.queue = session.list_cases(state.policy, jobs=state.jobs).cases
     return state.queue
+
+
+def _relations(cases: list[Case]) -> Relations:
+    """Who may be the same person, and the bursts, over the queue in memory; worked out once per queue."""
+    cached = current_app.extensions.get("desk_relations")
+    if cached is None or cached[0] is not cases:
+        cached = (cases, relations(cases))
+        current_app.extensions["desk_relations"] = cached
+    found: Relations = cached[1]
+    return found
 
 
 def _see_other(endpoint: str, **values: Any) -> Response:
@@ -126,7 +136,7 @@ def queue() -> str:
         cases = _queue(session)
         skipped = session.store.count() - len(cases)
     shown = q.apply_filters(cases, filters)
-    related = relations(cases)
+    related = _relations(cases)
     rows, total_rows = q.rows(shown, related, QUEUE_ROWS)
     today = state.config.today()
     return render_template(
@@ -158,7 +168,7 @@ def _case_page(case_id: str, *, draft: str | None = None, reply_error: str = "")
             statuses=STATUSES, caseworkers=names, max_note=MAX_NOTE_CHARS, saved=request.args.get("saved", ""),
             readers=readers, templates=ready_made(state, opened),
             draft=_draft(state, opened) if draft is None else draft, reply_error=reply_error,
-            max_reply=MAX_REPLY_CHARS, related=q.related_to(opened, _queue(session)),
+            max_reply=MAX_REPLY_CHARS, related=q.related_to(opened, _relations(_queue(session))),
         )  # fmt: skip
         if opened.record.unread:
             session.mark_read(opened)  # drawn above with the new messages marked; seen from now on
