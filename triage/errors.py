@@ -12,7 +12,18 @@ from triage.i18n import N_, Translator
 
 
 class TriageError(Exception):
-    """A failure with a message that is safe and useful to show as it is."""
+    """A failure with a message that is safe and useful to show as it is.
+
+    ``TriageError(N_("… %(name)s …"), name=value)`` keeps the sentence and its values apart, so that each
+    face shows it in the caseworker's language (``explain_in``); without values the message is as written.
+    """
+
+    def __init__(self, message: str = "", **values: object) -> None:
+        self.sentence, self.values = message, values
+        super().__init__(message % values if values else message)
+
+    def in_language(self, t: Translator) -> str:
+        return t.gettext(self.sentence, **self.values) if self.values else t.gettext(str(self))
 
 
 class HomeError(TriageError):

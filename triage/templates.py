@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 
 from triage.errors import TriageError
-from triage.i18n import N_, Translator
+from triage.i18n import N_
 
 FILE_NAME = "reply_templates.toml"
 # A placeholder: brackets around a short run of words on one line, no brackets inside.
@@ -43,10 +43,7 @@ class PlaceholdersLeftError(TriageError):
 
     def __init__(self, placeholders: list[str]) -> None:
         self.placeholders = placeholders
-        super().__init__(self.SENTENCE % {"words": ", ".join(placeholders)})
-
-    def in_language(self, t: Translator) -> str:
-        return t.gettext(self.SENTENCE, words=", ".join(self.placeholders))
+        super().__init__(self.SENTENCE, words=", ".join(placeholders))
 
 
 def _parse(raw: str) -> list[Template]:

@@ -121,7 +121,7 @@ def list_command(
     redirect them to a USB stick or any file you do not destroy afterwards.
     """
     if as_json and as_csv:
-        raise click.UsageError("Choose one of --json and --csv.")
+        raise click.UsageError(app.t.gettext("Choose one of --json and --csv."))
     rules = load_policy(policy)  # a bad policy fails before the passphrase is asked
     t = translator(lang or app.lang)
     with app.session() as session, progress_bar(t.gettext("Opening cases"), enabled=not as_json) as ticker:

@@ -242,6 +242,6 @@ def update_case(case_id: str) -> Any:
                 assignee=assignee if assignee is not None and assignee != current.assignee else None,
             )
         except TriageError as failure:
-            return render_template("message.html", message=g.t.gettext(explain(failure))), 400
+            return render_template("message.html", message=explain_in(failure, g.t)), 400
     state.queue = None
     return _see_other("views.case", case_id=entry_id, saved="case")
