@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 import crypto
-from triage import environment
+from triage import environment, freetext
 from triage.app import App, TriageConfig, friendly_errors
 from triage.cli_language import StatusChoice
 from triage.commandgroup import GlobalOptionsGroup
@@ -262,7 +262,12 @@ def can_edit_template(environ: Mapping[str, str], interactive: bool) -> bool:
     """A template is edited in $VISUAL/$EDITOR (in memory), or comes finished through a pipe; never a prompt."""
     if not interactive:
         return True
-    return bool(environ.get("VISUAL") or environ.get("EDITOR")) and memory_folder(environ) is not None
+    editor = environ.get("VISUAL") or environ.get("EDITOR") or ""
+    # freetext may start only the editors it can keep from writing state to disk (editor_command, issue 22);
+    # where it has no such list yet, any editor is started.
+    tamed = getattr(freetext, "editor_command", None)
+    started = bool(editor) and (tamed is None or tamed(editor) is not None)
+    return started and memory_folder(environ) is not None
 
 
 @main.command("reply-templates")

@@ -78,14 +78,17 @@ def run_in_terminal(args: list[str], env: dict[str, str], timeout: float = 120.0
 
 @pytest.fixture
 def terminal_env(tmp_path: Path) -> dict[str, str]:
-    editor = tmp_path / "editor.py"
-    editor.write_text(EDITOR, encoding="utf-8")
+    # Named like an editor triage starts (freetext.TAMED): a script standing in for the caseworker typing.
+    editor = tmp_path / "bin" / "nano"
+    editor.parent.mkdir()
+    editor.write_text(f"#!{sys.executable}\n" + EDITOR, encoding="utf-8")
+    editor.chmod(0o700)
     pager = tmp_path / "pager.sh"
     pager.write_text("#!/bin/sh\necho ПЕЙДЖЕР\ncat\n", encoding="utf-8")
     pager.chmod(0o700)
     keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "PYTHONHASHSEED", "SYSTEMROOT")}
     return {**keep, "TRIAGE_LANG": "ru", "LANG": "C.UTF-8", "TERM": "xterm-256color", "PYTHONPATH": str(ROOT),
-            "EDITOR": f"{sys.executable} {editor}", "PAGER": str(pager), "XDG_RUNTIME_DIR": "/dev/shm"}  # fmt: skip
+            "EDITOR": str(editor), "PAGER": str(pager), "XDG_RUNTIME_DIR": "/dev/shm"}  # fmt: skip
 
 
 def test_a_russian_morning_in_a_100_by_30_terminal(terminal_env: dict[str, str], tmp_path: Path) -> None:
