@@ -16,6 +16,7 @@ import pytest
 pytest.importorskip("flask")
 
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.chromium import start_chromium
 from tests.triage.helpers import PASSPHRASE, TEST_CONFIG, Server, Triage, make_request
@@ -103,3 +104,29 @@ def test_twenty_rows_fit_a_1366_by_768_screen_without_sideways_scroll(desk: tupl
     details.find_element(By.TAG_NAME, "summary").click()
     assert details.get_attribute("open") is not None
     driver.save_screenshot(str(ARTIFACTS / f"desk-queue-reasons-open-{lang}.png"))
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_the_case_page_marks_the_same_person_and_keeps_corrected_notes(desk: tuple[Any, Any, Any], lang: str) -> None:
+    driver, running, state = desk
+    state.lang = lang
+    driver.get(running.address)
+    marked = driver.find_element(By.CSS_SELECTOR, "table.queue .same a")
+    driver.get(marked.get_attribute("href"))
+    related = driver.find_element(By.ID, "related")
+    assert related.find_elements(By.TAG_NAME, "button"), "a way to link them as duplicates"
+    driver.find_element(By.ID, "note").send_keys("звонить после 18:00")
+    driver.find_element(By.ID, "save").click()
+    WebDriverWait(driver, 90).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#notes details summary"))
+    driver.find_element(By.CSS_SELECTOR, "#notes details summary").click()
+    box = driver.find_element(By.CSS_SELECTOR, "#notes details textarea")
+    box.clear()
+    box.send_keys("звонить после 20:00")
+    box.find_element(By.XPATH, "ancestor::form").find_element(By.TAG_NAME, "button").click()
+    WebDriverWait(driver, 90).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#notes li.superseded"))
+    notes = driver.find_element(By.ID, "notes")
+    assert len(notes.find_elements(By.CSS_SELECTOR, "li.superseded")) == 1 and "20:00" in notes.text
+    width = driver.execute_script("return document.documentElement.scrollWidth")
+    assert width <= driver.execute_script("return window.innerWidth")
+    ARTIFACTS.mkdir(exist_ok=True)
+    driver.save_screenshot(str(ARTIFACTS / f"desk-case-same-person-{lang}.png"))
