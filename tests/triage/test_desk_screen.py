@@ -96,6 +96,8 @@ def test_twenty_rows_fit_a_1366_by_768_screen_without_sideways_scroll(desk: tupl
     assert len(rows) >= ROWS + 5
     bottom = driver.execute_script("return arguments[0].getBoundingClientRect().bottom", rows[ROWS - 1])
     assert bottom <= PAGE_HEIGHT, f"row {ROWS} ends at {bottom}px"
+    for story in driver.find_elements(By.CSS_SELECTOR, "table.queue td.words a.cut")[:ROWS]:
+        assert story.size["width"] >= 100, "a mark never squeezes the story out of its row"
     for cell in driver.find_elements(By.CSS_SELECTOR, "table.queue td"):
         overflow = driver.execute_script("return arguments[0].scrollWidth - arguments[0].clientWidth", cell)
         assert overflow <= 0 or cell.value_of_css_property("overflow-x") == "hidden"
@@ -111,7 +113,7 @@ def test_the_case_page_marks_the_same_person_and_keeps_corrected_notes(desk: tup
     driver, running, state = desk
     state.lang = lang
     driver.get(running.address)
-    marked = driver.find_element(By.CSS_SELECTOR, "table.queue .same a")
+    marked = driver.find_element(By.XPATH, "//table[@class='queue']//span[@class='same']/ancestor::tr//td[1]/a")
     driver.get(marked.get_attribute("href"))
     related = driver.find_element(By.ID, "related")
     assert related.find_elements(By.TAG_NAME, "button"), "a way to link them as duplicates"
