@@ -1,4 +1,4 @@
-"""The desk's queue on a 1366×768 laptop screen (issue 19 item 10), in the real headless Chromium, JavaScript off.
+"""The desk's queue on a 1366×768 laptop screen (issue 19 item 10), in headless Chromium and Firefox ESR, no script.
 
 30 cases with long reasons, aliases and stories, some possibly the same person and a burst: the table has no
 sideways scroll and the first 20 rows are on the first screen, below the browser's own bars (a maximised
@@ -132,3 +132,33 @@ def test_the_case_page_marks_the_same_person_and_keeps_corrected_notes(desk: tup
     assert width <= driver.execute_script("return window.innerWidth")
     ARTIFACTS.mkdir(exist_ok=True)
     driver.save_screenshot(str(ARTIFACTS / f"desk-case-same-person-{lang}.png"))
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_the_queue_fits_the_same_screen_in_firefox_esr(
+    triage: Triage, server: Server, tmp_path: Path, lang: str
+) -> None:
+    """Firefox ESR with Tor Browser's Safest preferences (no script even for the test: positions from WebDriver)."""
+    from tests.firefox import start_firefox
+    from triage.desk import DeskState, create_app
+    from triage.desk.serve import start
+
+    alice = triage.keygen("Alice")
+    triage.ok("import", server.bundle(tmp_path / "b", [server.entry(r, [alice]) for r in requests()]))
+    state = DeskState(TEST_CONFIG, Home(triage.home), load_policy(None), lang=lang, jobs=1)
+    state.unlock_with(unlock(Home(triage.home), PASSPHRASE, min_kdf=TEST_CONFIG.kdf))
+    running = start(create_app(state), state)
+    driver = start_firefox(tmp_path / "profile", window=SCREEN)
+    try:
+        driver.get(running.address)
+        table = driver.find_element(By.CSS_SELECTOR, "table.queue")
+        page = driver.find_element(By.TAG_NAME, "html").rect
+        assert table.rect["x"] + table.rect["width"] <= page["width"] + 1, (table.rect, page)
+        rows = driver.find_elements(By.CSS_SELECTOR, "table.queue tbody tr")
+        bottom = rows[ROWS - 1].rect["y"] + rows[ROWS - 1].rect["height"]
+        assert bottom <= PAGE_HEIGHT, f"row {ROWS} ends at {bottom}px"
+        ARTIFACTS.mkdir(exist_ok=True)
+        driver.save_screenshot(str(ARTIFACTS / f"desk-queue-1366x768-firefox-{lang}.png"))
+    finally:
+        driver.quit()
+        running.stop()
