@@ -21,6 +21,8 @@ from intake.instance import Instance
 from intake.storage import Storage, today
 
 BANNER = "=" * 72
+# The demo's reply (from standard input: a reply never comes from the command line, which history keeps).
+DEMO_REPLY = "Мы получили вашу заявку и внимательно её прочитали. Скоро мы снова напишем вам здесь."
 WORDS = (
     "amber", "birch", "cedar", "delta", "ember", "fjord", "grove", "harbor", "indigo", "juniper", "kestrel",
     "lumen", "maple", "nectar", "onyx", "prairie", "quartz", "raven", "sierra", "tundra", "umber", "violet",
@@ -87,8 +89,11 @@ def next_steps(base: Path, home: Path, passphrase_file: Path, url: str, bin_dir:
         f"    {triage} list",
         f"    {triage} show ID          # ID: the first column of the list",
         f"    {triage} set ID --status contacted",
+        f"    printf '%s\\n' {shlex.quote(DEMO_REPLY)} | {triage} reply ID",
         f"    {triage} ack --out {ack} --overwrite",
         f"    intake --instance {instance} apply-ack {ack}",
+        f"  Then open {url}ru/status (or {url}en/status) and type the receipt number the request page showed:",
+        "  the reply is there, sealed so that only that receipt opens it.",
         "  --overwrite replaces the file of the previous round: fine in this folder, never on a USB stick",
         "  whose file has not been used yet. Send another request and repeat from `export`.",
         BANNER,

@@ -21,7 +21,7 @@ import click
 
 import crypto
 from triage.config import TriageConfig
-from triage.errors import describe
+from triage.errors import explain_in
 from triage.home import Home, read_passphrase_file
 from triage.i18n import Translator, translator
 from triage.operations import Session, unlock
@@ -92,7 +92,7 @@ def friendly_errors(command: F) -> F:
             sys.exit(1)
         except Exception as error:  # every other failure: a sentence, not a trace
             # The fixed sentences are in the catalogue; a message that names a file or a case stays as written.
-            click.echo(describe(error, t), err=True)
+            click.echo(explain_in(error, t), err=True)
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]

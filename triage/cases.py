@@ -13,6 +13,7 @@ from typing import Any
 
 import crypto
 from triage.errors import CaseNotFoundError
+from triage.i18n import N_
 from triage.policy import Policy, Priority
 from triage.store import CaseRecord, CaseStore, StoredCase
 
@@ -88,7 +89,9 @@ def open_case(
 def find_case(store: CaseStore, prefix: str) -> StoredCase:
     matches = store.find(prefix)
     if not matches:
-        raise CaseNotFoundError(f"No case has an id starting with {prefix.strip()[:32]!r}; see `triage list`.")
+        raise CaseNotFoundError(N_("No case has an id starting with %(prefix)s; see `triage list`."),
+                                prefix=repr(prefix.strip()[:32]))  # fmt: skip
     if len(matches) > 1:
-        raise CaseNotFoundError(f"{len(matches)} cases start with {prefix.strip()!r}; type more of the id.")
+        raise CaseNotFoundError(N_("%(count)s cases start with %(prefix)s; type more of the id."),
+                                count=len(matches), prefix=repr(prefix.strip()[:32]))  # fmt: skip
     return matches[0]

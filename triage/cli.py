@@ -10,15 +10,18 @@ passphrase (or reads --passphrase-file); decrypted requests exist only in this p
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import click
 
+from triage import environment, freetext
 from triage.app import App, TriageConfig, friendly_errors
+from triage.cli_language import StatusChoice
 from triage.commandgroup import GlobalOptionsGroup
 from triage.desk_command import desk_command
 from triage.errors import HomeError, TriageError
-from triage.freetext import read_text
+from triage.freetext import memory_folder, read_text
 from triage.hardening import no_core_dumps
 from triage.home import Home, default_home
 from triage.i18n import N_, Translator
@@ -29,7 +32,6 @@ from triage.passphrase import LANGUAGES, ask_new_passphrase
 from triage.policy_command import policy_command
 from triage.progress import progress_bar
 from triage.reply_words import reply_label, reply_state
-from triage.store import STATUSES
 from triage.summary import print_import_summary
 from triage.templates import find_template, load_templates
 from triage.terminal_command import terminal_command
@@ -72,7 +74,7 @@ def main(
     First time:   triage keygen --name NAME      then give NAME.pub to the operator
     Each trip:    triage import BUNDLE           (from the USB stick)
                   triage list                    who needs help first, and why
-                  triage show ID / set ID --status S --note TEXT
+                  triage show ID / set ID --status S --note
                   triage ack --out FILE          back to the operator: `intake apply-ack FILE`
     Or all of it in the browser:  triage desk    (the [desk] extra; loopback only)
     On Tails, in the terminal:    triage terminal (no browser can reach the desk there)
@@ -180,7 +182,8 @@ main.add_command(policy_command)
 
 @main.command("set")
 @click.argument("case_id", metavar="ID")
-@click.option("--status", type=click.Choice(STATUSES), default=None, help="The new status of the case.")
+@click.option("--status", type=StatusChoice(), default=None,
+              help="The new status of the case, by its name in your language or in English.")  # fmt: skip
 @click.option("--note", "with_note", is_flag=True,
               help="Add a note (kept encrypted, with the day and your name). The text comes from standard input "
                    "when piped, else from $EDITOR (in memory), else a prompt: never from the command line, "
@@ -197,7 +200,7 @@ def set_(app: App, case_id: str, status: str | None, with_note: bool) -> None:
       echo "called back" | triage set 1a2b3c4d --note --passphrase-file F
     """
     if status is None and not with_note:
-        raise click.UsageError("Give --status, --note or both.")
+        raise click.UsageError(app.t.gettext("Give --status, --note or both."))
     note = read_text("note", limit=MAX_NOTE_CHARS) if with_note else None  # before the passphrase is asked
     with app.session() as session:
         entry_id, record = session.set_case(case_id, status=status, note=note)
@@ -238,7 +241,8 @@ def ack(app: App, out: Path, overwrite: bool) -> None:
 @main.command()
 @click.argument("case_id", metavar="ID")
 @click.option("--template", "template_name", default=None, metavar="NAME",
-              help="Start from a ready-made reply (see `triage reply-templates`).")  # fmt: skip
+              help="Start from a ready-made reply, by the name `triage reply-templates` prints; it opens in "
+                   "$EDITOR, and is refused while it still holds words in [brackets].")  # fmt: skip
 @click.option("--language", type=click.Choice(["en", "ru"]), default="ru", show_default=True,
               help="The language of the ready-made reply.")  # fmt: skip
 @click.option("--show", "show_seq", type=click.IntRange(min=1), default=None, metavar="N",
@@ -300,6 +304,11 @@ def reply(app: App, case_id: str, template_name: str | None, language: str, show
                              "return file.", num=edit_seq, id=entry_id[:8]))  # fmt: skip
         return
     start = find_template(app.home.path, template_name, language).text if template_name else ""
+    if start and not can_edit_template(environment.variables(), sys.stdin.isatty()):
+        raise TriageError(app.t.gettext(
+            "A ready-made reply has several lines and words in [brackets] to replace, which a one-line prompt "
+            "cannot edit: set $EDITOR (for example EDITOR=nano), or pipe the finished text in."
+        ))  # fmt: skip
     text = read_text("reply", limit=MAX_REPLY_CHARS, initial=start)
     with app.session() as session:
         entry_id, waiting = session.reply(case_id, text)
@@ -310,15 +319,34 @@ def reply(app: App, case_id: str, template_name: str | None, language: str, show
     ))  # fmt: skip
 
 
+def can_edit_template(environ: Mapping[str, str], interactive: bool) -> bool:
+    """A template is edited in $VISUAL/$EDITOR (in memory), or comes finished through a pipe; never a prompt."""
+    if not interactive:
+        return True
+    editor = environ.get("VISUAL") or environ.get("EDITOR") or ""
+    # freetext may start only the editors it can keep from writing state to disk (editor_command, issue 22);
+    # where it has no such list yet, any editor is started.
+    tamed = getattr(freetext, "editor_command", None)
+    started = bool(editor) and (tamed is None or tamed(editor) is not None)
+    return started and memory_folder(environ) is not None
+
+
 @main.command("reply-templates")
 @click.option("--language", type=click.Choice(["en", "ru"]), default=None, help="Only this language.")
 @click.pass_obj
 @friendly_errors
 def reply_templates(app: App, language: str | None) -> None:
-    """Show the ready-made replies (edit the file in your home folder to change them)."""
+    """Show the ready-made replies, each with the name that `triage reply ID --template NAME` takes.
+
+    Edit reply_templates.toml in your home folder to change them (copy the shipped one first).
+    """
+    t = app.t
     for template in load_templates(app.home.path, language):
-        click.echo(f"[{template.language}] {template.title}")
-        click.echo(template.text)
+        click.echo(f"{template.name}  [{template.language}]  {template.title}")
+        click.echo("  " + t.gettext("Use: triage reply ID --template %(name)s --language %(lang)s",
+                                    name=template.name, lang=template.language))  # fmt: skip
+        for line in template.text.splitlines():
+            click.echo("    " + line)
         click.echo("")
 
 

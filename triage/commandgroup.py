@@ -5,17 +5,33 @@ click only accepts a group's options before the subcommand. ``GlobalOptionsGroup
 own value options (``--home``, ``--passphrase-file``, ``--as``) that appear after the subcommand name
 to the front before click parses, unless the subcommand declares an option of the same name itself.
 Everything after a ``--`` is left alone.
+
+The group also runs the whole command in the caseworker's language (``triage.cli_language``).
 """
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
+from typing import Any
+
 import click
+
+from triage import environment
+from triage.cli_language import click_catalogue, current, language_from, speaking
+from triage.i18n import translator
 
 # Long enough for any first sentence: click would otherwise cut summaries at the terminal width.
 WHOLE_SUMMARY = 1000
 
 
 class GlobalOptionsGroup(click.Group):
+    def main(self, args: Sequence[str] | None = None, *rest: Any, **options: Any) -> Any:
+        """The whole command, help and click's own errors included, in the caseworker's language."""
+        argv = list(sys.argv[1:] if args is None else args)
+        with speaking(translator(language_from(argv, environment.variables())), self):
+            return super().main(argv, *rest, **options)
+
     def _value_options(self, ctx: click.Context) -> dict[str, click.Option]:
         found: dict[str, click.Option] = {}
         for param in self.get_params(ctx):
@@ -77,5 +93,5 @@ class GlobalOptionsGroup(click.Group):
             if command is not None and not command.hidden:
                 rows.append((name, command.get_short_help_str(limit=WHOLE_SUMMARY)))
         if rows:
-            with formatter.section("Commands"):
+            with formatter.section(click_catalogue(current().lang).gettext("Commands")):
                 formatter.write_dl(rows)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import crypto
-from triage.i18n import N_
+from triage.i18n import N_, Translator
 
 if TYPE_CHECKING:
     from triage.i18n import Translator
@@ -20,7 +20,18 @@ AND = N_("and")
 
 
 class TriageError(Exception):
-    """A failure with a message that is safe and useful to show as it is."""
+    """A failure with a message that is safe and useful to show as it is.
+
+    ``TriageError(N_("… %(name)s …"), name=value)`` keeps the sentence and its values apart, so that each
+    face shows it in the caseworker's language (``explain_in``); without values the message is as written.
+    """
+
+    def __init__(self, message: str = "", **values: object) -> None:
+        self.sentence, self.values = message, values
+        super().__init__(message % values if values else message)
+
+    def in_language(self, t: Translator) -> str:
+        return t.gettext(self.sentence, **self.values) if self.values else t.gettext(str(self))
 
 
 class HomeError(TriageError):
@@ -81,11 +92,15 @@ class FingerprintMismatchError(TriageError):
         )  # fmt: skip
 
 
-def describe(error: BaseException, t: Translator) -> str:
-    """``explain`` in the caseworker's language, for a sentence with values in it too."""
-    if isinstance(error, FingerprintMismatchError):
-        return error.in_language(t)
+def explain_in(error: BaseException, t: Translator) -> str:
+    """``explain`` in the caseworker's language; an error that names values translates itself."""
+    in_language = getattr(error, "in_language", None)
+    if callable(in_language):
+        return str(in_language(t))
     return t.gettext(explain(error))
+
+
+describe = explain_in  # the desk's name for the same thing
 
 
 def explain(error: BaseException) -> str:

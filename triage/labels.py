@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from triage.i18n import N_, Translator
+from triage.i18n import LANGUAGES, N_, Translator, translator
 from triage.policy import Priority
 
 FIELD_LABELS = {
@@ -104,6 +104,31 @@ def status_text(status: str, t: Translator) -> str:
 
 def level_word(level: str, t: Translator) -> str:
     return t.gettext(LEVEL_LABELS[level]) if level in LEVEL_LABELS else level
+
+
+# Names caseworkers used before the statuses took one form, and the glossary's other word: still understood.
+STATUS_SYNONYMS = {"новое": "new", "связались": "contacted", "уехали": "evacuated", "вывезены": "evacuated",
+                   "закрыто": "closed", "дубликат": "duplicate", "повтор": "duplicate"}  # fmt: skip
+
+
+def status_from_words(value: str, t: Translator) -> str | None:
+    """A status as a caseworker types it: its code (``in_progress``) or its name in any of triage's languages
+    (``в работе``, ``in progress``); None if it is neither. Case, spaces, ``_`` and ``-`` do not matter."""
+    wanted = " ".join(value.replace("_", " ").replace("-", " ").split()).casefold()
+    for status, label in STATUS_LABELS.items():
+        names = {status.replace("_", " "), label, t.gettext(label)}
+        names |= {translator(lang).gettext(label) for lang in LANGUAGES}
+        if wanted in {" ".join(n.split()).casefold() for n in names}:
+            return status
+    return STATUS_SYNONYMS.get(wanted)
+
+
+def ranked_reasons(priority: Priority, t: Translator) -> list[str]:
+    """``reason_texts`` with the weightiest first: a rule that raised the level, then by points."""
+    texts = reason_texts(priority, t)
+    order = sorted(range(len(texts)), key=lambda i: (priority.parts[i].points is not None,
+                                                       -(priority.parts[i].points or 0), i))  # fmt: skip
+    return [texts[i] for i in order] if len(priority.parts) == len(texts) else texts
 
 
 def reason_texts(priority: Priority, t: Translator) -> list[str]:

@@ -27,7 +27,7 @@ from typing import Any
 
 import crypto
 from triage import importer, threads
-from triage.cases import Case, Skipped, find_case, open_case
+from triage.cases import Case, Skipped, find_case, open_case, short_id
 from triage.config import TriageConfig
 from triage.errors import TriageError
 from triage.home import Home, write_private
@@ -36,6 +36,7 @@ from triage.importer import ImportSummary
 from triage.parallel import ListJob, default_jobs, open_all
 from triage.policy import Policy
 from triage.store import STATUSES, CaseRecord, CaseStore
+from triage.templates import refuse_placeholders
 
 MAX_NOTE_CHARS = 4000
 MAX_ASSIGNEE_CHARS = 64
@@ -250,6 +251,41 @@ class Session:
             self.store.put_record(stored.entry_id, record)
         return stored.entry_id.hex(), record
 
+    def correct_note(self, case_id: str, index: int, text: str) -> tuple[str, CaseRecord]:
+        """Add a note that supersedes note ``index`` (from 0) of the case; the old one stays, and so does the trail."""
+        if not text.strip():
+            raise TriageError("The corrected note is empty; nothing was saved.")
+        if len(text) > MAX_NOTE_CHARS:
+            raise TriageError(f"A note has at most {MAX_NOTE_CHARS} characters.")
+        stored = find_case(self.store, case_id)
+        record = stored.record
+        if not 0 <= index < len(record.notes):
+            raise TriageError("That note is not in this case; nothing was saved.")
+        today, me = self.today().isoformat(), self.identity.name
+        record.notes.append({"on": today, "by": me, "text": text.strip(), "supersedes": str(index)})
+        record.audit.append({"on": today, "by": me, "action": "note_corrected", "value": str(index + 1)})
+        with self.store.transaction():
+            self.store.put_record(stored.entry_id, record)
+        return stored.entry_id.hex(), record
+
+    def link_duplicate(self, case_id: str, of_id: str) -> tuple[str, CaseRecord]:
+        """Mark case ``case_id`` a duplicate of case ``of_id`` (the same person); both trails name the other."""
+        stored, original = find_case(self.store, case_id), find_case(self.store, of_id)
+        if stored.entry_id == original.entry_id:
+            raise TriageError("A case cannot be a duplicate of itself; nothing changed.")
+        today, me = self.today().isoformat(), self.identity.name
+        record = stored.record
+        if record.status != "duplicate":
+            record.status = "duplicate"
+            record.history.append({"on": today, "by": me, "status": "duplicate"})
+        record.audit.append({"on": today, "by": me, "action": "duplicate_of", "value": short_id(original.entry_id)})
+        original.record.audit.append({"on": today, "by": me, "action": "has_duplicate",
+                                      "value": short_id(stored.entry_id)})  # fmt: skip
+        with self.store.transaction():
+            self.store.put_record(stored.entry_id, record)
+            self.store.put_record(original.entry_id, original.record)
+        return stored.entry_id.hex(), record
+
     # -- the acknowledgement ----------------------------------------------------------------------
 
     def make_ack(self) -> tuple[bytes, int, list[threads.Queued]]:
@@ -283,8 +319,10 @@ class Session:
     def reply(self, case_id: str, text: str) -> tuple[str, int]:
         """Seal ``text`` to the person of case ``case_id`` and queue it for the next return file.
 
-        Returns the case's full id (hex) and how many replies are queued now.
+        Returns the case's full id (hex) and how many replies are queued now. A text that still holds a
+        ready-made reply's placeholders is refused (templates.PlaceholdersLeftError), for every face.
         """
+        refuse_placeholders(text, self.home.path)
         stored = find_case(self.store, case_id)
         request = crypto.open_request(self.store.envelope(stored.rowid), self.identity)
         threads.queue_reply(self.store, stored.entry_id, stored.record, request, text, author=self.identity.name,
@@ -301,6 +339,7 @@ class Session:
 
     def edit_reply(self, case_id: str, seq: int, text: str) -> str:
         """New words for reply ``seq`` while no return file has carried it; the case's full id (hex)."""
+        refuse_placeholders(text, self.home.path)  # an edit must not bring a template's [word] back either
         stored = find_case(self.store, case_id)
         request = crypto.open_request(self.store.envelope(stored.rowid), self.identity)
         threads.edit_reply(self.store, stored.entry_id, stored.record, request, seq, text,

@@ -14,7 +14,7 @@ import csv
 import io
 import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, BinaryIO
 
 from rich.console import Console, Group
@@ -23,6 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from crypto import request_schema as schema
+from triage import groups
 from triage.cases import Case
 from triage.i18n import Translator
 from triage.labels import (
@@ -32,7 +33,7 @@ from triage.labels import (
     SHORT_LOCATION,
     choice_text,
     level_word,
-    reason_texts,
+    ranked_reasons,
     status_text,
 )
 from triage.policy import LEVELS
@@ -57,7 +58,9 @@ def level_text(level: str, t: Translator) -> Text:
     return Text(level_word(level, t), style=LEVEL_STYLE.get(level, ""))
 
 
-def queue_heading(shown: int, cases: Sequence[Case], t: Translator, statuses: Sequence[str] = ()) -> str:
+def queue_heading(
+    shown: int, cases: Sequence[Case], t: Translator, statuses: Sequence[str] = (), *, rows: int | None = None
+) -> str:
     """The count at the top: how many cases, how many per level, and how many of them are on screen."""
     levels = Counter(case.priority.level for case in cases)
     per_level = ", ".join(f"{level_word(level, t)} {levels[level]}" for level in LEVELS if levels[level])
@@ -66,37 +69,73 @@ def queue_heading(shown: int, cases: Sequence[Case], t: Translator, statuses: Se
         line += " (" + ", ".join(status_text(s, t) for s in statuses) + ")"
     if per_level:
         line += ": " + per_level
-    if shown < len(cases):
+    if shown < (len(cases) if rows is None else rows):
         line += ". " + t.gettext("Showing the first %(shown)s; --limit N or --all for more.", shown=shown)
     return line
 
 
-def cases_table(cases: Iterable[Case], t: Translator) -> Table:
-    """One line per case, so a screen holds as many cases as it has lines; long text ends in "…"."""
-    table = Table(box=None, header_style="bold", pad_edge=False, expand=True, show_edge=False)
-    columns = (
-        (t.gettext("ID"), "left", 8, None), (t.gettext("Level"), "left", None, None),
-        (t.gettext("Score"), "right", None, None), (t.gettext("Days"), "right", None, None),
-        (t.gettext("Status"), "left", None, None), (t.gettext("Where"), "left", None, None),
-        (t.gettext("People"), "right", None, None), (t.gettext("Assigned"), "left", None, None),
-        (t.gettext("Why"), "left", None, 2), (t.gettext("Their words"), "left", None, 3),
-    )  # fmt: skip
-    for name, justify, width, ratio in columns:
-        table.add_column(name, justify=justify, no_wrap=True, overflow="ellipsis", min_width=width, ratio=ratio)  # type: ignore[arg-type]
+def fold_bursts(cases: Sequence[Case], *, each: bool = False) -> tuple[list[Case], dict[bytes, int], int]:
+    """The rows of the table: a burst of near-identical requests as its most urgent member (``each``: all).
+
+    Returns the rows, how many others each burst's row stands for, and how many bursts there are.
+    """
+    bursts = groups.relations(cases).bursts if not each else []
+    hidden = {c.entry_id for burst in bursts for c in burst[1:]}
+    sizes = {burst[0].entry_id: len(burst) - 1 for burst in bursts}
+    return [c for c in cases if c.entry_id not in hidden], sizes, len(bursts)
+
+
+def burst_line(bursts: int, t: Translator) -> str:
+    return t.ngettext(
+        "%(num)d burst of near-identical requests sent close together is shown as one row, marked [+N≈]; "
+        "`triage list --each` gives each request its own row.",
+        "%(num)d bursts of near-identical requests sent close together are each shown as one row, marked [+N≈]; "
+        "`triage list --each` gives each request its own row.", bursts)  # fmt: skip
+
+
+NARROW = 110  # below this many columns, the reasons keep their room and the minor columns go
+MINOR_COLUMNS = ("score", "people", "where")  # dropped on a narrow terminal, in this order of need
+
+
+def cases_table(
+    cases: Iterable[Case], t: Translator, *, width: int = 200, burst_sizes: Mapping[bytes, int] | None = None
+) -> Table:
+    """One line per case, so a screen holds as many cases as it has lines; long text ends in "…".
+
+    A column with nothing in it is left out, and on a terminal narrower than ``NARROW`` so are the score,
+    the number of people and the place, so that the reasons (weightiest first) keep their room.
+    ``burst_sizes`` marks a row that stands for a burst of near-identical requests (``triage.groups``).
+    """
+    names = {"id": t.gettext("ID"), "level": t.gettext("Level"), "score": t.gettext("Score"),
+             "days": t.gettext("Days"), "status": t.gettext("Status"), "where": t.gettext("Where"),
+             "people": t.gettext("People"), "assigned": t.gettext("Assigned"), "why": t.gettext("Why"),
+             "words": t.gettext("Story")}  # fmt: skip
+    rows = []
     for case in cases:
         location = case.request.get("location")
-        table.add_row(
-            Text(case.short_id),
-            level_text(case.priority.level, t),
-            Text(str(case.priority.score)),
-            Text(str(case.days_waiting)),
-            Text(status_text(case.record.status, t)),
-            Text(t.gettext(SHORT_LOCATION[location]) if location in SHORT_LOCATION else "—"),
-            Text(str(case.request["people"])),
-            Text(clean(case.record.assignee)),
-            Text("; ".join(r.rsplit(" (", 1)[0] for r in reason_texts(case.priority, t))),
-            Text(first_line(case.request["story"])),
-        )
+        others = (burst_sizes or {}).get(case.entry_id, 0)
+        story = first_line(case.request["story"])
+        rows.append({
+            "id": Text(case.short_id), "level": level_text(case.priority.level, t),
+            "score": Text(str(case.priority.score)), "days": Text(str(case.days_waiting)),
+            "status": Text(status_text(case.record.status, t)),
+            "where": Text(t.gettext(SHORT_LOCATION[location]) if location in SHORT_LOCATION else ""),
+            "people": Text(str(case.request["people"])), "assigned": Text(clean(case.record.assignee)),
+            "why": Text("; ".join(r.rsplit(" (", 1)[0] for r in ranked_reasons(case.priority, t))),
+            "words": Text(f"[+{others}≈] {story}" if others else story),
+        })  # fmt: skip
+    keep = [key for key in names if key in ("id", "level", "why", "words") or any(r[key].plain for r in rows)]
+    if width < NARROW:
+        keep = [key for key in keep if key not in MINOR_COLUMNS]
+    table = Table(box=None, header_style="bold", pad_edge=False, expand=True, show_edge=False)
+    for key in keep:
+        table.add_column(
+            names[key], justify="right" if key in ("score", "days", "people") else "left", no_wrap=True,
+            overflow="ellipsis", min_width={"id": 8, "why": 24 if width < NARROW else 30}.get(key),
+            ratio={"why": 3, "words": 2}.get(key),
+        )  # fmt: skip
+    for row in rows:
+        table.add_row(*(row[key] for key in keep))
     return table
 
 
@@ -110,14 +149,15 @@ def case_view(case: Case, t: Translator, readers: list[tuple[str | None, str]] |
         ("   " + t.gettext("assigned to %(name)s", name=clean(case.record.assignee))) if case.record.assignee else "",
         "\n", t.gettext("serial %(serial)s, imported on %(day)s", serial=case.serial, day=case.imported_on.isoformat()),
     )  # fmt: skip
-    reasons = Text("\n".join(f"• {r}" for r in reason_texts(case.priority, t)) or t.gettext("No rule matched."))
+    reasons = Text("\n".join(f"• {r}" for r in ranked_reasons(case.priority, t)) or t.gettext("No rule matched."))
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="bold", no_wrap=False, max_width=40)
     facts.add_column()
     for key in schema.REQUEST_FIELDS:
-        if key in ("story", "consent"):
-            continue
-        facts.add_row(Text(t.gettext(FIELD_LABELS[key])), Text(field_text(key, case.request.get(key), t)))
+        value = case.request.get(key)
+        if key in ("story", "consent") or value is None or value == "" or value == []:
+            continue  # an unanswered question takes no line: the case fits a 30-line terminal more often
+        facts.add_row(Text(t.gettext(FIELD_LABELS[key])), Text(field_text(key, value, t)))
     locale = case.request.get("locale")
     facts.add_row(
         Text(t.gettext("Language of the form")),
@@ -125,10 +165,9 @@ def case_view(case: Case, t: Translator, readers: list[tuple[str | None, str]] |
     )
     facts.add_row(Text(t.gettext("Sent on")), Text(str(case.request.get("submitted_on"))))
     parts: list[Any] = [
-        Panel(header, title=t.gettext("Priority"), title_align="left"),
-        Panel(reasons, title=t.gettext("Why this level"), title_align="left"),
+        Panel(Group(header, Text(""), reasons), title=t.gettext("Why this level"), title_align="left"),
         Panel(facts, title=t.gettext("The request"), title_align="left"),
-        Panel(Text(clean(case.request["story"])), title=t.gettext("Their words"), title_align="left"),
+        Panel(Text(clean(case.request["story"])), title=t.gettext("Story"), title_align="left"),
     ]
     if case.record.notes:
         notes = "\n".join(f"{n['on']}  {clean(n['by'])}: {clean(n['text'])}" for n in case.record.notes)
@@ -160,7 +199,8 @@ def thread_text(case: Case, t: Translator) -> str:
     lines = []
     for message in case.record.thread:
         if message.get("dir") == "in":
-            who = t.gettext("the person, NEW") if message.get("state") == "unread" else t.gettext("the person")
+            alias = clean(str(case.request.get("alias") or "")) or t.gettext("the person")
+            who = alias + (", " + t.gettext("NEW") if message.get("state") == "unread" else "")
             lines.append(f"{message['on']}  {who}:\n  {clean(message['text'])}")
             if asks_to_change_contact_or_plans(message["text"]):
                 lines.append(f"  ! {verify_warning(t)}")

@@ -63,15 +63,25 @@ def print_import_summary(summary: ImportSummary, *, as_json: bool, t: Translator
                              "server."))  # fmt: skip
     click.echo(t.gettext("Bundle %(sequence)s: ", sequence=summary.sequence)
                + t.ngettext("%(num)d envelope.", "%(num)d envelopes.", summary.total))  # fmt: skip
-    if summary.same_bundle_again:
+    arrived = summary.new + summary.followups
+    if summary.same_bundle_again and not arrived:
         click.echo(t.gettext("You had already imported this bundle; nothing changed."))
-    click.echo("  " + t.gettext("new %(new)s, duplicate %(duplicate)s, rejected %(rejected)s", new=summary.new,
-                                duplicate=summary.duplicate, rejected=summary.rejected))  # fmt: skip
+    elif summary.same_bundle_again:  # e.g. envelopes another caseworker's key could not open the first time
+        click.echo(t.ngettext("You had imported this bundle before; %(num)d of its envelopes is new to this store.",
+                              "You had imported this bundle before; %(num)d of its envelopes are new to this store.",
+                              arrived))  # fmt: skip
     if summary.followups:
-        click.echo("  " + t.ngettext(
-            "%(num)d of the new ones is a follow-up message, added to its case's thread.",
-            "%(num)d of the new ones are follow-up messages, added to their cases' threads.",
-            summary.followups))  # fmt: skip
+        click.echo("  " + t.gettext(
+            "new cases %(new)s, follow-up messages %(followups)s, duplicate %(duplicate)s, rejected %(rejected)s",
+            new=summary.new, followups=summary.followups, duplicate=summary.duplicate, rejected=summary.rejected))
+        joined = summary.followups - summary.followups_waiting  # at least this many found their case
+        if joined > 0:
+            click.echo("  " + t.ngettext("%(num)d follow-up message was added to its case's conversation.",
+                                         "%(num)d follow-up messages were added to their cases' conversations.",
+                                         joined))  # fmt: skip
+    else:
+        click.echo("  " + t.gettext("new %(new)s, duplicate %(duplicate)s, rejected %(rejected)s", new=summary.new,
+                                    duplicate=summary.duplicate, rejected=summary.rejected))  # fmt: skip
     if summary.followups_waiting:
         click.echo("  " + t.ngettext("%(num)d follow-up waits for a case you do not hold yet.",
                                      "%(num)d follow-ups wait for a case you do not hold yet.",

@@ -55,6 +55,12 @@ def audit_trail(record: CaseRecord, t: Translator) -> list[TrailEntry]:
             text = t.gettext("%(who)s removed the assignment", who=who)
         elif action in _REPLY_ACTIONS:
             text = _reply_action(action, who, value, t)
+        elif action == "note_corrected":
+            text = t.gettext("%(who)s corrected note %(number)s (both are kept)", who=who, number=clean(value))
+        elif action == "duplicate_of":
+            text = t.gettext("%(who)s linked this case as a duplicate of №%(id)s", who=who, id=clean(value))
+        elif action == "has_duplicate":
+            text = t.gettext("%(who)s linked №%(id)s to this case as its duplicate", who=who, id=clean(value))
         else:
             text = t.gettext("%(who)s: %(action)s", who=who, action=clean(str(action)))
         trail.append(TrailEntry(entry.get("on", ""), text))

@@ -15,11 +15,20 @@ from rich.text import Text
 
 from triage.app import App, friendly_errors
 from triage.cases import Skipped
+from triage.cli_language import StatusChoice
 from triage.i18n import N_, Translator, language_of, translator
 from triage.policy import load_policy
 from triage.progress import progress_bar
-from triage.render import case_view, cases_table, console_for, queue_heading, write_csv, write_json
-from triage.store import STATUSES
+from triage.render import (
+    burst_line,
+    case_view,
+    cases_table,
+    console_for,
+    fold_bursts,
+    queue_heading,
+    write_csv,
+    write_json,
+)
 
 SCREEN_MARGIN = 5  # lines kept for the count, the header, a notice and the prompt
 
@@ -62,7 +71,8 @@ def _skipped_line(skipped: Skipped, t: Translator) -> str | None:
 
 @click.command("list")
 @click.option(
-    "--status", "statuses", multiple=True, type=click.Choice(STATUSES), help="Only cases with this status (repeatable)."
+    "--status", "statuses", multiple=True, type=StatusChoice(),
+    help="Only cases with this status, by its name in your language or in English (repeatable).",
 )
 @click.option("--json", "as_json", is_flag=True, help="A JSON array, one object per case, with the decrypted request.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV with one row per case (formula-like cells are defused).")
@@ -74,6 +84,8 @@ def _skipped_line(skipped: Skipped, t: Translator) -> str | None:
 )
 @click.option("--all", "show_all", is_flag=True, help="The table shows every case (best with --pager).")
 @click.option("--pager", is_flag=True, help="Show the table through your pager ($PAGER), to scroll through it.")
+@click.option("--each", is_flag=True,
+              help="Give every request of a burst (near-identical requests sent close together) its own row.")
 @click.option(
     "--jobs",
     type=click.IntRange(min=1, max=64),
@@ -100,6 +112,7 @@ def list_command(
     policy: Path | None,
     show_all: bool,
     pager: bool,
+    each: bool,
     lang: str | None,
 ) -> None:
     """The priority queue: emergency first, then by score; with the reasons for each case.
@@ -108,7 +121,7 @@ def list_command(
     redirect them to a USB stick or any file you do not destroy afterwards.
     """
     if as_json and as_csv:
-        raise click.UsageError("Choose one of --json and --csv.")
+        raise click.UsageError(app.t.gettext("Choose one of --json and --csv."))
     rules = load_policy(policy)  # a bad policy fails before the passphrase is asked
     t = translator(lang or app.lang)
     with app.session() as session, progress_bar(t.gettext("Opening cases"), enabled=not as_json) as ticker:
@@ -131,11 +144,15 @@ def list_command(
         else:
             if limit is None and not show_all and not pager:
                 limit = max(5, shutil.get_terminal_size((120, 30)).lines - SCREEN_MARGIN)
-            ordered = queue.cases if show_all and limit is None else queue.cases[:limit]
+            rows, sizes, bursts = fold_bursts(queue.cases, each=each)
+            ordered = rows if show_all and limit is None else rows[:limit]
             console = console_for()
             with console.pager(styles=True) if pager else contextlib.nullcontext():
-                console.print(Text(queue_heading(len(ordered), queue.cases, t, statuses)), soft_wrap=True)
-                console.print(cases_table(ordered, t))
+                console.print(Text(queue_heading(len(ordered), queue.cases, t, statuses, rows=len(rows))),
+                              soft_wrap=True)  # fmt: skip
+                if bursts:
+                    console.print(Text(burst_line(bursts, t)), soft_wrap=True)
+                console.print(cases_table(ordered, t, width=console.width, burst_sizes=sizes))
     line = _skipped_line(skipped, t)
     if line:
         click.echo(line, err=True)
@@ -155,4 +172,8 @@ def show_command(app: App, case_id: str, policy: Path | None, lang: str | None) 
         t = translator(lang or app.lang)
         view = case_view(case, t, session.readers(case))
         session.mark_read(case)  # drawn above, before new messages are marked read
-    console_for().print(view)
+    console = console_for()
+    # Level and reasons come first; a case taller than the terminal goes through the pager, from its top.
+    tall = console.is_terminal and len(console.render_lines(view, pad=False)) > console.height - 1
+    with console.pager(styles=True) if tall else contextlib.nullcontext():
+        console.print(view)

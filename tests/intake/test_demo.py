@@ -22,8 +22,10 @@ BARE_PATH = "/usr/local/bin:/usr/bin:/bin"  # no .venv/bin: the printed PATH lin
 
 
 def _request(story: str) -> dict[str, object]:
-    return {"schema": 1, "locale": "ru", "submitted_on": DAY, "danger": "serious", "people": 2,
-            "contact_method": "signal", "contact": "@demo", "story": story, "consent": True}  # fmt: skip
+    reply_key = crypto.derive_reply_keypair("7" * 30, bytes(32)).public.to_b64()  # a reply can reach them
+    return {"schema": 2, "kind": "request", "locale": "ru", "submitted_on": DAY, "danger": "serious", "people": 2,
+            "contact_method": "signal", "contact": "@demo", "story": story, "consent": True,
+            "reply_key": reply_key}  # fmt: skip
 
 
 def _steps(printed: str) -> list[str]:
@@ -42,10 +44,13 @@ def test_the_printed_round_trip_works_twice(tmp_path: Path, capsys: pytest.Captu
     # Given a prepared demo and the steps it prints
     base = tmp_path / "my demo"  # a space in the path: every printed path must still paste as one word
     assert demo.main(["--dir", str(base), "--prepare-only"]) == 0
-    steps = _steps(capsys.readouterr().out)
+    printed = capsys.readouterr().out
+    steps = _steps(printed)
     path_line, rest = steps[0], steps[1:]
     assert path_line.startswith("export PATH=")
     assert any(" show ID" in s for s in rest) and any(" set ID " in s for s in rest)
+    assert any(s.endswith(" reply ID") for s in rest), "the round trip includes a reply"
+    assert "ru/status" in printed and "receipt" in printed
     config = IntakeConfig(instance_dir=base / "instance")
     demo_key = crypto.PublicIdentity.from_text((base / "caseworker" / "DEMO.pub").read_text())
     for round_ in (1, 2):
@@ -70,6 +75,8 @@ def test_the_printed_round_trip_works_twice(tmp_path: Path, capsys: pytest.Captu
                 assert f"as bundle {round_} " in done.stdout, done.stdout
             if " apply-ack " in step:
                 assert "deleted 1 envelope(s)" in done.stdout, done.stdout
+            if step.endswith(f" reply {case_id}"):
+                assert "sealed and queued" in done.stdout, done.stdout
 
 
 @pytest.mark.slow

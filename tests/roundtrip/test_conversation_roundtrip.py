@@ -101,7 +101,7 @@ def conversation(tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFix
     mine = next(c for c in alice_thread if c["short_id"] == case_id)["thread"]
     assert [m["dir"] for m in mine] == ["out", "in"] and mine[0]["text"] == REPLY_CANARY
     shown = alice.ok("show", case_id).output
-    assert "the person, NEW" in shown and "Alice (reply 1, delivered: the server confirmed it" in shown, shown
+    assert "R., NEW" in shown and "Alice (reply 1, delivered: the server confirmed it" in shown, shown
     # Bob acknowledges everything (Alice's return file already had the two requests): the follow-up goes
     bob.ok("ack", "--out", usb / "bob.ack")
     assert "deleted 1 envelope(s)" in _intake(operator, database_url, "apply-ack", usb / "bob.ack")

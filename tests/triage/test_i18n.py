@@ -98,3 +98,47 @@ def test_labels_are_the_words_of_the_intake_form() -> None:
     for field, label in FIELD_LABELS.items():
         assert f'_l("{label}")' in source, field
         assert ru.gettext(label) == intake_ru[label], field
+
+
+def desk_banned_words() -> list[str]:
+    glossary = (ROOT / "docs" / "GLOSSARY.md").read_text(encoding="utf-8")
+    section = glossary.split("Words the desk and the command line do not use", 1)[1]
+    return [word.lower() for word in re.findall(r"^\| «([^»]+)» \|", section, re.M)]
+
+
+def test_the_desk_avoids_the_words_it_does_not_use() -> None:
+    banned = desk_banned_words()
+    assert {"заявитель", "вывез"} <= set(banned), "docs/GLOSSARY.md lost the desk's list"
+    texts = {}
+    for name in ("triage.po", "click.po"):
+        for message in read_po((CATALOG / name).open("rb")):
+            if message.id:
+                strings = message.string if isinstance(message.string, tuple | list) else (message.string,)
+                texts[f"{name}: {message.id!r}"] = " ".join(strings)
+    for path in (ROOT / "triage" / "desk" / "templates").glob("*.html"):
+        texts[str(path.relative_to(ROOT))] = path.read_text(encoding="utf-8")
+    found = [(where, word) for where, text in texts.items() for word in banned if word in text.lower()]
+    assert found == [], "see docs/GLOSSARY.md, the desk's section, for the word to use"
+
+
+def test_the_desk_s_word_check_would_catch_a_relapse() -> None:
+    assert any(word in "Сообщение от заявителя: нас вывезли" for word in desk_banned_words())
+
+
+def test_every_help_text_and_click_word_has_a_russian_translation() -> None:
+    import click
+
+    from triage.cli import main
+    from triage.cli_language import _commands, click_catalogue, help_id
+
+    t = translator("ru")
+    missing = []
+    for command in _commands(main):
+        texts = [command.help] + [p.help for p in command.params if isinstance(p, click.Option)]
+        for text in filter(None, texts):
+            if t.catalogue.gettext(help_id(text)) == help_id(text) and click_catalogue("ru").gettext(text) == text:
+                missing.append(help_id(text)[:60])
+    assert missing == [], "add the help text to triage.po (msgid: the docstring without its indentation)"
+    for word in ("Usage:", "Options", "Commands", "Error: {message}", "No such option {name!r}.",
+                 "Show this message and exit.", "Missing argument", "Invalid value for {param_hint}: {message}"):
+        assert click_catalogue("ru").gettext(word) != word, word

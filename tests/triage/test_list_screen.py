@@ -27,7 +27,8 @@ def many(triage: Triage, server: Server, tmp_path: Path) -> Triage:
 def run(triage: Triage, *args: str, lines: int = 14, columns: int = 110) -> str:
     env = {"LINES": str(lines), "COLUMNS": str(columns), "TRIAGE_LANG": "", "LANG": "C.UTF-8"}
     head = ["--home", str(triage.home), "--passphrase-file", str(triage.passphrase_file)]
-    result = CliRunner().invoke(main, [*head, "list", *args], obj=TEST_CONFIG, env=env)
+    # --each: these identical stories would otherwise be folded as bursts (test_bursts.py)
+    result = CliRunner().invoke(main, [*head, "list", "--each", *args], obj=TEST_CONFIG, env=env)
     assert result.exit_code == 0, result.output
     return result.stdout
 
@@ -84,3 +85,18 @@ def test_show_in_russian_uses_the_words_of_the_form(many: Triage) -> None:
     assert "Опасность сейчас или в ближайшие дни" in output
     assert "Опасность для жизни сейчас или в ближайшие дни (+100)" in output
     assert set(re.findall(r"\b[A-Za-z]{3,}\b", output)) <= {"Signal"}, output  # a name, the same in Russian
+
+
+@pytest.mark.parametrize("columns", [80, 100])
+def test_the_reasons_keep_their_room_on_a_narrow_terminal(many: Triage, columns: int) -> None:
+    output = run(many, "--all", "--lang", "ru", columns=columns)
+    lines = output.rstrip("\n").splitlines()
+    assert all(len(line) <= columns for line in lines), output
+    header = lines[1]
+    assert "Почему" in header and "Рассказ" in header
+    assert "Ответственный" not in header, "nobody is assigned: the empty column goes first"
+    why_at = header.index("Почему")
+    row = next(line for line in lines if "Всё ещё на Северном Кавказе"[:10] in line)
+    reason = row[why_at:].split("  ")[0]
+    assert len(reason.rstrip("…")) >= 22, (reason, output)  # the weightiest reason, readable
+

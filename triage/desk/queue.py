@@ -1,4 +1,5 @@
-"""The queue page's arithmetic, without Flask: filters, the in-memory search, counts and the weekly chart.
+"""The queue page's arithmetic, without Flask: filters, the in-memory search, counts, the weekly chart, and
+the rows (bursts folded into one row, possible duplicates marked: ``triage.groups``).
 
 Everything here works on ``Case`` objects already opened in memory; the search never builds an index
 and never writes anything down.
@@ -14,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from triage.cases import Case
+from triage.groups import Relations
 from triage.policy import LEVELS
 from triage.store import STATUSES
 from triage.text import DISGUISING
@@ -138,3 +140,49 @@ def weekly(cases: Sequence[Case], today: datetime.date, weeks: int = CHART_WEEKS
 def first_line(text: str, limit: int = 90) -> str:
     line = text.strip().split("\n", 1)[0].strip()
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of the queue table: a case, and when it leads a burst, the other members shown under it."""
+
+    case: Case
+    burst: tuple[Case, ...] = ()
+    same_person: tuple[Case, ...] = ()
+
+
+def rows(shown: Sequence[Case], relations: Relations, limit: int) -> tuple[list[Row], int]:
+    """The table's rows over the filtered cases, a burst folded into its most urgent member's row.
+
+    Returns at most ``limit`` rows and how many rows there are in all.
+    """
+    placed: set[int] = set()
+    result: list[Row] = []
+    total = 0
+    for case in shown:
+        group = relations.burst_of.get(case.entry_id)
+        if group is not None and id(group) in placed:
+            continue
+        others: tuple[Case, ...] = ()
+        if group is not None:
+            placed.add(id(group))
+            others = tuple(c for c in group if c is not case)
+        total += 1
+        if len(result) < limit:
+            result.append(Row(case, others, tuple(relations.same_person.get(case.entry_id, ()))))
+    return result, total
+
+
+@dataclass(frozen=True)
+class Related:
+    """What the case page says about other cases: maybe the same person, and the burst it came in."""
+
+    same_person: tuple[Case, ...]
+    burst: tuple[Case, ...]
+
+
+def related_to(case: Case, found: Relations) -> Related:
+    burst = found.burst_of.get(case.entry_id, [])
+    return Related(
+        tuple(found.same_person.get(case.entry_id, ())), tuple(c for c in burst if c.entry_id != case.entry_id)
+    )

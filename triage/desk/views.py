@@ -14,14 +14,16 @@ from triage.desk import queue as q
 from triage.desk.conversation import MAX_REPLY_CHARS, ready_made
 from triage.desk.guard import COOKIE
 from triage.desk.state import DeskState
-from triage.errors import TriageError, explain
+from triage.errors import TriageError, explain, explain_in
+from triage.groups import Relations, relations
 from triage.i18n import LANGUAGES
-from triage.labels import CHOICE_LABELS, FIELD_LABELS, LANGUAGE_OF_FORM, SHORT_LOCATION, reason_texts
+from triage.labels import CHOICE_LABELS, FIELD_LABELS, LANGUAGE_OF_FORM, SHORT_LOCATION, ranked_reasons, reason_texts
 from triage.operations import MAX_NOTE_CHARS, Session
 from triage.operations import unlock as unlock_key
 from triage.policy import LEVELS
 from triage.render import readers_text
 from triage.store import STATUSES
+from triage.templates import PlaceholdersLeftError
 from triage.trail import audit_trail
 
 blueprint = Blueprint("views", __name__)
@@ -49,6 +51,16 @@ def _queue(session: Session) -> list[Case]:
     if state.queue is None:
         state.queue = session.list_cases(state.policy, jobs=state.jobs).cases
     return state.queue
+
+
+def _relations(cases: list[Case]) -> Relations:
+    """Who may be the same person, and the bursts, over the queue in memory; worked out once per queue."""
+    cached = current_app.extensions.get("desk_relations")
+    if cached is None or cached[0] is not cases:
+        cached = (cases, relations(cases))
+        current_app.extensions["desk_relations"] = cached
+    found: Relations = cached[1]
+    return found
 
 
 def _see_other(endpoint: str, **values: Any) -> Response:
@@ -148,16 +160,24 @@ def queue() -> str:
         cases = _queue(session)
         skipped = session.store.count() - len(cases)
     shown = q.apply_filters(cases, filters)
+    related = _relations(cases)
+    rows, total_rows = q.rows(shown, related, QUEUE_ROWS)
     today = state.config.today()
     return render_template(
-        "queue.html", cases=shown[:QUEUE_ROWS], matching=len(shown), counts=q.count(cases), filters=filters,
-        weeks=q.weekly(cases, today), levels=LEVELS, statuses=STATUSES, first_line=q.first_line,
-        short_location=SHORT_LOCATION, skipped=skipped, today=today,
+        "queue.html", cases=shown, rows=rows, total_rows=total_rows, matching=len(shown), counts=q.count(cases),
+        filters=filters, weeks=q.weekly(cases, today), levels=LEVELS, statuses=STATUSES, first_line=q.first_line,
+        short_location=SHORT_LOCATION, skipped=skipped, today=today, bursts=len(related.bursts),
+        reasons_of=lambda case: ranked_reasons(case.priority, g.t),
     )  # fmt: skip
 
 
 @blueprint.get("/case/<case:case_id>")
 def case(case_id: str) -> Any:
+    return _case_page(case_id)
+
+
+def _case_page(case_id: str, *, draft: str | None = None, reply_error: str = "") -> Any:
+    """The case page; after a refused reply, with the text as typed and the sentence why."""
     state = _state()
     with _session() as session:
         try:
@@ -170,13 +190,14 @@ def case(case_id: str) -> Any:
             "case.html", case=opened, reasons=reason_texts(opened.priority, g.t), trail=audit_trail(opened.record, g.t),
             fields=CASE_FIELDS, field_labels=FIELD_LABELS, choice_labels=CHOICE_LABELS, form_language=LANGUAGE_OF_FORM,
             statuses=STATUSES, caseworkers=names, max_note=MAX_NOTE_CHARS, saved=request.args.get("saved", ""),
-            readers=readers, templates=ready_made(state, opened), draft=_draft(state, opened),
-            max_reply=MAX_REPLY_CHARS,
+            readers=readers, templates=ready_made(state, opened),
+            draft=_draft(state, opened) if draft is None else draft, reply_error=reply_error,
+            max_reply=MAX_REPLY_CHARS, related=q.related_to(opened, _relations(_queue(session))),
         )  # fmt: skip
         if opened.record.unread:
             session.mark_read(opened)  # drawn above with the new messages marked; seen from now on
             state.queue = None
-    return page
+    return (page, 400) if reply_error else page
 
 
 def _draft(state: DeskState, opened: Case) -> str:
@@ -196,10 +217,37 @@ def reply(case_id: str) -> Any:
     with _session() as session:
         try:
             entry_id, _queued = session.reply(case_id, text)
+        except PlaceholdersLeftError as refused:
+            entry_id, why = "", refused.in_language(g.t)
         except (TriageError, crypto.CryptoError) as failure:
-            return render_template("message.html", message=g.t.gettext(explain(failure))), 400
+            return render_template("message.html", message=explain_in(failure, g.t)), 400
+    if not entry_id:  # the composer again, with the text as typed and the placeholders named
+        return _case_page(case_id, draft=text, reply_error=why)
     _state().queue = None
     return _see_other("views.case", case_id=entry_id, saved="reply")
+
+
+@blueprint.post("/case/<case:case_id>/note/<int:index>")
+def correct_note(case_id: str, index: int) -> Any:
+    text = request.form.get("note", "").replace("\r\n", "\n").strip()
+    with _session() as session:
+        try:
+            entry_id, _record = session.correct_note(case_id, index, text)
+        except TriageError as failure:
+            return render_template("message.html", message=explain_in(failure, g.t)), 400
+    _state().queue = None
+    return _see_other("views.case", case_id=entry_id, saved="case")
+
+
+@blueprint.post("/case/<case:case_id>/duplicate")
+def link_duplicate(case_id: str) -> Any:
+    with _session() as session:
+        try:
+            entry_id, _record = session.link_duplicate(case_id, request.form.get("of", ""))
+        except TriageError as failure:
+            return render_template("message.html", message=explain_in(failure, g.t)), 400
+    _state().queue = None
+    return _see_other("views.case", case_id=entry_id, saved="case")
 
 
 @blueprint.post("/case/<case:case_id>")
@@ -218,6 +266,6 @@ def update_case(case_id: str) -> Any:
                 assignee=assignee if assignee is not None and assignee != current.assignee else None,
             )
         except TriageError as failure:
-            return render_template("message.html", message=g.t.gettext(explain(failure))), 400
+            return render_template("message.html", message=explain_in(failure, g.t)), 400
     state.queue = None
     return _see_other("views.case", case_id=entry_id, saved="case")
