@@ -71,21 +71,21 @@ def _flood(socket_path: Path, circuits: list[int], seconds: float) -> dict[int, 
     return dict(counts)
 
 
-def _person(socket_path: Path, attempts: int, every: float) -> list[tuple[bool, float]]:
-    """A real person: each attempt on a fresh circuit, one journey; (got a receipt, seconds)."""
+def _person(socket_path: Path, attempts: int, every: float) -> list[tuple[int, float]]:
+    """A real person: each attempt on a fresh circuit, one journey; (the answer, 200 for a receipt; seconds)."""
     results = []
     for n in range(attempts):
         start = time.monotonic()
         try:
             stream = Stream(socket_path, PERSON_FIRST_CIRCUIT + n, timeout=60)
             try:
-                ok = _journey(stream) == 200
+                status = _journey(stream)
             finally:
                 stream.close()
         except (OSError, ConnectionError, ValueError):
-            ok = False
+            status = -1
         elapsed = time.monotonic() - start
-        results.append((ok, elapsed))
+        results.append((status, elapsed))
         time.sleep(max(0.0, every - elapsed))
     return results
 
@@ -140,7 +140,8 @@ def collect(quick: bool = False, *, seconds: float = 0.0) -> list[Row]:
         refusing = stack.enter_context(serve("intake.wsgi:app", work, "refusing", strict))
         _cost_per_post(refusing.socket, refusing.master, 7, 10)  # warm up (and the circuit's budget spent)
         refuse = _cost_per_post(refusing.socket, refusing.master, 7, n)
-    got = [ok for ok, _ in person]
+    got = [status == 200 for status, _ in person]
+    refused = Counter(status for status, _ in person if status != 200)
     times = [t for _, t in person]
     stored_per_minute = counts[200] / seconds * 60
     fill_minutes = MAX_PENDING / stored_per_minute if stored_per_minute else float("inf")
@@ -149,6 +150,8 @@ def collect(quick: bool = False, *, seconds: float = 0.0) -> list[Row]:
     return [
         Row(f"flood: a real person's attempts with a receipt ({len(got)} attempts)", f"{share:.0%}", ">= 95%",
             share >= 0.95),
+        Row("flood: the person's other answers (status: count; -1 a closed stream)",
+            ", ".join(f"{k}: {v}" for k, v in sorted(refused.items())) or "none", "report", None),
         Row("flood: the person's journey p50 / p99", f"{statistics.median(times):.2f} / {percentile(times, 99):.2f} s",
             "report", None),
         Row(f"flood: {FLOOD_CIRCUITS} circuits' journeys (stored / 429 / other)",

@@ -20,8 +20,12 @@ timeout = 30
 graceful_timeout = 20
 keepalive = 20
 worker_connections = 200
-max_requests = 5000
-max_requests_jitter = 500
+# A worker is replaced after this many requests (hygiene). Each new worker starts with empty rate-limit state
+# (intake.limits keeps it in memory): at 5,000 a flood had both workers replaced every half minute, and every
+# flood circuit looked fresh to the new one; at 50,000, every 100 s under a flood of 1,000 requests a second
+# (bench/flood_bench.py). 1,000,000: a quarter of an hour under that flood, weeks in ordinary use.
+max_requests = 1000000
+max_requests_jitter = 50000
 
 # PROXY protocol v1 only (tor never sends v2), and only from local peers. A Unix-socket peer is always local.
 proxy_protocol = "v1"
