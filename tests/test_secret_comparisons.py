@@ -42,9 +42,10 @@ NOT_SECRETS: dict[tuple[str, str], str] = {
     ("crypto/reply_keys.py", "base64.b64encode(raw).decode('ascii') != text"): "a public reply key's canonical "
     "spelling",
     ("crypto/bundle.py", "server != expected_server"): "the bundle's public server key against the pinned one",
+    ("intake/doctor.py", "path.stat().st_uid != expected"): "a file's owner (a uid) against the service user's",
+    ("intake/storage.py", "self._tokens_forgotten_on != day"): "the day used tokens were last forgotten (a date)",
     ("crypto/filestream.py", "tag == _FINAL"): "secretstream's message tag (which chunk is last), not a MAC",
     ("crypto/questionnaire.py", "raw['format'] != FORMAT"): "a questionnaire file's format number",
-    ("intake/app.py", "built_for != keys"): "the set of public keys a cached page was built for",
     ("intake/errors.py", "error.code == NotFound.code"): "an HTTP status code",
     ("triage/home.py", "p.suffix == KEY_SUFFIX"): "a file name's suffix",
     ("intake/storage.py", "row.fingerprint == public.fingerprint"): "public key fingerprints",

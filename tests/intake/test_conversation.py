@@ -6,7 +6,6 @@ Replies are put on the server the only way they ever are: inside a signed return
 from __future__ import annotations
 
 import datetime
-import inspect
 import re
 from pathlib import Path
 
@@ -135,7 +134,7 @@ def test_unread_replies_are_deleted_after_their_lifetime(app: Flask, client: Fla
     public = crypto.ReplyPublicKey.from_b64(str(request["reply_key"]))
     storage = app.extensions["intake"].storage
     old_day = DAY - datetime.timedelta(days=61)
-    reply = crypto.AckReply(crypto.mailbox_id(public), crypto.seal_reply("old", written_on=old_day, to=public))
+    reply = crypto.AckReply(crypto.mailbox_id(public), crypto.seal_reply("old", written_on=old_day, seq=1, to=public))
     server_key = Instance(app.extensions["intake"].config).server_key()
     data = crypto.make_ack([], identity=identity, server=server_key.public, bundle_sequence=1, created_on=old_day,
                            replies=[reply])  # fmt: skip
@@ -149,10 +148,8 @@ def test_unread_replies_are_deleted_after_their_lifetime(app: Flask, client: Fla
 
 
 def _seal_reply(text: str, day: datetime.date, public: crypto.ReplyPublicKey, seq: int) -> bytes:
-    """seal_reply with the reply's sequence number where the format has one (FORMAT.md §11)."""
-    if "seq" in inspect.signature(crypto.seal_reply).parameters:
-        return crypto.seal_reply(text, written_on=day, seq=seq, to=public)  # type: ignore[call-arg,unused-ignore]
-    return crypto.seal_reply(text, written_on=day, to=public)
+    """seal_reply with the reply's sequence number (FORMAT.md §11)."""
+    return crypto.seal_reply(text, written_on=day, seq=seq, to=public)
 
 
 def test_intake_export_deletes_the_replies_past_their_lifetime(

@@ -210,7 +210,7 @@ def test_dates_are_words_not_iso(app: Flask, client: FlaskClient, identity: cryp
                                  day: datetime.date, words: str) -> None:  # fmt: skip
     receipt = receipt_of(submit(client, lang))
     public = crypto.ReplyPublicKey.from_b64(str(the_request(app, identity)["reply_key"]))
-    sealed = crypto.AckReply(crypto.mailbox_id(public), crypto.seal_reply("hello", written_on=day, to=public))
+    sealed = crypto.AckReply(crypto.mailbox_id(public), crypto.seal_reply("hello", written_on=day, seq=1, to=public))
     server_key = Instance(app.extensions["intake"].config).server_key()
     ack = crypto.make_ack([], identity=identity, server=server_key.public, bundle_sequence=1,
                           created_on=datetime.date.today(), replies=[sealed])  # fmt: skip

@@ -13,10 +13,11 @@ import json
 import re
 from pathlib import Path
 
-import pytest
 from sqlalchemy import insert
 
-pytest.importorskip("flask")
+from tests.realparts import need_module
+
+need_module("flask")
 
 import crypto
 from intake.app import create_app

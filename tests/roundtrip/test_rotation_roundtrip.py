@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
+from tests.realparts import need_module
 
-pytest.importorskip("flask")
+need_module("flask")
 
 from intake.app import create_app
 from tests.intake.helpers import receipt_of, submit

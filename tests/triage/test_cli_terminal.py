@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.realparts import need_module
 from tests.triage.helpers import PASSPHRASE, TODAY, Server, make_request
 from tests.triage.test_cli_russian import english_words
 from tests.triage.test_conversation import v2_request
@@ -92,7 +93,7 @@ def terminal_env(tmp_path: Path) -> dict[str, str]:
 
 
 def test_a_russian_morning_in_a_100_by_30_terminal(terminal_env: dict[str, str], tmp_path: Path) -> None:
-    pytest.importorskip("rich")
+    need_module("rich")
     home, passphrase = tmp_path / "home", tmp_path / "pass"
     passphrase.write_text(PASSPHRASE + "\n", encoding="utf-8")
     base = ["--home", str(home), "--passphrase-file", str(passphrase)]

@@ -26,7 +26,9 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("flask")
+from tests.realparts import need_module
+
+need_module("flask")
 
 from selenium.webdriver.common.by import By
 

@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("flask")
+from tests.realparts import need_module
+
+need_module("flask")
 
 from tests.triage.desk_setup import desk_client, desk_state
 from tests.triage.helpers import Server, Triage, make_request

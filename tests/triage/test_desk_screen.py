@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("flask")
+from tests.realparts import need_module
+
+need_module("flask")
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait

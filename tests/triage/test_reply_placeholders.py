@@ -16,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import crypto
+from tests.realparts import need_module
 from tests.triage.helpers import Server, Triage
 from tests.triage.test_conversation import RECEIPT, v2_request
 from triage.cli import can_edit_template
@@ -120,7 +121,7 @@ def test_no_template_breaks_a_line_in_the_middle_of_a_sentence() -> None:
 def test_the_desk_refuses_a_template_and_keeps_what_was_typed(
     one_case: tuple[Triage, crypto.BundleEntry],
 ) -> None:
-    pytest.importorskip("flask")
+    need_module("flask")
     from tests.triage.desk_setup import desk_client, desk_state
     from triage.desk import create_app
     from triage.home import Home
