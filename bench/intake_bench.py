@@ -192,9 +192,9 @@ def _store_replies(work: Path, identity: Any, receipt: str, texts: list[str]) ->
 
     public = crypto.derive_reply_keypair(digits, reply_secret(instance.secret())).public
     day = datetime.date.today()
-    replies = [crypto.AckReply(mailbox=crypto.mailbox_id(public), container=crypto.seal_reply(text, written_on=day,
-                                                                                              to=public))
-               for text in texts]  # fmt: skip
+    replies = [crypto.AckReply(mailbox=crypto.mailbox_id(public),
+                               container=crypto.seal_reply(text, written_on=day, seq=n, to=public))
+               for n, text in enumerate(texts, start=1)]  # fmt: skip
     server_key = instance.server_key()
     data = crypto.make_ack([], identity=identity, server=server_key.public, bundle_sequence=1, created_on=day,
                            replies=replies)  # fmt: skip

@@ -273,7 +273,8 @@ def add_reply(app: Flask, identity: crypto.Identity, contact: str, text: str, da
     opened = [crypto.open_envelope(e, identity) for _, e in storage.envelope_bytes()]
     [request] = [p for p in opened if p.get("contact") == contact]
     public = crypto.ReplyPublicKey.from_b64(str(request["reply_key"]))
-    reply = crypto.AckReply(crypto.mailbox_id(public), crypto.seal_reply(text, written_on=day, to=public))
+    reply = crypto.AckReply(crypto.mailbox_id(public), crypto.seal_reply(text, written_on=day, seq=next(SEQUENCE),
+                                                                        to=public))  # fmt: skip
     server_key = Instance(app.extensions["intake"].config).server_key()
     today = datetime.date.today()
     ack = crypto.make_ack([], identity=identity, server=server_key.public, bundle_sequence=next(SEQUENCE),

@@ -21,6 +21,7 @@ import pytest
 import crypto
 from tests.realparts import need_program
 from tests.triage.helpers import Server, make_request
+from triage.i18n import translator
 
 pytestmark = pytest.mark.slow
 PASSPHRASE = "amber lantern orchid walrus pebble meadow"
@@ -102,7 +103,8 @@ def test_triage_terminal_runs_in_a_real_terminal_in_russian_and_closes_forgettin
         assert "Нас ищут" not in queue  # the story is on the case page, not in the queue
         assert "Enter: open" not in queue and "search" not in queue
         terminal.keys("Enter")
-        terminal.wait_for(lambda s: "s: статус" in s and "Приоритет" in s, "the case page, level and reasons first")
+        why = translator("ru").gettext("Why this level")
+        terminal.wait_for(lambda s: "s: статус" in s and why in s, "the case page, level and reasons first")
         terminal.scroll_until("Нас ищут прямо сейчас.")  # the story is further down: scroll as a person would
         terminal.keys("Escape")
         terminal.wait_for(lambda s: "Enter: открыть обращение" in s, "the queue again")
