@@ -201,7 +201,7 @@ def set_(app: App, case_id: str, status: str | None, with_note: bool) -> None:
     """
     if status is None and not with_note:
         raise click.UsageError(app.t.gettext("Give --status, --note or both."))
-    note = read_text("note", limit=MAX_NOTE_CHARS) if with_note else None  # before the passphrase is asked
+    note = read_text("note", limit=MAX_NOTE_CHARS, t=app.t) if with_note else None  # before the passphrase is asked
     with app.session() as session:
         entry_id, record = session.set_case(case_id, status=status, note=note)
     t = app.t
@@ -298,7 +298,7 @@ def reply(app: App, case_id: str, template_name: str | None, language: str, show
         with app.session() as session:
             current = session.reply_message(case_id, edit_seq)
             session.check_editable(current, edit_seq)
-            text = read_text("reply", limit=MAX_REPLY_CHARS, initial=str(current["text"]))
+            text = read_text("reply", limit=MAX_REPLY_CHARS, initial=str(current["text"]), t=app.t)
             entry_id = session.edit_reply(case_id, edit_seq, text)
         click.echo(t.gettext("Reply %(num)d of case %(id)s is changed and sealed again; it leaves with the next "
                              "return file.", num=edit_seq, id=entry_id[:8]))  # fmt: skip
@@ -309,7 +309,7 @@ def reply(app: App, case_id: str, template_name: str | None, language: str, show
             "A ready-made reply has several lines and words in [brackets] to replace, which a one-line prompt "
             "cannot edit: set $EDITOR (for example EDITOR=nano), or pipe the finished text in."
         ))  # fmt: skip
-    text = read_text("reply", limit=MAX_REPLY_CHARS, initial=start)
+    text = read_text("reply", limit=MAX_REPLY_CHARS, initial=start, t=app.t)
     with app.session() as session:
         entry_id, waiting = session.reply(case_id, text)
     click.echo(app.t.ngettext(

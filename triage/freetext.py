@@ -31,6 +31,7 @@ import click
 
 from triage import environment
 from triage.errors import TriageError
+from triage.i18n import N_, Translator, translator
 
 COMMENT = "#"
 
@@ -126,6 +127,25 @@ def _edit(command: list[str], environ: Mapping[str, str], parent: Path, header: 
         _wipe(folder)
 
 
+# The words around the text, per kind of text, in the caseworker's language (triage.po).
+WORDS = {
+    "note": {
+        "header": N_("Write the note below. Lines starting with # are left out."),
+        "prompt": N_("Type the note (one line; Enter when done)"),
+        "prompt_keep": N_("Type the note (one line; Enter when done; Enter alone keeps the text above)"),
+        "empty": N_("The note is empty; nothing was saved."),
+        "long": N_("The note has %(length)s characters; at most %(limit)s fit. Nothing was saved."),
+    },
+    "reply": {
+        "header": N_("Write the reply below. Lines starting with # are left out."),
+        "prompt": N_("Type the reply (one line; Enter when done)"),
+        "prompt_keep": N_("Type the reply (one line; Enter when done; Enter alone keeps the text above)"),
+        "empty": N_("The reply is empty; nothing was saved."),
+        "long": N_("The reply has %(length)s characters; at most %(limit)s fit. Nothing was saved."),
+    },
+}
+
+
 def read_text(
     what: str,
     *,
@@ -134,11 +154,15 @@ def read_text(
     environ: Mapping[str, str] | None = None,
     interactive: bool | None = None,
     initial: str = "",
+    t: Translator | None = None,
 ) -> str:
-    """The text of a ``what`` (e.g. "note"): piped stdin, else $VISUAL/$EDITOR in memory, else a prompt.
+    """The text of a ``what`` ("note" or "reply"): piped stdin, else $VISUAL/$EDITOR in memory, else a prompt.
 
     ``initial`` (a ready-made reply) is what the editor starts with, or what piped-in empty input means.
+    The words around it are in ``t``'s language (English without one).
     """
+    t = t or translator("en")
+    words = WORDS[what]
     env = environment.variables() if environ is None else environ
     stream = sys.stdin if stdin is None else stdin
     is_tty = stream.isatty() if interactive is None else interactive
@@ -148,16 +172,17 @@ def read_text(
         command = editor_command(env.get("VISUAL") or env.get("EDITOR") or "")
         folder = memory_folder(env)
         if command is not None and folder is not None:
-            header = f"{COMMENT} Write the {what} below. Lines starting with {COMMENT} are left out.\n"
+            header_words = words["header"]
+            header = f"{COMMENT} {t.gettext(header_words)}\n"
             text = _edit(command, env, folder, header, initial)
         else:
             if initial:
                 click.echo(initial, err=True)
-            keep = "; Enter alone keeps the text above" if initial else ""
-            text = str(click.prompt(f"Type the {what} (one line; Enter when done{keep})", err=True, default=initial,
-                                    show_default=False)).strip()  # fmt: skip
+            prompt_words = words["prompt_keep"] if initial else words["prompt"]
+            prompt = t.gettext(prompt_words)
+            text = str(click.prompt(prompt, err=True, default=initial, show_default=False)).strip()
     if not text:
-        raise TriageError(f"The {what} is empty; nothing was saved.")
+        raise TriageError(words["empty"])
     if len(text) > limit:
-        raise TriageError(f"The {what} has {len(text)} characters; at most {limit} fit. Nothing was saved.")
+        raise TriageError(words["long"], length=len(text), limit=limit)
     return text

@@ -187,3 +187,19 @@ def test_real_vim_in_a_terminal_leaves_no_word_of_the_reply_under_home(tmp_path:
         assert not (home / ".viminfo").exists()
     finally:
         shutil.rmtree(runtime, ignore_errors=True)
+
+
+def test_the_prompt_and_its_refusals_speak_the_caseworkers_language(monkeypatch: pytest.MonkeyPatch) -> None:
+    from triage.errors import TriageError, explain_in
+    from triage.i18n import translator
+
+    asked: list[str] = []
+    monkeypatch.setattr(freetext.click, "prompt", lambda text, **_: asked.append(text) or "  ")
+    ru = translator("ru")
+    with pytest.raises(TriageError) as empty:
+        freetext.read_text("reply", limit=100, environ={}, interactive=True, t=ru)
+    assert asked == ["Введите ответ (одной строкой; в конце Enter)"]
+    assert explain_in(empty.value, ru) == "Ответ пустой; ничего не сохранено."
+    with pytest.raises(TriageError) as long:
+        freetext.read_text("note", limit=3, stdin=io.StringIO("четыре"), t=ru)
+    assert explain_in(long.value, ru) == "В заметке 6 знаков, а помещается не больше 3. Ничего не сохранено."
