@@ -153,6 +153,7 @@ done
 # -- 3. Configuration (root-owned; the settings file readable by the service's group only) -----------------
 folder /etc/intake 0755
 put "$REPO/deploy/gunicorn.conf.py" /etc/intake/gunicorn.conf.py 0644
+put "$REPO/deploy/intake-admin" /usr/local/sbin/intake-admin 0755  # `intake` as the service user (OPERATIONS §10)
 APP_CHANGED=$CHANGED  # the application, its documents or its configuration were replaced
 if [ ! -f "$ROOT$ENV_FILE" ]; then  # never replaced: it holds the operator's settings
     # shellcheck disable=SC2046
@@ -251,7 +252,7 @@ Write the fingerprint on paper: caseworkers compare it on their first import.
 
 Next:
   1. Add at least two caseworkers' public keys, reading each fingerprint aloud with its owner:
-       runuser -u intake -- env INTAKE_INSTANCE_DIR=$INSTANCE $VENV/bin/intake recipients add NAME.pub
+       intake-admin recipients add NAME.pub      (intake as the service user with /etc/intake/intake.env)
   2. Open http://<onion address>/ in Tor Browser on the Safest level: the form must load and work.
   3. Back up /var/lib/tor/intake/ (the address's key) offline and encrypted (docs/OPERATIONS.md, Backups).
   4. Check once: journalctl -u intake -u tor@default (nothing about visitors may be in it).

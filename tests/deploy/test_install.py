@@ -116,6 +116,8 @@ def test_files_folders_and_their_modes(installed: Installed) -> None:
     # Settings: root's, readable by the service's group only; configuration and units root's, world-readable
     assert mode_owner("etc/intake/intake.env") == ("0o640", 0, gid)
     assert mode_owner("etc/intake/gunicorn.conf.py") == ("0o644", 0, 0)
+    assert mode_owner("usr/local/sbin/intake-admin") == ("0o755", 0, 0)
+    assert (root / "usr/local/sbin/intake-admin").read_bytes() == (REPO / "deploy/intake-admin").read_bytes()
     shipped = {
         "etc/intake/gunicorn.conf.py": "deploy/gunicorn.conf.py",
         "etc/systemd/system/intake.socket": "deploy/systemd/intake.socket",
