@@ -76,4 +76,4 @@ def test_russian_everywhere(client: Any, state: Any, loaded: Loaded) -> None:
     page = client.get("/").get_data(as_text=True)
     assert "5 обращений" in page or "5 дел" in page
     case = client.get(f"/case/{loaded.entries[1].entry_id.hex()}").get_data(as_text=True)
-    assert "Опасность сейчас или в ближайшие дни" in case
+    assert "Мне грозит опасность сейчас или в ближайшие дни" in case

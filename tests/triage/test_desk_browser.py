@@ -183,7 +183,7 @@ def test_a_morning_in_the_desk(tmp_path: Path, driver: Any, capfd: pytest.Captur
 
         # And reads it all in Russian
         _after(driver, driver.find_element(By.CSS_SELECTOR, "button[name=lang][value=ru]"), text="Почему")
-        assert "Опасность сейчас или в ближайшие дни" in driver.page_source
+        assert "Мне грозит опасность сейчас или в ближайшие дни" in driver.page_source
         assert "на связи" in driver.page_source  # the status, in the one form statuses take (GLOSSARY.md)
         _shot(driver, "case-ru")
         driver.get(f"{running.base}/")

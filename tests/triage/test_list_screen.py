@@ -82,7 +82,7 @@ def test_show_in_russian_uses_the_words_of_the_form(many: Triage) -> None:
     env = {"COLUMNS": "160", "TRIAGE_LANG": "ru"}
     head = ["--home", str(many.home), "--passphrase-file", str(many.passphrase_file)]
     output = CliRunner().invoke(main, [*head, "show", case_id], obj=TEST_CONFIG, env=env).stdout
-    assert "Опасность сейчас или в ближайшие дни" in output
+    assert "Мне грозит опасность сейчас или в ближайшие дни" in output
     assert "Опасность для жизни сейчас или в ближайшие дни (+100)" in output
     assert set(re.findall(r"\b[A-Za-z]{3,}\b", output)) <= {"Signal"}, output  # a name, the same in Russian
 
