@@ -80,7 +80,7 @@ def normalize_answers(questionnaire: Questionnaire, answers: Mapping[str, Any]) 
             out[f.id] = _integer(f, value)
         elif f.kind in ("short_text", "long_text"):
             assert f.max_chars is not None
-            out[f.id] = check_text(f.id, value, limit=f.max_chars, required=_required_here(f, out | dict(answers)))
+            out[f.id] = check_text(f.id, value, limit=f.max_chars, required=_required_here(f, answers))
         elif f.kind == "consent":
             if value is not True:
                 raise RequestInvalidError(f.id, "required")

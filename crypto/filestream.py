@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -119,28 +118,22 @@ class FileSealer:
         if self._done:
             raise ValueError("the file is finished")
         self._done = True
-        padding = stream_length(self._size) - self._size - LENGTH_SIZE
         tail = self._size.to_bytes(LENGTH_SIZE, "little")
         out = [self._first]
-        zeros = padding
-        while True:
-            room = CHUNK - len(self._pending)
-            take = min(room, zeros)
+        zeros = stream_length(self._size) - self._size - LENGTH_SIZE
+        while zeros:  # the padding fills chunks; a full one is sealed while more padding follows
+            take = min(CHUNK - len(self._pending), zeros)
             self._pending += bytes(take)
             zeros -= take
-            if zeros == 0 and len(self._pending) + LENGTH_SIZE <= CHUNK:
-                out.append(self._seal(bytes(self._pending) + tail, _FINAL))
-                break
-            if zeros == 0:  # the length does not fit after the padding in this chunk: it spills over
-                keep = len(self._pending) + LENGTH_SIZE - CHUNK
-                whole = bytes(self._pending) + tail
-                out.append(self._seal(whole[:CHUNK], _MESSAGE))
-                out.append(self._seal(whole[CHUNK:], _FINAL))
-                assert len(whole) - CHUNK == keep
-                break
-            out.append(self._seal(bytes(self._pending), _MESSAGE))
-            self._pending.clear()
+            if zeros:
+                out.append(self._seal(bytes(self._pending), _MESSAGE))
+                self._pending.clear()
+        last = bytes(self._pending) + tail
         self._pending.clear()
+        if len(last) > CHUNK:  # the length does not fit after the padding in this chunk: it spills over
+            out.append(self._seal(last[:CHUNK], _MESSAGE))
+            last = last[CHUNK:]
+        out.append(self._seal(last, _FINAL))
         facts = SealedFile(self._key, self._size, self._content.hexdigest(), blob_size(self._size),
                            self._blob.hexdigest())  # fmt: skip
         return b"".join(out), facts
@@ -238,4 +231,4 @@ def open_bytes(blob: bytes, facts: SealedFile) -> bytes:
     return bytes(out)
 
 
-__all__ = ["FileSealer", "SealedFile", "blob_size", "open_bytes", "open_file", "os", "padme", "seal_bytes"]
+__all__ = ["FileSealer", "SealedFile", "blob_size", "open_bytes", "open_file", "padme", "seal_bytes"]

@@ -9,30 +9,26 @@ reads only one of them can still check their part.
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
 import click
 
 from crypto.questionnaire import MAX_FILE_BYTES, Field, Questionnaire, QuestionnaireError, load_questionnaire
 from crypto.questionnaire_size import check_fits
+from intake.files import FileRefused, open_regular
 
 MARKS = {"one_of": "( )", "any_of": "[ ]", "consent": "[ ]"}
 
 
 def read_questionnaire_file(path: Path) -> bytes:
-    """A regular file of at most MAX_FILE_BYTES, read without following it into a device or a FIFO."""
+    """A regular file of at most MAX_FILE_BYTES (``intake.files``: never a device, a FIFO or a folder)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    except OSError as error:
-        raise QuestionnaireError(f"{path}: cannot be opened ({error.strerror})") from None
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise QuestionnaireError(f"{path}: is not a regular file")
-        if info.st_size > MAX_FILE_BYTES:
-            raise QuestionnaireError(f"{path}: is larger than {MAX_FILE_BYTES // 1024} KiB")
-        return handle.read(MAX_FILE_BYTES + 1)
+        with open_regular(path, "a questionnaire") as handle:
+            if os.fstat(handle.fileno()).st_size > MAX_FILE_BYTES:
+                raise QuestionnaireError(f"{path}: is larger than {MAX_FILE_BYTES // 1024} KiB")
+            return handle.read(MAX_FILE_BYTES + 1)
+    except FileRefused as refused:
+        raise QuestionnaireError(str(refused).rstrip(".")) from None
 
 
 def _bounds(f: Field) -> str:

@@ -100,9 +100,6 @@ def explain_in(error: BaseException, t: Translator) -> str:
     return t.gettext(explain(error))
 
 
-describe = explain_in  # the desk's name for the same thing
-
-
 def explain(error: BaseException) -> str:
     """One clear sentence for the person at the keyboard, saying what to do next."""
     if isinstance(error, TriageError):

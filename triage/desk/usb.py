@@ -9,7 +9,7 @@ from flask import g, render_template, request
 import crypto
 from triage.desk.folders import bundle_files, return_file_name, usable_folder
 from triage.desk.views import _session, _state, blueprint
-from triage.errors import TriageError, describe, explain
+from triage.errors import TriageError, explain, explain_in
 from triage.importer import RecipientsChangedError
 
 
@@ -53,7 +53,7 @@ def import_bundle() -> Any:
         except RecipientsChangedError as change:
             return again("", 409, added=change.added, removed=change.removed)
         except (TriageError, crypto.CryptoError, OSError) as failure:
-            return again(describe(failure, g.t), first=first)
+            return again(explain_in(failure, g.t), first=first)
     state.usb_folder = folder
     state.queue = None
     return render_template("imported.html", summary=summary, folder=str(folder), name=name)

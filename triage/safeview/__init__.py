@@ -6,7 +6,6 @@ made. Following Dangerzone's two steps, ``safe_view(data)`` decodes the file in 
 with hard limits and no network (``triage.safeview.child``), takes back only raw pixels, and rebuilds
 each page as a PNG here, without metadata; it also returns what the original's metadata revealed
 (GPS position, device, dates, author, software) so the caseworker can warn and protect the person.
-``clean_copy`` writes a copy for saving: mat2's where it is installed, else the rebuilt pages.
 
 What it does not protect against: a flaw in the kernel or in the limits themselves, a decoder
 exploit that only misleads (a picture that shows something else), or content that is itself

@@ -16,7 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
-from triage.errors import TriageError, describe
+from triage.errors import TriageError, explain_in
 from triage.labels import status_text
 from triage.store import STATUSES
 from triage.templates import load_templates
@@ -102,7 +102,7 @@ class TemplateDialog(ModalScreen[str | None]):
             templates = load_templates(app.session.home.path)
             problem = ""
         except TriageError as failure:
-            templates, problem = [], describe(failure, t)
+            templates, problem = [], explain_in(failure, t)
         templates.sort(key=lambda template: template.language != self.language)
         self.texts = {f"{n}": template.text for n, template in enumerate(templates)}
         with Vertical(id="dialog"):

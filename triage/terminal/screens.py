@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Input, Static
 
 import crypto
 from triage.cases import Case
-from triage.errors import TriageError, describe
+from triage.errors import TriageError, explain_in
 from triage.i18n import Translator
 from triage.labels import SHORT_LOCATION, reason_texts, status_text
 from triage.render import case_view, level_text, queue_heading
@@ -85,7 +85,7 @@ class QueueScreen(Screen[object]):
         try:
             cases = app.cases()
         except (TriageError, crypto.CryptoError) as failure:
-            self.show_message(describe(failure, t), error=True)
+            self.show_message(explain_in(failure, t), error=True)
             return
         words = self.query_one("#search", Input).value
         shown = [c for c in cases if matches(c, words)] if words.strip() else cases
@@ -176,7 +176,7 @@ class CaseScreen(Screen[object]):
             case = app.session.show_case(self.entry_id, app.policy)
             readers = app.session.readers(case)
         except (TriageError, crypto.CryptoError) as failure:
-            self.show_message(describe(failure, t), error=True)
+            self.show_message(explain_in(failure, t), error=True)
             return
         self.case = case
         self.query_one("#body", Static).update(case_view(case, t, readers))
@@ -216,7 +216,7 @@ class CaseScreen(Screen[object]):
         try:
             app.session.set_case(self.entry_id, status=status, note=note)
         except (TriageError, crypto.CryptoError) as failure:
-            self.show_message(describe(failure, app.t), error=True)
+            self.show_message(explain_in(failure, app.t), error=True)
             return
         app.changed()
         self.redraw()
@@ -246,7 +246,7 @@ class CaseScreen(Screen[object]):
         try:
             _entry, queued = app.session.reply(self.entry_id, text)
         except (TriageError, crypto.CryptoError) as failure:
-            self.show_message(describe(failure, app.t), error=True)
+            self.show_message(explain_in(failure, app.t), error=True)
             return
         app.changed()
         self.redraw()

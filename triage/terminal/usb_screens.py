@@ -20,7 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Checkbox, Input, Static
 
 import crypto
-from triage.errors import TriageError, describe
+from triage.errors import TriageError, explain_in
 from triage.importer import RecipientsChangedError
 from triage.summary import print_import_summary
 from triage.terminal.app import TerminalDesk
@@ -111,10 +111,10 @@ class ImportScreen(_UsbScreen):
             summary = app.session.import_bundle(path, expected_fingerprint=fingerprint, accept_recipients=accept.value)
         except RecipientsChangedError as failure:
             accept.display = True
-            self.show(describe(failure, t), error=True)
+            self.show(explain_in(failure, t), error=True)
             return
         except (TriageError, crypto.CryptoError, OSError) as failure:
-            text = describe(failure, t) if not isinstance(failure, OSError) else t.gettext(
+            text = explain_in(failure, t) if not isinstance(failure, OSError) else t.gettext(
                 "The file could not be read: %(reason)s.", reason=failure.strerror or type(failure).__name__)
             self.show(text, error=True)
             return
@@ -147,7 +147,7 @@ class ReturnScreen(_UsbScreen):
         try:
             written = app.session.write_ack(out)
         except (TriageError, crypto.CryptoError) as failure:
-            self.show(describe(failure, t), error=True)
+            self.show(explain_in(failure, t), error=True)
             return
         except OSError as failure:
             self.show(t.gettext("The file could not be written: %(reason)s.",
