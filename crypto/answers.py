@@ -11,12 +11,16 @@ questionnaire accepts seals to one size (``crypto.questionnaire_size`` says how 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
-from crypto.errors import RequestInvalidError
-from crypto.questionnaire import Field, Questionnaire
-from crypto.request_schema import canonical_json, check_locale, check_reply_key, check_text, day_field
+from crypto.envelope import _open_payload, _seal_payload
+from crypto.errors import MalformedError, RequestInvalidError
+from crypto.keys import Identity, PublicIdentity
+from crypto.questionnaire import BUILTIN, Field, Questionnaire, builtin_questionnaire
+from crypto.request_schema import canonical_json, check_locale, check_reply_key, check_text, day_field, parse_json
 
 SCHEMA = 3
 
@@ -96,19 +100,47 @@ def normalize_answers(questionnaire: Questionnaire, answers: Mapping[str, Any]) 
     return out
 
 
-def questionnaire_request(
-    questionnaire: Questionnaire, answers: Mapping[str, Any], *, locale: str, submitted_on: datetime.date | str,
+@dataclass(frozen=True)
+class CheckedAnswers:
+    """Answers ``normalize_answers`` accepted for the questionnaire with this hash: encoded without a second check."""
+
+    questionnaire_sha256: str
+    answers: Mapping[str, Any]
+
+
+def check_answers(questionnaire: Questionnaire, answers: Mapping[str, Any]) -> CheckedAnswers:
+    """Validate ``answers`` once (RequestInvalidError naming the field); the result is what gets encoded."""
+    return CheckedAnswers(questionnaire.sha256, MappingProxyType(normalize_answers(questionnaire, answers)))
+
+
+def encode_checked(
+    questionnaire: Questionnaire, checked: CheckedAnswers, *, locale: str, submitted_on: datetime.date | str,
     reply_key: str,
-) -> dict[str, Any]:  # fmt: skip
-    """The normalised schema 3 payload: the answers and the questionnaire they were given to."""
+) -> bytes:  # fmt: skip
+    """The canonical schema 3 bytes of answers already checked (RequestTooLargeError past the one bucket)."""
+    if checked.questionnaire_sha256 != questionnaire.sha256:
+        raise RequestInvalidError("questionnaire", "checked_against_another_questionnaire")
+    return canonical_json(_payload(questionnaire, checked.answers, locale, submitted_on, reply_key))
+
+
+def _payload(questionnaire: Questionnaire, normal: Mapping[str, Any], locale: str, submitted_on: datetime.date | str,
+             reply_key: str) -> dict[str, Any]:  # fmt: skip
     if locale not in questionnaire.languages:
         raise RequestInvalidError("locale", "not_a_language_of_the_questionnaire")
     return {
         "schema": SCHEMA, "kind": "request", "locale": check_locale(locale), "submitted_on": day_field(submitted_on),
         "reply_key": check_reply_key(reply_key),
         "questionnaire": {"id": questionnaire.id, "version": questionnaire.version, "sha256": questionnaire.sha256},
-        "answers": normalize_answers(questionnaire, answers),
+        "answers": dict(normal),
     }  # fmt: skip
+
+
+def questionnaire_request(
+    questionnaire: Questionnaire, answers: Mapping[str, Any], *, locale: str, submitted_on: datetime.date | str,
+    reply_key: str,
+) -> dict[str, Any]:  # fmt: skip
+    """The normalised schema 3 payload: the answers and the questionnaire they were given to."""
+    return _payload(questionnaire, normalize_answers(questionnaire, answers), locale, submitted_on, reply_key)
 
 
 def encode_questionnaire_request(
@@ -116,5 +148,66 @@ def encode_questionnaire_request(
     reply_key: str,
 ) -> bytes:  # fmt: skip
     """The canonical bytes (RequestTooLargeError past the envelope's one bucket, MAX_REQUEST_BYTES)."""
-    return canonical_json(questionnaire_request(
-        questionnaire, answers, locale=locale, submitted_on=submitted_on, reply_key=reply_key))  # fmt: skip
+    return encode_checked(questionnaire, check_answers(questionnaire, answers), locale=locale,
+                          submitted_on=submitted_on, reply_key=reply_key)  # fmt: skip
+
+
+def seal_encoded_request(encoded: bytes, *, for_recipients: Sequence[PublicIdentity]) -> bytes:
+    """Pad and seal the bytes ``encode_questionnaire_request`` returned (validated once, there; not again)."""
+    return _seal_payload(encoded, for_recipients)
+
+
+PAYLOAD_KEYS = frozenset({"answers", "kind", "locale", "questionnaire", "reply_key", "schema", "submitted_on"})
+
+
+def decode_questionnaire_request(questionnaire: Questionnaire, data: bytes) -> dict[str, Any]:
+    """A schema 3 request made with ``questionnaire``, checked as it was written (MalformedError otherwise).
+
+    The payload must name this questionnaire (id, version and SHA-256) and be exactly its canonical
+    encoding: every answer in normalised form, nothing more.
+    """
+    payload = parse_json(data)
+    if payload.get("schema") != SCHEMA or payload.get("kind") != "request" or set(payload) != PAYLOAD_KEYS:
+        raise MalformedError("this payload is not a schema 3 request")
+    named = payload["questionnaire"]
+    wanted = {"id": questionnaire.id, "version": questionnaire.version, "sha256": questionnaire.sha256}
+    if named != wanted:
+        raise MalformedError("this request names another questionnaire (id, version or hash)")
+    answers = payload["answers"]
+    if not isinstance(answers, dict) or set(answers) != set(questionnaire.field_ids):
+        raise MalformedError("this request's answers are not the questionnaire's fields")
+    try:
+        again = questionnaire_request(questionnaire, answers, locale=payload["locale"],
+                                      submitted_on=payload["submitted_on"], reply_key=payload["reply_key"])  # fmt: skip
+    except RequestInvalidError as error:
+        raise MalformedError(f"the answer to {error.field!r} is not valid ({error.reason})") from None
+    if canonical_json(again) != data:
+        raise MalformedError("this request is not in its canonical form")
+    return again
+
+
+Lookup = Callable[[str, int, str], Questionnaire | None]
+
+
+def builtin_lookup(questionnaire_id: str, version: int, sha256: str) -> Questionnaire | None:
+    """The shipped questionnaire with this id, version and hash, if there is one."""
+    if questionnaire_id not in BUILTIN:
+        return None
+    found = builtin_questionnaire(questionnaire_id)
+    return found if (found.version, found.sha256) == (version, sha256) else None
+
+
+def open_questionnaire_request(envelope: bytes, identity: Identity, lookup: Lookup = builtin_lookup) -> dict[str, Any]:
+    """Open an envelope holding a schema 3 request; ``lookup`` finds the questionnaire it names.
+
+    MalformedError if the payload is not schema 3 or names a questionnaire ``lookup`` does not know.
+    """
+    data = _open_payload(envelope, identity)
+    named = parse_json(data).get("questionnaire")
+    if not isinstance(named, dict) or not isinstance(named.get("id"), str) or not isinstance(
+            named.get("version"), int) or not isinstance(named.get("sha256"), str):  # fmt: skip
+        raise MalformedError("this payload does not name a questionnaire")
+    questionnaire = lookup(named["id"], named["version"], named["sha256"])
+    if questionnaire is None:
+        raise MalformedError("this request names a questionnaire this tool does not know")
+    return decode_questionnaire_request(questionnaire, data)

@@ -48,7 +48,7 @@ _SECTION_KEYS = {"id", "title"}
 _FIELD_KEYS = {"id", "section", "kind", "required", "label", "short", "help", "urgent_help", "choices", "min",
                "max", "max_chars", "max_files", "at_most", "optional_when", "errors"}  # fmt: skip
 _CHOICE_KEYS = {"id", "label", "points", "level"}
-_ERROR_KINDS = ("required", "too_long", "out_of_range", "not_a_choice")
+_ERROR_KINDS = ("required", "too_long", "out_of_range", "not_a_choice", "at_most")
 
 
 class QuestionnaireError(CryptoError):
@@ -114,6 +114,19 @@ class Questionnaire:
     @property
     def field_ids(self) -> tuple[str, ...]:
         return tuple(f.id for f in self.fields)
+
+    def short_path(self) -> tuple[tuple[str, str] | None, tuple[str, ...]]:
+        """The short path for danger now: the answer it gives for the person, and the fields it shows.
+
+        The first field ``urgent`` names, if it is a one_of field, is answered with its first choice (the
+        most urgent one) and not asked; the others are shown. Without ``urgent``, every required field is.
+        """
+        if not self.urgent:
+            return None, tuple(f.id for f in self.fields if f.required)
+        first = self.field(self.urgent[0])
+        if first.kind == "one_of":
+            return (first.id, first.choices[0].id), tuple(i for i in self.field_ids if i in self.urgent[1:])
+        return None, tuple(i for i in self.field_ids if i in self.urgent)
 
 
 def canonical_form(data: Mapping[str, Any]) -> bytes:
@@ -347,11 +360,22 @@ def _questionnaire(raw: Mapping[str, Any], canonical: bytes) -> Questionnaire:
     _cross_checks(frozen)
     known = {f.id for f in frozen}
     title = _words(raw["title"], langs, "title") if "title" in raw else {lang: "" for lang in langs}
-    return Questionnaire(
+    questionnaire = Questionnaire(
         _questionnaire_id(raw["id"]), _int(raw["version"], "version", 1, 10**6), langs, title, tuple(sections), frozen,
         _id_list(raw.get("urgent"), known, "urgent"), _id_list(raw.get("caseworker_first"), known, "caseworker_first"),
         canonical, hashlib.sha256(canonical).hexdigest(),
     )  # fmt: skip
+    _check_short_path(questionnaire)
+    return questionnaire
+
+
+def _check_short_path(q: Questionnaire) -> None:
+    """A request sent by the short path must be complete: every required field is on it, or optional there."""
+    fixed, shown = q.short_path()
+    for f in q.fields:
+        if f.required and f.id not in shown and (fixed is None or f.id != fixed[0]) and f.optional_when != fixed:
+            raise _fail("urgent", f'the required field "{f.id}" is not on the short path; add it to urgent, or '
+                        "make it optional_when the short path's answer")  # fmt: skip
 
 
 BUILTIN = {"evacuation-request": "evacuation-request.toml", "relocation-lgbtqi": "relocation-lgbtqi.toml"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import logging
@@ -15,10 +16,12 @@ from flask_babel import Babel
 
 from intake import conversation, csrf, errors, headers, once, views
 from intake.config import RTL_LANGUAGES, IntakeConfig
+from intake.fastform import FormReader
 from intake.fastpath import FastPath
 from intake.formbody import FastFormDataParser
 from intake.instance import Instance
 from intake.limits import DailyCap, RateLimiter
+from intake.questionnaire_form import enabled_languages, load_configured, questionnaire_form
 from intake.resources import resource_dir, translations_dir
 from intake.storage import Storage
 
@@ -88,7 +91,15 @@ def _session_key(secret: bytes) -> bytes:
 
 
 def create_app(config: IntakeConfig) -> Flask:
-    """The WSGI app for ``config``. The instance must be initialised (``intake init``)."""
+    """The WSGI app for ``config``. The instance must be initialised (``intake init``).
+
+    The questionnaire is read once, here (ConfigError with the loader's sentence: the server does not
+    start); the pages speak the languages both it and the interface are complete in.
+    """
+    questionnaire = load_configured(config)
+    languages = enabled_languages(config, questionnaire)
+    if languages != config.languages:
+        config = dataclasses.replace(config, languages=languages)
     secret = Instance(config).secret()
     templates = resource_dir("templates")
     app = IntakeFlask("intake", template_folder=str(templates), static_folder=None)
@@ -130,6 +141,9 @@ def create_app(config: IntakeConfig) -> Flask:
         followup_cap=DailyCap(config.followups_per_day),
         css=css,
     )
+    app.extensions["questionnaire"] = questionnaire
+    app.extensions["questionnaire_form"] = questionnaire_form(questionnaire)
+    app.extensions["questionnaire_reader"] = FormReader(questionnaire)
     Babel(app, locale_selector=lambda: g.get("lang", config.default_locale))
 
     @app.before_request

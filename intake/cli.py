@@ -126,6 +126,9 @@ def init(ctx: Context) -> None:
     Prints the fingerprint of the server's bundle-signing key: caseworkers compare it when they first
     import a bundle.
     """
+    from intake.questionnaire_form import enabled_languages, load_configured
+
+    enabled_languages(ctx.config, load_configured(ctx.config))  # a questionnaire the server cannot serve: stop here
     server = Instance(ctx.config).initialize()
     click.echo(f"Instance ready in {ctx.config.instance_dir}")
     click.echo(f"Server key fingerprint: {server.fingerprint}")

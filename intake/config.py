@@ -26,11 +26,13 @@ NUMBER_SETTINGS = MappingProxyType({
     "INTAKE_REPLY_DAYS": "reply_days", "INTAKE_FOLLOWUPS_PER_DAY": "followups_per_day",
 })  # fmt: skip
 FLAG_SETTINGS = MappingProxyType({"INTAKE_SECURE_COOKIES": "secure_cookies"})
+# A file the server reads at start: the questionnaire (unset: the built-in evacuation-request, issue 23).
+PATH_SETTINGS = MappingProxyType({"INTAKE_QUESTIONNAIRE": "questionnaire_path"})
 
 
 def settings() -> dict[str, str]:
     """Every INTAKE_* variable ``from_env`` reads, and the field it sets."""
-    return {"INTAKE_INSTANCE_DIR": "instance_dir", **TEXT_SETTINGS, **NUMBER_SETTINGS, **FLAG_SETTINGS}
+    return {"INTAKE_INSTANCE_DIR": "instance_dir", **TEXT_SETTINGS, **NUMBER_SETTINGS, **FLAG_SETTINGS, **PATH_SETTINGS}
 
 
 class ConfigError(ValueError):
@@ -58,9 +60,13 @@ class IntakeConfig:
     # Replies not deleted by the person are deleted this many days after they reached the server.
     reply_days: int = 60
     languages: tuple[str, ...] = field(default=LANGUAGES)
+    # The questionnaire file (docs/FORMAT.md §12); None: the built-in evacuation-request.
+    questionnaire_path: Path | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "instance_dir", Path(self.instance_dir))
+        if self.questionnaire_path is not None:
+            object.__setattr__(self, "questionnaire_path", Path(self.questionnaire_path))
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{Path(self.instance_dir).resolve() / 'intake.db'}")
         if self.default_locale not in self.languages:
@@ -95,6 +101,9 @@ class IntakeConfig:
         for var, name in FLAG_SETTINGS.items():
             if env.get(var):
                 values[name] = env[var].lower() in ("1", "true", "yes", "on")
+        for var, name in PATH_SETTINGS.items():
+            if env.get(var):
+                values[name] = Path(env[var])
         values.update({k: v for k, v in overrides.items() if v is not None})
         if "instance_dir" not in values:
             raise ConfigError("set INTAKE_INSTANCE_DIR (or --instance) to the folder that holds the server's state")

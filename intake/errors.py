@@ -12,8 +12,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
 from werkzeug.wrappers import Response
 
 from intake import once
-from intake.forms import RequestForm
-from intake.views import FORMS, posted_once
+from intake.views import FORMS, posted_once, render_form_page, request_form_class
 
 log = logging.getLogger("intake")
 
@@ -83,12 +82,11 @@ def install(app: Flask) -> None:
             # have the browser post the answers it keeps in its history and get them shown again.
             g.lang = _language(app)
             try:
-                form = RequestForm(meta={"csrf": True})
+                form = request_form_class()(meta={"csrf": True})
             except HTTPException:
                 return error_page(app, 400)
             # The one-time token stays: if this form was stored before, sending it again stores nothing.
-            return render_template(FORMS[request.endpoint], form=form, banner=CSRF_BANNER,
-                                   once_token=posted_once() or once.new_token()), 400
+            return render_form_page(request.endpoint, form, CSRF_BANNER, posted_once() or once.new_token()), 400
         return error_page(app, 400)
 
     @app.errorhandler(HTTPException)

@@ -14,9 +14,12 @@ from werkzeug.routing import BaseConverter
 from werkzeug.wrappers import Response
 
 import crypto
-from intake import csrf, fastform, once
-from intake.forms import RequestForm, to_request
+from crypto.answers import check_answers, encode_checked, seal_encoded_request
+from intake import csrf, once
+from intake.fastform import FormReader, form_answers
+from intake.forms import IntakeForm
 from intake.pages import cached_page
+from intake.questionnaire_form import QuestionnaireForm, Words
 from intake.receipts import new_receipt, normalize_receipt, receipt_lookup_key
 from intake.storage import AlreadySentError, NoRecipientError, OneTime, StorageFullError, today
 
@@ -36,6 +39,16 @@ def language_converter(languages: tuple[str, ...]) -> type[BaseConverter]:
 
 def _services() -> Any:
     return current_app.extensions["intake"]
+
+
+def questionnaire_form() -> QuestionnaireForm:
+    """The form drawn from the questionnaire this server serves (loaded once, in create_app)."""
+    found: QuestionnaireForm = current_app.extensions["questionnaire_form"]
+    return found
+
+
+def request_form_class() -> type[IntakeForm]:
+    return questionnaire_form().form
 
 
 def circuit() -> str | None:
@@ -121,7 +134,8 @@ def rate_limited() -> Any:
         # The answers go on in hidden fields of a short page, in the order they came, with a fresh CSRF token
         # and the same one-time token: rendering the whole form again cost three acceptances (flood_bench).
         form = request.form
-        kept = [(name, value) for name in (*fastform.FIELD_NAMES, "once") for value in form.getlist(name)]
+        names = (*questionnaire_form().field_ids, "once")
+        kept = [(name, value) for name in names for value in form.getlist(name)]
         page = render_template("kept.html", kept=kept, csrf_token=csrf.generate(), banner=REFUSALS[429])
         response = current_app.make_response((page, 429))
         response.headers["Retry-After"] = str(RETRY_AFTER[429])
@@ -135,33 +149,39 @@ def posted_once() -> str | None:
     return value if once.is_token(value) else None
 
 
-def _render_form(form: RequestForm, banner: Any = None) -> str:
+def _render_form(form: IntakeForm, banner: Any = None) -> str:
     # A re-shown form keeps the token it was sent with (nothing was stored with it); an empty one gets its own.
     token = g.get("once_token") or (posted_once() if request.method == "POST" else None) or once.new_token()
-    return render_template(FORMS.get(request.endpoint or "", "request.html"), form=form, banner=banner,
-                           once_token=token)  # fmt: skip
+    return render_form_page(request.endpoint or "", form, banner, token)
 
 
-def _form_page(form: RequestForm, status: int = 200, banner: Any = None) -> Any:
+def render_form_page(endpoint: str, form: IntakeForm, banner: Any, once_token: str) -> str:
+    """The full form or the short path, drawn from the questionnaire, with ``form``'s answers and errors."""
+    drawn = questionnaire_form()
+    title = drawn.questionnaire.title
+    return render_template(FORMS.get(endpoint, "request.html"), form=form, banner=banner, once_token=once_token,
+                           layout=drawn.short if endpoint == "intake.urgent_form" else drawn.full,
+                           layout_short=drawn.short, title=Words(title) if any(title.values()) else None)  # fmt: skip
+
+
+def _form_page(form: IntakeForm, status: int = 200, banner: Any = None) -> Any:
     response = current_app.make_response((_render_form(form, banner), status))
     if status in RETRY_AFTER:
         response.headers["Retry-After"] = str(RETRY_AFTER[status])
     return response
 
 
-def _filled_form() -> RequestForm:
+def _filled_form() -> IntakeForm:
     """The posted answers in the form, validated (no errors: they passed), to be shown again with a message."""
-    form = RequestForm()
+    form = request_form_class()()
     form.validate()
     return form
 
 
-def _seal(request_data: dict[str, Any]) -> Any:
+def _seal(encoded: bytes) -> Any:
     def seal(recipients: list[crypto.PublicIdentity]) -> bytes:
         try:
-            return crypto.seal_request(request_data, for_recipients=recipients)
-        except (crypto.RequestTooLargeError, crypto.RequestInvalidError):
-            raise
+            return seal_encoded_request(encoded, for_recipients=recipients)
         except Exception as error:  # a recipient key libsodium refuses (low-order point) and the like
             raise SealingFailedError(type(error).__name__) from None
 
@@ -180,13 +200,15 @@ def urgent_form() -> Any:
 
 
 def _submit() -> Any:
+    form_class = request_form_class()
     if request.method == "GET":
         # The empty form: rendered once per language, this visitor's CSRF token filled in (intake.pages).
-        return cached_page(lambda: _render_form(RequestForm()), with_token=True, with_once=True)
+        return cached_page(lambda: _render_form(form_class()), with_token=True, with_once=True)
     if "relang" in request.form:
         # A language button is a submit button of this form: the answers come along into the other language.
-        return _form_page(RequestForm())
+        return _form_page(form_class())
     services = _services()
+    questionnaire = current_app.extensions["questionnaire"]
     day = today()
     token = posted_once()
     one_time = None
@@ -195,31 +217,35 @@ def _submit() -> Any:
         # here first would cost every submission a round trip for the rare repeat.
         digest = once.token_digest(token, services.once_key)
         one_time = OneTime(digest, once.forget_after(day, services.config.csrf_hours))
-    # The usual case, valid answers, is read without building the form (intake.fastform); the form is built
-    # when there is something to show: errors, or a refusal that keeps the answers.
-    data = fastform.answers(request.form) if g.get("csrf_valid") and not request.files else None
-    if data is None:
-        checked = RequestForm()
-        if not checked.validate_on_submit():
-            return _form_page(checked, banner=_("Please check these answers:"))
-        data = checked.data
+    # The answers are read without building the form (intake.fastform) and validated once, against the
+    # questionnaire (crypto.answers); the form is built only when there is something to show.
+    if g.get("csrf_valid"):
+        reader: FormReader = current_app.extensions["questionnaire_reader"]
+        answers = reader.decode(request.form)
+    else:  # cannot happen behind csrf.protect; the form's own check then answers
+        checked_form = form_class()
+        if not checked_form.validate_on_submit():
+            return _form_page(checked_form, banner=_("Please check these answers:"))
+        answers = form_answers(questionnaire, checked_form.data)
+    try:
+        checked = check_answers(questionnaire, answers)
+    except crypto.RequestInvalidError as error:
+        return _answers_refused(error.field)
     receipt = new_receipt()
     digits = normalize_receipt(receipt) or ""
     lookup = receipt_lookup_key(digits, services.receipt_secret)
-    # Schema 2: the request carries the public half of the reply key its receipt opens (intake.conversation).
+    # The request carries the public half of the reply key its receipt opens (intake.conversation).
     reply_key = crypto.derive_reply_keypair(digits, services.reply_secret).public.to_b64()
-    request_data = {**to_request(data, g.lang, day), "schema": 2, "kind": "request", "reply_key": reply_key}
     try:
-        services.storage.seal_and_store(_seal(request_data), lookup, day, services.config.max_pending, one_time)
+        encoded = encode_checked(questionnaire, checked, locale=g.lang, submitted_on=day, reply_key=reply_key)
     except crypto.RequestTooLargeError:
         form = _filled_form()
-        form.story.errors = [_("Your text is too long once encoded; please shorten the story.")]
+        field = _longest_text(form)
+        if field is not None:
+            field.errors = [_("Your text is too long once encoded; please shorten this answer.")]
         return _form_page(form, banner=_("Please check these answers:"))
-    except crypto.RequestInvalidError as error:
-        form = _filled_form()
-        field = getattr(form, error.field, None) if error.field in form.data else None
-        (field or form.story).errors = [_("Please check this answer.")]
-        return _form_page(form, banner=_("Please check these answers:"))
+    try:
+        services.storage.seal_and_store(_seal(encoded), lookup, day, services.config.max_pending, one_time)
     except AlreadySentError:  # the same form, posted twice at once: the other post stored it
         return already_sent_page()
     except (StorageFullError, NoRecipientError):
@@ -231,6 +257,22 @@ def _submit() -> Any:
         return _form_page(_filled_form(), 503, REFUSALS[503])
     # The commit above is durable (synchronous=FULL / PostgreSQL commit) before this page is sent.
     return receipt_page(receipt)
+
+
+def _answers_refused(field_id: str) -> Any:
+    """The form with every error shown: built only now, for the answers the questionnaire refused."""
+    form = request_form_class()()
+    if form.validate() or not any(f.errors for f in form if f.name != "csrf_token"):
+        # The form found nothing the questionnaire's check did (tests/intake/test_fast_form.py says this
+        # does not happen): name the field it refused.
+        field = form._fields.get(field_id) or next(f for f in form if f.name != "csrf_token")
+        field.errors = [_("Please check this answer.")]
+    return _form_page(form, banner=_("Please check these answers:"))
+
+
+def _longest_text(form: IntakeForm) -> Any:
+    texts = [f for f in form if f.type in ("StringField", "TextAreaField") and isinstance(f.data, str)]
+    return max(texts, key=lambda f: len(f.data.encode("utf-8", "surrogatepass")), default=None)
 
 
 def already_sent_page() -> Any:

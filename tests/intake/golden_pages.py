@@ -1,4 +1,4 @@
-"""Today's form pages as a visitor gets them, with the instance-bound CSRF token masked (tests/intake/test_golden_pages.py).
+"""Today's form pages as a visitor gets them, the instance-bound CSRF token masked (test_golden_pages.py).
 
 The golden files under tests/intake/golden/ were captured from the code that still hard-coded the fourteen
 fields (before issue 23): a page drawn from the shipped questionnaire must equal them byte for byte.

@@ -22,7 +22,7 @@ import crypto
 from intake.app import create_app
 from intake.cli import main
 from intake.config import IntakeConfig
-from tests.intake.helpers import check_status, receipt_of, submit
+from tests.intake.helpers import check_status, opened, receipt_of, submit
 
 
 def env_of(config: IntakeConfig) -> dict[str, str]:
@@ -77,7 +77,7 @@ def test_a_backup_restores_every_envelope_and_receipt(config: IntakeConfig, targ
         assert stat.S_IMODE((target.instance_dir / name).stat().st_mode) == 0o600
     app = create_app(target)
     storage = app.extensions["intake"].storage
-    stories = {crypto.open_request(e, identity)["story"] for _, e in storage.envelope_bytes()}
+    stories = {opened(e, identity)["story"] for _, e in storage.envelope_bytes()}
     assert stories == set(receipts)
     client = app.test_client()
     assert all(check_status(client, receipt).startswith("Received") for receipt in receipts.values())

@@ -20,6 +20,7 @@ from intake.devserver import QuietHandler
 from tests.chromium import start_chromium
 from tests.firefox import start_firefox
 from tests.intake.conftest import make_app
+from tests.intake.helpers import opened
 from tests.realparts import REQUIRE_ENV
 
 pytestmark = pytest.mark.browser
@@ -99,7 +100,7 @@ def test_russian_form_with_javascript_off(served: tuple[str, Flask], browser: ob
     assert find(By.ID, "answer").text.startswith("Принята")
     # And the stored envelope opens with the caseworker key to the exact words
     [(_, envelope)] = app.extensions["intake"].storage.envelope_bytes()
-    request = crypto.open_request(envelope, identity)
+    request = opened(envelope, identity)
     assert request["story"] == STORY and request["contact"] == CONTACT
     assert (request["locale"], request["danger"], request["people"]) == ("ru", "immediate", 2)
     assert request["threat_from"] == ["family"] and request["contact_method"] == "telegram"

@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 import crypto
 from intake import cli, database
 from intake.instance import Instance
-from tests.intake.helpers import TOKEN, csrf_token, receipt_of, submit
+from tests.intake.helpers import TOKEN, csrf_token, opened, receipt_of, submit
 
 DAY = datetime.date.today()
 REPLY_CANARY = "REPLY-CANARY-7c1e Ответ куратора"
@@ -32,7 +32,7 @@ def open_conversation(client: FlaskClient, receipt: str, lang: str = "en") -> st
 
 def the_request(app: Flask, identity: crypto.Identity) -> dict[str, object]:
     [(_, envelope)] = app.extensions["intake"].storage.envelope_bytes()
-    return crypto.open_envelope(envelope, identity)
+    return opened(envelope, identity)
 
 
 def send_reply(app: Flask, identity: crypto.Identity, reply_key: str, text: str) -> None:
@@ -50,7 +50,7 @@ def test_a_request_carries_the_reply_key_its_receipt_opens(app: Flask, client: F
                                                            identity: crypto.Identity) -> None:  # fmt: skip
     receipt = receipt_of(submit(client))
     request = the_request(app, identity)
-    assert request["schema"] == 2 and request["kind"] == "request"
+    assert request["schema"] == 3 and request["kind"] == "request"
     digits = receipt.replace(" ", "")
     derived = crypto.derive_reply_keypair(digits, app.extensions["intake"].reply_secret)
     assert derived.public.to_b64() == request["reply_key"]
@@ -78,8 +78,8 @@ def test_the_receipt_opens_replies_and_the_person_answers(app: Flask, client: Fl
     # Then a follow-up envelope of exactly the request's size is stored, and it names the same reply key
     stored = app.extensions["intake"].storage.envelope_bytes()
     assert len(stored) == 2 and len({len(e) for _, e in stored}) == 1
-    payloads = [crypto.open_envelope(e, identity) for _, e in stored]
-    [followup] = [p for p in payloads if crypto.payload_kind(p) == "followup"]
+    payloads = [opened(e, identity) for _, e in stored]
+    [followup] = [p for p in payloads if p["kind"] == "followup"]
     assert followup["reply_key"] == request["reply_key"] and followup["message"] == "Да, это я. Мой ответ: 42"
     # And both rows look alike: every envelope has one receipt row
     with app.extensions["intake"].storage.reading() as conn:

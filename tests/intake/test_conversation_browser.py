@@ -10,6 +10,7 @@ from flask import Flask
 
 import crypto
 from intake.instance import Instance
+from tests.intake.helpers import opened
 from tests.intake.test_browser import browser, served  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
@@ -54,7 +55,7 @@ def test_the_person_reads_a_reply_and_answers_with_javascript_off(
     # And a caseworker's reply, sealed on the laptop and carried in a signed return file
     storage = app.extensions["intake"].storage
     [(_, envelope)] = storage.envelope_bytes()
-    public = crypto.ReplyPublicKey.from_b64(crypto.open_envelope(envelope, identity)["reply_key"])
+    public = crypto.ReplyPublicKey.from_b64(opened(envelope, identity)["reply_key"])
     today = datetime.date.today()
     reply = crypto.AckReply(crypto.mailbox_id(public), crypto.seal_reply(REPLY, written_on=today, seq=1, to=public))
     server_key = Instance(app.extensions["intake"].config).server_key()
@@ -74,7 +75,7 @@ def test_the_person_reads_a_reply_and_answers_with_javascript_off(
     # And the answer is stored sealed, as a follow-up of the request's size naming the same reply key
     stored = [e for _, e in storage.envelope_bytes()]
     assert len(stored) == 2 and len({len(e) for e in stored}) == 1
-    kinds = {crypto.payload_kind(p): p for p in (crypto.open_envelope(e, identity) for e in stored)}
+    kinds = {p["kind"]: p for p in (opened(e, identity) for e in stored)}
     assert kinds["followup"]["message"] == ANSWER and kinds["followup"]["locale"] == "ru"
     assert kinds["followup"]["reply_key"] == kinds["request"]["reply_key"]
     # And they delete the reply they have read: it is gone from the page and from the server

@@ -10,7 +10,8 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from intake.forms import RequestForm, StatusForm
+from intake.forms import StatusForm
+from intake.views import render_form_page, request_form_class
 from tests.intake.helpers import TOKEN, valid_fields
 
 FIXTURES_OK = settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=60)
@@ -22,10 +23,10 @@ def _fresh(page: str) -> Callable[[], str]:
     """The page as intake rendered it before the cache: the template, an empty form, nothing else."""
     return {
         # A form page also carries the one-time submission token the view drew for it (intake.once).
-        "request": lambda: render_template("request.html", form=RequestForm(formdata=None), banner=None,
-                                           once_token=g.once_token),
-        "urgent": lambda: render_template("urgent.html", form=RequestForm(formdata=None), banner=None,
-                                          once_token=g.once_token),
+        "request": lambda: render_form_page("intake.request_form", request_form_class()(formdata=None), None,
+                                            g.once_token),
+        "urgent": lambda: render_form_page("intake.urgent_form", request_form_class()(formdata=None), None,
+                                           g.once_token),
         "status": lambda: render_template("status.html", form=StatusForm(formdata=None), answer=None),
         "": lambda: render_template("landing.html"),
     }[page]

@@ -17,7 +17,7 @@ import crypto
 from intake.app import create_app
 from intake.config import IntakeConfig
 from tests.intake.conftest import make_app
-from tests.intake.helpers import check_status, csrf_token, receipt_of, submit
+from tests.intake.helpers import check_status, csrf_token, opened, receipt_of, submit
 
 CLIENT = {"REMOTE_ADDR": "203.0.113.77", "HTTP_USER_AGENT": "CanaryAgent/9.9", "intake.circuit": "circuit-4242"}
 
@@ -74,7 +74,7 @@ def test_canary_is_nowhere_on_disk_in_logs_or_temp_files(
     client.post("/en/request", data={"csrf_token": "bad", "story": canary}, environ_overrides=CLIENT)
     # And the database engine has written its WAL and closed
     [(_, envelope)] = app.extensions["intake"].storage.envelope_bytes()[:1]
-    assert crypto.open_request(envelope, identity)["story"] == f"{canary} story"
+    assert opened(envelope, identity)["story"] == f"{canary} story"
     app.extensions["intake"].storage.dispose()
     # Then the canary and the receipt are in no file of the instance, of our temp dir or of the system's
     for needle in (canary.encode(), canary.encode("utf-16-le"), receipt.replace(" ", "").encode(), receipt.encode()):

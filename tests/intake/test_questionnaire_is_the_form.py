@@ -14,7 +14,7 @@ from flask_babel import force_locale
 
 from crypto.questionnaire import builtin_questionnaire
 from intake.config import IntakeConfig
-from intake.forms import RequestForm
+from intake.views import request_form_class
 from tests.intake.conftest import make_app
 
 
@@ -24,6 +24,7 @@ def test_every_label_and_choice_of_the_form_is_the_questionnaires(sqlite_config:
     app: Flask = make_app(sqlite_config, identity)
     q = builtin_questionnaire()
     with app.test_request_context(), force_locale(language):
+        RequestForm = request_form_class()
         for f in q.fields:
             unbound = getattr(RequestForm, f.id)
             assert str(unbound.args[0]) == f.label[language], f.id

@@ -17,7 +17,7 @@ from werkzeug.datastructures import MultiDict
 
 import crypto
 from intake.tables import recipients
-from tests.intake.helpers import csrf_token, receipt_of, submit, valid_fields
+from tests.intake.helpers import csrf_token, opened, receipt_of, submit, valid_fields
 
 STORY = "They came at night; I am hiding at a friend's. refusal-canary-story"
 CONTACT = "@refusal_canary"
@@ -82,7 +82,7 @@ def test_a_rate_limit_keeps_every_answer_and_says_nothing_was_sent(client: Flask
                         environ_overrides={"intake.circuit": "circuit-9"})  # fmt: skip
     receipt_of(again)
     [(_, envelope)] = app.extensions["intake"].storage.envelope_bytes()
-    request = crypto.open_envelope(envelope, identity)
+    request = opened(envelope, identity)
     assert request["story"] == STORY and request["contact"] == CONTACT and request["people"] == 3
     assert sorted(request["threat_from"]) == ["authorities", "family"] and request["documents"] == ["internal_passport"]
 

@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 import crypto
-from tests.intake.helpers import csrf_token, receipt_of, submit, valid_fields
+from tests.intake.helpers import csrf_token, opened, receipt_of, submit, valid_fields
 
 EXIT = '<a class="exit" href="/exit"'
 EXIT_AGAIN = '<p class="exit-again"><a href="/exit"'
@@ -107,12 +107,14 @@ def test_a_person_in_danger_now_gets_through_the_short_form(client: FlaskClient,
     essentials = {"danger": "immediate", "people": "1", "contact_method": "signal", "contact": "+7 900 000-00-00",
                   "consent": "y", "csrf_token": token}  # fmt: skip
     response = client.post("/ru/urgent", data=essentials)
-    # Then they get a receipt, and the caseworker reads why there is no story
+    # Then they get a receipt, and the request says the danger is now
     assert receipt_of(response)
     [(_, envelope)] = app.extensions["intake"].storage.envelope_bytes()
-    request = crypto.open_request(envelope, identity)
+    request = opened(envelope, identity)
     assert request["danger"] == "immediate" and request["contact"] == "+7 900 000-00-00"
-    assert request["story"] == "(Рассказа нет: человек отметил, что он в опасности сейчас.)"
+    # Schema 3 seals what was typed: no story (the questionnaire makes it optional when danger is immediate);
+    # no stand-in sentence is written in its place (triage shows an answer left empty as such).
+    assert request["story"] == "" and request["schema"] == 3
 
 
 def test_the_short_form_shows_its_own_errors_and_the_story_is_still_required_when_not_in_danger_now(
