@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import pytest
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
+import crypto
 from intake import csrf
+from intake.config import IntakeConfig
 from intake.fastpath import FastPath
+from tests.intake.conftest import make_app
 
 FIXTURES_OK = settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=150,
                        deadline=None)  # fmt: skip
@@ -44,15 +50,28 @@ def _answer(wsgi: Any, **request: Any) -> tuple[str, list[tuple[str, str]], byte
         return status, list(headers.items()), b"".join(body)
 
 
+@pytest.fixture(params=["evacuation-request", "relocation-lgbtqi"])
+def any_app(request: pytest.FixtureRequest, sqlite_config: IntakeConfig, identity: crypto.Identity) -> Iterator[Flask]:
+    """The app serving the shipped questionnaire, or the example one (INTAKE_QUESTIONNAIRE)."""
+    from importlib import resources
+
+    path = resources.files("crypto").joinpath("questionnaires", f"{request.param}.toml")
+    config = dataclasses.replace(sqlite_config, questionnaire_path=Path(str(path)))
+    app = make_app(config, identity)
+    assert app.extensions["questionnaire"].id == request.param
+    yield app
+    app.extensions["intake"].storage.dispose()
+
+
 @FIXTURES_OK
 @given(path=PATHS, method=st.sampled_from(["GET", "GET", "HEAD", "POST"]), cookie=COOKIES,
        query=st.sampled_from(["", "", "a=1", "lang=en"]))  # fmt: skip
-def test_the_fast_path_answers_exactly_as_flask(sqlite_app: Flask, path: str, method: str, cookie: str | None,
+def test_the_fast_path_answers_exactly_as_flask(any_app: Flask, path: str, method: str, cookie: str | None,
                                                 query: str) -> None:  # fmt: skip
-    fast = sqlite_app.wsgi_app
+    fast = any_app.wsgi_app
     assert isinstance(fast, FastPath)
     for page in ("/en/request", "/ru/request", "/en/urgent", "/ru/urgent"):  # prime the page cache
-        sqlite_app.test_client().get(page)
+        any_app.test_client().get(page)
     headers = {"Cookie": cookie} if cookie is not None else {}
     request = {"path": path, "method": method, "headers": headers, "query_string": query}
     assert _answer(fast, **request) == _answer(fast.slow, **request)
