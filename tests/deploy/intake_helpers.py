@@ -13,6 +13,7 @@ from pathlib import Path
 
 import crypto
 from tests.deploy.rawhttp import Connection, Response
+from tests.intake.helpers import opened
 
 INTAKE = str(Path(sys.executable).parent / "intake")
 RECEIPT = re.compile(r"(?<!\d)(\d{10}(?:[\s\u00a0]+\d{10}){2})(?!\d)")
@@ -110,4 +111,4 @@ def export_and_open(folder: Path, env: dict[str, str], caseworker: crypto.Identi
     serials = [entry.serial for entry in entries]
     assert serials == sorted(set(serials)), "serials must be unique and increasing"
     assert len({entry.entry_id for entry in entries}) == len(entries)
-    return [crypto.open_request(entry.envelope, caseworker) for entry in entries]
+    return [opened(entry.envelope, caseworker) for entry in entries]

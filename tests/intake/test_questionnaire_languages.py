@@ -100,5 +100,5 @@ def test_a_language_without_a_catalog_is_not_served(tmp_path: Path, identity: cr
 def test_a_default_language_the_questionnaire_lacks_stops_the_server(tmp_path: Path) -> None:
     config = IntakeConfig(instance_dir=tmp_path / "i", default_locale="ru", questionnaire_path=_only_english(tmp_path))
     Instance(dataclasses.replace(config, questionnaire_path=None)).initialize()
-    with pytest.raises(ConfigError, match="^INTAKE_DEFAULT_LOCALE ru is not a language of the questionnaire"):
+    with pytest.raises(ConfigError, match=r"^INTAKE_DEFAULT_LOCALE ru is not a language of the questionnaire"):
         create_app(config)

@@ -23,6 +23,7 @@ from intake.config import IntakeConfig
 from intake.instance import Instance
 from intake.receipts import normalize_receipt, receipt_lookup_key
 from tests.deploy.intake_helpers import RECEIPT, Browser, export_and_open
+from tests.intake.helpers import opened as open_stored
 from tests.system.running import HOST, Gunicorn, SystemInstance
 
 
@@ -164,7 +165,7 @@ def verify(instance: SystemInstance, result: CrashResult) -> None:
         for envelope, lookup in rows:
             result.stored += 1
             try:
-                story = str(crypto.open_request(bytes(envelope), caseworker)["story"])
+                story = str(open_stored(bytes(envelope), caseworker)["story"])
             except crypto.CryptoError:
                 result.corrupt += 1
                 continue

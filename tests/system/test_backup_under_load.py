@@ -17,12 +17,11 @@ from pathlib import Path
 
 import pytest
 
-import crypto
 from intake.app import create_app
 from intake.backup import backup
 from intake.config import IntakeConfig
 from tests.deploy.intake_helpers import run_intake
-from tests.intake.helpers import check_status
+from tests.intake.helpers import check_status, opened
 from tests.system.crashloop import CrashResult, Visitors
 from tests.system.running import Gunicorn, SystemInstance
 
@@ -66,7 +65,7 @@ def test_a_backup_under_load_restores_every_receipted_submission(tmp_path: Path)
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         envelopes = [bytes(row[0]) for row in db.execute("SELECT envelope FROM envelopes")]
     caseworker = instance.caseworker()
-    stories = {str(crypto.open_request(envelope, caseworker)["story"]) for envelope in envelopes}
+    stories = {str(opened(envelope, caseworker)["story"]) for envelope in envelopes}
     missing = [marker for marker, (story, _) in before.items() if story not in stories]
     assert missing == [], f"{len(missing)} of {len(before)} receipted submissions are not in the backup"
     # And every receipt answers on the restored server's status page

@@ -21,6 +21,7 @@ import pytest
 
 import crypto
 from tests.deploy.intake_helpers import Browser, receipt_of
+from tests.intake.helpers import opened
 from tests.realparts import need
 from tests.system.crashloop import run_crash_loop
 from tests.system.running import BASE_MARKER, HOST, Gunicorn, SystemInstance
@@ -89,7 +90,7 @@ def _stored(instance: SystemInstance, caseworker: crypto.Identity) -> dict[str, 
         rows = db.execute("SELECT envelope FROM envelopes").fetchall()
     found = {}
     for (envelope,) in rows:
-        request = crypto.open_request(bytes(envelope), caseworker)
+        request = opened(bytes(envelope), caseworker)
         found[str(request["story"])] = (hashlib.sha256(bytes(envelope)).digest(), str(request["locale"]))
     return found
 

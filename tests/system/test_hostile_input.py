@@ -23,7 +23,7 @@ from crypto.request_schema import REQUEST_FIELDS
 from intake.config import IntakeConfig
 from tests.deploy.intake_helpers import RECEIPT, Browser, csrf_token, the_request
 from tests.deploy.rawhttp import Connection, Response
-from tests.intake.helpers import OTHER_DIGITS, other_digit_strategy
+from tests.intake.helpers import OTHER_DIGITS, opened, other_digit_strategy
 from tests.system.running import BASE_MARKER, HOST, Gunicorn, SystemInstance
 
 MARKER = "hostile7q3x"  # in every field and path sent: must never show up in the server's log
@@ -206,7 +206,7 @@ def test_any_form_body_gets_our_page_and_never_a_partial_row(
         assert response.status == 415, f"{content_type!r} was not refused as a kind of body our pages never send"
     if response.status == 200 and RECEIPT.search(response.body.decode("utf-8", "replace")):
         [newest] = server.instance.envelope_ids() - known
-        assert crypto.open_request(server.instance.envelope(newest), caseworker)["locale"] == lang
+        assert opened(server.instance.envelope(newest), caseworker)["locale"] == lang
 
 
 @SETTINGS
@@ -278,7 +278,7 @@ def test_enormous_bodies_and_thousands_of_parts_are_refused_or_bounded(
         assert response.status in allowed, (response.status, len(extra))
         if response.status == 200:
             [newest] = server.instance.envelope_ids() - known
-            request = crypto.open_request(server.instance.envelope(newest), caseworker)
+            request = opened(server.instance.envelope(newest), caseworker)
             assert request["story"] == MARKER and request["threat_from"] in ([], ["family"]), request["threat_from"]
 
 
