@@ -157,7 +157,7 @@ def seal_encoded_request(encoded: bytes, *, for_recipients: Sequence[PublicIdent
     return _seal_payload(encoded, for_recipients)
 
 
-PAYLOAD_KEYS = frozenset({"answers", "kind", "locale", "questionnaire", "reply_key", "schema", "submitted_on"})
+PAYLOAD_NAMES = frozenset({"answers", "kind", "locale", "questionnaire", "reply_key", "schema", "submitted_on"})
 
 
 def decode_questionnaire_request(questionnaire: Questionnaire, data: bytes) -> dict[str, Any]:
@@ -167,7 +167,7 @@ def decode_questionnaire_request(questionnaire: Questionnaire, data: bytes) -> d
     encoding: every answer in normalised form, nothing more.
     """
     payload = parse_json(data)
-    if payload.get("schema") != SCHEMA or payload.get("kind") != "request" or set(payload) != PAYLOAD_KEYS:
+    if payload.get("schema") != SCHEMA or payload.get("kind") != "request" or set(payload) != PAYLOAD_NAMES:
         raise MalformedError("this payload is not a schema 3 request")
     named = payload["questionnaire"]
     wanted = {"id": questionnaire.id, "version": questionnaire.version, "sha256": questionnaire.sha256}
@@ -177,13 +177,13 @@ def decode_questionnaire_request(questionnaire: Questionnaire, data: bytes) -> d
     if not isinstance(answers, dict) or set(answers) != set(questionnaire.field_ids):
         raise MalformedError("this request's answers are not the questionnaire's fields")
     try:
-        again = questionnaire_request(questionnaire, answers, locale=payload["locale"],
+        rebuilt = questionnaire_request(questionnaire, answers, locale=payload["locale"],
                                       submitted_on=payload["submitted_on"], reply_key=payload["reply_key"])  # fmt: skip
     except RequestInvalidError as error:
         raise MalformedError(f"the answer to {error.field!r} is not valid ({error.reason})") from None
-    if canonical_json(again) != data:
+    if canonical_json(rebuilt) != data:
         raise MalformedError("this request is not in its canonical form")
-    return again
+    return rebuilt
 
 
 Lookup = Callable[[str, int, str], Questionnaire | None]

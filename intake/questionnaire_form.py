@@ -247,15 +247,15 @@ def full_layout(questionnaire: Questionnaire) -> Layout:
 
 
 def short_layout(questionnaire: Questionnaire) -> Layout:
-    given, shown = questionnaire.short_path()
+    answered, shown = questionnaire.short_path()
     asked = []
     for q in questionnaire.fields:
         if q.id not in shown or q.kind not in SHOWN_KINDS or q.kind == "consent":
             continue
-        optional_here = given is not None and q.optional_when == given
+        optional_here = answered is not None and q.optional_when == answered
         asked.append(_asked(q, q.required and not optional_here, q.urgent_help or q.help))
     consents = tuple(_asked(q, True, q.help) for q in questionnaire.fields if q.kind == "consent")
-    return Layout((Part(Words({}), tuple(asked)),) if asked else (), consents, (given,) if given else ())
+    return Layout((Part(Words({}), tuple(asked)),) if asked else (), consents, (answered,) if answered else ())
 
 
 @dataclass(frozen=True)
