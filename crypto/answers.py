@@ -162,7 +162,7 @@ def check_questionnaire_ref(value: Any) -> dict[str, Any]:
 
 
 def _answer(key: str, value: Any) -> Any:
-    if value is None or value is True or isinstance(value, str) and value == "":
+    if value is None or value is True or value == "":
         return value
     if isinstance(value, bool):  # false is never an answer: a consent is true, an unticked box absent
         raise RequestInvalidError(key, "not_an_answer")
