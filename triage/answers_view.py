@@ -109,11 +109,11 @@ class AnswerReader:
             self._found[key] = found if found is not None and (found.id, found.version, found.sha256) == key else None
         return self._found[key]
 
-    def read(self, payload: Mapping[str, Any]) -> tuple[dict[str, Any], Asked]:
+    def read(self, payload: dict[str, Any]) -> tuple[dict[str, Any], Asked]:
         """The request as every face reads it (the payload's own keys and the answers by field id), and
         what it was asked with. ``payload`` is a decoded request (crypto.decode_request)."""
         if payload.get("schema") != 3:
-            return dict(payload), asked_with_shipped()
+            return payload, asked_with_shipped()  # already flat: no copy per case
         ref = payload["questionnaire"]
         answers = payload["answers"]
         found = self.questionnaire(ref["id"], ref["version"], ref["sha256"])

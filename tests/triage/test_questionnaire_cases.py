@@ -243,3 +243,33 @@ def test_any_schema_3_payload_is_read_and_prioritised_without_an_error(answers: 
     for name in case_fields(asked, flat):
         field_label(asked, name, translator("ru"))
         answer_text(asked, name, flat.get(name), translator("ru"))
+
+
+NAMES = st.sampled_from([*RELOCATION.field_ids, "danger", "new_messages", "nope"])
+VALUES = st.sampled_from(['"arrest"', '["no", "yes"]', '"unsafe_now"', "3", "{ at_least = 2 }", "{ at_most = 99 }",
+                          "{ filled = true }", "{ filled = 1 }", "[]", '"x"', "true", "{ bogus = 1 }"])  # fmt: skip
+TOPS = st.sampled_from(['questionnaire = "relocation-lgbtqi"', 'questionnaire = "evacuation-request"',
+                        'questionnaire = "Not An Id"', "questionnaire = 3", "choice_points = false",
+                        'choice_points = "no"', ""])  # fmt: skip
+
+
+@settings(max_examples=300)
+@given(top=st.lists(TOPS, max_size=2, unique=True),
+       rules=st.lists(st.tuples(st.lists(st.tuples(NAMES, VALUES), min_size=1, max_size=3),
+                                st.sampled_from(["r", "r {household}", "r {people}", "r {days}", "r {x.y}"]),
+                                st.sampled_from(["", 'per = "household"', 'per = "people"', "per = 3"])),
+                      min_size=1, max_size=4))  # fmt: skip
+def test_a_policy_for_a_questionnaire_parses_or_says_policy_error(top: list[str], rules: list[Any]) -> None:
+    from triage.errors import PolicyError
+
+    lines = ["format = 1", *top]
+    for conditions, reason, per in rules:
+        when = ", ".join(f"{name} = {value}" for name, value in dict(conditions).items())
+        lines += ["[[rule]]", f'reason = "{reason}"', f"when = {{ {when} }}", per, "points = 3"]
+    try:
+        policy = parse_policy("\n".join(lines))
+    except PolicyError as error:
+        assert str(error) and "Traceback" not in str(error)
+        return
+    flat, asked = AnswerReader().read(relocation_request(ARRESTED))
+    assert policy.evaluate_on(asked.questionnaire, flat, 3).level in ("emergency", "urgent", "normal")
