@@ -100,6 +100,7 @@ class AnswerReader:
     def __init__(self, lookup: Lookup = builtin_lookup) -> None:
         self._lookup = lookup
         self._found: dict[tuple[str, int, str], Questionnaire | None] = {}
+        self._shipped = asked_with_shipped()
 
     def questionnaire(self, questionnaire_id: str, version: int, sha256: str) -> Questionnaire | None:
         key = (questionnaire_id, version, sha256)
@@ -113,7 +114,7 @@ class AnswerReader:
         """The request as every face reads it (the payload's own keys and the answers by field id), and
         what it was asked with. ``payload`` is a decoded request (crypto.decode_request)."""
         if payload.get("schema") != 3:
-            return payload, asked_with_shipped()  # already flat: no copy per case
+            return payload, self._shipped  # already flat: no copy per case (this runs for every case listed)
         ref = payload["questionnaire"]
         answers = payload["answers"]
         found = self.questionnaire(ref["id"], ref["version"], ref["sha256"])

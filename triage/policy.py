@@ -193,6 +193,7 @@ class Policy:
     source: str = "policy"
     raw_rules: tuple[_RawRule, ...] = field(default=(), repr=False)
     _bound: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+    rules_bound: _Bound | None = field(default=None, repr=False, compare=False)  # for ``questionnaire``
 
     def evaluate(self, request: Mapping[str, Any], days_waiting: int, *, new_messages: int = 0) -> Priority:
         """Level, score and reasons for one request of the policy's own questionnaire that has waited
@@ -204,6 +205,8 @@ class Policy:
         new_messages: int = 0,
     ) -> Priority:  # fmt: skip
         """As ``evaluate``, for a request answered on ``questionnaire`` (None: a questionnaire not held)."""
+        if questionnaire is self.questionnaire and self.rules_bound is not None:  # the usual case, every listing
+            return self._evaluate(self.rules_bound, request, days_waiting, new_messages)
         shipped_case = questionnaire is not None and questionnaire.id == SHIPPED_QUESTIONNAIRE
         if shipped_case and self.questionnaire_id != SHIPPED_QUESTIONNAIRE:  # an older case of the shipped form
             return self._shipped().evaluate_on(questionnaire, request, days_waiting, new_messages=new_messages)
@@ -474,12 +477,13 @@ def parse_policy(text: str, *, source: str = "policy", questionnaire: Questionna
     except PolicyError as error:
         raise PolicyError(f"{source}, {error}") from None
     if policy.questionnaire is not None:
-        return _with_rules(policy, policy.bound(policy.questionnaire).rules)
+        return _with_rules(policy, policy.bound(policy.questionnaire))
     return policy
 
 
-def _with_rules(policy: Policy, rules: tuple[Rule, ...]) -> Policy:
-    made = Policy(**{**{f: getattr(policy, f) for f in policy.__dataclass_fields__}, "rules": rules})
+def _with_rules(policy: Policy, bound: _Bound) -> Policy:
+    fields = {f: getattr(policy, f) for f in policy.__dataclass_fields__}
+    made = Policy(**{**fields, "rules": bound.rules, "rules_bound": bound})
     made._bound.update(policy._bound)
     return made
 
