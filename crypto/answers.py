@@ -11,6 +11,7 @@ questionnaire accepts seals to one size (``crypto.questionnaire_size`` says how 
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -19,10 +20,32 @@ from typing import Any
 from crypto.envelope import _open_payload, _seal_payload
 from crypto.errors import MalformedError, RequestInvalidError
 from crypto.keys import Identity, PublicIdentity
-from crypto.questionnaire import BUILTIN, Field, Questionnaire, builtin_questionnaire
-from crypto.request_schema import canonical_json, check_locale, check_reply_key, check_text, day_field, parse_json
+from crypto.questionnaire import (
+    BUILTIN,
+    MAX_CHOICES,
+    MAX_FIELDS,
+    MAX_INTEGER,
+    MAX_TEXT_CHARS,
+    PLAIN_ID,
+    QUESTIONNAIRE_ID,
+    RESERVED_IDS,
+    Field,
+    Questionnaire,
+    builtin_questionnaire,
+)
+from crypto.request_schema import (
+    canonical_json,
+    check_known_fields,
+    check_locale,
+    check_reply_key,
+    check_text,
+    day_field,
+    parse_json,
+)
 
 SCHEMA = 3
+PAYLOAD_KEYS = ("schema", "kind", "locale", "submitted_on", "reply_key", "questionnaire", "answers")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def _one_of(f: Field, value: Any) -> str | None:
@@ -157,7 +180,7 @@ def seal_encoded_request(encoded: bytes, *, for_recipients: Sequence[PublicIdent
     return _seal_payload(encoded, for_recipients)
 
 
-PAYLOAD_NAMES = frozenset({"answers", "kind", "locale", "questionnaire", "reply_key", "schema", "submitted_on"})
+PAYLOAD_NAMES = frozenset(PAYLOAD_KEYS)
 
 
 def decode_questionnaire_request(questionnaire: Questionnaire, data: bytes) -> dict[str, Any]:
@@ -211,3 +234,77 @@ def open_questionnaire_request(envelope: bytes, identity: Identity, lookup: Look
     if questionnaire is None:
         raise MalformedError("this request names a questionnaire this tool does not know")
     return decode_questionnaire_request(questionnaire, data)
+
+
+# -- reading a schema 3 payload without its questionnaire ---------------------------------------------------
+# The laptop opens an envelope before it knows whether it holds the questionnaire the payload names (that is
+# looked up afterwards, among the versions a caseworker accepted). So the reader checks the shape every
+# schema 3 payload has, within the bounds any questionnaire allows; ``normalize_answers`` then checks the
+# answers against the questionnaire itself once it is found.
+
+
+def check_questionnaire_ref(value: Any) -> dict[str, Any]:
+    """The payload's ``questionnaire``: exactly ``id``, ``version`` and ``sha256``, each well formed."""
+    if not isinstance(value, Mapping) or set(value) != {"id", "version", "sha256"}:
+        raise RequestInvalidError("questionnaire", "not_a_reference")
+    name, version, digest = value["id"], value["version"], value["sha256"]
+    if not isinstance(name, str) or not QUESTIONNAIRE_ID.fullmatch(name):
+        raise RequestInvalidError("questionnaire", "not_an_id")
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= 10**6:
+        raise RequestInvalidError("questionnaire", "not_a_version")
+    if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+        raise RequestInvalidError("questionnaire", "not_a_hash")
+    return {"id": name, "version": version, "sha256": digest}
+
+
+def _answer(key: str, value: Any) -> Any:
+    if value is None or value is True or value == "":
+        return value
+    if isinstance(value, bool):  # false is never an answer: a consent is true, an unticked box absent
+        raise RequestInvalidError(key, "not_an_answer")
+    if isinstance(value, int):
+        if not -MAX_INTEGER <= value <= MAX_INTEGER:
+            raise RequestInvalidError(key, "out_of_range")
+        return value
+    if isinstance(value, str):
+        return check_text(key, value, limit=MAX_TEXT_CHARS, required=False)
+    if isinstance(value, list):
+        if len(value) > MAX_CHOICES or not all(isinstance(v, str) and PLAIN_ID.fullmatch(v) for v in value):
+            raise RequestInvalidError(key, "not_a_choice")
+        if len(set(value)) != len(value):
+            raise RequestInvalidError(key, "repeated_choice")
+        return list(value)
+    raise RequestInvalidError(key, "not_an_answer")
+
+
+def check_answers_shape(answers: Any) -> dict[str, Any]:
+    """``answers`` as any questionnaire could have produced them: plain field ids, answer-shaped values."""
+    if not isinstance(answers, Mapping):
+        raise RequestInvalidError("answers", "not_a_mapping")
+    if len(answers) > MAX_FIELDS:
+        raise RequestInvalidError("answers", "too_many_fields")
+    out: dict[str, Any] = {}
+    for key, value in answers.items():
+        if not isinstance(key, str) or not PLAIN_ID.fullmatch(key) or key in RESERVED_IDS:
+            raise RequestInvalidError(str(key)[:40], "not_a_field_id")
+        out[key] = _answer(key, value)
+    return out
+
+
+def normalize_questionnaire_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A schema 3 request checked as far as it can be without its questionnaire (docs/FORMAT.md §12.4).
+
+    ``crypto.decode_request`` and ``crypto.open_envelope`` call this for schema 3; a reader that holds the
+    questionnaire the payload names then checks the answers with ``normalize_answers``.
+    """
+    if payload.get("schema") != SCHEMA:
+        raise MalformedError("this reader is for payload schema 3")
+    if payload.get("kind") != "request":
+        raise MalformedError("a schema 3 payload is a request")
+    check_known_fields(payload, PAYLOAD_KEYS)
+    return {
+        "schema": SCHEMA, "kind": "request", "locale": check_locale(payload.get("locale")),
+        "submitted_on": day_field(payload.get("submitted_on")), "reply_key": check_reply_key(payload.get("reply_key")),
+        "questionnaire": check_questionnaire_ref(payload.get("questionnaire")),
+        "answers": check_answers_shape(payload.get("answers")),
+    }  # fmt: skip

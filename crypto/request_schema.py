@@ -27,7 +27,7 @@ from crypto.reply_keys import ReplyPublicKey
 from crypto.text import is_blank
 
 SCHEMA_VERSION = 2  # what new requests use; READABLE_SCHEMAS are all a reader accepts
-READABLE_SCHEMAS = (1, 2)
+READABLE_SCHEMAS = (1, 2, 3)  # 3: answers keyed by the ids of the questionnaire it names (crypto.answers)
 PAYLOAD_KINDS = ("request", "followup")
 # Every request the form accepts pads to this one size, so ciphertext length says nothing about it.
 # 10,000 Cyrillic characters are ~20 KB of UTF-8; 32 KiB holds them with every other field at its bound.
@@ -170,8 +170,12 @@ def check_known_fields(payload: Mapping[str, Any], allowed: tuple[str, ...]) -> 
 
 
 def normalize_request(request: Mapping[str, Any]) -> dict[str, Any]:
-    """Check ``request`` against schema 1 or 2 and return it in normalised form."""
+    """Check ``request`` against schema 1 or 2 (or the shape of schema 3) and return it in normalised form."""
     schema = check_schema(request)
+    if schema == 3:
+        from crypto.answers import normalize_questionnaire_payload  # answers builds on this module
+
+        return normalize_questionnaire_payload(request)
     if schema >= 2 and request["kind"] != "request":
         raise MalformedError("this payload is a follow-up, not a request")
     check_known_fields(request, REQUEST_FIELDS + META_FIELDS + (V2_FIELDS if schema >= 2 else ()))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import crypto
+from triage.answers_view import AnswerReader, Asked, asked_with_shipped, story_field
 from triage.errors import CaseNotFoundError
 from triage.i18n import N_
 from triage.policy import Policy, Priority
@@ -33,10 +34,18 @@ class Case:
     request: dict[str, Any]
     priority: Priority
     days_waiting: int
+    asked: Asked = field(default_factory=asked_with_shipped)  # the questionnaire the answers were given to
 
     @property
     def short_id(self) -> str:
         return short_id(self.entry_id)
+
+    @property
+    def story(self) -> str:
+        """The person's own account (the questionnaire's longest text field), "" if it has none."""
+        name = story_field(self.asked.questionnaire)
+        value = self.request.get(name) if name is not None else None
+        return value if isinstance(value, str) else ""
 
     def sort_key(self) -> tuple[int, int, int, int]:
         """Most severe level first, then highest score, then longest waiting, then first submitted."""
@@ -58,6 +67,7 @@ class Case:
             "unread": self.record.unread,
             "sealed_to": self.record.sealed_to,
             "request": self.request,
+            "questionnaire": dict(self.asked.ref),
         }
 
 
@@ -75,15 +85,24 @@ def days_between(submitted_on: str, today: datetime.date) -> int:
     return max(0, (today - datetime.date.fromisoformat(submitted_on)).days)
 
 
-def open_case(
-    store: CaseStore, stored: StoredCase, identity: crypto.Identity, policy: Policy, today: datetime.date
-) -> Case:
-    request = crypto.open_request(store.envelope(stored.rowid), identity)
+def prioritised(
+    entry_id: bytes, serial: int, imported_on: datetime.date, record: CaseRecord, payload: dict[str, Any],
+    policy: Policy, today: datetime.date, reader: AnswerReader,
+) -> Case:  # fmt: skip
+    """A decoded request as a case: read with its questionnaire (``reader``), then prioritised by ``policy``."""
+    request, asked = reader.read(payload)
     days = days_between(request["submitted_on"], today)
-    return Case(
-        stored.entry_id, stored.serial, stored.imported_on, stored.record, request,
-        policy.evaluate(request, days, new_messages=stored.record.unread), days
-    )
+    priority = policy.evaluate_on(asked.questionnaire, request, days, new_messages=record.unread)
+    return Case(entry_id, serial, imported_on, record, request, priority, days, asked)
+
+
+def open_case(
+    store: CaseStore, stored: StoredCase, identity: crypto.Identity, policy: Policy, today: datetime.date,
+    reader: AnswerReader | None = None,
+) -> Case:  # fmt: skip
+    payload = crypto.open_request(store.envelope(stored.rowid), identity)
+    return prioritised(stored.entry_id, stored.serial, stored.imported_on, stored.record, payload, policy, today,
+                       reader or AnswerReader())  # fmt: skip
 
 
 def find_case(store: CaseStore, prefix: str) -> StoredCase:

@@ -111,7 +111,7 @@ def _find(parent: dict[int, int], i: int) -> int:
 
 
 def _bursts(cases: Sequence[Case]) -> dict[bytes, list[Case]]:
-    words = [story_words(c.request.get("story")) for c in cases]
+    words = [story_words(c.story) for c in cases]
     sets: dict[int, set[str]] = {}  # made only for the cases that share a band with another
 
     def words_of(i: int) -> set[str]:

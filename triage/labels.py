@@ -1,72 +1,20 @@
-"""The words of the intake form, for showing a request as the person saw it (not the internal codes).
+"""Words for showing a case: the questionnaire's own words for every answer, and triage's for the rest.
 
-These are the form's own labels and choices (intake/forms.py); tests/triage/test_labels.py checks that
-they stay the same words, in English and in Russian, as the form the person filled in.
+A request is shown with the words of the questionnaire version the person answered (``Asked``, from
+triage.answers_view): each question's label and each choice's label, in the caseworker's language, or in
+another language of that questionnaire when it has none in theirs. A questionnaire the laptop does not
+hold gives the raw field ids and choice ids, never the words of another version. Levels, statuses and the
+queue's narrow columns use triage's own catalogue.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from triage.answers_view import Asked, story_field
 from triage.i18n import LANGUAGES, N_, Translator, translator
 from triage.policy import Priority
-
-FIELD_LABELS = {
-    "danger": N_("How urgent is your danger?"),
-    "threat_from": N_("Who threatens you? (choose all that apply)"),
-    "detention": N_("Have you been detained, abducted or held?"),
-    "location": N_("Where are you now?"),
-    "people": N_("How many people need to leave, counting you?"),
-    "children": N_("How many of them are children?"),
-    "documents": N_("Which documents do you have? (choose all that apply)"),
-    "health": N_("Urgent medical needs, if any"),
-    "contact_method": N_("How can we contact you safely?"),
-    "contact": N_("Your username, number or address there"),
-    "safe_times": N_("When is it safe to contact you?"),
-    "alias": N_("What should we call you? (any name, need not be real)"),
-    "story": N_("What happened, and what help do you need?"),
-}
-
-CHOICE_LABELS = {
-    "danger": {
-        "immediate": N_("In danger now, or within days"),
-        "serious": N_("Serious threats, but not within days"),
-        "not_immediate": N_("Not in immediate danger"),
-    },
-    "threat_from": {
-        "authorities": N_("Police, security services or other authorities"),
-        "family": N_("Family or relatives"),
-        "community": N_("Neighbours or community"),
-        "partner": N_("A partner or former partner"),
-        "other": N_("Someone else"),
-    },
-    "detention": {
-        "never": N_("Never"),
-        "past": N_("Yes, more than 3 months ago"),
-        "recent": N_("Yes, within the last 3 months (detained, abducted or held)"),
-    },
-    "location": {
-        "chechnya": N_("Chechnya"),
-        "north_caucasus": N_("Elsewhere in the North Caucasus"),
-        "russia_other": N_("Elsewhere in Russia"),
-        "outside_russia": N_("Outside Russia"),
-        "undisclosed": N_("I prefer not to say"),
-    },
-    "documents": {
-        "internal_passport": N_("Internal passport"),
-        "international_passport": N_("International (travel) passport"),
-        "none": N_("No documents"),
-        "confiscated": N_("Documents were taken or destroyed"),
-    },
-    "contact_method": {
-        "signal": "Signal",
-        "telegram": "Telegram",
-        "whatsapp": "WhatsApp",
-        "email": N_("Email"),
-        "phone": N_("Phone call or SMS"),
-        "other": N_("Other (explain below)"),
-    },
-}
 
 # Short words for the queue's narrow columns.
 SHORT_LOCATION = {
@@ -89,13 +37,76 @@ STATUS_LABELS = {
 LANGUAGE_OF_FORM = {"en": N_("English"), "ru": N_("Russian")}
 
 
-def choice_text(field: str, value: Any, t: Translator) -> str:
-    """A choice (or list of choices) in the words of the form; "" for nothing chosen."""
-    words = CHOICE_LABELS.get(field, {})
+def words_in(words: Mapping[str, str], lang: str) -> str:
+    """The words in ``lang``; else in English; else in the questionnaire's first language."""
+    if lang in words:
+        return words[lang]
+    if "en" in words:
+        return words["en"]
+    return next(iter(words.values()), "")
+
+
+def field_label(asked: Asked, name: str, t: Translator) -> str:
+    """The question as the person saw it, in the caseworker's language (the field id if not held)."""
+    q = asked.questionnaire
+    if q is None or name not in q.field_ids:
+        return name
+    return words_in(q.field(name).label, t.lang)
+
+
+def field_short(asked: Asked, name: str, t: Translator) -> str:
+    """The questionnaire's short label for the caseworker (the field id if not held)."""
+    q = asked.questionnaire
+    if q is None or name not in q.field_ids:
+        return name
+    return words_in(q.field(name).short, t.lang)
+
+
+def choice_text(asked: Asked, name: str, value: Any, t: Translator) -> str:
+    """A choice (or list of choices) in the words of the questionnaire; "" for nothing chosen."""
     if value is None or value == "" or value == []:
         return ""
     values = value if isinstance(value, list) else [value]
-    return "; ".join(t.gettext(words[v]) if v in words else str(v) for v in values)
+    q = asked.questionnaire
+    f = q.field(name) if q is not None and name in q.field_ids else None
+    words = []
+    for v in values:
+        choice = f.choice(str(v)) if f is not None else None
+        words.append(words_in(choice.label, t.lang) if choice is not None else str(v))
+    return "; ".join(words)
+
+
+def answer_text(asked: Asked, name: str, value: Any, t: Translator) -> str:
+    """Any answer as text: a choice in the questionnaire's words, a list joined, a number or text as it is;
+    "" for nothing. Text from the person is returned as written: the face makes it inert."""
+    if value is None or value == "" or value == []:
+        return ""
+    if is_choice(asked, name):
+        return choice_text(asked, name, value, t)
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def is_choice(asked: Asked, name: str) -> bool:
+    q = asked.questionnaire
+    return q is not None and name in q.field_ids and q.field(name).kind in ("one_of", "any_of")
+
+
+def case_fields(asked: Asked, request: Mapping[str, Any]) -> list[str]:
+    """The answers a case page lists, in the questionnaire's order: all but the consent and the story (which
+    has its own place). Not held: every answer the payload has, by field id."""
+    q = asked.questionnaire
+    if q is None:
+        own = {"schema", "kind", "locale", "submitted_on", "reply_key", "files"}
+        return [name for name in request if name not in own]
+    story = story_field(q)
+    return [f.id for f in q.fields if f.kind != "consent" and f.id != story]
+
+
+def words_warning(asked: Asked, t: Translator) -> str | None:
+    """Why a case is shown with field ids instead of the person's words, if it is."""
+    return None if asked.warning is None else t.gettext(asked.warning, **asked.warning_values)
 
 
 def status_text(status: str, t: Translator) -> str:
@@ -138,6 +149,9 @@ def reason_texts(priority: Priority, t: Translator) -> list[str]:
     """
     texts = []
     for part in priority.parts:
+        if part.words is not None:  # a questionnaire's choice: its own words, in its languages
+            texts.append(f"{words_in(part.words, t.lang)} ({part.points:+d})")
+            continue
         sentence = t.gettext(part.template)
         if part.values is not None:
             try:

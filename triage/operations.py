@@ -27,6 +27,7 @@ from typing import Any
 
 import crypto
 from triage import importer, threads
+from triage.answers_view import AnswerReader, store_lookup
 from triage.cases import Case, Skipped, find_case, open_case, short_id
 from triage.config import TriageConfig
 from triage.errors import TriageError
@@ -114,6 +115,11 @@ class Session:
     identity: crypto.Identity
     store: CaseStore
     _closed: bool = field(default=False, repr=False)
+    # Finds the questionnaire version each request names (built-ins and accepted versions), once per version.
+    reader: AnswerReader = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.reader = AnswerReader(store_lookup(self.store))
 
     @classmethod
     @contextlib.contextmanager
@@ -171,7 +177,7 @@ class Session:
         assert self.store.key is not None
         return ListJob(
             self.store.path, self.identity, self.store.key, policy, self.today(), set(statuses or ()) or None,
-            as_json, reopen,
+            as_json, reopen, self.reader,
         )  # fmt: skip
 
     def count_cases(self) -> int:
@@ -216,7 +222,7 @@ class Session:
 
     def show_case(self, case_id: str, policy: Policy) -> Case:
         """One case opened from its envelope; ``case_id`` is a hex prefix (CaseNotFoundError if not one case)."""
-        return open_case(self.store, find_case(self.store, case_id), self.identity, policy, self.today())
+        return open_case(self.store, find_case(self.store, case_id), self.identity, policy, self.today(), self.reader)
 
     def set_case(
         self, case_id: str, *, status: str | None = None, note: str | None = None, assignee: str | None = None

@@ -16,12 +16,13 @@ import multiprocessing
 import os
 import sqlite3
 from collections.abc import Callable, Collection, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import crypto
-from triage.cases import Case, Skipped, days_between
+from triage.answers_view import AnswerReader
+from triage.cases import Case, Skipped, prioritised
 from triage.policy import Policy
 from triage.render import case_json
 from triage.store import CaseRecord, request_context
@@ -47,6 +48,7 @@ class ListJob:
     statuses: Collection[str] | None
     as_json: bool
     reopen: bool = False
+    reader: AnswerReader = field(default_factory=AnswerReader)  # finds each request's questionnaire
 
 
 @dataclass
@@ -105,24 +107,16 @@ def _open_rows(bounds: tuple[int, int]) -> tuple[list[Any], Skipped]:
             results.append((entry_id, serial, imported_on, record_bytes, encoded))
             continue
         assert request is not None
-        days = days_between(request["submitted_on"], job.today)
-        case = Case(
-            entry_id, serial, datetime.date.fromisoformat(imported_on), record, request,
-            job.policy.evaluate(request, days, new_messages=record.unread), days,
-        )  # fmt: skip
+        case = prioritised(entry_id, serial, datetime.date.fromisoformat(imported_on), record, request, job.policy,
+                           job.today, job.reader)  # fmt: skip
         results.append((case.sort_key(), case_json(case)))
     return results, skipped
 
 
 def _case_from(job: ListJob, opened: tuple[bytes, int, str, bytes, bytes]) -> Case:
     entry_id, serial, imported_on, record_bytes, request_bytes = opened
-    request = json.loads(request_bytes)
-    days = days_between(request["submitted_on"], job.today)
-    record = CaseRecord.from_bytes(record_bytes)
-    return Case(
-        entry_id, serial, datetime.date.fromisoformat(imported_on), record, request,
-        job.policy.evaluate(request, days, new_messages=record.unread), days,
-    )  # fmt: skip
+    return prioritised(entry_id, serial, datetime.date.fromisoformat(imported_on), CaseRecord.from_bytes(record_bytes),
+                       json.loads(request_bytes), job.policy, job.today, job.reader)  # fmt: skip
 
 
 def default_jobs() -> int:

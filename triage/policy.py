@@ -1,8 +1,17 @@
 """The priority policy: a small TOML file of rules that give each case a level, a score and reasons.
 
-The shipped default is ``triage/default_policy.toml``; ``--policy FILE`` replaces it. Any problem
-with a policy file is one ``PolicyError`` naming the rule and the fix: a typo never silently turns a
-rule off. How it works, and how to change it, is in docs/POLICY.md.
+The shipped default is ``triage/default_policy.toml``; ``--policy FILE`` replaces it. A policy speaks the
+language of one questionnaire (``questionnaire = "ID"`` at its top; without it, the shipped
+``evacuation-request``): its rules name that questionnaire's field ids and choice ids and are checked
+against it when loaded, so a rule naming a field or a choice the questionnaire does not have is refused,
+naming it. The questionnaire's choices may carry points and a level floor of their own (``points``,
+``level``, docs/FORMAT.md §12.1); the policy adds them (``choice_points = false`` leaves them out).
+
+A case made with another questionnaire than the policy's is not judged by rules written for other
+questions: a case of the shipped form gets the shipped policy, any other its questionnaire's own choice
+points and this policy's waiting rules, and a case whose questionnaire the laptop does not hold only the
+waiting rules. Any problem with a policy file is one ``PolicyError`` naming the rule and the fix: a typo
+never silently turns a rule off. How it works, and how to change it, is in docs/POLICY.md.
 """
 
 from __future__ import annotations
@@ -15,27 +24,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crypto import request_schema as schema
+from crypto.questionnaire import BUILTIN, QUESTIONNAIRE_ID, Questionnaire, builtin_questionnaire
 from triage.errors import PolicyError
 
 LEVELS = ("emergency", "urgent", "normal")  # most severe first
 LEVEL_RANK = {level: rank for rank, level in enumerate(LEVELS)}
 POLICY_FORMAT = 1
 MAX_POINTS = 1_000_000
-
-_ONE_OF = {
-    "danger": schema.DANGER,
-    "detention": schema.DETENTION,
-    "location": schema.LOCATION,
-    "contact_method": schema.CONTACT_METHOD,
-}
-_ANY_OF = {"threat_from": schema.THREAT_FROM, "documents": schema.DOCUMENTS}
-_NUMBERS = {"people": schema.PEOPLE_RANGE, "children": schema.CHILDREN_RANGE, "new_messages": (0, 10_000)}
+SHIPPED_QUESTIONNAIRE = "evacuation-request"
 # Not a request field: how many of the person's follow-up messages no caseworker has opened yet (the case's
 # thread). A policy may raise a case for it: a new message on an emergency case is news.
 CASE_FIELDS = frozenset({"new_messages"})
-_TEXTS = tuple(schema.TEXT_LIMITS)
-FIELDS = (*_ONE_OF, *_ANY_OF, *_NUMBERS, *_TEXTS)
+NEW_MESSAGES_RANGE = (0, 10_000)
+# What a rule's `when` may test, by the kind of the questionnaire's field.
+_CHOICE_KINDS = ("one_of", "any_of")
+_TEXT_KINDS = ("short_text", "long_text", "file")
+
+
+class _Zeros(dict[str, int]):
+    """Placeholder values: a number the case's questionnaire does not ask reads as 0, never a KeyError."""
+
+    def __missing__(self, key: str) -> int:
+        return 0
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,7 @@ class Condition:
     at_least: int | None = None
     at_most: int | None = None
     filled: bool | None = None
+    kind: str = "integer"  # the questionnaire field's kind; "integer" for new_messages
 
     def __post_init__(self) -> None:
         # One small closure per condition, chosen once: evaluate() runs for every case on every listing.
@@ -52,13 +63,15 @@ class Condition:
 
     def _make_test(self) -> Callable[[Any], bool]:
         choices, low, high = self.choices, self.at_least, self.at_most
-        if self.field in _ONE_OF:
+        if self.kind == "one_of":
             return lambda value: value in choices
-        if self.field in _ANY_OF:
+        if self.kind == "any_of":
             return lambda value: not choices.isdisjoint(value or ())
-        if self.field in _NUMBERS:
+        if self.kind == "integer":
             return lambda value: value is not None and (low is None or value >= low) and (high is None or value <= high)
         filled = self.filled
+        if self.kind == "file":
+            return lambda value: bool(value) == filled
         return lambda value: bool((value or "").strip()) == filled
 
     def matches(self, request: Mapping[str, Any]) -> bool:
@@ -97,6 +110,19 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class ChoiceScore:
+    """A choice of the questionnaire that carries points or a level floor: what it adds when chosen."""
+
+    field: str
+    many: bool  # an any_of field: the answer is a list
+    choice: str
+    points: int
+    level: str | None
+    reason: str  # in the questionnaire's words: "short label: choice label"
+    part: Reason
+
+
+@dataclass(frozen=True)
 class Promotion:
     from_level: str
     to_level: str
@@ -109,12 +135,14 @@ class Reason:
     """One reason as the policy wrote it: the sentence (its placeholders unfilled), their values, the points.
 
     A face translates ``template`` (the shipped policy's sentences are in the triage catalogue), then
-    fills it; ``Priority.reasons`` holds the same reasons in the policy's own words, for --json and CSV.
+    fills it; a reason from a questionnaire's choice brings its own ``words`` in each of the questionnaire's
+    languages. ``Priority.reasons`` holds the same reasons in the policy's own words, for --json and CSV.
     """
 
     template: str
     values: Mapping[str, int] | None
     points: int | None
+    words: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +158,28 @@ class Priority:
 
 
 @dataclass(frozen=True)
+class _RawRule:
+    """A rule as the file states it, checked for form; ``_bind`` checks it against a questionnaire."""
+
+    where: str
+    reason: str
+    when: Mapping[str, Any]
+    level: str | None
+    points: int
+    per: str | None
+    max_points: int | None
+
+
+@dataclass(frozen=True)
+class _Bound:
+    """A policy's rules made for one questionnaire version, with that version's choice points."""
+
+    rules: tuple[Rule, ...]
+    choices: tuple[ChoiceScore, ...]
+    numbers: tuple[str, ...]  # the placeholders a reason may fill: its integer fields and new_messages
+
+
+@dataclass(frozen=True)
 class Policy:
     rules: tuple[Rule, ...]
     default_level: str
@@ -137,17 +187,73 @@ class Policy:
     max_waiting_points: int
     waiting_reason: str
     promotions: tuple[Promotion, ...]
+    questionnaire_id: str = SHIPPED_QUESTIONNAIRE
+    questionnaire: Questionnaire | None = field(default=None, repr=False)
+    choice_points: bool = True
+    source: str = "policy"
+    raw_rules: tuple[_RawRule, ...] = field(default=(), repr=False)
+    _bound: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+    rules_bound: _Bound | None = field(default=None, repr=False, compare=False)  # for ``questionnaire``
 
     def evaluate(self, request: Mapping[str, Any], days_waiting: int, *, new_messages: int = 0) -> Priority:
-        """Level, score and reasons for one request that has waited ``days_waiting`` days, with
-        ``new_messages`` follow-ups in its thread that nobody has opened yet."""
+        """Level, score and reasons for one request of the policy's own questionnaire that has waited
+        ``days_waiting`` days, with ``new_messages`` follow-ups in its thread nobody has opened yet."""
+        return self.evaluate_on(self.questionnaire, request, days_waiting, new_messages=new_messages)
+
+    def evaluate_on(
+        self, questionnaire: Questionnaire | None, request: Mapping[str, Any], days_waiting: int, *,
+        new_messages: int = 0,
+    ) -> Priority:  # fmt: skip
+        """As ``evaluate``, for a request answered on ``questionnaire`` (None: a questionnaire not held)."""
+        if questionnaire is self.questionnaire and self.rules_bound is not None:  # the usual case, every listing
+            return self._evaluate(self.rules_bound, request, days_waiting, new_messages)
+        shipped_case = questionnaire is not None and questionnaire.id == SHIPPED_QUESTIONNAIRE
+        if shipped_case and self.questionnaire_id != SHIPPED_QUESTIONNAIRE:  # an older case of the shipped form
+            return self._shipped().evaluate_on(questionnaire, request, days_waiting, new_messages=new_messages)
+        return self._evaluate(self.bound(questionnaire), request, days_waiting, new_messages)
+
+    def _shipped(self) -> Policy:
+        found = self._bound.get("shipped")
+        if found is None:
+            found = self._bound["shipped"] = load_policy(None)
+        assert isinstance(found, Policy)
+        return found
+
+    def bound(self, questionnaire: Questionnaire | None) -> _Bound:
+        """The rules for one questionnaire version, checked once (PolicyError naming what does not fit)."""
+        key = None if questionnaire is None else questionnaire.sha256
+        found = self._bound.get(key)
+        if found is None:
+            if questionnaire is None:
+                found = _Bound((), (), ())
+            elif questionnaire.id != self.questionnaire_id:  # its own choice points, none of these rules
+                found = _Bound((), _choice_scores(questionnaire) if self.choice_points else (), ())
+            else:
+                try:
+                    found = _bind(self, questionnaire)
+                except PolicyError as error:
+                    raise PolicyError(f"{self.source}, {error}") from None
+            self._bound[key] = found
+        assert isinstance(found, _Bound)
+        return found
+
+    def _evaluate(self, bound: _Bound, request: Mapping[str, Any], days_waiting: int, new_messages: int) -> Priority:
         days = max(0, days_waiting)
         rank = LEVEL_RANK[self.default_level]
         score = 0
         reasons: list[str] = []
         parts: list[Reason] = []
+        numbers = bound.numbers
+        for chosen in bound.choices:  # the questionnaire's own points and floors, in its order
+            value = request.get(chosen.field)
+            if value == chosen.choice or (chosen.many and isinstance(value, list) and chosen.choice in value):
+                if chosen.level is not None:
+                    rank = min(rank, LEVEL_RANK[chosen.level])
+                score += chosen.points
+                reasons.append(chosen.reason)
+                parts.append(chosen.part)
         get = {**request, "new_messages": new_messages}.get if new_messages else request.get
-        for rule in self.rules:
+        for rule in bound.rules:
             for condition in rule.conditions:  # this loop runs for every case of every listing: kept flat
                 if not condition.test(get(condition.field)):  # type: ignore[attr-defined]
                     break
@@ -161,13 +267,13 @@ class Policy:
                 else:
                     points = rule.score(request)
                     score += points
-                    values = _values(request, days)
+                    values = _values(request, days, numbers)
                     reasons.append(rule.reason.format_map(values) + f" ({points:+d})")
                     parts.append(Reason(rule.reason, values, points))
         waiting = min(days * self.points_per_day, self.max_waiting_points)
         if waiting:
             score += waiting
-            values = _values(request, days)
+            values = _values(request, days, numbers)
             reasons.append(self.waiting_reason.format_map(values) + f" ({waiting:+d})")
             parts.append(Reason(self.waiting_reason, values, waiting))
         # Promotions look at the level the rules set, never at another promotion's result, so more waiting
@@ -179,17 +285,40 @@ class Policy:
                 best = promotion
         if best is not None and LEVEL_RANK[best.to_level] < rank:
             rank = LEVEL_RANK[best.to_level]
-            values = _values(request, days)
+            values = _values(request, days, numbers)
             reasons.append(best.reason.format_map(values))
             parts.append(Reason(best.reason, values, None))
         return Priority(LEVELS[rank], score, tuple(reasons), tuple(parts))
 
 
-def _values(request: Mapping[str, Any], days: int) -> dict[str, int]:
-    """What a reason's placeholders may name ({people}, {children}, {days}); a sentence without any ignores them."""
-    values = {name: request.get(name) or 0 for name in _NUMBERS}
+def _values(request: Mapping[str, Any], days: int, numbers: tuple[str, ...]) -> dict[str, int]:
+    """What a reason's placeholders may name (the questionnaire's integer fields, {new_messages}, {days}); a
+    sentence without any ignores them."""
+    values = _Zeros({name: request.get(name) or 0 for name in numbers})
     values["days"] = days
     return values
+
+
+def _words_for(questionnaire: Questionnaire, language: str) -> str:
+    return language if language in questionnaire.languages else questionnaire.languages[0]
+
+
+def _choice_scores(questionnaire: Questionnaire) -> tuple[ChoiceScore, ...]:
+    """Every choice of ``questionnaire`` that carries points or a level, with its reason in every language."""
+    own = _words_for(questionnaire, "en")  # the policy's own words (JSON, CSV): English where the file has it
+    out = []
+    for f in questionnaire.fields:
+        if f.kind not in _CHOICE_KINDS:
+            continue
+        for choice in f.choices:
+            if not choice.points and choice.level is None:
+                continue
+            words = {lang: f"{f.short[lang]}: {choice.label[lang]}" for lang in questionnaire.languages}
+            out.append(ChoiceScore(
+                f.id, f.kind == "any_of", choice.id, choice.points, choice.level,
+                f"{words[own]} ({choice.points:+d})", Reason(words[own], None, choice.points, words),
+            ))  # fmt: skip
+    return tuple(out)
 
 
 # -- parsing -------------------------------------------------------------------------------------------
@@ -220,50 +349,31 @@ def _level(value: Any, where: str) -> str:
     return str(value)
 
 
+def _placeholders(value: str) -> list[str]:
+    return [name for _, name, _, _ in string.Formatter().parse(value) if name is not None]
+
+
 def _template(value: Any, where: str) -> str:
+    """A reason's sentence; its placeholders' names are checked against the questionnaire in ``_bind``."""
     if not isinstance(value, str) or not value.strip() or len(value) > 200:
         raise _fail(where, "must be a sentence of 1 to 200 characters")
     try:
-        names = [name for _, name, spec, conv in string.Formatter().parse(value) if name is not None]
-        bad = [n for n in names if n not in (*_NUMBERS, "days")]
-        specs = [(spec, conv) for _, name, spec, conv in string.Formatter().parse(value) if name is not None]
+        specs = [(name, spec, conv) for _, name, spec, conv in string.Formatter().parse(value) if name is not None]
     except ValueError:
         raise _fail(where, "has an unmatched { or }; write {{ or }} for a brace") from None
-    if bad or any(spec or conv for spec, conv in specs):
-        raise _fail(where, "may only use the placeholders {people}, {children} and {days}")
+    if any(spec or conv or not name.isidentifier() for name, spec, conv in specs):
+        raise _fail(where, "may only use placeholders like {people} or {days}, without formats")
     return value
 
 
-def _condition(field: str, value: Any, where: str) -> Condition:
-    where = f"{where}, when.{field}"
-    if field in _ONE_OF or field in _ANY_OF:
-        allowed = _ONE_OF.get(field) or _ANY_OF[field]
-        values = [value] if isinstance(value, str) else value
-        if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
-            raise _fail(where, "must be a choice or a list of choices")
-        wrong = [v for v in values if v not in allowed]
-        if wrong:
-            raise _fail(where, f"{wrong[0]!r} is not a choice (choices: {', '.join(allowed)})")
-        return Condition(field, choices=frozenset(values))
-    if field in _NUMBERS:
-        low, high = _NUMBERS[field]
-        if isinstance(value, int) and not isinstance(value, bool):
-            exact = _int(value, where, low, high)
-            return Condition(field, at_least=exact, at_most=exact)
-        if not isinstance(value, dict) or not value:
-            raise _fail(where, "must be a number or a table like { at_least = 2 }")
-        _keys(value, {"at_least", "at_most"}, set(), where)
-        at_least = _int(value["at_least"], f"{where}.at_least", low, high) if "at_least" in value else None
-        at_most = _int(value["at_most"], f"{where}.at_most", low, high) if "at_most" in value else None
-        return Condition(field, at_least=at_least, at_most=at_most)
-    if field in _TEXTS:
-        if not isinstance(value, dict) or set(value) != {"filled"} or not isinstance(value["filled"], bool):
-            raise _fail(where, "must be { filled = true } or { filled = false }")
-        return Condition(field, filled=value["filled"])
-    raise _fail(where, f"unknown field (fields: {', '.join(FIELDS)})")
+def _check_names(value: str, where: str, numbers: tuple[str, ...]) -> None:
+    allowed = [n for n in numbers if n not in CASE_FIELDS]
+    if any(name not in (*numbers, "days") for name in _placeholders(value)):
+        listed = ", ".join("{" + n + "}" for n in allowed)
+        raise _fail(where, f"may only use the placeholders {listed + ' and ' if listed else ''}{{days}}")
 
 
-def _rule(index: int, table: Any) -> Rule:
+def _raw_rule(index: int, table: Any) -> _RawRule:
     where = f"rule {index}"
     if not isinstance(table, dict):
         raise _fail(where, "must be a table ([[rule]])")
@@ -273,14 +383,70 @@ def _rule(index: int, table: Any) -> Rule:
     when = table["when"]
     if not isinstance(when, dict) or not when:
         raise _fail(where, "'when' must name at least one field, like when = { danger = \"immediate\" }")
-    conditions = tuple(_condition(str(f), v, where) for f, v in when.items())
     level = _level(table["level"], f"{where}, level") if "level" in table else None
     points = _int(table.get("points", 0), f"{where}, points", -MAX_POINTS)
     per = table.get("per")
-    if per is not None and per not in _NUMBERS:
-        raise _fail(f"{where}, per", f"must be one of {', '.join(_NUMBERS)}")
+    if per is not None and not isinstance(per, str):
+        raise _fail(f"{where}, per", 'must name a number field, like per = "people"')
     max_points = _int(table["max_points"], f"{where}, max_points", -MAX_POINTS) if "max_points" in table else None
-    return Rule(reason, conditions, level, points, per, max_points)
+    return _RawRule(where, reason, when, level, points, per, max_points)
+
+
+def _condition(questionnaire: Questionnaire, name: str, value: Any, where: str) -> Condition:
+    where = f"{where}, when.{name}"
+    if name in CASE_FIELDS:
+        kind, bounds = "integer", NEW_MESSAGES_RANGE
+    else:
+        try:
+            asked = questionnaire.field(name)
+        except KeyError:
+            known = ", ".join(f.id for f in questionnaire.fields if f.kind != "consent")
+            raise _fail(where, f"unknown field {name!r}: the questionnaire {questionnaire.id} (version "
+                        f"{questionnaire.version}) has none (its fields: {known}, new_messages)") from None  # fmt: skip
+        kind, bounds = asked.kind, (asked.min or 0, asked.max or 0)
+        if kind in _CHOICE_KINDS:
+            allowed = [c.id for c in asked.choices]
+            values = [value] if isinstance(value, str) else value
+            if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+                raise _fail(where, "must be a choice or a list of choices")
+            wrong = [v for v in values if v not in allowed]
+            if wrong:
+                raise _fail(where, f"{wrong[0]!r} is not a choice of the field {name!r} "
+                            f"(choices: {', '.join(allowed)})")  # fmt: skip
+            return Condition(name, choices=frozenset(values), kind=kind)
+        if kind == "consent":
+            raise _fail(where, "a consent is always given: a rule cannot test it")
+    if kind == "integer":
+        low, high = bounds
+        if isinstance(value, int) and not isinstance(value, bool):
+            exact = _int(value, where, low, high)
+            return Condition(name, at_least=exact, at_most=exact)
+        if not isinstance(value, dict) or not value:
+            raise _fail(where, "must be a number or a table like { at_least = 2 }")
+        _keys(value, {"at_least", "at_most"}, set(), where)
+        at_least = _int(value["at_least"], f"{where}.at_least", low, high) if "at_least" in value else None
+        at_most = _int(value["at_most"], f"{where}.at_most", low, high) if "at_most" in value else None
+        return Condition(name, at_least=at_least, at_most=at_most)
+    if not isinstance(value, dict) or set(value) != {"filled"} or not isinstance(value["filled"], bool):
+        raise _fail(where, "must be { filled = true } or { filled = false }")
+    return Condition(name, filled=value["filled"], kind=kind)
+
+
+def _bind(policy: Policy, questionnaire: Questionnaire) -> _Bound:
+    """The policy's rules checked against one version of its questionnaire (PolicyError naming the place)."""
+    integers = tuple(f.id for f in questionnaire.fields if f.kind == "integer")
+    numbers = (*integers, *(n for n in sorted(CASE_FIELDS) if n not in integers))
+    rules = []
+    for raw in policy.raw_rules:
+        _check_names(raw.reason, f"{raw.where}, reason", numbers)
+        conditions = tuple(_condition(questionnaire, str(f), v, raw.where) for f, v in raw.when.items())
+        if raw.per is not None and raw.per not in numbers:
+            raise _fail(f"{raw.where}, per", f"must be one of {', '.join(numbers)}")
+        rules.append(Rule(raw.reason, conditions, raw.level, raw.points, raw.per, raw.max_points))
+    _check_names(policy.waiting_reason, "waiting.reason", numbers)
+    for n, promotion in enumerate(policy.promotions, 1):
+        _check_names(promotion.reason, f"waiting.promote {n}, reason", numbers)
+    return _Bound(tuple(rules), _choice_scores(questionnaire) if policy.choice_points else (), numbers)
 
 
 def _promotion(index: int, table: Any) -> Promotion:
@@ -295,22 +461,49 @@ def _promotion(index: int, table: Any) -> Promotion:
     return Promotion(from_level, to_level, _int(table["after_days"], f"{where}, after_days", 1, 36500), reason)
 
 
-def parse_policy(text: str, *, source: str = "policy") -> Policy:
-    """Parse and check a policy; PolicyError (naming ``source`` and the place) on any problem."""
+def parse_policy(text: str, *, source: str = "policy", questionnaire: Questionnaire | None = None) -> Policy:
+    """Parse and check a policy; PolicyError (naming ``source`` and the place) on any problem.
+
+    The rules are checked against ``questionnaire`` if given (it must be the one the policy names), else
+    against the built-in questionnaire the policy names; a policy for a questionnaire that is neither is
+    checked against each version of it when its first case is evaluated.
+    """
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise PolicyError(f"{source} is not valid TOML ({error}).") from None
     try:
-        return _policy(data)
+        policy = _policy(data, source, questionnaire)
     except PolicyError as error:
         raise PolicyError(f"{source}, {error}") from None
+    if policy.questionnaire is not None:
+        return _with_rules(policy, policy.bound(policy.questionnaire))
+    return policy
 
 
-def _policy(data: dict[str, Any]) -> Policy:
-    _keys(data, {"format", "default_level", "waiting", "rule"}, {"format", "rule"}, "top level")
+def _with_rules(policy: Policy, bound: _Bound) -> Policy:
+    fields = {f: getattr(policy, f) for f in policy.__dataclass_fields__}
+    made = Policy(**{**fields, "rules": bound.rules, "rules_bound": bound})
+    made._bound.update(policy._bound)
+    return made
+
+
+def _policy(data: dict[str, Any], source: str, questionnaire: Questionnaire | None) -> Policy:
+    _keys(data, {"format", "questionnaire", "choice_points", "default_level", "waiting", "rule"}, {"format", "rule"},
+          "top level")  # fmt: skip
     if data["format"] != POLICY_FORMAT:
         raise _fail("format", f"this triage reads policy format {POLICY_FORMAT}")
+    named = data.get("questionnaire", SHIPPED_QUESTIONNAIRE)
+    if not isinstance(named, str) or not QUESTIONNAIRE_ID.fullmatch(named):
+        raise _fail("questionnaire", 'is the id of the questionnaire the rules are for, like "relocation-lgbtqi"')
+    if questionnaire is not None and questionnaire.id != named:
+        raise _fail("questionnaire", f"the rules are written for {named!r}, not for the questionnaire "
+                    f"{questionnaire.id!r} they are checked against")  # fmt: skip
+    if questionnaire is None and named in BUILTIN:
+        questionnaire = builtin_questionnaire(named)
+    choice_points = data.get("choice_points", True)
+    if not isinstance(choice_points, bool):
+        raise _fail("choice_points", "must be true or false")
     default_level = _level(data.get("default_level", "normal"), "default_level")
     waiting = data.get("waiting", {})
     if not isinstance(waiting, dict):
@@ -323,12 +516,17 @@ def _policy(data: dict[str, Any]) -> Policy:
     if not isinstance(rules, list) or not rules:
         raise _fail("rule", "the policy needs at least one [[rule]]")
     return Policy(
-        rules=tuple(_rule(i, r) for i, r in enumerate(rules, 1)),
+        rules=(),
         default_level=default_level,
         points_per_day=_int(waiting.get("points_per_day", 0), "waiting.points_per_day", 0, 10_000),
         max_waiting_points=_int(waiting.get("max_points", 0), "waiting.max_points", 0),
         waiting_reason=_template(waiting.get("reason", "Waiting {days} days"), "waiting.reason"),
         promotions=tuple(_promotion(i, p) for i, p in enumerate(promote, 1)),
+        questionnaire_id=named,
+        questionnaire=questionnaire,
+        choice_points=choice_points,
+        source=source,
+        raw_rules=tuple(_raw_rule(i, r) for i, r in enumerate(rules, 1)),
     )
 
 
@@ -336,10 +534,10 @@ def default_policy_text() -> str:
     return importlib.resources.files("triage").joinpath("default_policy.toml").read_text(encoding="utf-8")
 
 
-def load_policy(path: Path | None) -> Policy:
-    """The policy in ``path``, or the shipped default."""
+def load_policy(path: Path | None, *, questionnaire: Questionnaire | None = None) -> Policy:
+    """The policy in ``path``, or the shipped default; checked against ``questionnaire`` if given."""
     if path is None:
-        return parse_policy(default_policy_text(), source="the default policy")
+        return parse_policy(default_policy_text(), source="the default policy", questionnaire=questionnaire)
     try:
         raw = path.read_bytes()
     except OSError as error:
@@ -348,7 +546,7 @@ def load_policy(path: Path | None) -> Policy:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise PolicyError(f"The policy file {path} is not UTF-8 text.") from None
-    return parse_policy(text, source=f"The policy file {path}")
+    return parse_policy(text, source=f"The policy file {path}", questionnaire=questionnaire)
 
 
 def extract_policy_reasons(fileobj: Any, keywords: Any, comment_tags: Any, options: Any) -> Any:

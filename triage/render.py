@@ -22,19 +22,21 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from crypto import request_schema as schema
 from triage import groups
+from triage.answers_view import SHIPPED, story_field
 from triage.cases import Case
 from triage.i18n import Translator
 from triage.labels import (
-    CHOICE_LABELS,
-    FIELD_LABELS,
     LANGUAGE_OF_FORM,
     SHORT_LOCATION,
-    choice_text,
+    answer_text,
+    case_fields,
+    field_label,
+    field_short,
     level_word,
     ranked_reasons,
     status_text,
+    words_warning,
 )
 from triage.policy import LEVELS
 from triage.reply_words import asks_to_change_contact_or_plans, reply_label, reply_state, verify_warning
@@ -42,16 +44,12 @@ from triage.text import clean, escape_disguising, first_line
 from triage.trail import audit_trail
 
 LEVEL_STYLE = {"emergency": "bold white on red", "urgent": "bold yellow", "normal": "green"}
-CSV_FIELDS = [f for f in schema.REQUEST_FIELDS if f != "consent"]
+PAYLOAD_KEYS = ("schema", "kind", "locale", "submitted_on", "reply_key", "files")
 
 
-def field_text(name: str, value: Any, t: Translator) -> str:
-    """A request field as the person saw it on the form, in the caseworker's language."""
-    if value is None or value == "" or value == []:
-        return "—"
-    if name in CHOICE_LABELS:
-        return choice_text(name, value, t)
-    return clean(str(value))
+def field_text(case: Case, name: str, value: Any, t: Translator) -> str:
+    """An answer as the person saw it on the form, in the caseworker's language."""
+    return clean(answer_text(case.asked, name, value, t)) or "—"
 
 
 def level_text(level: str, t: Translator) -> Text:
@@ -114,13 +112,14 @@ def cases_table(
     for case in cases:
         location = case.request.get("location")
         others = (burst_sizes or {}).get(case.entry_id, 0)
-        story = first_line(case.request["story"])
+        story = first_line(case.story)
+        people = case.request.get("people")
         rows.append({
             "id": Text(case.short_id), "level": level_text(case.priority.level, t),
             "score": Text(str(case.priority.score)), "days": Text(str(case.days_waiting)),
             "status": Text(status_text(case.record.status, t)),
             "where": Text(t.gettext(SHORT_LOCATION[location]) if location in SHORT_LOCATION else ""),
-            "people": Text(str(case.request["people"])), "assigned": Text(clean(case.record.assignee)),
+            "people": Text("" if people is None else str(people)), "assigned": Text(clean(case.record.assignee)),
             "why": Text("; ".join(r.rsplit(" (", 1)[0] for r in ranked_reasons(case.priority, t))),
             "words": Text(f"[+{others}≈] {story}" if others else story),
         })  # fmt: skip
@@ -153,11 +152,11 @@ def case_view(case: Case, t: Translator, readers: list[tuple[str | None, str]] |
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="bold", no_wrap=False, max_width=40)
     facts.add_column()
-    for key in schema.REQUEST_FIELDS:
+    for key in case_fields(case.asked, case.request):
         value = case.request.get(key)
-        if key in ("story", "consent") or value is None or value == "" or value == []:
+        if value is None or value == "" or value == []:
             continue  # an unanswered question takes no line: the case fits a 30-line terminal more often
-        facts.add_row(Text(t.gettext(FIELD_LABELS[key])), Text(field_text(key, value, t)))
+        facts.add_row(Text(field_label(case.asked, key, t)), Text(field_text(case, key, value, t)))
     locale = case.request.get("locale")
     facts.add_row(
         Text(t.gettext("Language of the form")),
@@ -167,8 +166,13 @@ def case_view(case: Case, t: Translator, readers: list[tuple[str | None, str]] |
     parts: list[Any] = [
         Panel(Group(header, Text(""), reasons), title=t.gettext("Why this level"), title_align="left"),
         Panel(facts, title=t.gettext("The request"), title_align="left"),
-        Panel(Text(clean(case.request["story"])), title=t.gettext("Story"), title_align="left"),
     ]
+    warning = words_warning(case.asked, t)
+    if warning:
+        parts.insert(1, Panel(Text(warning), title=t.gettext("Words missing"), title_align="left", style="bold"))
+    story = story_field(case.asked.questionnaire)
+    if story is not None:
+        parts.append(Panel(Text(clean(case.story)), title=field_short(case.asked, story, t), title_align="left"))
     if case.record.notes:
         notes = "\n".join(f"{n['on']}  {clean(n['by'])}: {clean(n['text'])}" for n in case.record.notes)
         parts.append(Panel(Text(notes), title=t.gettext("Notes"), title_align="left"))
@@ -218,16 +222,39 @@ def _csv_cell(value: Any) -> str:
     return text
 
 
-def write_csv(cases: Iterable[Case], out: BinaryIO) -> None:
+def csv_fields(cases: Sequence[Case]) -> tuple[list[str], bool]:
+    """The answer columns (field ids, the first questionnaire's order first, then any other's), and whether a
+    ``questionnaire`` column is needed (some case was not made with the shipped form)."""
+    columns: dict[str, None] = {}
+    seen: set[Any] = set()
+    others = False
+    for case in cases:
+        q = case.asked.questionnaire
+        key = q.sha256 if q is not None else tuple(case.request)
+        others = others or case.asked.questionnaire_id != SHIPPED or q is None
+        if key in seen:
+            continue
+        seen.add(key)
+        names = [f.id for f in q.fields if f.kind != "consent"] if q is not None else [
+            k for k in case.request if k not in PAYLOAD_KEYS and case.request[k] is not True]  # fmt: skip
+        columns.update(dict.fromkeys(names))
+    return list(columns), others
+
+
+def write_csv(cases: Sequence[Case], out: BinaryIO) -> None:
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer)
-    writer.writerow(["id", "level", "score", "status", "days_waiting", "reasons", "submitted_on", *CSV_FIELDS])
+    fields, others = csv_fields(cases)
+    extra = ["questionnaire"] if others else []
+    writer.writerow(["id", "level", "score", "status", "days_waiting", "reasons", "submitted_on", *fields, *extra])
     for case in cases:
         r = case.request
+        ref = case.asked.ref
         writer.writerow(
             [case.entry_id.hex(), case.priority.level, case.priority.score, case.record.status, case.days_waiting,
              _csv_cell("; ".join(case.priority.reasons)), r["submitted_on"],
-             *(_csv_cell("" if r.get(f) is None else r.get(f)) for f in CSV_FIELDS)]
+             *(_csv_cell("" if r.get(f) is None else r.get(f)) for f in fields),
+             *([f"{ref.get('id')} {ref.get('version')} {ref.get('sha256')}"] if others else [])]
         )  # fmt: skip
         if buffer.tell() > 1 << 20:
             out.write(buffer.getvalue().encode("utf-8"))

@@ -68,7 +68,7 @@ def test_unknown_field_is_refused() -> None:
         crypto.encode_request(make_request(ip_address="203.0.113.9"))
 
 
-@pytest.mark.parametrize("version", [0, 3, 99])
+@pytest.mark.parametrize("version", [0, 4, 99])
 def test_unknown_schema_is_unsupported(version: int) -> None:
     with pytest.raises(crypto.UnsupportedVersionError):
         crypto.encode_request(make_request(schema=version))

@@ -219,8 +219,10 @@ def decode_request(data: bytes) -> dict[str, Any]:
     schema = obj.get("schema")
     if not _is_int(schema):
         raise Malformed("schema")
-    if schema not in (1, 2):  # §3 step 3
+    if schema not in (1, 2, 3):  # §3 step 3
         raise UnsupportedVersion("schema")
+    if schema == 3:
+        return _schema_3(obj)
     kind = obj.get("kind") if schema == 2 else "request"
     if kind not in ("request", "followup"):  # §3 step 4
         raise Malformed("kind")
@@ -264,6 +266,53 @@ def decode_request(data: bytes) -> dict[str, Any]:
     if req["consent"] is not True:
         raise Malformed("consent")
     return req
+
+
+SCHEMA_3_KEYS = frozenset({"schema", "kind", "locale", "submitted_on", "reply_key", "questionnaire", "answers"})
+RESERVED = frozenset({
+    "csrf_token", "submission", "lang", "receipt", "message", "schema", "kind", "locale", "submitted_on",
+    "reply_key", "questionnaire", "answers", "attachments", "consent_text",
+})  # fmt: skip
+PLAIN_ID = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
+def _schema_3(obj: dict[str, Any]) -> dict[str, Any]:
+    """§12.4, the shape every schema 3 payload has (read before the questionnaire it names is known)."""
+    if obj.get("kind") != "request" or set(obj) != SCHEMA_3_KEYS:
+        raise Malformed("keys")
+    _locale(obj["locale"])
+    _date_text(obj["submitted_on"])
+    _reply_key(obj["reply_key"])
+    ref = obj["questionnaire"]
+    if not isinstance(ref, dict) or set(ref) != {"id", "version", "sha256"}:
+        raise Malformed("questionnaire")
+    if not isinstance(ref["id"], str) or not re.fullmatch(r"[a-z][a-z0-9-]{0,39}", ref["id"]):
+        raise Malformed("questionnaire id")
+    if not _is_int(ref["version"]) or not 1 <= ref["version"] <= 1_000_000:
+        raise Malformed("questionnaire version")
+    if not isinstance(ref["sha256"], str) or not re.fullmatch(r"[0-9a-f]{64}", ref["sha256"]):
+        raise Malformed("questionnaire hash")
+    answers = obj["answers"]
+    if not isinstance(answers, dict) or len(answers) > 80:
+        raise Malformed("answers")
+    for key, value in answers.items():
+        if not PLAIN_ID.fullmatch(key) or key in RESERVED:
+            raise Malformed("field id")
+        if value is None or value is True:
+            continue
+        if _is_int(value):
+            if not -1_000_000 <= value <= 1_000_000:
+                raise Malformed("number")
+        elif isinstance(value, str):
+            _text(value, 20000, False)
+        elif isinstance(value, list):
+            if len(value) > 40 or len(set(map(str, value))) != len(value):
+                raise Malformed("choices")
+            if not all(isinstance(v, str) and PLAIN_ID.fullmatch(v) for v in value):
+                raise Malformed("choice id")
+        else:
+            raise Malformed("answer")  # false, a fraction, an object
+    return obj
 
 
 def canonical(request: dict[str, Any]) -> bytes:

@@ -63,8 +63,8 @@ def payloads(write: Write, b2: Callable[[bytes], str], base: dict[str, object]) 
     ]  # fmt: skip
     for name, value, comment in faults:
         write(f"request-malformed-{name}", dump(value), kind="request", expect="malformed", comment=comment)
-    write("request-unsupported-version", dump({**v2, "schema": 3}), kind="request", expect="unsupported-version",
-          comment="schema 3")  # fmt: skip
+    write("request-unsupported-version", dump({**v2, "schema": 4}), kind="request", expect="unsupported-version",
+          comment="schema 4 (the first schema no reader knows)")  # fmt: skip
 
 
 def reply_keys(write: Write, b2: Callable[[bytes], str], b64: Callable[[bytes], str]) -> None:

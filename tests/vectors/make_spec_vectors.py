@@ -75,9 +75,9 @@ def envelope_payloads(write: Write, b2: Hash, alice: crypto.Identity, base: dict
     for name, payload, comment in [
         ("not-json", b"\xff not json", "authentic, padded right, but not a JSON payload"),
         ("request-field", json.dumps({**base, "people": 0}).encode(), "authentic, but people = 0"),
-        ("schema-3", json.dumps({**base, "schema": 3}).encode(), "authentic, but schema 3"),
+        ("schema-4", json.dumps({**base, "schema": 4}).encode(), "authentic, but schema 4"),
     ]:
-        expect = "unsupported-version" if name == "schema-3" else "malformed"
+        expect = "unsupported-version" if name == "schema-4" else "malformed"
         write(f"envelope-payload-{expect}-{name}", _seal_payload(payload, [alice.public]), kind="envelope",
               expect=expect, comment=comment, **who)  # fmt: skip
 

@@ -25,6 +25,7 @@ from crypto.keys import ServerKey
 from crypto.signed import body_hasher, signed_message
 from tests.vectors import make_bundle_vectors, make_file_vectors
 from tests.vectors import make_conversation_vectors as conversation
+from tests.vectors import make_questionnaire_vectors as questionnaire
 from tests.vectors import make_settled_vectors as settled
 from tests.vectors import make_spec_vectors as spec
 
@@ -836,6 +837,7 @@ def main() -> None:
     keys(alice)
     containers(alice, bob)
     conversation.payloads(write, b2, request())
+    questionnaire.payloads(write, b2)
     make_bundle_vectors.bundles(write, b2, b64, signed, alice, bob, crypto.encode_request(request()))
     make_bundle_vectors.confirmations(write, b2, b64, signed, alice, crypto.encode_request(request()))
     spec.requests(write, b2, request())

@@ -29,7 +29,7 @@ from triage.desk.guard import COOKIE, fetch_refusal, refuse, same
 from triage.desk.headers import security_headers
 from triage.desk.state import DeskState
 from triage.i18n import LANGUAGE_NAMES, translator
-from triage.labels import LEVEL_LABELS, STATUS_LABELS, choice_text
+from triage.labels import LEVEL_LABELS, STATUS_LABELS, answer_text, field_label
 from triage.text import clean
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -143,7 +143,7 @@ def create_app(state: DeskState) -> Flask:
         return {"css": css, "csrf": state.csrf, "lang": state.lang, "languages": LANGUAGE_NAMES,
                 "locked": state.locked or not g.get("has_session"),
                 "t": g.t, "level_labels": LEVEL_LABELS, "status_labels": STATUS_LABELS,
-                "choice_text": choice_text}  # fmt: skip
+                "answer_text": answer_text, "field_label": field_label}  # fmt: skip
 
     @app.after_request
     def _secure(response: Response) -> Response:

@@ -14,13 +14,13 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from triage.answers_view import text_fields
 from triage.cases import Case
 from triage.groups import Relations
 from triage.policy import LEVELS
 from triage.store import STATUSES
 from triage.text import DISGUISING
 
-SEARCHED_FIELDS = ("story", "contact", "alias", "health", "safe_times")
 # A case with one of these statuses has left the queue; the chart counts the rest as waiting.
 DONE_STATUSES = frozenset({"evacuated", "closed", "duplicate", "not_eligible"})
 CHART_WEEKS = 8
@@ -56,7 +56,7 @@ def _visible(value: str) -> str:
 
 
 def _matches_text(case: Case, needle: str) -> bool:
-    for name in SEARCHED_FIELDS:
+    for name in text_fields(case.asked.questionnaire, case.request):  # the person's own words, not the choices
         value = case.request.get(name)
         if isinstance(value, str) and needle in value.casefold():
             return True

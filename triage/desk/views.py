@@ -9,6 +9,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, make_response, redirect, render_template, request, url_for
 
 import crypto
+from triage.answers_view import story_field
 from triage.cases import Case
 from triage.desk import queue as q
 from triage.desk.conversation import MAX_REPLY_CHARS, ready_made
@@ -17,7 +18,7 @@ from triage.desk.state import DeskState
 from triage.errors import TriageError, explain, explain_in
 from triage.groups import Relations, relations
 from triage.i18n import LANGUAGES
-from triage.labels import CHOICE_LABELS, FIELD_LABELS, LANGUAGE_OF_FORM, SHORT_LOCATION, ranked_reasons, reason_texts
+from triage.labels import LANGUAGE_OF_FORM, SHORT_LOCATION, case_fields, ranked_reasons, reason_texts, words_warning
 from triage.operations import MAX_NOTE_CHARS, Session
 from triage.operations import unlock as unlock_key
 from triage.policy import LEVELS
@@ -28,8 +29,6 @@ from triage.trail import audit_trail
 
 blueprint = Blueprint("views", __name__)
 QUEUE_ROWS = 200
-CASE_FIELDS = ("danger", "threat_from", "detention", "location", "people", "children", "documents", "health",
-               "contact_method", "contact", "safe_times", "alias")  # fmt: skip
 
 
 def _state() -> DeskState:
@@ -188,7 +187,8 @@ def _case_page(case_id: str, *, draft: str | None = None, reply_error: str = "")
         readers = readers_text(session.readers(opened), g.t).splitlines()
         page = render_template(
             "case.html", case=opened, reasons=reason_texts(opened.priority, g.t), trail=audit_trail(opened.record, g.t),
-            fields=CASE_FIELDS, field_labels=FIELD_LABELS, choice_labels=CHOICE_LABELS, form_language=LANGUAGE_OF_FORM,
+            fields=case_fields(opened.asked, opened.request), story=story_field(opened.asked.questionnaire),
+            words_warning=words_warning(opened.asked, g.t), form_language=LANGUAGE_OF_FORM,
             statuses=STATUSES, caseworkers=names, max_note=MAX_NOTE_CHARS, saved=request.args.get("saved", ""),
             readers=readers, templates=ready_made(state, opened),
             draft=_draft(state, opened) if draft is None else draft, reply_error=reply_error,

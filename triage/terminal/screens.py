@@ -17,6 +17,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static
 
 import crypto
+from triage.answers_view import text_fields
 from triage.cases import Case
 from triage.errors import TriageError, explain_in
 from triage.i18n import Translator
@@ -25,8 +26,6 @@ from triage.render import case_view, level_text, queue_heading
 from triage.terminal.app import TerminalDesk
 from triage.text import first_line
 
-SEARCHED_FIELDS = ("story", "contact", "alias", "health", "safe_times")
-
 
 def desk(screen: Screen[object]) -> TerminalDesk:
     return cast(TerminalDesk, screen.app)
@@ -34,7 +33,8 @@ def desk(screen: Screen[object]) -> TerminalDesk:
 
 def matches(case: Case, words: str) -> bool:
     """Every word typed in the search appears somewhere in the case's own text (case-insensitive)."""
-    haystack = " ".join(str(case.request.get(f) or "") for f in SEARCHED_FIELDS).casefold()
+    names = text_fields(case.asked.questionnaire, case.request)
+    haystack = " ".join(str(case.request.get(f) or "") for f in names).casefold()
     haystack += " " + case.short_id
     return all(word in haystack for word in words.casefold().split())
 
