@@ -19,6 +19,15 @@ This worker changes four things:
   own queue, so one circuit cannot occupy the thread pool while other circuits' requests wait.
 * **tor's circuit on every request**, and no ``Date`` or ``Server`` header (the clock to the second is a
   fingerprint of the server; the software name is nobody's business).
+* **Uploads are streamed** (issue 24; ``intake.upload_stream``): a form with files on the two upload endpoints
+  gets a thread as soon as its head is in, and the app reads its body under a minimum rate and a total cap
+  instead of a deadline. One upload per circuit, and at most ``uploads_at_once`` (at most half the threads)
+  per worker: the others are refused at once with a page of their own, so text requests keep threads.
+* **A valid form first** (issue 21 item 3; ``intake.priority``): when every thread is busy, a complete POST
+  with a live CSRF token waits in front of other requests (at most four in a row while others wait).
+* **Closing never waits in the event loop**: a connection closed after its answer (or a refusal) lingers in
+  the loop, its unread bytes discarded, for at most ``LINGER_SECONDS``, so the client reads the answer
+  instead of a reset, and no client can stall the loop by not closing its end.
 
 The circuit id is kept in memory only and never logged. Every log line names an error type, nothing else.
 """
@@ -41,7 +50,8 @@ from gunicorn.http import wsgi as gunicorn_wsgi
 from gunicorn.http.errors import InvalidProxyLine
 from gunicorn.workers.gthread import ThreadWorker
 
-from intake.config import IntakeConfig
+from intake.config import LANGUAGES, IntakeConfig
+from intake.priority import RunQueue, carries_valid_token, token_checker
 from intake.proxy_protocol import (
     MAX_LINE_BYTES,
     ProxyHeaderError,
@@ -51,11 +61,14 @@ from intake.proxy_protocol import (
     with_circuit,
 )
 from intake.refusal import refusal_response
-from intake.request_buffer import FramingLimits, RefusedRequest, head_end, request_end
+from intake.request_buffer import FramingLimits, HeadFacts, RefusedRequest, body_end, head_end, read_head
+from intake.upload_stream import RateReader, UploadCut, UploadRules, is_upload, upload_refusal
 
 _READ_CHUNK = 64 * 1024
 LOG_EVERY_SECONDS = 10.0
 STOP_LINGER_SECONDS = 2.0  # gunicorn's gthread keeps kept-alive connections this long when stopping
+LINGER_SECONDS = 2.0  # a closing connection's unread bytes are discarded this long (gunicorn's close_graceful)
+LINGER_BYTES = 1024 * 1024  # ... or until this many were
 
 
 class QuietResponse(gunicorn_wsgi.Response):  # type: ignore[misc]
@@ -105,6 +118,8 @@ class Pending:
     end: int = -1  # where the request ends, once its head is complete
     oversized: bool = False  # a body longer than the app reads: close the connection after the answer
     refuse: int = 0  # answer with this status once the head is in (so the client can read the answer)
+    facts: HeadFacts | None = None  # the head's facts, once it is complete
+    body_start: int = 0  # where the body begins, once the head is complete
 
 
 class CircuitWorker(ThreadWorker):  # type: ignore[misc]
@@ -129,6 +144,11 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
         self._running: dict[str, int] = {}
         self._waiting: dict[str, deque[Any]] = {}
         self._framing: FramingLimits | None = None
+        self._uploads: dict[str, Any] = {}  # circuit -> its upload's connection (one per circuit)
+        self._runq: RunQueue[Any] = RunQueue()  # complete requests waiting for a thread
+        self._busy = 0  # requests handed to the thread pool and not finished
+        self._lingering: dict[Any, list[float]] = {}  # connection -> [deadline, bytes discarded]
+        self._checker: Any = None
         self._warned: dict[str, tuple[float, int]] = {}  # message -> (last logged, suppressed since)
 
     # --- the app ---------------------------------------------------------------------------------------
@@ -143,7 +163,20 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
 
         def quiet_app(environ: dict[str, Any], start_response: Any) -> Any:
             quiet(start_response)
-            return inner(environ, start_response)
+            reader = getattr(self._current, "reader", None)
+            if reader is None:
+                return inner(environ, start_response)
+            environ["intake.upload"] = True  # wsgi.input is a stream under the upload's rate and cap
+            with contextlib.suppress(AttributeError):  # the connection ends with the upload: say so
+                start_response.__self__.force_close()
+            result = inner(environ, start_response)
+            if reader.cut is not None:
+                # The app answered although its read was cut (Flask turns an exception into a 500 page):
+                # the worker's answer wins, so the person is told why and the connection closes.
+                if hasattr(result, "close"):
+                    result.close()
+                raise reader.cut
+            return result
 
         quiet_app.intake_app = inner.intake_app  # type: ignore[attr-defined]
         self.wsgi = quiet_app
@@ -164,6 +197,27 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
     def _exit_url(self) -> str:
         config = self._config()
         return config.exit_url if config else IntakeConfig.exit_url
+
+    def _upload_rules(self) -> UploadRules:
+        config = self._config()
+        if config is None:
+            return UploadRules(at_once=min(UploadRules.at_once, max(1, self.cfg.threads // 2)))
+        # At most half the threads: text requests always keep the other half.
+        return UploadRules(config.upload_min_rate, config.upload_window, config.upload_max_bytes,
+                           min(config.uploads_at_once, max(1, self.cfg.threads // 2)))  # fmt: skip
+
+    def _languages(self) -> tuple[str, ...]:
+        config = self._config()
+        return config.languages if config else LANGUAGES
+
+    def _token_check(self) -> Any:
+        """The app's CSRF check (intake.priority), or None when the app is not intake."""
+        if self._checker is None:
+            state = getattr(getattr(self.wsgi, "intake_app", None), "extensions", {}).get("intake")
+            key = getattr(state, "csrf_key", None)
+            config = getattr(state, "config", None)
+            self._checker = token_checker(key, config.csrf_hours * 60) if key and config else False
+        return self._checker or None
 
     # --- reading requests in the event loop ------------------------------------------------------------
 
@@ -192,6 +246,10 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
         then keep everyone else out until their deadlines. Streams whose head is still incomplete go first
         (silent and slowloris streams); a body still uploading is closed only if there is nothing else.
         """
+        lingering = next(iter(self._lingering), None)
+        if lingering is not None:
+            self._close_lingering(lingering)
+            return
         victim = next((c for c, p in self._pending.items() if c is not but and p.end < 0), None)
         victim = victim or next((c for c in self._pending if c is not but), None)
         if victim is not None:
@@ -228,7 +286,12 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
                     return
                 if pending.refuse:
                     raise RefusedRequest(pending.refuse, ProxyHeaderError.__name__)
-                pending.end, pending.oversized = request_end(pending.data, pending.start, end_of_head, limits)
+                pending.facts = facts = read_head(bytes(pending.data[pending.start : end_of_head]))
+                pending.body_start = end_of_head
+                if is_upload(facts.method, facts.target, facts.content_type, self._languages()):
+                    self._start_upload(conn, pending, facts)
+                    return
+                pending.end, pending.oversized = body_end(facts, end_of_head, limits)
                 pending.deadline = time.monotonic() + self.BODY_SECONDS
         except RefusedRequest as refused:
             self._refuse(conn, pending.refuse or refused.status, str(type(refused).__name__))
@@ -238,6 +301,37 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
         conn.intake_close_after = pending.oversized
         self._unwatch(conn)
         conn.intake_request = bytes(pending.data)
+        conn.intake_first = self._busy >= self.cfg.threads and self._valid_post(conn, pending)
+        self._dispatch(conn)
+
+    def _valid_post(self, conn: Any, pending: Pending) -> bool:
+        """Whether this complete request is a POST with a live CSRF token (checked only when it will wait)."""
+        check = self._token_check()
+        facts = pending.facts
+        if check is None or facts is None or facts.method != b"POST":
+            return False
+        body = conn.intake_request[pending.body_start : pending.end]
+        return carries_valid_token(facts.method, facts.cookie, facts.content_type, body, check)
+
+    def _start_upload(self, conn: Any, pending: Pending, facts: HeadFacts) -> None:
+        """An upload's head is in: refuse it at once, or give it a thread to stream its body to the app."""
+        rules = self._upload_rules()
+        circuit = getattr(conn, self._CONN_ATTRIBUTE)
+        refusal = upload_refusal(facts.content_length, facts.transfer_encoding, rules)
+        if refusal is None and circuit in self._uploads:
+            refusal = 429, "a second upload from one circuit"
+        if refusal is None and len(self._uploads) >= rules.at_once:
+            refusal = 503, "an upload over the worker's uploads at once"
+        if refusal is not None:
+            self._refuse(conn, refusal[0], refusal[1], upload=True)
+            return
+        self._uploads[circuit] = conn
+        self._unwatch(conn)
+        arrived = len(pending.data) - pending.body_start
+        conn.intake_upload = (rules, min(arrived, facts.content_length or 0))
+        conn.intake_close_after = True  # what follows the body is never read: the connection ends with it
+        conn.intake_request = bytes(pending.data)
+        conn.intake_first = False
         self._dispatch(conn)
 
     def _take_proxy_line(self, conn: Any, pending: Pending) -> bool:
@@ -289,12 +383,59 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
         with contextlib.suppress(OSError):
             conn.sock.close()
 
-    def _refuse(self, conn: Any, status: int, reason: str) -> None:
+    def _refuse(self, conn: Any, status: int, reason: str, *, upload: bool = False) -> None:
         self._warn(f"refused a request before the app: {reason}")
         with contextlib.suppress(OSError):
-            conn.sock.send(refusal_response(status, self._exit_url()))
+            conn.sock.send(refusal_response(status, self._exit_url(), upload=upload))
+        self._unwatch(conn)
+        self._linger(conn)
+
+    # --- closing without waiting -----------------------------------------------------------------------
+
+    def _linger(self, conn: Any) -> None:
+        """Close ``conn`` after its answer: send FIN now, discard what the client still sends, close later.
+
+        Closing a socket with unread bytes makes the kernel send a reset, which can destroy the answer
+        before the client reads it (a 413 to a browser still sending its files). gunicorn lingers in
+        ``close_graceful``, blocking its caller up to 2 s, and its caller is the event loop: here the
+        lingering connection waits in the poller instead, like any other.
+        """
+        if conn in self._lingering:
+            return
+        with contextlib.suppress(OSError):
             conn.sock.shutdown(socket.SHUT_WR)
-        self._drop(conn)
+        try:
+            conn.sock.setblocking(False)
+            self.poller.register(conn.sock, selectors.EVENT_READ, lambda _sock: self._on_linger_readable(conn))
+        except (OSError, ValueError, KeyError):
+            self.nr_conns -= 1
+            with contextlib.suppress(OSError):
+                conn.sock.close()
+            return
+        self._lingering[conn] = [time.monotonic() + LINGER_SECONDS, 0.0]
+
+    def _on_linger_readable(self, conn: Any) -> None:
+        state = self._lingering.get(conn)
+        if state is None:
+            return
+        try:
+            data = conn.sock.recv(_READ_CHUNK)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        state[1] += len(data)
+        if not data or state[1] >= LINGER_BYTES:
+            self._close_lingering(conn)
+
+    def _close_lingering(self, conn: Any) -> None:
+        if self._lingering.pop(conn, None) is None:
+            return
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self.poller.unregister(conn.sock)
+        self.nr_conns -= 1
+        with contextlib.suppress(OSError):
+            conn.sock.close()
 
     def murder_pending(self) -> None:
         super().murder_pending()
@@ -306,6 +447,8 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
                 pending.deadline = min(pending.deadline, now + STOP_LINGER_SECONDS)
         for conn in [c for c, p in self._pending.items() if p.deadline <= now]:
             self._drop(conn)
+        for conn in [c for c, (deadline, _) in self._lingering.items() if deadline <= now]:
+            self._close_lingering(conn)
         for circuit in [k for k, conns in self._streams.items() if all(c.sock.fileno() < 0 for c in conns)]:
             del self._streams[circuit]
 
@@ -317,11 +460,24 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
             self._waiting.setdefault(circuit, deque()).append(conn)
             return
         self._running[circuit] = self._running.get(circuit, 0) + 1
-        conn.data_ready = True  # gthread would otherwise wait for the socket to be readable again
-        super().enqueue_req(conn)
+        self._runq.push(conn, bool(getattr(conn, "intake_first", False)))
+        self._pump()
+
+    def _pump(self) -> None:
+        """Hand waiting requests to free threads (the thread pool's own queue stays empty: ours orders them)."""
+        while self._busy < self.cfg.threads:
+            conn = self._runq.pop()
+            if conn is None:
+                return
+            self._busy += 1
+            conn.data_ready = True  # gthread would otherwise wait for the socket to be readable again
+            super().enqueue_req(conn)
 
     def finish_request(self, conn: Any, fs: Any) -> None:
+        self._busy -= 1
         circuit = getattr(conn, self._CONN_ATTRIBUTE, None)
+        if circuit is not None and self._uploads.get(circuit) is conn:
+            del self._uploads[circuit]
         if circuit is not None and circuit in self._running:
             self._running[circuit] -= 1
             if self._running[circuit] <= 0:
@@ -331,6 +487,14 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
                 self._dispatch(waiting.popleft())
                 if not waiting:
                     del self._waiting[circuit]
+        self._pump()
+        try:
+            keep = fs.result() if not fs.cancelled() else False
+        except Exception:  # (handle() catches what a request raises; this is gthread's own fallback)
+            keep = False
+        if not keep:
+            self._linger(conn)
+            return
         super().finish_request(conn, fs)
 
     # --- in a thread -----------------------------------------------------------------------------------
@@ -342,13 +506,25 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
             conn.sock.setblocking(True)
             conn.init()
             conn.parser.unreader.unread(request)
-            conn.parser.unreader.sock = DeadlineReader(conn.sock, time.monotonic() + self.BODY_SECONDS)
+            upload = getattr(conn, "intake_upload", None)
+            conn.intake_upload = None
+            if upload is not None:  # the body is read from here on, under the upload's rate and cap
+                conn.intake_reader = RateReader(conn.sock, *upload)
+                conn.parser.unreader.sock = conn.intake_reader
+            else:
+                conn.intake_reader = None
+                conn.parser.unreader.sock = DeadlineReader(conn.sock, time.monotonic() + self.BODY_SECONDS)
         return super().handle(conn)
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         # gunicorn's own answer is an English page echoing the request line, without our headers, and its
         # log line names the peer and repeats the raw request. Ours: a fixed bilingual page, and a log line
         # with the error's type only.
+        if isinstance(exc, UploadCut):  # the upload's stream was cut (too slow, too large): our page, no trace
+            self._warn(f"cut an upload: {type(exc).__name__}")
+            with contextlib.suppress(OSError):
+                gunicorn_util.write_nonblock(client, refusal_response(exc.status, self._exit_url(), upload=True))
+            return
         self._warn(f"refused a request before the app: {type(exc).__name__}")
         with contextlib.suppress(OSError):
             gunicorn_util.write_nonblock(client, refusal_response(refusal_status(exc), self._exit_url()))
@@ -366,8 +542,10 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
             raise InvalidProxyLine("connection did not come from tor's onion service")
         conn.sock.settimeout(self.REPLY_SECONDS)  # a client that reads nothing cannot hold the thread
         self._current.circuit = circuit
+        self._current.reader = getattr(conn, "intake_reader", None)
         try:
             keep_alive = super().handle_request(req, conn)
         finally:
             self._current.circuit = None
+            self._current.reader = None
         return keep_alive and not getattr(conn, "intake_close_after", False)
