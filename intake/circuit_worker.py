@@ -5,7 +5,8 @@ blocks reading the rest of the request. A Tor stream that sends only tor's PROXY
 a thread for as long as it stayed open: sixteen such streams (one circuit was enough) stopped the intake.
 This worker changes four things:
 
-* **No thread waits for a client.** The event loop reads each request into memory (``request_buffer``)
+* **No thread waits for a client** (but an upload's, bounded by its rate and by the uploads' share of the
+  threads: below). The event loop reads each request into memory (``request_buffer``)
   and hands it to a thread only when its head and body are complete. The thread parses bytes already in
   memory; a deadline reader bounds any read it still makes, and a socket timeout bounds the reply.
 * **Deadlines.** tor writes the PROXY line as it opens the stream: it must arrive within
@@ -19,15 +20,10 @@ This worker changes four things:
   own queue, so one circuit cannot occupy the thread pool while other circuits' requests wait.
 * **tor's circuit on every request**, and no ``Date`` or ``Server`` header (the clock to the second is a
   fingerprint of the server; the software name is nobody's business).
-* **Uploads are streamed** (issue 24; ``intake.upload_stream``): a form with files on the two upload endpoints
-  gets a thread as soon as its head is in, and the app reads its body under a minimum rate and a total cap
-  instead of a deadline. One upload per circuit, and at most ``uploads_at_once`` (at most half the threads)
-  per worker: the others are refused at once with a page of their own, so text requests keep threads.
-* **A valid form first** (issue 21 item 3; ``intake.priority``): when every thread is busy, a complete POST
-  with a live CSRF token waits in front of other requests (at most four in a row while others wait).
-* **Closing never waits in the event loop**: a connection closed after its answer (or a refusal) lingers in
-  the loop, its unread bytes discarded, for at most ``LINGER_SECONDS``, so the client reads the answer
-  instead of a reset, and no client can stall the loop by not closing its end.
+* **Uploads are streamed, a valid form goes first** (``intake.upload_admission``): a form with files gets a
+  thread once its head is in and the app reads its body under a minimum rate and a cap (one per circuit, a
+  few per worker); when every thread is busy, a POST with a live CSRF token waits in front of the others.
+* **Closing never waits in the event loop** (``intake.lingering``).
 
 The circuit id is kept in memory only and never logged. Every log line names an error type, nothing else.
 """
@@ -50,8 +46,9 @@ from gunicorn.http import wsgi as gunicorn_wsgi
 from gunicorn.http.errors import InvalidProxyLine
 from gunicorn.workers.gthread import ThreadWorker
 
-from intake.config import LANGUAGES, IntakeConfig
-from intake.priority import RunQueue, carries_valid_token, token_checker
+from intake.config import IntakeConfig
+from intake.lingering import LingeringClose
+from intake.priority import RunQueue
 from intake.proxy_protocol import (
     MAX_LINE_BYTES,
     ProxyHeaderError,
@@ -62,13 +59,12 @@ from intake.proxy_protocol import (
 )
 from intake.refusal import refusal_response
 from intake.request_buffer import FramingLimits, HeadFacts, RefusedRequest, body_end, head_end, read_head
-from intake.upload_stream import RateReader, UploadCut, UploadRules, is_upload, upload_refusal
+from intake.upload_admission import UploadAdmission
+from intake.upload_stream import RateReader, UploadCut, is_upload
 
 _READ_CHUNK = 64 * 1024
 LOG_EVERY_SECONDS = 10.0
 STOP_LINGER_SECONDS = 2.0  # gunicorn's gthread keeps kept-alive connections this long when stopping
-LINGER_SECONDS = 2.0  # a closing connection's unread bytes are discarded this long (gunicorn's close_graceful)
-LINGER_BYTES = 1024 * 1024  # ... or until this many were
 
 
 class QuietResponse(gunicorn_wsgi.Response):  # type: ignore[misc]
@@ -122,7 +118,7 @@ class Pending:
     body_start: int = 0  # where the body begins, once the head is complete
 
 
-class CircuitWorker(ThreadWorker):  # type: ignore[misc]
+class CircuitWorker(UploadAdmission, LingeringClose, ThreadWorker):  # type: ignore[misc]
     """gunicorn's gthread worker: whole requests only reach threads, with tor's circuit on every one."""
 
     PROXY_LINE_SECONDS = 5.0
@@ -197,27 +193,6 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
     def _exit_url(self) -> str:
         config = self._config()
         return config.exit_url if config else IntakeConfig.exit_url
-
-    def _upload_rules(self) -> UploadRules:
-        config = self._config()
-        if config is None:
-            return UploadRules(at_once=min(UploadRules.at_once, max(1, self.cfg.threads // 2)))
-        # At most half the threads: text requests always keep the other half.
-        return UploadRules(config.upload_min_rate, config.upload_window, config.upload_max_bytes,
-                           min(config.uploads_at_once, max(1, self.cfg.threads // 2)))  # fmt: skip
-
-    def _languages(self) -> tuple[str, ...]:
-        config = self._config()
-        return config.languages if config else LANGUAGES
-
-    def _token_check(self) -> Any:
-        """The app's CSRF check (intake.priority), or None when the app is not intake."""
-        if self._checker is None:
-            state = getattr(getattr(self.wsgi, "intake_app", None), "extensions", {}).get("intake")
-            key = getattr(state, "csrf_key", None)
-            config = getattr(state, "config", None)
-            self._checker = token_checker(key, config.csrf_hours * 60) if key and config else False
-        return self._checker or None
 
     # --- reading requests in the event loop ------------------------------------------------------------
 
@@ -304,36 +279,6 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
         conn.intake_first = self._busy >= self.cfg.threads and self._valid_post(conn, pending)
         self._dispatch(conn)
 
-    def _valid_post(self, conn: Any, pending: Pending) -> bool:
-        """Whether this complete request is a POST with a live CSRF token (checked only when it will wait)."""
-        check = self._token_check()
-        facts = pending.facts
-        if check is None or facts is None or facts.method != b"POST":
-            return False
-        body = conn.intake_request[pending.body_start : pending.end]
-        return carries_valid_token(facts.method, facts.cookie, facts.content_type, body, check)
-
-    def _start_upload(self, conn: Any, pending: Pending, facts: HeadFacts) -> None:
-        """An upload's head is in: refuse it at once, or give it a thread to stream its body to the app."""
-        rules = self._upload_rules()
-        circuit = getattr(conn, self._CONN_ATTRIBUTE)
-        refusal = upload_refusal(facts.content_length, facts.transfer_encoding, rules)
-        if refusal is None and circuit in self._uploads:
-            refusal = 429, "a second upload from one circuit"
-        if refusal is None and len(self._uploads) >= rules.at_once:
-            refusal = 503, "an upload over the worker's uploads at once"
-        if refusal is not None:
-            self._refuse(conn, refusal[0], refusal[1], upload=True)
-            return
-        self._uploads[circuit] = conn
-        self._unwatch(conn)
-        arrived = len(pending.data) - pending.body_start
-        conn.intake_upload = (rules, min(arrived, facts.content_length or 0))
-        conn.intake_close_after = True  # what follows the body is never read: the connection ends with it
-        conn.intake_request = bytes(pending.data)
-        conn.intake_first = False
-        self._dispatch(conn)
-
     def _take_proxy_line(self, conn: Any, pending: Pending) -> bool:
         """Read tor's PROXY line off a new connection; False when it is not there (yet, or ever)."""
         end = pending.data.find(b"\n", 0, MAX_LINE_BYTES)
@@ -390,53 +335,6 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
         self._unwatch(conn)
         self._linger(conn)
 
-    # --- closing without waiting -----------------------------------------------------------------------
-
-    def _linger(self, conn: Any) -> None:
-        """Close ``conn`` after its answer: send FIN now, discard what the client still sends, close later.
-
-        Closing a socket with unread bytes makes the kernel send a reset, which can destroy the answer
-        before the client reads it (a 413 to a browser still sending its files). gunicorn lingers in
-        ``close_graceful``, blocking its caller up to 2 s, and its caller is the event loop: here the
-        lingering connection waits in the poller instead, like any other.
-        """
-        if conn in self._lingering:
-            return
-        with contextlib.suppress(OSError):
-            conn.sock.shutdown(socket.SHUT_WR)
-        try:
-            conn.sock.setblocking(False)
-            self.poller.register(conn.sock, selectors.EVENT_READ, lambda _sock: self._on_linger_readable(conn))
-        except (OSError, ValueError, KeyError):
-            self.nr_conns -= 1
-            with contextlib.suppress(OSError):
-                conn.sock.close()
-            return
-        self._lingering[conn] = [time.monotonic() + LINGER_SECONDS, 0.0]
-
-    def _on_linger_readable(self, conn: Any) -> None:
-        state = self._lingering.get(conn)
-        if state is None:
-            return
-        try:
-            data = conn.sock.recv(_READ_CHUNK)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            data = b""
-        state[1] += len(data)
-        if not data or state[1] >= LINGER_BYTES:
-            self._close_lingering(conn)
-
-    def _close_lingering(self, conn: Any) -> None:
-        if self._lingering.pop(conn, None) is None:
-            return
-        with contextlib.suppress(KeyError, ValueError, OSError):
-            self.poller.unregister(conn.sock)
-        self.nr_conns -= 1
-        with contextlib.suppress(OSError):
-            conn.sock.close()
-
     def murder_pending(self) -> None:
         super().murder_pending()
         now = time.monotonic()
@@ -447,8 +345,7 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
                 pending.deadline = min(pending.deadline, now + STOP_LINGER_SECONDS)
         for conn in [c for c, p in self._pending.items() if p.deadline <= now]:
             self._drop(conn)
-        for conn in [c for c, (deadline, _) in self._lingering.items() if deadline <= now]:
-            self._close_lingering(conn)
+        self._expire_lingering(now)
         for circuit in [k for k, conns in self._streams.items() if all(c.sock.fileno() < 0 for c in conns)]:
             del self._streams[circuit]
 

@@ -57,6 +57,10 @@ class UploadTooLarge(UploadCut):
     status = 413
 
 
+class UploadTruncated(UploadCut):
+    """The client closed its stream before the body's announced length arrived."""
+
+
 @dataclass(frozen=True)
 class UploadRules:
     min_rate: int = 4096  # bytes a second, on average over any window
@@ -114,7 +118,7 @@ class RateWindow:
         if nbytes <= 0:
             return
         self.total += nbytes
-        stamp = self.start + math.ceil(max(0.0, now - self.start) / self.slot) * self.slot
+        stamp = self.start + max(1, math.ceil((now - self.start) / self.slot)) * self.slot
         if self._marks and self._marks[-1][0] >= stamp:
             self._marks[-1] = (self._marks[-1][0], self.total)
         else:
@@ -155,13 +159,15 @@ class RateReader:
 
     ``already`` bytes of the body came with the head (read by the event loop); they count as arriving at
     ``start``. A ``recv`` that finds nothing waiting waits at most until the rate's deadline, then raises
-    ``UploadTooSlow``; end of stream reads as ``b""`` (gunicorn's reader then ends the body short).
+    ``UploadTooSlow``; the end of the stream before ``length`` bytes raises ``UploadTruncated`` (so the app
+    never mistakes a cut body for a whole one).
     """
 
-    def __init__(self, sock: socket.socket, rules: UploadRules, already: int = 0,
+    def __init__(self, sock: socket.socket, rules: UploadRules, already: int = 0, length: int | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
         self.sock = sock
         self.rules = rules
+        self.length = length
         self.clock = clock
         self.window = RateWindow(rules.min_rate, rules.window, clock())
         self.window.record(already, self.window.start)
@@ -186,6 +192,8 @@ class RateReader:
         data = b""
         with contextlib.suppress(OSError):
             data = self.sock.recv(min(size, MAX_RECV))
+        if not data and self.length is not None and self.window.total < self.length:
+            raise self._fail(UploadTruncated("the upload ended before its length"))
         self.window.record(len(data), self.clock())
         if self.window.total > self.rules.max_bytes:
             raise self._fail(UploadTooLarge("the upload is larger than the server takes"))

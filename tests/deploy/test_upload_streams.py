@@ -344,3 +344,62 @@ def _no_proxy_env() -> Iterator[None]:
     # The app reads INTAKE_* from its own environment only (servers.gunicorn passes RULES)
     yield
     os.environ.pop("EVAC_TEST_QUEUE", None)
+
+
+def test_the_real_intake_app_answers_an_upload_it_does_not_read(workdir: Path) -> None:
+    import crypto
+    from tests.deploy.intake_helpers import Browser, receipt_of, set_up_instance
+
+    # Given the real intake app (which answers a body with files 415 without reading it, until the upload
+    # code takes them) behind the production worker and config
+    folder = workdir / "instance"
+    folder.mkdir(mode=0o700)
+    env = {**os.environ, **RULES, "INTAKE_INSTANCE_DIR": str(folder), "INTAKE_CIRCUIT_PER_MINUTE": "1000"}
+    set_up_instance(folder, env, crypto.Identity.generate("caseworker"))
+    sock_path = workdir / "real.sock"
+    with gunicorn("intake.wsgi:app", sock_path, workdir, env=env):
+        # When a browser sends a form with 1 MiB of files, at full speed, without waiting for an answer
+        sock = open_stream(sock_path, 301, upload_head(CAP - 1000) + part_start())
+        stop = threading.Event()
+
+        def send() -> None:
+            with contextlib.suppress(OSError):
+                while not stop.is_set():
+                    sock.sendall(b"\xff" * 16384)
+
+        sender = threading.Thread(target=send, daemon=True)
+        sender.start()
+        try:
+            # Then the browser reads the app's whole answer (not a reset), and the connection closes
+            answer = read_answer(sock)
+            assert answer.status == 415 and b"</html>" in answer.body
+            assert (answer.header("Connection") or "").lower() == "close"
+        finally:
+            stop.set()
+            sock.close()
+            sender.join(timeout=30)
+        # And a person on a fresh circuit still sends a text request and gets a receipt
+        conn = Connection(open_stream(sock_path, 302))
+        receipt = receipt_of(Browser(conn, "intake.onion").submit("Please help, marker upload-worker").body)
+        assert receipt
+        conn.sock.close()
+    assert "Traceback" not in log_of(workdir, sock_path)
+
+
+def test_clients_that_never_close_do_not_stall_the_event_loop(workdir: Path) -> None:
+    sock_path = workdir / "linger.sock"
+    with serve(workdir, "linger"):
+        # Given twenty streams that ask for a page with "Connection: close", read nothing and never close
+        # their end (gunicorn's own close waited up to 2 s for each, in the event loop: 40 s for all)
+        quiet = [open_stream(sock_path, 400 + n, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                 for n in range(20)]  # fmt: skip
+        try:
+            # Then a person on a fresh circuit is still answered, at all, within the socket's timeout
+            assert get(sock_path, 500).status == 200
+            # And each of the twenty got its answer, and is closed by the server
+            for sock in quiet:
+                assert read_answer(sock).status == 200
+                assert closed_by_server(sock)
+        finally:
+            for sock in quiet:
+                sock.close()
