@@ -141,6 +141,7 @@ class CircuitWorker(UploadAdmission, LingeringClose, ThreadWorker):  # type: ign
         self._waiting: dict[str, deque[Any]] = {}
         self._framing: FramingLimits | None = None
         self._uploads: dict[str, Any] = {}  # circuit -> its upload's connection (one per circuit)
+        self._held: dict[str, Any] = {}  # circuit -> a second upload waiting for the first to end
         self._runq: RunQueue[Any] = RunQueue()  # complete requests waiting for a thread
         self._busy = 0  # requests handed to the thread pool and not finished
         self._lingering: dict[Any, list[float]] = {}  # connection -> [deadline, bytes discarded]
@@ -346,6 +347,7 @@ class CircuitWorker(UploadAdmission, LingeringClose, ThreadWorker):  # type: ign
         for conn in [c for c, p in self._pending.items() if p.deadline <= now]:
             self._drop(conn)
         self._expire_lingering(now)
+        self._expire_held(now)
         for circuit in [k for k, conns in self._streams.items() if all(c.sock.fileno() < 0 for c in conns)]:
             del self._streams[circuit]
 
@@ -373,8 +375,8 @@ class CircuitWorker(UploadAdmission, LingeringClose, ThreadWorker):  # type: ign
     def finish_request(self, conn: Any, fs: Any) -> None:
         self._busy -= 1
         circuit = getattr(conn, self._CONN_ATTRIBUTE, None)
-        if circuit is not None and self._uploads.get(circuit) is conn:
-            del self._uploads[circuit]
+        if circuit is not None:
+            self._upload_ended(circuit, conn)
         if circuit is not None and circuit in self._running:
             self._running[circuit] -= 1
             if self._running[circuit] <= 0:

@@ -3,9 +3,12 @@
 Two decisions the event loop makes on bytes already in memory, before a thread is spent (a mixin of
 ``intake.circuit_worker.CircuitWorker``, which holds the state):
 
-* **an upload** (``intake.upload_stream.is_upload``) is refused at once (411, 413, a second one from the
-  circuit: 429, over the worker's uploads at once: 503, each with a page saying nothing was sent) or given a
-  thread at once, its body to be streamed to the app under the upload's rate and cap;
+* **an upload** (``intake.upload_stream.is_upload``) is refused at once (411, 413, over the worker's uploads
+  at once: 503, each with a page saying nothing was sent) or given a thread at once, its body to be streamed
+  to the app under the upload's rate and cap. A second upload from a circuit that has one in progress waits
+  (head read, body not) up to ``SECOND_UPLOAD_WAIT_SECONDS`` for the first to end, then gets 429: a second
+  tap on a slow connection makes the browser drop the first and send again, and the worker may see the new
+  stream's head before the thread reading the old one has seen it close;
 * **a complete POST with a live CSRF token** (``intake.priority``) waits in front of other requests when
   every thread is busy.
 
@@ -15,12 +18,15 @@ whatever the setting says, so text requests always keep the other half.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from intake.config import LANGUAGES
 from intake.priority import carries_valid_token, token_checker
 from intake.request_buffer import HeadFacts
 from intake.upload_stream import UploadRules, upload_refusal
+
+SECOND_UPLOAD_WAIT_SECONDS = 5.0
 
 
 class UploadAdmission:
@@ -30,6 +36,7 @@ class UploadAdmission:
     wsgi: Any
     _CONN_ATTRIBUTE: str
     _uploads: dict[str, Any]
+    _held: dict[str, tuple[Any, Any, HeadFacts, float]]  # circuit -> its second upload, waiting for the first
     _checker: Any
     _config: Any
     _refuse: Any
@@ -72,6 +79,10 @@ class UploadAdmission:
         circuit = getattr(conn, self._CONN_ATTRIBUTE)
         refusal = upload_refusal(facts.content_length, facts.transfer_encoding, rules)
         if refusal is None and circuit in self._uploads:
+            if circuit not in self._held:
+                self._unwatch(conn)  # its body stays in the socket until the first upload ends
+                self._held[circuit] = (conn, pending, facts, time.monotonic() + SECOND_UPLOAD_WAIT_SECONDS)
+                return
             refusal = 429, "a second upload from one circuit"
         if refusal is None and len(self._uploads) >= rules.at_once:
             refusal = 503, "an upload over the worker's uploads at once"
@@ -87,3 +98,17 @@ class UploadAdmission:
         conn.intake_request = bytes(pending.data)
         conn.intake_first = False
         self._dispatch(conn)
+
+    def _upload_ended(self, circuit: str, conn: Any) -> None:
+        """``conn``'s request ended: if it was its circuit's upload, a second one waiting may start."""
+        if self._uploads.get(circuit) is not conn:
+            return
+        del self._uploads[circuit]
+        held = self._held.pop(circuit, None)
+        if held is not None:
+            self._start_upload(held[0], held[1], held[2])
+
+    def _expire_held(self, now: float) -> None:
+        for circuit in [c for c, held in self._held.items() if held[3] <= now]:
+            conn = self._held.pop(circuit)[0]
+            self._refuse(conn, 429, "a second upload from one circuit", upload=True)

@@ -229,9 +229,10 @@ def test_one_upload_per_circuit_at_a_time(workdir: Path) -> None:
         # Given a circuit with an upload in progress (kept above the minimum rate)
         first.add(open_stream(sock_path, 61, upload_head(CAP) + part_start()))
         wait_for(lambda: stats(sock_path)["uploading"] == 1, what="the first upload in the app")
-        # When the same circuit starts a second upload on another stream
+        # When the same circuit starts a second upload on another stream, and the first goes on
         second = open_stream(sock_path, 61, upload_head(10_000) + whole_body(10_000))
-        # Then it is refused at once, unread, with its own page; another circuit's upload goes through
+        # Then the second is refused (after a short wait for the first to end), unread, with its own page;
+        # another circuit's upload goes through
         refused = read_answer(second)
         assert refused.status == 429 and b"still being sent" in refused.body
         second.close()
@@ -403,3 +404,20 @@ def test_clients_that_never_close_do_not_stall_the_event_loop(workdir: Path) -> 
         finally:
             for sock in quiet:
                 sock.close()
+
+
+def test_a_second_tap_is_served_once_the_first_upload_goes_away(workdir: Path) -> None:
+    sock_path = workdir / "tap.sock"
+    with serve(workdir, "tap"), Sender(step=1024, every=0.1) as first:
+        # Given a circuit with an upload in progress
+        first.add(open_stream(sock_path, 63, upload_head(CAP) + part_start()))
+        wait_for(lambda: stats(sock_path)["uploading"] == 1, what="the first upload in the app")
+        # When the person taps "send" again: the browser starts the same form on a new stream, and drops
+        # the first one (the worker sees the new head before the old stream's end has been read)
+        again = open_stream(sock_path, 63, upload_head(10_000) + whole_body(10_000))
+        first.streams[0].close()
+        first.answers[first.streams[0]] = None
+        # Then the new one is served, not refused
+        answer = read_answer(again)
+        assert answer.status == 200 and json.loads(answer.body)["read"] == 10_000
+        again.close()
