@@ -5,7 +5,7 @@ rules from ``INTAKE_UPLOAD_*``, and a CSRF key), so the worker applies the same 
 
 * ``POST /<lang>/request`` and ``/<lang>/status/message``: read the whole body in 64 KiB reads (an
   ``UploadCut`` from the worker's reader propagates, as the real app lets it), answer how much was read;
-* ``GET /block``: hold the thread until the file ``$EVAC_TEST_RELEASE`` exists;
+* ``GET /block/NAME``: hold the thread until the file ``$EVAC_TEST_RELEASE-NAME`` exists;
 * ``GET /stats``: how many uploads this process has in the app now, and how many it ever started;
 * anything else: the circuit, and a sequence number in the order requests reached the app.
 """
@@ -43,8 +43,8 @@ def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable
         _state["seq"] += 1
         seen: dict[str, Any] = {"seq": _state["seq"], "circuit": environ.get("intake.circuit"), "path": path,
                                 "method": environ.get("REQUEST_METHOD"), "pid": os.getpid()}  # fmt: skip
-    if path == "/block":
-        release = Path(os.environ["EVAC_TEST_RELEASE"])
+    if path.startswith("/block/"):
+        release = Path(os.environ["EVAC_TEST_RELEASE"] + "-" + path.rpartition("/")[2])
         while not release.exists():
             time.sleep(0.01)
         return _answer(start_response, seen)
