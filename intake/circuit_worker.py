@@ -163,17 +163,7 @@ class CircuitWorker(UploadAdmission, LingeringClose, ThreadWorker):  # type: ign
             reader = getattr(self._current, "reader", None)
             if reader is None:
                 return inner(environ, start_response)
-            environ["intake.upload"] = True  # wsgi.input is a stream under the upload's rate and cap
-            with contextlib.suppress(AttributeError):  # the connection ends with the upload: say so
-                start_response.__self__.force_close()
-            result = inner(environ, start_response)
-            if reader.cut is not None:
-                # The app answered although its read was cut (Flask turns an exception into a 500 page):
-                # the worker's answer wins, so the person is told why and the connection closes.
-                if hasattr(result, "close"):
-                    result.close()
-                raise reader.cut
-            return result
+            return self._serve_upload(inner, reader, environ, start_response)
 
         quiet_app.intake_app = inner.intake_app  # type: ignore[attr-defined]
         self.wsgi = quiet_app

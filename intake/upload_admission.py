@@ -18,6 +18,7 @@ whatever the setting says, so text requests always keep the other half.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -98,6 +99,20 @@ class UploadAdmission:
         conn.intake_request = bytes(pending.data)
         conn.intake_first = False
         self._dispatch(conn)
+
+    def _serve_upload(self, app: Any, reader: Any, environ: dict[str, Any], start_response: Any) -> Any:
+        """Run the app on an upload (in its thread), its ``wsgi.input`` reading through ``reader``."""
+        environ["intake.upload"] = True  # wsgi.input is a stream under the upload's rate and cap
+        with contextlib.suppress(AttributeError):  # the connection ends with the upload: say so
+            start_response.__self__.force_close()
+        result = app(environ, start_response)
+        if reader.cut is not None:
+            # The app answered although its read was cut (Flask turns an exception into a 500 page): the
+            # worker's answer wins (handle_error), so the person is told why and the connection closes.
+            if hasattr(result, "close"):
+                result.close()
+            raise reader.cut
+        return result
 
     def _upload_ended(self, circuit: str, conn: Any) -> None:
         """``conn``'s request ended: if it was its circuit's upload, a second one waiting may start."""
