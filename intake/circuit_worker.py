@@ -5,7 +5,8 @@ blocks reading the rest of the request. A Tor stream that sends only tor's PROXY
 a thread for as long as it stayed open: sixteen such streams (one circuit was enough) stopped the intake.
 This worker changes four things:
 
-* **No thread waits for a client.** The event loop reads each request into memory (``request_buffer``)
+* **No thread waits for a client** (but an upload's, bounded by its rate and by the uploads' share of the
+  threads: below). The event loop reads each request into memory (``request_buffer``)
   and hands it to a thread only when its head and body are complete. The thread parses bytes already in
   memory; a deadline reader bounds any read it still makes, and a socket timeout bounds the reply.
 * **Deadlines.** tor writes the PROXY line as it opens the stream: it must arrive within
@@ -19,6 +20,10 @@ This worker changes four things:
   own queue, so one circuit cannot occupy the thread pool while other circuits' requests wait.
 * **tor's circuit on every request**, and no ``Date`` or ``Server`` header (the clock to the second is a
   fingerprint of the server; the software name is nobody's business).
+* **Uploads are streamed, a valid form goes first** (``intake.upload_admission``): a form with files gets a
+  thread once its head is in and the app reads its body under a minimum rate and a cap (one per circuit, a
+  few per worker); when every thread is busy, a POST with a live CSRF token waits in front of the others.
+* **Closing never waits in the event loop** (``intake.lingering``).
 
 The circuit id is kept in memory only and never logged. Every log line names an error type, nothing else.
 """
@@ -42,6 +47,8 @@ from gunicorn.http.errors import InvalidProxyLine
 from gunicorn.workers.gthread import ThreadWorker
 
 from intake.config import IntakeConfig
+from intake.lingering import LingeringClose
+from intake.priority import RunQueue
 from intake.proxy_protocol import (
     MAX_LINE_BYTES,
     ProxyHeaderError,
@@ -51,7 +58,9 @@ from intake.proxy_protocol import (
     with_circuit,
 )
 from intake.refusal import refusal_response
-from intake.request_buffer import FramingLimits, RefusedRequest, head_end, request_end
+from intake.request_buffer import FramingLimits, HeadFacts, RefusedRequest, body_end, head_end, read_head
+from intake.upload_admission import UploadAdmission
+from intake.upload_stream import RateReader, UploadCut, is_upload
 
 _READ_CHUNK = 64 * 1024
 LOG_EVERY_SECONDS = 10.0
@@ -105,9 +114,11 @@ class Pending:
     end: int = -1  # where the request ends, once its head is complete
     oversized: bool = False  # a body longer than the app reads: close the connection after the answer
     refuse: int = 0  # answer with this status once the head is in (so the client can read the answer)
+    facts: HeadFacts | None = None  # the head's facts, once it is complete
+    body_start: int = 0  # where the body begins, once the head is complete
 
 
-class CircuitWorker(ThreadWorker):  # type: ignore[misc]
+class CircuitWorker(UploadAdmission, LingeringClose, ThreadWorker):  # type: ignore[misc]
     """gunicorn's gthread worker: whole requests only reach threads, with tor's circuit on every one."""
 
     PROXY_LINE_SECONDS = 5.0
@@ -129,6 +140,12 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
         self._running: dict[str, int] = {}
         self._waiting: dict[str, deque[Any]] = {}
         self._framing: FramingLimits | None = None
+        self._uploads: dict[str, Any] = {}  # circuit -> its upload's connection (one per circuit)
+        self._held: dict[str, Any] = {}  # circuit -> a second upload waiting for the first to end
+        self._runq: RunQueue[Any] = RunQueue()  # complete requests waiting for a thread
+        self._busy = 0  # requests handed to the thread pool and not finished
+        self._lingering: dict[Any, list[float]] = {}  # connection -> [deadline, bytes discarded]
+        self._checker: Any = None
         self._warned: dict[str, tuple[float, int]] = {}  # message -> (last logged, suppressed since)
 
     # --- the app ---------------------------------------------------------------------------------------
@@ -143,7 +160,10 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
 
         def quiet_app(environ: dict[str, Any], start_response: Any) -> Any:
             quiet(start_response)
-            return inner(environ, start_response)
+            reader = getattr(self._current, "reader", None)
+            if reader is None:
+                return inner(environ, start_response)
+            return self._serve_upload(inner, reader, environ, start_response)
 
         quiet_app.intake_app = inner.intake_app  # type: ignore[attr-defined]
         self.wsgi = quiet_app
@@ -192,6 +212,10 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
         then keep everyone else out until their deadlines. Streams whose head is still incomplete go first
         (silent and slowloris streams); a body still uploading is closed only if there is nothing else.
         """
+        lingering = next(iter(self._lingering), None)
+        if lingering is not None:
+            self._close_lingering(lingering)
+            return
         victim = next((c for c, p in self._pending.items() if c is not but and p.end < 0), None)
         victim = victim or next((c for c in self._pending if c is not but), None)
         if victim is not None:
@@ -228,7 +252,12 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
                     return
                 if pending.refuse:
                     raise RefusedRequest(pending.refuse, ProxyHeaderError.__name__)
-                pending.end, pending.oversized = request_end(pending.data, pending.start, end_of_head, limits)
+                pending.facts = facts = read_head(bytes(pending.data[pending.start : end_of_head]))
+                pending.body_start = end_of_head
+                if is_upload(facts.method, facts.target, facts.content_type, self._languages()):
+                    self._start_upload(conn, pending, facts)
+                    return
+                pending.end, pending.oversized = body_end(facts, end_of_head, limits)
                 pending.deadline = time.monotonic() + self.BODY_SECONDS
         except RefusedRequest as refused:
             self._refuse(conn, pending.refuse or refused.status, str(type(refused).__name__))
@@ -238,6 +267,7 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
         conn.intake_close_after = pending.oversized
         self._unwatch(conn)
         conn.intake_request = bytes(pending.data)
+        conn.intake_first = self._busy >= self.cfg.threads and self._valid_post(conn, pending)
         self._dispatch(conn)
 
     def _take_proxy_line(self, conn: Any, pending: Pending) -> bool:
@@ -289,12 +319,12 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
         with contextlib.suppress(OSError):
             conn.sock.close()
 
-    def _refuse(self, conn: Any, status: int, reason: str) -> None:
+    def _refuse(self, conn: Any, status: int, reason: str, *, upload: bool = False) -> None:
         self._warn(f"refused a request before the app: {reason}")
         with contextlib.suppress(OSError):
-            conn.sock.send(refusal_response(status, self._exit_url()))
-            conn.sock.shutdown(socket.SHUT_WR)
-        self._drop(conn)
+            conn.sock.send(refusal_response(status, self._exit_url(), upload=upload))
+        self._unwatch(conn)
+        self._linger(conn)
 
     def murder_pending(self) -> None:
         super().murder_pending()
@@ -306,6 +336,8 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
                 pending.deadline = min(pending.deadline, now + STOP_LINGER_SECONDS)
         for conn in [c for c, p in self._pending.items() if p.deadline <= now]:
             self._drop(conn)
+        self._expire_lingering(now)
+        self._expire_held(now)
         for circuit in [k for k, conns in self._streams.items() if all(c.sock.fileno() < 0 for c in conns)]:
             del self._streams[circuit]
 
@@ -317,11 +349,24 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
             self._waiting.setdefault(circuit, deque()).append(conn)
             return
         self._running[circuit] = self._running.get(circuit, 0) + 1
-        conn.data_ready = True  # gthread would otherwise wait for the socket to be readable again
-        super().enqueue_req(conn)
+        self._runq.push(conn, bool(getattr(conn, "intake_first", False)))
+        self._pump()
+
+    def _pump(self) -> None:
+        """Hand waiting requests to free threads (the thread pool's own queue stays empty: ours orders them)."""
+        while self._busy < self.cfg.threads:
+            conn = self._runq.pop()
+            if conn is None:
+                return
+            self._busy += 1
+            conn.data_ready = True  # gthread would otherwise wait for the socket to be readable again
+            super().enqueue_req(conn)
 
     def finish_request(self, conn: Any, fs: Any) -> None:
+        self._busy -= 1
         circuit = getattr(conn, self._CONN_ATTRIBUTE, None)
+        if circuit is not None:
+            self._upload_ended(circuit, conn)
         if circuit is not None and circuit in self._running:
             self._running[circuit] -= 1
             if self._running[circuit] <= 0:
@@ -331,6 +376,14 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
                 self._dispatch(waiting.popleft())
                 if not waiting:
                     del self._waiting[circuit]
+        self._pump()
+        try:
+            keep = fs.result() if not fs.cancelled() else False
+        except Exception:  # (handle() catches what a request raises; this is gthread's own fallback)
+            keep = False
+        if not keep:
+            self._linger(conn)
+            return
         super().finish_request(conn, fs)
 
     # --- in a thread -----------------------------------------------------------------------------------
@@ -342,13 +395,25 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
             conn.sock.setblocking(True)
             conn.init()
             conn.parser.unreader.unread(request)
-            conn.parser.unreader.sock = DeadlineReader(conn.sock, time.monotonic() + self.BODY_SECONDS)
+            upload = getattr(conn, "intake_upload", None)
+            conn.intake_upload = None
+            if upload is not None:  # the body is read from here on, under the upload's rate and cap
+                conn.intake_reader = RateReader(conn.sock, *upload)
+                conn.parser.unreader.sock = conn.intake_reader
+            else:
+                conn.intake_reader = None
+                conn.parser.unreader.sock = DeadlineReader(conn.sock, time.monotonic() + self.BODY_SECONDS)
         return super().handle(conn)
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         # gunicorn's own answer is an English page echoing the request line, without our headers, and its
         # log line names the peer and repeats the raw request. Ours: a fixed bilingual page, and a log line
         # with the error's type only.
+        if isinstance(exc, UploadCut):  # the upload's stream was cut (too slow, too large): our page, no trace
+            self._warn(f"cut an upload: {type(exc).__name__}")
+            with contextlib.suppress(OSError):
+                gunicorn_util.write_nonblock(client, refusal_response(exc.status, self._exit_url(), upload=True))
+            return
         self._warn(f"refused a request before the app: {type(exc).__name__}")
         with contextlib.suppress(OSError):
             gunicorn_util.write_nonblock(client, refusal_response(refusal_status(exc), self._exit_url()))
@@ -366,8 +431,10 @@ class CircuitWorker(ThreadWorker):  # type: ignore[misc]
             raise InvalidProxyLine("connection did not come from tor's onion service")
         conn.sock.settimeout(self.REPLY_SECONDS)  # a client that reads nothing cannot hold the thread
         self._current.circuit = circuit
+        self._current.reader = getattr(conn, "intake_reader", None)
         try:
             keep_alive = super().handle_request(req, conn)
         finally:
             self._current.circuit = None
+            self._current.reader = None
         return keep_alive and not getattr(conn, "intake_close_after", False)

@@ -21,6 +21,9 @@ RTL_LANGUAGES: frozenset[str] = frozenset()  # e.g. "ar", "fa" once translated; 
 TEXT_SETTINGS = MappingProxyType({"INTAKE_DATABASE_URL": "database_url", "INTAKE_DEFAULT_LOCALE": "default_locale",
                                   "INTAKE_EXIT_URL": "exit_url"})  # fmt: skip
 NUMBER_SETTINGS = MappingProxyType({
+    # The circuit worker's rules for uploads (intake.upload_stream).
+    "INTAKE_UPLOAD_MIN_RATE": "upload_min_rate", "INTAKE_UPLOAD_WINDOW": "upload_window",
+    "INTAKE_UPLOAD_MAX_BYTES": "upload_max_bytes", "INTAKE_UPLOADS_AT_ONCE": "uploads_at_once",
     "INTAKE_MAX_PENDING": "max_pending", "INTAKE_MAX_BODY_BYTES": "max_body_bytes", "INTAKE_CSRF_HOURS": "csrf_hours",
     "INTAKE_CIRCUIT_PER_MINUTE": "circuit_per_minute", "INTAKE_GLOBAL_PER_MINUTE": "global_per_minute",
     "INTAKE_REPLY_DAYS": "reply_days", "INTAKE_FOLLOWUPS_PER_DAY": "followups_per_day",
@@ -48,6 +51,13 @@ class IntakeConfig:
     max_pending: int = 20_000
     max_body_bytes: int = 256 * 1024
     max_form_parts: int = 64
+    # An upload (a form with files) is read as a stream: at least this many bytes a second on average over
+    # any window of this many seconds, at most this many bytes in all (50 MiB of files, plus the text and
+    # the multipart framing), and this many at once per worker process (at most half its threads).
+    upload_min_rate: int = 4096
+    upload_window: int = 30
+    upload_max_bytes: int = 51 * 1024 * 1024
+    uploads_at_once: int = 4
     csrf_hours: int = 6
     secure_cookies: bool = False
     # Soft limits per worker process: submissions (and status look-ups) per minute.
@@ -73,6 +83,9 @@ class IntakeConfig:
             raise ConfigError(f"INTAKE_DEFAULT_LOCALE must be one of {', '.join(self.languages)}")
         if not self.exit_url.startswith(("https://", "http://")):
             raise ConfigError("INTAKE_EXIT_URL must be an http(s) address")
+        for name in ("upload_min_rate", "upload_window", "upload_max_bytes", "uploads_at_once"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1")
         for name in ("max_pending", "max_body_bytes", "max_form_parts", "csrf_hours", "circuit_per_minute",
                      "global_per_minute", "reply_days", "followups_per_day"):  # fmt: skip
             if getattr(self, name) < 1:

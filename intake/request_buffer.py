@@ -32,26 +32,63 @@ class FramingLimits:
     max_body_bytes: int  # the app's own bound: a longer body is handed on at once, for the app's 413 page
 
 
-def _content_length(head: bytes) -> int:
-    """The body length a head announces (0 without one). Browsers never send chunked request bodies; a
-    body without a length would hold a thread while it trickles in, so it is refused (400, not 501: nothing
-    is wrong with the server)."""
+@dataclass(frozen=True)
+class HeadFacts:
+    """What the event loop needs of a request head (gunicorn parses and checks the rest)."""
+
+    method: bytes
+    target: bytes
+    content_length: int | None  # None: no Content-Length header
+    transfer_encoding: bool  # a Transfer-Encoding header was sent (browsers never send one with a form)
+    content_type: bytes | None
+    cookie: bytes  # every Cookie header, joined with "; "
+
+
+def read_head(head: bytes) -> HeadFacts:
+    """The facts of a complete head (request line and header lines, CRLF separated).
+
+    Raises ``RefusedRequest`` (400) for a Content-Length that is not one decimal number.
+    """
+    lines = head.split(b"\r\n")
+    method, _, rest = lines[0].partition(b" ")
+    target = rest.partition(b" ")[0]
     length: int | None = None
-    for line in head.split(b"\r\n")[1:]:
+    chunked = False
+    content_type: bytes | None = None
+    cookies: list[bytes] = []
+    for line in lines[1:]:
         name, colon, value = line.partition(b":")
         if not colon:
             continue  # gunicorn refuses a header line without a colon; no body is waited for
         name = name.strip().lower()
         if name == b"transfer-encoding":
-            raise RefusedRequest(400, "transfer-encoding in a request")
-        if name == b"content-length":
+            chunked = True
+        elif name == b"content-length":
             text = value.strip()
             if not text or len(text) > 12 or not (text.isascii() and text.isdigit()):
                 raise RefusedRequest(400, "content-length is not a decimal number")
             if length is not None and int(text) != length:
                 raise RefusedRequest(400, "two different content-lengths")
             length = int(text)
-    return length or 0
+        elif name == b"content-type" and content_type is None:
+            content_type = value.strip()
+        elif name == b"cookie":
+            cookies.append(value.strip())
+    return HeadFacts(method, target, length, chunked, content_type, b"; ".join(cookies))
+
+
+def _content_length(head: bytes) -> int:
+    """The body length a head announces (0 without one). Browsers never send chunked request bodies; a
+    body without a length would hold a thread while it trickles in, so it is refused (400, not 501: nothing
+    is wrong with the server)."""
+    return body_length(read_head(head))
+
+
+def body_length(facts: HeadFacts) -> int:
+    """The body length of a text request (0 without one); a Transfer-Encoding is refused (400)."""
+    if facts.transfer_encoding:
+        raise RefusedRequest(400, "transfer-encoding in a request")
+    return facts.content_length or 0
 
 
 def head_end(data: bytes | bytearray, start: int, limits: FramingLimits, scanned: int = 0) -> int:
@@ -73,7 +110,12 @@ def head_end(data: bytes | bytearray, start: int, limits: FramingLimits, scanned
 def request_end(data: bytes | bytearray, start: int, end_of_head: int, limits: FramingLimits) -> tuple[int, bool]:
     """For a complete head: where the request ends as far as the app reads it, and whether its body is
     longer than the app reads (the app answers 413 without reading it; the connection must then close)."""
-    length = _content_length(bytes(data[start:end_of_head]))
+    return body_end(read_head(bytes(data[start:end_of_head])), end_of_head, limits)
+
+
+def body_end(facts: HeadFacts, end_of_head: int, limits: FramingLimits) -> tuple[int, bool]:
+    """``request_end`` for a head already read."""
+    length = body_length(facts)
     if length > limits.max_body_bytes:
         return end_of_head, True
     return end_of_head + length, False
