@@ -522,11 +522,13 @@ class Bundle:
     entries: list[BundleEntry]
     delivered: bytes = b""  # version 3: the confirmed reply digests, 32 bytes each
     former: list[tuple[bytes, bytes, str]] = dataclass_field(default_factory=list)  # version 4: removed keys
+    questionnaires: list[bytes] = dataclass_field(default_factory=list)  # version 5: canonical texts
+    blobs: list[tuple[bytes, bytes]] = dataclass_field(default_factory=list)  # version 5: (blob_id, sealed file)
 
 
-def _recipient_set(data: bytes, at: int, end: int) -> tuple[list[tuple[bytes, bytes, str]], int]:
+def _recipient_set(data: bytes, at: int, end: int, least: int = 1) -> tuple[list[tuple[bytes, bytes, str]], int]:
     """§8.1 version 2: the recipient set starting at ``at``; returns it and the offset after it."""
-    if at >= end or not 1 <= data[at] <= 64:
+    if at >= end or not least <= data[at] <= 64:
         raise Malformed("recipient count")
     count, at = data[at], at + 1
     found: list[tuple[bytes, bytes, str]] = []
@@ -557,7 +559,7 @@ def read_bundle(data: bytes, pinned_server: bytes) -> Bundle:
     if data[:4] != b"ITKB":
         raise Malformed("magic")
     version = data[4]
-    if version not in (1, 2, 3, 4):
+    if version not in (1, 2, 3, 4, 5):
         raise UnsupportedVersion(str(version))
     signer = data[5:37]
     _container_signature(data, signer)
@@ -583,8 +585,11 @@ def read_bundle(data: bytes, pinned_server: bytes) -> Bundle:
         digests = [delivered[i : i + 32] for i in range(0, len(delivered), 32)]
         if any(a >= b for a, b in itertools.pairwise(digests)):
             raise Malformed("confirmed order")
-    if version == 4:
-        former, at = _recipient_set(data, at, end)
+    if version >= 4:
+        former, at = _recipient_set(data, at, end, least=1 if version == 4 else 0)
+    questionnaires: list[bytes] = []
+    if version == 5:
+        questionnaires, at = _questionnaires(data, at, end)
     fingerprints = {caseworker_fingerprint(b, s) for b, s, _ in recipients}
     if any(caseworker_fingerprint(b, s) in fingerprints for b, s, _ in former):
         raise Malformed("a key both current and former")
@@ -617,11 +622,65 @@ def read_bundle(data: bytes, pinned_server: bytes) -> Bundle:
                 raise Malformed("sealed_to count vs envelope")
         entries.append(BundleEntry(entry_id, serial, envelope, sealed_to))
         at, last_serial = at + 4 + length, serial
+    blobs: list[tuple[bytes, bytes]] = []
+    if version == 5:
+        blobs, at = _blobs(data, at, end)
     if at != end:
         raise Malformed("trailing bytes")
     if len({e.entry_id for e in entries}) != len(entries):
         raise Malformed("duplicate id")
-    return Bundle(recipients, entries, delivered, former)
+    return Bundle(recipients, entries, delivered, former, questionnaires, blobs)
+
+
+def _questionnaires(data: bytes, at: int, end: int) -> tuple[list[bytes], int]:
+    """§8.1 version 5: u16 count ≤ 256, each u32 length 1..65,536 and canonical JSON, increasing SHA-256."""
+    if at + 2 > end:
+        raise Malformed("questionnaire count")
+    count, at = int.from_bytes(data[at : at + 2], "big"), at + 2
+    if count > 256:
+        raise Malformed("questionnaire count")
+    found = []
+    for _ in range(count):
+        if at + 4 > end:
+            raise Malformed("questionnaire length")
+        length = _u32(data, at)
+        if not 1 <= length <= 65_536 or at + 4 + length > end:
+            raise Malformed("questionnaire length")
+        text = data[at + 4 : at + 4 + length]
+        try:
+            value = json.loads(text.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            raise Malformed("questionnaire not JSON") from None
+        again = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        if not isinstance(value, dict) or again.encode("utf-8") != text:
+            raise Malformed("questionnaire not canonical")
+        found.append(text)
+        at += 4 + length
+    digests = [hashlib.sha256(t).digest() for t in found]
+    if any(x >= y for x, y in itertools.pairwise(digests)):
+        raise Malformed("questionnaire order")
+    return found, at
+
+
+def _blobs(data: bytes, at: int, end: int) -> tuple[list[tuple[bytes, bytes]], int]:
+    """§8.1 version 5: u32 count, each blob_id[16] || size u64 (54 .. 2,215,167,005) || bytes, ids increasing."""
+    if at + 4 > end:
+        raise Malformed("blob count")
+    count, at = _u32(data, at), at + 4
+    if count > 20_000_000:
+        raise Malformed("blob count")
+    found: list[tuple[bytes, bytes]] = []
+    for _ in range(count):
+        if at + 24 > end:
+            raise Malformed("blob header")
+        blob_id, size = data[at : at + 16], _u64(data, at + 16)
+        if found and blob_id <= found[-1][0]:
+            raise Malformed("blob order")
+        if not 54 <= size <= 2_215_167_005 or at + 24 + size > end:
+            raise Malformed("blob size")
+        found.append((blob_id, data[at + 24 : at + 24 + size]))
+        at += 24 + size
+    return found, at
 
 
 @dataclass(frozen=True)
