@@ -60,6 +60,7 @@ MAX_BUNDLE_RECIPIENTS = 64
 FINGERPRINT_SIZE = 16
 DIGEST_SIZE = 32
 MAX_DELIVERED = 1_000_000
+PROGRESS_UNIT = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -147,8 +148,9 @@ def _check_entry(
 class _Scan:
     """One sequential pass over a bundle file, hashing exactly the bytes it parses."""
 
-    def __init__(self, stream: BinaryIO, size: int) -> None:
+    def __init__(self, stream: BinaryIO, size: int, advance: Callable[[], None] | None = None) -> None:
         self.stream, self.size = stream, size
+        self.advance, self.uncounted = advance, 0  # ``advance()`` once per MiB read: progress for large bundles
         self.hasher = body_hasher()
         # Versions 1-4 are named by BLAKE2b-32 of the whole file; version 5 by that of its body hash and
         # signature (FORMAT.md §8.1), which names the same bytes without hashing gigabytes of files twice.
@@ -161,6 +163,11 @@ class _Scan:
         self.hasher.update(chunk)
         if self.file_hash is not None:
             self.file_hash.update(chunk)
+        if self.advance is not None:
+            self.uncounted += n
+            while self.uncounted >= PROGRESS_UNIT:
+                self.uncounted -= PROGRESS_UNIT
+                self.advance()
         return chunk
 
     def digest(self, body_hash: bytes, signature: bytes) -> bytes:
@@ -395,17 +402,26 @@ def _source(source: bytes | os.PathLike[str] | str) -> tuple[Callable[[], Binary
     return bundle_parts.open_parts(os.fspath(source))
 
 
-def read_bundle(source: bytes | os.PathLike[str] | str, *, expected_server: ServerPublicKey | None) -> Bundle:
+def bundle_size(source: bytes | os.PathLike[str] | str) -> int:
+    """The bundle's size in bytes, its parts joined (PartsError if they do not fit together)."""
+    return _source(source)[1]
+
+
+def read_bundle(
+    source: bytes | os.PathLike[str] | str, *, expected_server: ServerPublicKey | None,
+    advance: Callable[[], None] | None = None,
+) -> Bundle:  # fmt: skip
     """Verify a bundle. UnknownSignerError if it is validly signed by a key other than ``expected_server``.
 
     A path may be the first file of a bundle split into parts (``crypto.bundle_parts``): the parts are read
     together as one stream, and a missing, extra or mixed-up part is refused with a sentence naming it.
+    ``advance`` is called once per MiB verified (a progress bar for a bundle of gigabytes).
     """
     open_stream, size = _source(source)
     entries_hash: bytes | None = None
     blob_count = blob_bytes = 0
     with open_stream() as stream:
-        scan = _Scan(stream, size)
+        scan = _Scan(stream, size, advance)
         server, header = scan.header()
         # Structure is parsed while hashing, but a fault is raised only after the signature and the
         # signer check: nothing from an unverified or untrusted file is interpreted.

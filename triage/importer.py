@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import crypto
+from crypto.bundle import PROGRESS_UNIT, bundle_size
 from crypto.manifest import FileEntry
 from triage import blob_import, threads
 from triage.blobs import BlobStore
@@ -163,7 +164,9 @@ def import_bundle(
 ) -> ImportSummary:
     """Import ``path`` in one transaction. Any error leaves the store exactly as it was."""
     pinned = store.pinned_server()
-    bundle = crypto.read_bundle(path, expected_server=pinned)
+    if on_start is not None:  # a first bar for the verifying pass (per MiB), then one for the import itself
+        on_start(bundle_size(path) // PROGRESS_UNIT)
+    bundle = crypto.read_bundle(path, expected_server=pinned, advance=advance)
     header = bundle.header
     if expected_fingerprint is not None and not hmac.compare_digest(
         expected_fingerprint.encode(), header.server.fingerprint.encode()

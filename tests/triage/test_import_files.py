@@ -100,7 +100,12 @@ def test_a_file_changed_after_verification_imports_nothing(
     store = CaseStore(triage.home / "cases.sqlite3")
     store.unlock(identity)
 
+    calls = []
+
     def change_the_file(_total: int) -> None:
+        calls.append(_total)
+        if len(calls) == 1:
+            return  # the first bar is the verifying pass itself; the second starts after it
         data = bytearray(bundle.read_bytes())
         data[-200] ^= 1  # inside the last blob, after the first pass verified it: only the bundle's hash sees it
         bundle.write_bytes(bytes(data))
@@ -214,3 +219,26 @@ def test_every_refusal_of_files_and_parts_is_in_russian_too() -> None:
     assert len(sentences) >= 10
     untranslated = [s for s in sentences if russian.gettext(s) == s]
     assert not untranslated, untranslated
+
+
+def test_a_long_import_reports_progress_through_both_passes(
+    triage: Triage, alice: crypto.PublicIdentity, server: Server, tmp_path: Path
+) -> None:
+    files, entries = two_cases(server, alice, tmp_path, sizes=(5 << 20, 3 << 20, 2 << 20))
+    bundle = write_v5(server, tmp_path / "b", entries, [alice], [f.export() for f in files])
+    identity = triage.identity("Alice")
+    store = CaseStore(triage.home / "cases.sqlite3")
+    store.unlock(identity)
+    totals: list[int] = []
+    steps = [0]
+
+    def advance() -> None:
+        steps[0] += 1
+
+    import_bundle(store, bundle, identity, TODAY, expected_fingerprint=server.key.public.fingerprint,
+                  on_start=totals.append, advance=advance)  # fmt: skip
+    store.close()
+    size_mib = bundle.stat().st_size >> 20
+    assert totals[0] == size_mib >= 10  # the verifying pass, per MiB
+    assert totals[1] >= 2 + 10  # the entries, then the files per MiB
+    assert size_mib + 2 + 10 <= steps[0] <= sum(totals)  # the bar moves through all of it and never overflows
