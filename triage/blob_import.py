@@ -2,9 +2,11 @@
 
 The importer opens every new envelope anyway (triage.importer); each manifest it finds (crypto.manifest)
 names the blobs its case needs, with their stored size and SHA-256. This module streams the bundle's
-blob section once more (``Bundle.blobs()``, which re-verifies every byte and fails at the end if the file
-changed) and keeps, in ``triage.blobs.BlobStore``, exactly the blobs some new envelope names, each only if
-its size and SHA-256 are its manifest's. A blob no envelope of this bundle names is not kept.
+blob section once more (``Bundle.blobs(rehash=False)``, after the first pass verified the signature over
+every byte) and keeps, in ``triage.blobs.BlobStore``, exactly the blobs some new envelope names, each only
+if its size and SHA-256 are its manifest's: a byte changed on the stick after the first pass is refused
+by that check, since the manifest sits in an envelope the entries pass re-verified. A blob no envelope of
+this bundle names is not kept (so a change to it is harmless and not looked for).
 
 All or nothing with the envelopes: ``import_blobs`` returns the ids it placed so that the importer can
 delete them if anything after fails (the case store's transaction is rolled back then); a blob that does
@@ -79,7 +81,9 @@ def import_blobs(
     result = BlobResult()
     found: set[bytes] = set()
     try:
-        for blob_id, size, chunks in bundle.blobs():
+        # Every blob kept is checked against the SHA-256 of its manifest, inside an envelope the entries pass
+        # re-verified: hashing the whole blob section a second time would add nothing to what is kept.
+        for blob_id, size, chunks in bundle.blobs(rehash=False):
             entry = wanted.get(blob_id)
             if entry is None:  # Bundle.blobs() still reads and hashes it
                 if store.has(blob_id):
