@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import io
+import json
 import os
 import tracemalloc
 from collections.abc import Iterator
@@ -217,3 +218,12 @@ def test_parts_join_back_into_the_same_bundle(
         assert size == len(data) and joined.read(size + 10) == data
     assert crypto.read_bundle(path, expected_server=server_key.public).digest == crypto.read_bundle(
         data, expected_server=server_key.public).digest  # fmt: skip
+
+
+@given(st.binary(max_size=300) | st.text(max_size=200).map(str.encode))
+def test_the_questionnaire_check_only_ever_says_malformed(text: bytes) -> None:
+    try:
+        bundle_v5.check_questionnaire_bytes(text)
+    except crypto.MalformedError:
+        return
+    assert bundle_v5.canonical_form(json.loads(text)) == text
