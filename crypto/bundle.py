@@ -21,9 +21,11 @@ waiting): the signed set stays "who new requests are sealed to", so a laptop sti
 of it, and every entry can still name all of its readers (issue 20, invariant 19).
 
 Version 5 (written when the server passes questionnaires or blobs; ``crypto.bundle_v5``) adds the
-questionnaire versions the envelopes may name and, after the entries, the blob section: every sealed file
-the envelopes' manifests name, all under the one signature. ``Bundle.blobs()`` streams them like
-``entries()``: a second pass that holds one chunk at a time and fails at the end if any byte differs.
+questionnaire versions the envelopes may name and, after the entries, every sealed file the envelopes'
+manifests name, then a table of their SHA-256 digests: the signature covers everything but the files'
+bytes, which the signed digests cover. ``read_bundle`` verifies reading only the entries and the table;
+``Bundle.blobs()`` streams each file once, one chunk at a time, refusing it at its end if its bytes are
+not the signed digest's.
 """
 
 from __future__ import annotations
@@ -148,23 +150,29 @@ def _check_entry(
 class _Scan:
     """One sequential pass over a bundle file, hashing exactly the bytes it parses."""
 
-    def __init__(self, stream: BinaryIO, size: int, advance: Callable[[], None] | None = None) -> None:
+    def __init__(self, stream: BinaryIO, size: int, advance: Callable[[], None] | None = None,
+                 table: v5.BlobTable | None = None) -> None:  # fmt: skip
         self.stream, self.size = stream, size
+        self.body_end = size - SIGNATURE_SIZE  # version 5: where the blob records start (FORMAT.md §8.1)
+        self.table = table  # version 5: the blob table, located from the end of the file
         self.advance, self.uncounted = advance, 0  # ``advance()`` once per MiB read: progress for large bundles
         self.hasher = body_hasher()
-        self.hashing = True
         # Versions 1-4 are named by BLAKE2b-32 of the whole file; version 5 by that of its body hash and
         # signature (FORMAT.md §8.1), which names the same bytes without hashing gigabytes of files twice.
         self.file_hash: hashlib.blake2b | None = hashlib.blake2b(digest_size=32)
 
     def read(self, n: int) -> bytes:
+        chunk = self.read_raw(n)
+        self.hasher.update(chunk)
+        if self.file_hash is not None:
+            self.file_hash.update(chunk)
+        return chunk
+
+    def read_raw(self, n: int) -> bytes:
+        """Read without hashing: the blob records of version 5, which their signed SHA-256 digests cover."""
         chunk = self.stream.read(n)
         if len(chunk) != n:
             raise TamperedError("the bundle is truncated or changed while being read")
-        if self.hashing:
-            self.hasher.update(chunk)
-        if self.file_hash is not None:
-            self.file_hash.update(chunk)
         if self.advance is not None:
             self.uncounted += n
             while self.uncounted >= PROGRESS_UNIT:
@@ -189,6 +197,9 @@ class _Scan:
             raise UnsupportedVersionError("this bundle has a version this tool does not know")
         if version >= BLOB_VERSION:
             self.file_hash = None
+            if self.table is None:
+                self.table = v5.locate_blob_table(self.stream, self.size, HEADER_SIZE)
+            self.body_end = self.table.records_start
         server = ServerPublicKey(reader.take(32))
         try:
             sequence, high_water, created_on, count = reader.u64(), reader.u64(), reader.day(), reader.u32()
@@ -205,7 +216,7 @@ class _Scan:
 
     def take(self, n: int) -> bytes:
         """Read ``n`` bytes of the body, or MalformedError if that would run into the signature."""
-        if self.stream.tell() + n > self.size - SIGNATURE_SIZE:
+        if self.stream.tell() + n > self.body_end:
             raise MalformedError("the bundle ends inside its recipient set or an entry")
         return self.read(n)
 
@@ -261,7 +272,7 @@ class _Scan:
         return digests
 
     def entries(self, header: BundleHeader) -> Iterator[BundleEntry]:
-        body_end = self.size - SIGNATURE_SIZE
+        body_end = self.body_end
         last_serial = 0
         seen: set[bytes] = set()
         known = {_fingerprint_bytes(r.fingerprint): r for r in header.recipients + header.former}
@@ -282,44 +293,28 @@ class _Scan:
             if header.version >= 2:
                 _check_sealed_to(sealed_to, known, envelope[:6])
             yield BundleEntry(entry_id, serial, envelope, tuple(_fingerprint_text(f) for f in sealed_to))
-        if header.version < BLOB_VERSION and self.stream.tell() != body_end:
+        if self.stream.tell() != body_end:
             raise MalformedError("the bundle has bytes after its last entry")
 
-    def blob_section(self) -> Iterator[tuple[bytes, int, Iterator[bytes]]]:
-        """Version 5, after the entries: each blob's id, size and bytes (in chunks); nothing after the last."""
-        body_end = self.size - SIGNATURE_SIZE
-        number = Reader(self.take(4), "the blob section").u32()
-        if number > v5.MAX_BLOBS:
-            raise MalformedError(f"a bundle carries at most {v5.MAX_BLOBS} blobs")
-        previous: bytes | None = None
-        for _ in range(number):
-            head = Reader(self.take(v5.BLOB_HEAD_SIZE), "a bundle blob")
-            blob_id, size = head.take(v5.BLOB_ID_SIZE), head.u64()
-            v5.check_blob_head(blob_id, size, previous)
-            if self.stream.tell() + size > body_end:
-                raise MalformedError("a bundle blob runs past the end of the bundle")
-            previous = blob_id
-            chunks = self._chunks(size)
+    def blob_records(self) -> Iterator[tuple[bytes, int, v5.BlobChunks]]:
+        """Version 5, pass 2: each blob record checked against the verified table, its bytes against its SHA-256."""
+        assert self.table is not None
+        for blob_id, size, sha256 in self.table.rows():
+            if self.read_raw(v5.BLOB_HEAD_SIZE) != blob_id + size.to_bytes(8, "big"):
+                raise TamperedError("the bundle changed after it was verified")
+            chunks = v5.BlobChunks(self.read_raw, size, sha256)
             yield blob_id, size, chunks
-            for _ in chunks:  # whatever the caller did not read is still hashed, and in order
-                pass
-        if self.stream.tell() != body_end:
-            raise MalformedError("the bundle has bytes after its last blob")
-
-    def _chunks(self, size: int) -> Iterator[bytes]:
-        left = size
-        while left:
-            piece = self.read(min(left, v5.COPY_CHUNK))
-            left -= len(piece)
-            yield piece
+            chunks.skip(lambda n: self.stream.seek(n, io.SEEK_CUR))
 
     def drain(self) -> None:
         """Hash whatever is left before the signature, after a structural fault stopped the parse."""
-        left = self.size - SIGNATURE_SIZE - self.stream.tell()
+        left = self.body_end - self.stream.tell()
         while left > 0:
             left -= len(self.read(min(left, 1 << 20)))
 
     def signature(self) -> bytes:
+        if self.table is not None:  # version 5: past the blob records, which the signed table covers
+            self.stream.seek(self.size - SIGNATURE_SIZE)
         signature = self.stream.read(SIGNATURE_SIZE)
         if len(signature) != SIGNATURE_SIZE:
             raise TamperedError("the bundle is truncated")
@@ -339,8 +334,7 @@ class Bundle:
         body_hash: bytes,
         digest: bytes,
         entries_hash: bytes | None = None,
-        blob_count: int = 0,
-        blob_bytes: int = 0,
+        table: v5.BlobTable | None = None,
     ) -> None:
         self._open = open_stream
         self._size = size
@@ -349,11 +343,12 @@ class Bundle:
         # Version 5: the body hash's state at the end of the entries, so entries() need not re-read the blobs.
         self._entries_hash = entries_hash
         self.digest = digest
-        self.blob_count = blob_count  # version 5: how many blobs, and their bytes in all (for progress)
-        self.blob_bytes = blob_bytes
+        self._table = table
+        self.blob_count = table.count if table else 0  # version 5: how many blobs, their bytes in all (progress)
+        self.blob_bytes = table.total if table else 0
 
     def _rescan(self, stream: BinaryIO) -> _Scan:
-        scan = _Scan(stream, self._size)
+        scan = _Scan(stream, self._size, table=self._table)
         if scan.header()[1] != self.header:
             raise TamperedError("the bundle changed after it was verified")
         return scan
@@ -372,17 +367,14 @@ class Bundle:
                 raise TamperedError("the bundle changed after it was verified") from None
             self._check(scan.hasher.digest(), self._entries_hash or self._body_hash)
 
-    def blobs(self, *, rehash: bool = True) -> Iterator[tuple[bytes, int, Iterator[bytes]]]:
+    def blobs(self) -> Iterator[tuple[bytes, int, v5.BlobChunks]]:
         """Version 5: stream each blob as ``(blob_id, size, chunks)``, at most 1 MiB of it in memory at once.
 
-        Each blob's chunks must be read (or left) before the next blob is asked for. The whole file is
-        hashed again on the way: TamperedError at the end (or at the first structural difference) if any
-        byte differs from the verified file, so a caller keeps what it stored only once this finishes.
-
-        ``rehash=False`` is for a caller that checks every blob it keeps against a digest it holds from a
-        verified source (triage checks each against the SHA-256 in its manifest, inside an envelope that
-        ``entries()`` re-verified): the blob bytes are then not hashed a second time (at gigabytes, the
-        largest cost of an import), and a changed byte of a blob nobody keeps goes unnoticed, harmlessly.
+        ``chunks`` iterates over the blob's bytes and raises TamperedError at its end if they are not the
+        ones whose SHA-256 the verified blob table names (``chunks.sha256``, hex): a caller keeps a blob
+        only once its iterator finished. A blob left unread is skipped. The entries are read again first
+        (and compared with the verified file) to find the blob records, and each record's id and size
+        must be the table's.
         """
         if self.header.version < BLOB_VERSION:
             return
@@ -391,13 +383,10 @@ class Bundle:
             try:
                 for _ in scan.entries(self.header):
                     pass
-                self._check(scan.hasher.copy().digest(), self._entries_hash or b"")
-                scan.hashing = rehash
-                yield from scan.blob_section()
             except MalformedError:
                 raise TamperedError("the bundle changed after it was verified") from None
-            if rehash:
-                self._check(scan.hasher.digest(), self._body_hash)
+            self._check(scan.hasher.digest(), self._entries_hash or b"")
+            yield from scan.blob_records()
 
 
 def _source(source: bytes | os.PathLike[str] | str) -> tuple[Callable[[], BinaryIO], int]:
@@ -428,7 +417,6 @@ def read_bundle(
     """
     open_stream, size = _source(source)
     entries_hash: bytes | None = None
-    blob_count = blob_bytes = 0
     with open_stream() as stream:
         scan = _Scan(stream, size, advance)
         server, header = scan.header()
@@ -439,13 +427,14 @@ def read_bundle(
             try:
                 for _ in scan.entries(header):
                     pass
-                if header.version >= BLOB_VERSION:
-                    entries_hash = scan.hasher.copy().digest()
-                    for _, blob_size, _ in scan.blob_section():
-                        blob_count, blob_bytes = blob_count + 1, blob_bytes + blob_size
+                if scan.table is not None:
+                    scan.table.check()
             except MalformedError as error:
                 fault = error
         scan.drain()
+        if scan.table is not None:  # version 5: the table and its count are signed, the blob records between not
+            entries_hash = scan.hasher.copy().digest()
+            scan.hasher.update(scan.table.tail)
         body_hash = scan.hasher.digest()
         signature = scan.signature()
     server.verify(signed_message(body_hash), signature)
@@ -455,4 +444,4 @@ def read_bundle(
         raise fault
     assert isinstance(header, BundleHeader)
     return Bundle(open_stream, size, header, body_hash, scan.digest(body_hash, signature), entries_hash,
-                  blob_count, blob_bytes)  # fmt: skip
+                  scan.table)  # fmt: skip

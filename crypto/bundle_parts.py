@@ -138,13 +138,25 @@ class _Joined:
     def tell(self) -> int:
         return self._position
 
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        """Move within the joined slices (the blob table is read from the end, skipped blobs are jumped over)."""
+        target = offset if whence == os.SEEK_SET else self._position + offset
+        self.close()
+        self._index, self._within, self._position = 0, 0, max(0, target)
+        left = self._position
+        while self._index < len(self._slices) and left >= self._slices[self._index][2]:
+            left -= self._slices[self._index][2]
+            self._index += 1
+        self._within = left if self._index < len(self._slices) else 0
+        return self._position
+
     def read(self, n: int) -> bytes:
         pieces = []
         while n > 0 and self._index < len(self._slices):
             path, offset, length = self._slices[self._index]
             if self._handle is None:
                 self._handle = open(path, "rb")  # noqa: SIM115 - closed when the slice is done or on close()
-                self._handle.seek(offset)
+                self._handle.seek(offset + self._within)
             piece = self._handle.read(min(n, length - self._within))
             if not piece:  # the file shrank since it was measured: the caller sees a short read
                 break

@@ -8,7 +8,11 @@ signature:
   their SHA-256 (so no version twice, and no order that says which came first);
 * the **blob section**, after the entries: every sealed file (crypto.filestream) an exported envelope's
   manifest names, as ``blob_id[16] || size u64 || bytes``, sorted by blob id (random: the order says
-  nothing of arrival, and a reader checks uniqueness without remembering ids).
+  nothing of arrival, and a reader checks uniqueness without remembering ids), then the **blob table**
+  at the end, ``blob_id || size || SHA-256`` of each and their number. The signature covers everything but
+  the blob records themselves; the table's SHA-256 digests cover those. So a reader verifies the whole
+  bundle reading only its entries and its table, and then reads each blob once, checking it against its
+  signed digest as it streams: gigabytes of files are read and hashed once, not twice.
 
 Nothing here opens a file: blobs come from ``ExportBlob.chunks`` and leave through the writer's stream.
 """
@@ -16,13 +20,15 @@ Nothing here opens a file: blobs come from ``ExportBlob.chunks`` and leave throu
 from __future__ import annotations
 
 import hashlib
+import hmac
 import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from crypto.binary import u16, u32, u64
-from crypto.errors import MalformedError
+from crypto.errors import MalformedError, TamperedError
 from crypto.filestream import MAX_FILE_BYTES, blob_size
 from crypto.questionnaire import canonical_form
 
@@ -30,7 +36,9 @@ BLOB_VERSION = 5
 MAX_QUESTIONNAIRES = 256
 MAX_QUESTIONNAIRE_BYTES = 65_536
 BLOB_ID_SIZE = 16
-MAX_BLOBS = 20_000_000  # 1,000,000 entries x 20 files: the manifest's largest raisable bound
+MAX_BLOBS = 1_000_000  # the verified table (56 bytes a blob) is held in memory: at most 56 MB
+TABLE_ROW = 16 + 8 + 32
+SIGNATURE_SIZE = 64
 MIN_BLOB = blob_size(0)
 MAX_BLOB = blob_size(MAX_FILE_BYTES)
 BLOB_HEAD_SIZE = BLOB_ID_SIZE + 8
@@ -104,5 +112,93 @@ def blob_record_head(blob: ExportBlob) -> bytes:
     return blob.blob_id + u64(blob.size)
 
 
-def blob_count(n: int) -> bytes:
-    return u32(n)
+def table_row(blob: ExportBlob, sha256: bytes) -> bytes:
+    return blob.blob_id + u64(blob.size) + sha256
+
+
+@dataclass(frozen=True)
+class BlobTable:
+    """The signed blob table of a version 5 bundle: its bytes (table and count) and where the records start."""
+
+    tail: bytes  # count × (blob_id || size || sha256), then u32 count: signed, after the entries' bytes
+    records_start: int
+    count: int
+    total: int  # the blobs' bytes in all
+
+    def rows(self) -> Iterator[tuple[bytes, int, bytes]]:
+        for at in range(0, self.count * TABLE_ROW, TABLE_ROW):
+            row = self.tail[at : at + TABLE_ROW]
+            yield row[:16], int.from_bytes(row[16:24], "big"), row[24:]
+
+    def check(self) -> None:
+        """The table's structure (§8.1 step 4): ids strictly increasing, every size a sealed file's."""
+        previous = None
+        for blob_id, size, _ in self.rows():
+            check_blob_head(blob_id, size, previous)
+            previous = blob_id
+
+
+def locate_blob_table(stream: BinaryIO, size: int, header_size: int) -> BlobTable:
+    """Read the table from the end of the file; TamperedError if it cannot be where it says (a cut or a change).
+
+    Nothing in it is trusted yet: it only says which bytes the signature covers. The stream is left where
+    it was.
+    """
+    back = stream.tell()
+    try:
+        if size < header_size + 4 + SIGNATURE_SIZE:
+            raise TamperedError("the bundle is truncated")
+        stream.seek(size - SIGNATURE_SIZE - 4)
+        count = int.from_bytes(stream.read(4), "big")
+        table_start = size - SIGNATURE_SIZE - 4 - count * TABLE_ROW
+        if count > MAX_BLOBS or table_start < header_size:
+            raise TamperedError("the bundle is truncated or changed (its blob table does not fit)")
+        stream.seek(table_start)
+        tail = stream.read(count * TABLE_ROW + 4)
+        if len(tail) != count * TABLE_ROW + 4:
+            raise TamperedError("the bundle is truncated")
+        total = sum(int.from_bytes(tail[at + 16 : at + 24], "big") for at in range(0, count * TABLE_ROW, TABLE_ROW))
+        records_start = table_start - total - count * BLOB_HEAD_SIZE
+        if records_start < header_size:
+            raise TamperedError("the bundle is truncated or changed (its blobs do not fit)")
+        return BlobTable(tail, records_start, count, total)
+    finally:
+        stream.seek(back)
+
+
+class BlobChunks:
+    """One blob's bytes, in chunks of at most 1 MiB; TamperedError at the end unless their SHA-256 is the table's."""
+
+    def __init__(self, read: Callable[[int], bytes], size: int, sha256: bytes) -> None:
+        self._read, self._left, self._expected = read, size, sha256
+        self._hash = hashlib.sha256()
+        self._checked = False
+
+    @property
+    def sha256(self) -> str:
+        """The signed SHA-256 the bytes must have (hex), known before a byte is read."""
+        return self._expected.hex()
+
+    def __iter__(self) -> BlobChunks:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._left == 0:
+            if not self._checked:
+                self._checked = True
+                if not hmac.compare_digest(self._hash.digest(), self._expected):
+                    raise TamperedError("a file in the bundle is not the one its signed table names")
+            raise StopIteration
+        piece = self._read(min(self._left, COPY_CHUNK))
+        self._left -= len(piece)
+        self._hash.update(piece)
+        return piece
+
+    def skip(self, seek: Callable[[int], object]) -> None:
+        """Move past what the caller left unread (unchecked, and so never to be kept)."""
+        if self._left:
+            seek(self._left)
+            self._left = 0
+            self._checked = True
+
+

@@ -8,6 +8,7 @@ the whole bundle in memory.
 from __future__ import annotations
 
 import datetime
+import hashlib
 from collections.abc import Iterable, Sequence
 from typing import BinaryIO
 
@@ -122,16 +123,19 @@ def write_bundle(
         written += 1
     if written != count:
         raise MalformedError(f"the bundle was promised {count} entries but got {written}")
-    if fifth:
-        emit(v5.blob_count(len(blob_list)))
+    if fifth:  # the records are not hashed here: the signed table's SHA-256 digests cover them
+        table = []
         for blob in blob_list:
-            emit(v5.blob_record_head(blob))
-            sent = 0
+            out.write(v5.blob_record_head(blob))
+            digest, sent = hashlib.sha256(), 0
             for chunk in blob.chunks():
                 sent += len(chunk)
                 if sent > blob.size:
                     break
-                emit(chunk)
+                digest.update(chunk)
+                out.write(chunk)
             if sent != blob.size:
                 raise MalformedError("a blob gave another number of bytes than its size says")
+            table.append(v5.table_row(blob, digest.digest()))
+        emit(b"".join(table) + u32(len(table)))
     out.write(server_key.sign(signed_message(hasher.digest())))

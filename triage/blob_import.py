@@ -2,11 +2,10 @@
 
 The importer opens every new envelope anyway (triage.importer); each manifest it finds (crypto.manifest)
 names the blobs its case needs, with their stored size and SHA-256. This module streams the bundle's
-blob section once more (``Bundle.blobs(rehash=False)``, after the first pass verified the signature over
-every byte) and keeps, in ``triage.blobs.BlobStore``, exactly the blobs some new envelope names, each only
-if its size and SHA-256 are its manifest's: a byte changed on the stick after the first pass is refused
-by that check, since the manifest sits in an envelope the entries pass re-verified. A blob no envelope of
-this bundle names is not kept (so a change to it is harmless and not looked for).
+blob records once (``Bundle.blobs()``: each blob is checked against the SHA-256 the signed blob table
+names, as it streams) and keeps, in ``triage.blobs.BlobStore``, exactly the blobs some new envelope names,
+each only if its size and signed SHA-256 are its manifest's. A blob no envelope of this bundle names is
+not kept (and is skipped, never read).
 
 All or nothing with the envelopes: ``import_blobs`` returns the ids it placed so that the importer can
 delete them if anything after fails (the case store's transaction is rolled back then); a blob that does
@@ -16,7 +15,6 @@ the case store commits, and every blob placed by this import is removed again.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -54,24 +52,24 @@ def progress_units(bundle: crypto.Bundle) -> int:
 
 
 def _checked(
-    chunks: Iterator[bytes], entry: FileEntry, size: int, advance: Callable[[], None] | None
+    chunks: crypto.BlobChunks, entry: FileEntry, size: int, advance: Callable[[], None] | None
 ) -> Iterator[bytes]:
+    """The blob's bytes if it is the manifest's: its signed SHA-256 is compared before a byte is written, and
+    the bundle reader checks the bytes against that digest as they stream (TamperedError at the end)."""
     if size != entry.blob_size:
         raise BlobMismatchError(
             "A file in this bundle has another size than the request that names it says. Nothing was imported. "
             "The server that signed the bundle is faulty or compromised: tell the operator."
         )
-    digest = hashlib.sha256()
-    for chunk in chunks:
-        digest.update(chunk)
-        if advance is not None:
-            advance()
-        yield chunk
-    if not hmac.compare_digest(digest.hexdigest(), entry.blob_sha256):
+    if not hmac.compare_digest(chunks.sha256, entry.blob_sha256):
         raise BlobMismatchError(
             "A file in this bundle is not the one the request that names it says (its SHA-256 differs). Nothing "
             "was imported. The server that signed the bundle is faulty or compromised: tell the operator."
         )
+    for chunk in chunks:
+        if advance is not None:
+            advance()
+        yield chunk
 
 
 def import_blobs(
@@ -81,11 +79,9 @@ def import_blobs(
     result = BlobResult()
     found: set[bytes] = set()
     try:
-        # Every blob kept is checked against the SHA-256 of its manifest, inside an envelope the entries pass
-        # re-verified: hashing the whole blob section a second time would add nothing to what is kept.
-        for blob_id, size, chunks in bundle.blobs(rehash=False):
+        for blob_id, size, chunks in bundle.blobs():
             entry = wanted.get(blob_id)
-            if entry is None:  # Bundle.blobs() still reads and hashes it
+            if entry is None:  # skipped, never read: nothing of it is kept
                 if store.has(blob_id):
                     result.already += 1  # the same bundle again: its envelopes are duplicates now
                 else:

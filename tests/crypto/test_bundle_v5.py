@@ -81,19 +81,29 @@ def test_blobs_round_trip_in_id_order(tmp_path: Path, alice: crypto.Identity, se
     assert [e.serial for e in bundle.entries()] == [1, 2]  # entries still read without the blobs
 
 
-def test_a_blob_left_unread_is_still_checked(tmp_path: Path, alice: crypto.Identity,
-                                            server_key: crypto.ServerKey) -> None:  # fmt: skip
+def read_all(data: bytes, key: crypto.ServerKey) -> list[tuple[bytes, int, bytes]]:
+    """Verify, then read every entry and every blob (each blob is checked as it is read)."""
+    bundle = crypto.read_bundle(data, expected_server=key.public)
+    list(bundle.entries())
+    return collect(bundle)
+
+
+def test_a_blob_is_checked_as_it_is_read_and_one_left_unread_is_skipped(
+    tmp_path: Path, alice: crypto.Identity, server_key: crypto.ServerKey
+) -> None:
     made = sorted((blob(os.urandom(100_000))[0] for _ in range(3)), key=lambda b: b.blob_id)
     path = tmp_path / "b"
     path.write_bytes(write(server_key, alice.public, blobs=made))
     bundle = crypto.read_bundle(path, expected_server=server_key.public)
     assert [(i, size) for i, size, _ in bundle.blobs()] == [(b.blob_id, b.size) for b in made]
     data = bytearray(path.read_bytes())
-    data[-70] ^= 1
+    data[-(64 + 4 + 3 * 56 + 500)] ^= 1  # a byte of the last blob
     path.write_bytes(bytes(data))
+    assert [i for i, _, _ in bundle.blobs()] == [b.blob_id for b in made]  # unread: skipped, never kept
     with pytest.raises(crypto.TamperedError):
-        for _ in bundle.blobs():  # the caller reads no chunk; the bytes are hashed all the same
-            pass
+        collect(bundle)  # read: refused at its end
+    assert [c.sha256 for _, _, c in bundle.blobs()] == [hashlib.sha256(b"".join(b.chunks())).hexdigest()
+                                                       for b in made]  # fmt: skip
 
 
 @pytest.mark.parametrize("where", ["first-blob", "last-blob", "blob-size", "blob-id"])
@@ -105,7 +115,7 @@ def test_an_altered_blob_byte_is_tampered(where: str, alice: crypto.Identity, se
               "blob-id": first - 9}[where]  # fmt: skip
     data[offset] ^= 1
     with pytest.raises(crypto.TamperedError):
-        crypto.read_bundle(bytes(data), expected_server=server_key.public)
+        read_all(bytes(data), server_key)
 
 
 def test_a_truncated_blob_section_is_tampered(alice: crypto.Identity, server_key: crypto.ServerKey) -> None:
@@ -113,7 +123,7 @@ def test_a_truncated_blob_section_is_tampered(alice: crypto.Identity, server_key
     data = write(server_key, alice.public, blobs=[made[0]])
     for cut in (1, 64, 65, 1000, len(made[1])):
         with pytest.raises(crypto.TamperedError):
-            crypto.read_bundle(data[:-cut], expected_server=server_key.public)
+            read_all(data[:-cut], server_key)
 
 
 def test_a_file_changed_between_the_passes_fails_at_the_end(
@@ -124,7 +134,7 @@ def test_a_file_changed_between_the_passes_fails_at_the_end(
     path.write_bytes(write(server_key, alice.public, blobs=[made[0]]))
     bundle = crypto.read_bundle(path, expected_server=server_key.public)
     data = bytearray(path.read_bytes())
-    data[-100] ^= 1  # a byte of the blob, after verification (a stick that answers differently the second time)
+    data[-(64 + 4 + 56 + 1000)] ^= 1  # a byte of the blob, after verification (a stick that answers differently)
     path.write_bytes(bytes(data))
     assert [e.serial for e in bundle.entries()] == [1, 2]  # the entries are still the verified ones
     got = []
@@ -181,7 +191,7 @@ def test_any_flipped_byte_or_cut_is_refused(
     changed[flip % len(data)] ^= 0x40
     for bad in (bytes(changed), data[: cut % len(data)]):
         with pytest.raises(crypto.CryptoError):
-            crypto.read_bundle(bad, expected_server=server_key.public)
+            read_all(bad, server_key)
 
 
 _SMALL: dict[crypto.ServerKey, bytes] = {}

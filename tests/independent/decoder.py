@@ -562,14 +562,19 @@ def read_bundle(data: bytes, pinned_server: bytes) -> Bundle:
     if version not in (1, 2, 3, 4, 5):
         raise UnsupportedVersion(str(version))
     signer = data[5:37]
-    _container_signature(data, signer)
+    end = len(data) - 64
+    if version == 5:  # the signature covers the part before the blob records and the blob table after them
+        end, tail = _blob_table(data)
+        _verify(data[-64:], b"intake signed container v1\x00" + blake2b(data[:end] + tail, 64), signer)
+    else:
+        _container_signature(data, signer)
     if signer != pinned_server:
         raise UnknownSigner()
     sequence, high_water, count = _u64(data, 37), _u64(data, 45), _u32(data, 57)
     _day(data, 53)
     if sequence < 1 or count > 1_000_000:
         raise Malformed("header")
-    end, at, last_serial = len(data) - 64, 61, 0
+    at, last_serial = 61, 0
     recipients: list[tuple[bytes, bytes, str]] = []
     delivered = b""
     former: list[tuple[bytes, bytes, str]] = []
@@ -622,14 +627,29 @@ def read_bundle(data: bytes, pinned_server: bytes) -> Bundle:
                 raise Malformed("sealed_to count vs envelope")
         entries.append(BundleEntry(entry_id, serial, envelope, sealed_to))
         at, last_serial = at + 4 + length, serial
-    blobs: list[tuple[bytes, bytes]] = []
-    if version == 5:
-        blobs, at = _blobs(data, at, end)
     if at != end:
         raise Malformed("trailing bytes")
     if len({e.entry_id for e in entries}) != len(entries):
         raise Malformed("duplicate id")
+    blobs: list[tuple[bytes, bytes]] = []
+    if version == 5:
+        blobs = _blobs(data, end, _blob_table(data)[1])
     return Bundle(recipients, entries, delivered, former, questionnaires, blobs)
+
+
+def _blob_table(data: bytes) -> tuple[int, bytes]:
+    """§8.1 version 5: where the blob records start, and the signed table (rows and count) at the end."""
+    if len(data) < 61 + 4 + 64:
+        raise Tampered("short")
+    count = _u32(data, len(data) - 68)
+    table_start = len(data) - 68 - 56 * count
+    if count > 1_000_000 or table_start < 61:
+        raise Tampered("blob table")
+    tail = data[table_start : len(data) - 64]
+    total = sum(24 + _u64(tail, at + 16) for at in range(0, 56 * count, 56))
+    if table_start - total < 61:
+        raise Tampered("blob records")
+    return table_start - total, tail
 
 
 def _questionnaires(data: bytes, at: int, end: int) -> tuple[list[bytes], int]:
@@ -662,25 +682,24 @@ def _questionnaires(data: bytes, at: int, end: int) -> tuple[list[bytes], int]:
     return found, at
 
 
-def _blobs(data: bytes, at: int, end: int) -> tuple[list[tuple[bytes, bytes]], int]:
-    """§8.1 version 5: u32 count, each blob_id[16] || size u64 (54 .. 2,215,167,005) || bytes, ids increasing."""
-    if at + 4 > end:
-        raise Malformed("blob count")
-    count, at = _u32(data, at), at + 4
-    if count > 20_000_000:
-        raise Malformed("blob count")
-    found: list[tuple[bytes, bytes]] = []
-    for _ in range(count):
-        if at + 24 > end:
-            raise Malformed("blob header")
-        blob_id, size = data[at : at + 16], _u64(data, at + 16)
-        if found and blob_id <= found[-1][0]:
-            raise Malformed("blob order")
-        if not 54 <= size <= 2_215_167_005 or at + 24 + size > end:
-            raise Malformed("blob size")
-        found.append((blob_id, data[at + 24 : at + 24 + size]))
+def _blobs(data: bytes, at: int, tail: bytes) -> list[tuple[bytes, bytes]]:
+    """§8.1 version 5: the table's ids strictly increasing and sizes 54..2,215,167,005 (malformed); then each
+    record's id and size the table's, and its bytes of the table's SHA-256 (else tampered: records are unsigned)."""
+    rows = [(tail[r : r + 16], _u64(tail, r + 16), tail[r + 24 : r + 56]) for r in range(0, len(tail) - 4, 56)]
+    for n, (blob_id, size, _) in enumerate(rows):
+        if (n and blob_id <= rows[n - 1][0]) or not 54 <= size <= 2_215_167_005:
+            raise Malformed("blob table")
+    found = []
+    for blob_id, size, digest in rows:
+        if data[at : at + 24] != blob_id + size.to_bytes(8, "big"):
+            raise Tampered("blob record")
+        blob = data[at + 24 : at + 24 + size]
+        if hashlib.sha256(blob).digest() != digest:
+            raise Tampered("blob bytes")
+        found.append((blob_id, blob))
         at += 24 + size
-    return found, at
+    return found
+
 
 
 @dataclass(frozen=True)

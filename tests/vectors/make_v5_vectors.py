@@ -19,6 +19,7 @@ from crypto.filestream import seal_bytes
 from crypto.keys import ServerKey
 from crypto.manifest import manifest_entry
 from crypto.questionnaire import builtin_questionnaire
+from crypto.signed import body_hasher, signed_message
 
 DAY = datetime.date(2026, 12, 2)
 Write = Callable[..., None]
@@ -30,8 +31,9 @@ def _fp(identity: crypto.PublicIdentity) -> bytes:
 
 def raw_v5(server: ServerKey, recipient: crypto.PublicIdentity, questionnaires: list[bytes],
            entries: list[tuple[int, bytes]], blobs: list[tuple[bytes, bytes]], *, blob_sizes: list[int] | None = None,
-           after: bytes = b"") -> bytes:  # fmt: skip
-    """The body (everything the signature covers) of a version 5 bundle, exactly as listed (no sorting)."""
+           after: bytes = b"", digests: list[bytes] | None = None) -> bytes:  # fmt: skip
+    """A signed version 5 bundle, exactly as listed (no sorting): the signature covers the entries' part and the
+    blob table, not the blob records between them (FORMAT.md §8.1, version 5)."""
     name = recipient.name.encode()
     body = b"ITKB" + u8(5) + server.public.raw + u64(9) + u64(max([s for s, _ in entries], default=0))
     body += encode_day(DAY) + u32(len(entries))
@@ -40,9 +42,14 @@ def raw_v5(server: ServerKey, recipient: crypto.PublicIdentity, questionnaires: 
     body += u16(len(questionnaires)) + b"".join(u32(len(q)) + q for q in questionnaires)
     for serial, envelope in entries:
         body += bytes([serial]) * 16 + u64(serial) + u8(1) + _fp(recipient) + u32(len(envelope)) + envelope
+    body += after
     sizes = blob_sizes or [len(b) for _, b in blobs]
-    body += u32(len(blobs)) + b"".join(i + u64(n) + b for (i, b), n in zip(blobs, sizes, strict=True))
-    return body + after
+    records = b"".join(i + u64(len(b)) + b for i, b in blobs)
+    sha = digests or [hashlib.sha256(b).digest() for _, b in blobs]
+    tail = b"".join(i + u64(n) + d for (i, _), n, d in zip(blobs, sizes, sha, strict=True)) + u32(len(blobs))
+    hasher = body_hasher()
+    hasher.update(body + tail)
+    return body + records + tail + server.sign(signed_message(hasher.digest()))
 
 
 def expected(recipient: crypto.PublicIdentity, questionnaires: list[bytes], entries: list[tuple[int, bytes]],
@@ -72,11 +79,11 @@ def v5_bundles(write: Write, b2: Callable[[bytes], str], b64: Callable[[bytes], 
                          manifest_entry(empty_facts, ids[1], "empty.txt", "text/plain")]}  # fmt: skip
     entries = [(1, _seal_payload(crypto.encode_request(request), [a]))]
     blobs = [(ids[0], photo), (ids[1], empty), (ids[2], stray)]
-    good = signed(raw_v5(server, a, texts, entries, blobs), server.sign)
+    good = raw_v5(server, a, texts, entries, blobs)
     write("bundle-success-v5-files", good, kind="bundle", expect="success", comment="version 5: two questionnaires, "
           "one entry whose manifest names two files, three blobs (one 0-byte file, one named by no envelope)",
           payload_blake2b=b2(expected(a, texts, entries, blobs)), **trusted)  # fmt: skip
-    write("bundle-success-v5-questionnaires-only", signed(raw_v5(server, a, texts[:1], entries, []), server.sign),
+    write("bundle-success-v5-questionnaires-only", raw_v5(server, a, texts[:1], entries, []),
           kind="bundle", expect="success", comment="version 5 with a questionnaire and an empty blob section",
           payload_blake2b=b2(expected(a, texts[:1], entries, [])), **trusted)  # fmt: skip
     at = good.find(photo)
@@ -89,23 +96,35 @@ def v5_bundles(write: Write, b2: Callable[[bytes], str], b64: Callable[[bytes], 
     changed = bytearray(good)
     changed[at - 1] ^= 0x01
     write("bundle-tampered-v5-blob-size", bytes(changed), kind="bundle", expect="tampered",
-          comment="a blob's size field changed after signing", **trusted)  # fmt: skip
+          comment="a blob record's size field changed after signing (it no longer matches the signed table)",
+          **trusted)  # fmt: skip
+    changed = bytearray(good)
+    changed[len(good) - 64 - 4 - 56 * 3 + 20] ^= 0x01
+    write("bundle-tampered-v5-table-size", bytes(changed), kind="bundle", expect="tampered",
+          comment="a size in the signed blob table changed after signing", **trusted)  # fmt: skip
+    changed = bytearray(good)
+    changed[len(good) - 64 - 4 - 56 + 30] ^= 0x01
+    write("bundle-tampered-v5-table-digest", bytes(changed), kind="bundle", expect="tampered",
+          comment="a SHA-256 in the signed blob table changed after signing", **trusted)  # fmt: skip
     first_part = good[:40_000]  # a split bundle's FILE read without FILE.part2 (FORMAT.md §8.1, Parts)
     write("bundle-tampered-v5-missing-part", first_part, kind="bundle", expect="tampered",
           comment="the first part of a bundle split into parts of 40,000 bytes, read alone", **trusted)  # fmt: skip
 
     def malformed(name: str, comment: str, body: bytes) -> None:
-        write(f"bundle-malformed-v5-{name}", signed(body, server.sign), kind="bundle", expect="malformed",
+        write(f"bundle-malformed-v5-{name}", body, kind="bundle", expect="malformed",
               comment=comment, **trusted)  # fmt: skip
 
     malformed("blob-size-not-a-sealed-size", "a blob of 53 bytes (the smallest sealed file is 54)",
               raw_v5(server, a, texts, entries, [(ids[0], b"\0" * 53)]))
-    malformed("blob-runs-past-the-end", "a blob whose size goes past the signature",
-              raw_v5(server, a, texts, entries, [(ids[1], empty)], blob_sizes=[len(empty) + 1]))
+    write("bundle-tampered-v5-record-not-the-table", raw_v5(server, a, texts, entries, [(ids[0], photo),
+          (ids[1], empty + b"\0")], blob_sizes=[len(photo) + 1, len(empty)]), kind="bundle", expect="tampered",
+          comment="validly signed, but a blob record's size is not the one the signed table gives (the records "
+          "are not signed: only the table is)", **trusted)  # fmt: skip
     malformed("blobs-unordered", "blob ids not strictly increasing",
               raw_v5(server, a, texts, entries, [(ids[1], empty), (ids[0], photo)]))
     malformed("blob-twice", "the same blob id twice", raw_v5(server, a, texts, entries, [(ids[1], empty)] * 2))
-    malformed("trailing-bytes", "a byte after the last blob", raw_v5(server, a, texts, entries, blobs, after=b"\0"))
+    malformed("trailing-bytes", "a byte after the last entry, before the blob records",
+              raw_v5(server, a, texts, entries, blobs, after=b"\0"))
     malformed("questionnaires-unordered", "questionnaires not in increasing order of SHA-256",
               raw_v5(server, a, texts[::-1], entries, []))
     malformed("questionnaire-twice", "the same questionnaire twice", raw_v5(server, a, [texts[0]] * 2, entries, []))
