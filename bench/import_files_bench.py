@@ -6,9 +6,10 @@ One bundle (bundle version 5) carries ``--mib`` MiB of sealed files (25 MiB each
 as the server's defaults allow). Both sides run as fresh subprocesses, alternating, each writing its
 output to the same disk and fsyncing every file:
 
-* triage: `triage import BUNDLE --json` into a fresh copy of a home (verifies the whole bundle, reads the
-  entries again, opens every envelope, streams the blob section a second time re-hashing it, checks each
-  blob's size and SHA-256 against its manifest and keeps it sealed in HOME/blobs);
+* triage: `triage import BUNDLE --json` into a fresh copy of a home (verifies the bundle: its entries and
+  its signed blob table; reads the entries again, opens every envelope, compares each blob's size and
+  signed SHA-256 with its manifest, then streams each blob once, checking its SHA-256 as it goes, and
+  keeps it sealed in HOME/blobs, fsynced);
 * bare: reads the same bundle file once, and for each blob runs libsodium's secretstream pull over its
   chunks and writes the plaintext to a file: the least any import that decrypts could do.
 
@@ -100,7 +101,7 @@ def build(workdir: Path, mib: int) -> tuple[Path, Path, Path, list[tuple[int, in
     keys = {b: f.key for b, f in files}
     located = []
     read = crypto.read_bundle(bundle, expected_server=server.public)
-    offset = bundle.stat().st_size - 64 - read.blob_bytes - 24 * read.blob_count
+    offset = bundle.stat().st_size - 64 - 4 - 56 * read.blob_count - read.blob_bytes - 24 * read.blob_count
     for blob_id, size, _ in read.blobs():
         offset += 24
         located.append((offset, size, keys[blob_id]))
