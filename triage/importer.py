@@ -177,7 +177,6 @@ def import_bundle(
     summary = ImportSummary(header.sequence, header.high_water, header.count)
     seen: set[int] = set()
     blobs = BlobStore.beside(store.path)
-    blobs.clean_partial()  # what an import cut off by a crash or power loss left half written
     wanted: dict[bytes, FileEntry] = {}
     placed: list[bytes] = []
     try:
@@ -197,6 +196,9 @@ def _import_in_transaction(
     advance: Callable[[], None] | None,
 ) -> None:  # fmt: skip
     header = bundle.header
+    # What an import cut off by a crash or power loss left half written; inside the store's write lock, so
+    # never the temporary file of another import running at the same time.
+    BlobStore.beside(store.path).clean_partial()
     summary.same_bundle_again = _check_sequence(store, bundle)
     _check_recipients(store, header, summary, accept_recipients)
     if on_start is not None:

@@ -130,3 +130,31 @@ def test_old_parts_under_the_same_name_are_refused_or_replaced(storage: Storage,
                                   overwrite=True)  # fmt: skip
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b"]
     crypto.read_bundle(tmp_path / "b", expected_server=server_key.public)
+
+
+def test_intake_export_splits_a_bundle_into_parts_that_read_back(
+    sqlite_config: IntakeConfig, tmp_path: Path, identity: crypto.Identity
+) -> None:
+    from click.testing import CliRunner
+
+    from intake.cli import main
+    from intake.instance import Instance
+
+    env = {"INTAKE_INSTANCE_DIR": str(sqlite_config.instance_dir), "INTAKE_DATABASE_URL": sqlite_config.database_url}
+    runner = CliRunner()
+    assert runner.invoke(main, ["init"], env=env).exit_code == 0
+    pub = tmp_path / "Alice.pub"
+    pub.write_text(identity.public.to_text())
+    assert runner.invoke(main, ["recipients", "add", str(pub)], env=env).exit_code == 0
+    storage = Storage(sqlite_config.database_url)
+    for n in range(4):  # four envelopes of about 33 KB: more than two parts of 64 KiB
+        envelope = crypto.seal_request(dict(REQUEST, story=f"s{n}"), for_recipients=[identity.public])
+        storage.store_submission(envelope, bytes([n]) * 32, DAY, 10)
+    storage.dispose()
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    result = runner.invoke(main, ["export", "--out", str(usb / "b.evb"), "--part-size", "65536"], env=env)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in usb.iterdir()) == ["b.evb", "b.evb.part2", "b.evb.part3"]
+    server = Instance(sqlite_config).server_key().public
+    assert len(list(crypto.read_bundle(usb / "b.evb", expected_server=server).entries())) == 4
