@@ -237,3 +237,24 @@ def test_the_questionnaire_check_only_ever_says_malformed(text: bytes) -> None:
     except crypto.MalformedError:
         return
     assert bundle_v5.canonical_form(json.loads(text)) == text
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(garbage=st.binary(max_size=200), number=st.integers(min_value=2, max_value=4))
+def test_any_stray_part_file_is_refused_as_a_crypto_error(
+    garbage: bytes, number: int, tmp_path_factory: pytest.TempPathFactory, alice: crypto.Identity,
+    server_key: crypto.ServerKey,
+) -> None:  # fmt: skip
+    data = _SMALL.get(server_key) or _SMALL.setdefault(server_key, write(
+        server_key, alice.public, questionnaires=[OTHER], blobs=[blob(os.urandom(3000))[0]], entries=1))  # fmt: skip
+    folder = tmp_path_factory.mktemp("stray")
+    (folder / "b").write_bytes(data)
+    (folder / f"b.part{number}").write_bytes(garbage)
+    with pytest.raises(crypto.CryptoError):
+        read_all_path(folder / "b", server_key)
+
+
+def read_all_path(path: Path, key: crypto.ServerKey) -> None:
+    bundle = crypto.read_bundle(path, expected_server=key.public)
+    list(bundle.entries())
+    collect(bundle)
