@@ -300,7 +300,7 @@ class _Scan:
         """Version 5, pass 2: each blob record checked against the verified table, its bytes against its SHA-256."""
         assert self.table is not None
         for blob_id, size, sha256 in self.table.rows():
-            if self.read_raw(v5.BLOB_HEAD_SIZE) != blob_id + size.to_bytes(8, "big"):
+            if not hmac.compare_digest(self.read_raw(v5.BLOB_HEAD_SIZE), blob_id + size.to_bytes(8, "big")):
                 raise TamperedError("the bundle changed after it was verified")
             chunks = v5.BlobChunks(self.read_raw, size, sha256)
             yield blob_id, size, chunks

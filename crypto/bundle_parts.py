@@ -17,6 +17,7 @@ Nothing here opens a file for writing: ``PartWriter`` asks its caller for each p
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import re
 from collections.abc import Callable
@@ -212,7 +213,7 @@ def open_parts(path: str) -> tuple[Callable[[], BinaryIO], int]:
             raise PartsError("%(name)s.part%(number)d is not a part of a bundle.", name=name, number=number) from None
         if magic != PART_MAGIC or version != PART_VERSION:
             raise PartsError("%(name)s.part%(number)d is not a part of a bundle.", name=name, number=number)
-        if its_tag != tag:
+        if not hmac.compare_digest(its_tag, tag):
             raise PartsError("%(name)s.part%(number)d belongs to another export than %(name)s: copy the parts of "
                              "one export only.", name=name, number=number)  # fmt: skip
         if said != number:

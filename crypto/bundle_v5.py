@@ -67,7 +67,7 @@ def check_questionnaire_bytes(canonical: bytes) -> None:
         again = canonical_form(value) if isinstance(value, dict) else b""
     except (UnicodeDecodeError, ValueError, RecursionError, TypeError):
         raise MalformedError("a bundle's questionnaire is not a JSON object in canonical form") from None
-    if again != canonical:
+    if not hmac.compare_digest(again, canonical):
         raise MalformedError("a bundle's questionnaire is not a JSON object in canonical form")
 
 

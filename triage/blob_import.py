@@ -61,7 +61,8 @@ def _checked(
             "A file in this bundle has another size than the request that names it says. Nothing was imported. "
             "The server that signed the bundle is faulty or compromised: tell the operator."
         )
-    if not hmac.compare_digest(chunks.sha256, entry.blob_sha256):
+    signed_digest = chunks.sha256  # from the bundle's signed blob table
+    if not hmac.compare_digest(signed_digest, entry.blob_sha256):
         raise BlobMismatchError(
             "A file in this bundle is not the one the request that names it says (its SHA-256 differs). Nothing "
             "was imported. The server that signed the bundle is faulty or compromised: tell the operator."
