@@ -368,7 +368,7 @@ class Bundle:
             self._check(scan.hasher.digest(), self._entries_hash or self._body_hash)
 
     def blobs(self) -> Iterator[tuple[bytes, int, v5.BlobChunks]]:
-        """Version 5: stream each blob as ``(blob_id, size, chunks)``, at most 1 MiB of it in memory at once.
+        """Version 5: stream each blob as ``(blob_id, size, chunks)``, 64 KiB of it in memory at once.
 
         ``chunks`` iterates over the blob's bytes and raises TamperedError at its end if they are not the
         ones whose SHA-256 the verified blob table names (``chunks.sha256``, hex): a caller keeps a blob

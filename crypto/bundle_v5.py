@@ -42,7 +42,9 @@ SIGNATURE_SIZE = 64
 MIN_BLOB = blob_size(0)
 MAX_BLOB = blob_size(MAX_FILE_BYTES)
 BLOB_HEAD_SIZE = BLOB_ID_SIZE + 8
-COPY_CHUNK = 1 << 20  # how much of a blob a reader holds at once
+# How much of a blob a reader holds at once. Not more: a fresh 1 MiB buffer per read is served by mmap and
+# page-faulted in each time, which made writing a blob out 3 to 5 times slower than with 64 KiB pieces.
+COPY_CHUNK = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -167,7 +169,7 @@ def locate_blob_table(stream: BinaryIO, size: int, header_size: int) -> BlobTabl
 
 
 class BlobChunks:
-    """One blob's bytes, in chunks of at most 1 MiB; TamperedError at the end unless their SHA-256 is the table's."""
+    """One blob's bytes, in chunks of 64 KiB; TamperedError at the end unless their SHA-256 is the table's."""
 
     def __init__(self, read: Callable[[int], bytes], size: int, sha256: bytes) -> None:
         self._read, self._left, self._expected = read, size, sha256

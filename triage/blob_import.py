@@ -25,7 +25,7 @@ from crypto.manifest import FileEntry, check_manifest
 from triage.blobs import BlobStore
 from triage.errors import TemplatedError, TriageError
 
-CHUNK_UNIT = 1 << 20  # progress advances once per chunk the bundle reader hands out (at most 1 MiB)
+CHUNK_UNIT = 1 << 20  # progress advances once per MiB of a file
 
 
 class BlobMismatchError(TriageError):
@@ -47,7 +47,7 @@ def manifest_of(payload: dict[str, Any]) -> tuple[FileEntry, ...]:
 
 
 def progress_units(bundle: crypto.Bundle) -> int:
-    """An upper bound of how often ``import_blobs`` advances: one per chunk of at most 1 MiB."""
+    """An upper bound of how often ``import_blobs`` advances: once per whole MiB of each file."""
     return bundle.blob_count + bundle.blob_bytes // CHUNK_UNIT
 
 
@@ -67,9 +67,13 @@ def _checked(
             "A file in this bundle is not the one the request that names it says (its SHA-256 differs). Nothing "
             "was imported. The server that signed the bundle is faulty or compromised: tell the operator."
         )
+    uncounted = 0
     for chunk in chunks:
-        if advance is not None:
-            advance()
+        if advance is not None:  # once per MiB: the bar's unit for files
+            uncounted += len(chunk)
+            while uncounted >= CHUNK_UNIT:
+                uncounted -= CHUNK_UNIT
+                advance()
         yield chunk
 
 
