@@ -177,7 +177,7 @@ def test_reading_a_large_blob_section_holds_little_memory(
     finally:
         tracemalloc.stop()
     assert total == bundle.blob_bytes > 24 << 20
-    assert peak < 4 << 20  # about one 1 MiB chunk at a time, never the 24 MiB
+    assert peak < 4 << 20  # one 64 KiB piece at a time, never the 24 MiB
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
