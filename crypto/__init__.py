@@ -20,7 +20,10 @@ What it does
   one fixed size (``REPLY_SIZE``); ``open_reply(container, keypair)`` gives the ``Reply`` back.
 * The export bundle (server -> laptop): ``write_bundle`` is signed with the server's ``ServerKey`` and,
   given ``recipients=``, signs the server's recipient set in and says per entry (``sealed_to``) who can
-  read it; ``read_bundle`` verifies it before handing out a single entry.
+  read it; ``read_bundle`` verifies it before handing out a single entry. Given ``questionnaires=`` or
+  ``blobs=`` (``ExportBlob``: sealed files, streamed) it is version 5; ``Bundle.blobs()`` streams each file
+  once, checked against its signed SHA-256 (``BlobChunks``). A path may be the first of a bundle's parts
+  (``crypto.bundle_parts``, for FAT32 sticks).
 * The acknowledgement, or return file (laptop -> server): ``make_ack`` is signed by a caseworker
   identity and carries sealed replies (``AckReply``); ``read_ack`` accepts it only from a registered
   caseworker and only for this server, and gives ``Ack.replies`` (empty for a version 1 file).
@@ -34,7 +37,9 @@ act on the subclass (see ``crypto.errors``). ``docs/FORMAT.md`` specifies every 
 """
 
 from crypto.ack import MAX_REPLIES, Ack, AckEntry, AckReply, make_ack, read_ack
-from crypto.bundle import Bundle, BundleEntry, BundleHeader, read_bundle, write_bundle
+from crypto.bundle import Bundle, BundleEntry, BundleHeader, read_bundle
+from crypto.bundle_v5 import BlobChunks, ExportBlob
+from crypto.bundle_writer import write_bundle
 from crypto.envelope import (
     envelope_digest,
     envelope_size,
@@ -90,10 +95,12 @@ __all__ = [
     "Ack",
     "AckEntry",
     "AckReply",
+    "BlobChunks",
     "Bundle",
     "BundleEntry",
     "BundleHeader",
     "CryptoError",
+    "ExportBlob",
     "Identity",
     "KdfParams",
     "MalformedError",

@@ -41,10 +41,11 @@ from crypto.request_schema import (
     check_text,
     day_field,
     parse_json,
+    with_files,
 )
 
 SCHEMA = 3
-PAYLOAD_KEYS = ("schema", "kind", "locale", "submitted_on", "reply_key", "questionnaire", "answers")
+PAYLOAD_KEYS = ("schema", "kind", "locale", "submitted_on", "reply_key", "questionnaire", "answers", "files")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -138,41 +139,44 @@ def check_answers(questionnaire: Questionnaire, answers: Mapping[str, Any]) -> C
 
 def encode_checked(
     questionnaire: Questionnaire, checked: CheckedAnswers, *, locale: str, submitted_on: datetime.date | str,
-    reply_key: str,
+    reply_key: str, files: list[dict[str, Any]] | None = None,
 ) -> bytes:  # fmt: skip
     """The canonical schema 3 bytes of answers already checked (RequestTooLargeError past the one bucket)."""
     if checked.questionnaire_sha256 != questionnaire.sha256:
         raise RequestInvalidError("questionnaire", "checked_against_another_questionnaire")
-    return canonical_json(_payload(questionnaire, checked.answers, locale, submitted_on, reply_key))
+    return canonical_json(_payload(questionnaire, checked.answers, locale, submitted_on, reply_key, files))
 
 
 def _payload(questionnaire: Questionnaire, normal: Mapping[str, Any], locale: str, submitted_on: datetime.date | str,
-             reply_key: str) -> dict[str, Any]:  # fmt: skip
+             reply_key: str, files: list[dict[str, Any]] | None) -> dict[str, Any]:  # fmt: skip
     if locale not in questionnaire.languages:
         raise RequestInvalidError("locale", "not_a_language_of_the_questionnaire")
-    return {
+    payload = {
         "schema": SCHEMA, "kind": "request", "locale": check_locale(locale), "submitted_on": day_field(submitted_on),
         "reply_key": check_reply_key(reply_key),
         "questionnaire": {"id": questionnaire.id, "version": questionnaire.version, "sha256": questionnaire.sha256},
         "answers": dict(normal),
+        **({} if files is None else {"files": files}),
     }  # fmt: skip
+    return with_files(payload, payload)
 
 
 def questionnaire_request(
     questionnaire: Questionnaire, answers: Mapping[str, Any], *, locale: str, submitted_on: datetime.date | str,
-    reply_key: str,
+    reply_key: str, files: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """The normalised schema 3 payload: the answers and the questionnaire they were given to."""
-    return _payload(questionnaire, normalize_answers(questionnaire, answers), locale, submitted_on, reply_key)
+    """The normalised schema 3 payload: the answers, the questionnaire they were given to, and the manifest of
+    the files sent with them (``files``, crypto.manifest; None or absent when no file was sent)."""
+    return _payload(questionnaire, normalize_answers(questionnaire, answers), locale, submitted_on, reply_key, files)
 
 
 def encode_questionnaire_request(
     questionnaire: Questionnaire, answers: Mapping[str, Any], *, locale: str, submitted_on: datetime.date | str,
-    reply_key: str,
+    reply_key: str, files: list[dict[str, Any]] | None = None,
 ) -> bytes:  # fmt: skip
     """The canonical bytes (RequestTooLargeError past the envelope's one bucket, MAX_REQUEST_BYTES)."""
     return encode_checked(questionnaire, check_answers(questionnaire, answers), locale=locale,
-                          submitted_on=submitted_on, reply_key=reply_key)  # fmt: skip
+                          submitted_on=submitted_on, reply_key=reply_key, files=files)  # fmt: skip
 
 
 def seal_encoded_request(encoded: bytes, *, for_recipients: Sequence[PublicIdentity]) -> bytes:
@@ -180,7 +184,7 @@ def seal_encoded_request(encoded: bytes, *, for_recipients: Sequence[PublicIdent
     return _seal_payload(encoded, for_recipients)
 
 
-PAYLOAD_NAMES = frozenset(PAYLOAD_KEYS)
+PAYLOAD_NAMES = frozenset(PAYLOAD_KEYS) - {"files"}  # and "files" when a file came with the request
 
 
 def decode_questionnaire_request(questionnaire: Questionnaire, data: bytes) -> dict[str, Any]:
@@ -190,7 +194,7 @@ def decode_questionnaire_request(questionnaire: Questionnaire, data: bytes) -> d
     encoding: every answer in normalised form, nothing more.
     """
     payload = parse_json(data)
-    if payload.get("schema") != SCHEMA or payload.get("kind") != "request" or set(payload) != PAYLOAD_NAMES:
+    if payload.get("schema") != SCHEMA or payload.get("kind") != "request" or set(payload) - {"files"} != PAYLOAD_NAMES:
         raise MalformedError("this payload is not a schema 3 request")
     named = payload["questionnaire"]
     wanted = {"id": questionnaire.id, "version": questionnaire.version, "sha256": questionnaire.sha256}
@@ -201,8 +205,9 @@ def decode_questionnaire_request(questionnaire: Questionnaire, data: bytes) -> d
         raise MalformedError("this request's answers are not the questionnaire's fields")
     try:
         rebuilt = questionnaire_request(questionnaire, answers, locale=payload["locale"],
-                                      submitted_on=payload["submitted_on"], reply_key=payload["reply_key"])  # fmt: skip
-    except RequestInvalidError as error:
+                                      submitted_on=payload["submitted_on"], reply_key=payload["reply_key"],
+                                      files=payload.get("files"))  # fmt: skip
+    except (RequestInvalidError, MalformedError) as error:
         raise MalformedError(f"the answer to {error.field!r} is not valid ({error.reason})") from None
     if canonical_json(rebuilt) != data:
         raise MalformedError("this request is not in its canonical form")
@@ -302,9 +307,9 @@ def normalize_questionnaire_payload(payload: Mapping[str, Any]) -> dict[str, Any
     if payload.get("kind") != "request":
         raise MalformedError("a schema 3 payload is a request")
     check_known_fields(payload, PAYLOAD_KEYS)
-    return {
+    return with_files({
         "schema": SCHEMA, "kind": "request", "locale": check_locale(payload.get("locale")),
         "submitted_on": day_field(payload.get("submitted_on")), "reply_key": check_reply_key(payload.get("reply_key")),
         "questionnaire": check_questionnaire_ref(payload.get("questionnaire")),
         "answers": check_answers_shape(payload.get("answers")),
-    }  # fmt: skip
+    }, payload)  # fmt: skip

@@ -19,6 +19,13 @@ Version 4 (written only when needed) adds, after that, the keys the server no lo
 some exported envelope was sealed to (a caseworker key rotated out while requests sealed to it were
 waiting): the signed set stays "who new requests are sealed to", so a laptop still stops on every change
 of it, and every entry can still name all of its readers (issue 20, invariant 19).
+
+Version 5 (written when the server passes questionnaires or blobs; ``crypto.bundle_v5``) adds the
+questionnaire versions the envelopes may name and, after the entries, every sealed file the envelopes'
+manifests name, then a table of their SHA-256 digests: the signature covers everything but the files'
+bytes, which the signed digests cover. ``read_bundle`` verifies reading only the entries and the table;
+``Bundle.blobs()`` streams each file once, one chunk at a time, refusing it at its end if its bytes are
+not the signed digest's.
 """
 
 from __future__ import annotations
@@ -29,20 +36,24 @@ import hmac
 import io
 import itertools
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from crypto.binary import U64_MAX, Reader, encode_day, u8, u32, u64
+from crypto import bundle_parts
+from crypto import bundle_v5 as v5
+from crypto.binary import Reader
+from crypto.bundle_v5 import BLOB_VERSION
+from crypto.bundle_v5 import ExportBlob as ExportBlob  # the contract names it here (CONTRACTS §3)
 from crypto.envelope import MAX_PAYLOAD, MAX_RECIPIENTS, envelope_size
 from crypto.errors import MalformedError, TamperedError, UnknownSignerError, UnsupportedVersionError
-from crypto.keys import PublicIdentity, ServerKey, ServerPublicKey, check_name
+from crypto.keys import PublicIdentity, ServerPublicKey, check_name
 from crypto.signed import SIGNATURE_SIZE, body_hasher, signed_message
 
 MAGIC = b"ITKB"
 VERSION = 3
 FORMER_VERSION = 4  # version 3 plus the block of former recipients; written only when an entry needs it
-READABLE_VERSIONS = (1, 2, 3, 4)
+READABLE_VERSIONS = (1, 2, 3, 4, 5)
 HEADER_SIZE = 4 + 1 + 32 + 8 + 8 + 4 + 4
 ENTRY_HEAD_SIZE = 16 + 8 + 4
 MAX_ENTRIES = 1_000_000
@@ -51,6 +62,7 @@ MAX_BUNDLE_RECIPIENTS = 64
 FINGERPRINT_SIZE = 16
 DIGEST_SIZE = 32
 MAX_DELIVERED = 1_000_000
+PROGRESS_UNIT = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -74,6 +86,8 @@ class BundleHeader:
     delivered: tuple[bytes, ...] = ()
     # Version 4: keys removed from the set that some entry's envelope was sealed to (they can still read it).
     former: tuple[PublicIdentity, ...] = ()
+    # Version 5: the canonical bytes of every questionnaire version the envelopes may name, sorted by SHA-256.
+    questionnaires: tuple[bytes, ...] = ()
 
 
 def _fingerprint_bytes(fingerprint: str) -> bytes:
@@ -106,10 +120,10 @@ def _check_sealed_to(sealed_to: Sequence[bytes], known: dict[bytes, PublicIdenti
 
 
 def _check_former(
-    former: Sequence[PublicIdentity], current: dict[bytes, PublicIdentity]
+    former: Sequence[PublicIdentity], current: dict[bytes, PublicIdentity], *, least: int = 1
 ) -> dict[bytes, PublicIdentity]:
-    """Version 4: 1 to 64 former recipients, no key or name twice among them, none in the current set."""
-    if not 1 <= len(former) <= MAX_BUNDLE_RECIPIENTS:
+    """Version 4: 1 to 64 former recipients (version 5: 0 to 64), no key or name twice, none in the current set."""
+    if not least <= len(former) <= MAX_BUNDLE_RECIPIENTS:
         raise MalformedError(f"a version 4 bundle names 1 to {MAX_BUNDLE_RECIPIENTS} former recipients")
     by_fingerprint = {_fingerprint_bytes(r.fingerprint): r for r in former}
     if len(by_fingerprint) != len(former) or len({r.name for r in former}) != len(former):
@@ -117,85 +131,6 @@ def _check_former(
     if any(fingerprint in current for fingerprint in by_fingerprint):
         raise MalformedError("a bundle names a key both as a recipient and as a former recipient")
     return by_fingerprint
-
-
-def _recipients_block(recipients: Sequence[PublicIdentity]) -> bytes:
-    parts = [u8(len(recipients))]
-    for r in recipients:
-        name = r.name.encode("utf-8")
-        parts.append(r.box_public + r.sign_public + u8(len(name)) + name)
-    return b"".join(parts)
-
-
-def _delivered_block(delivered: Iterable[bytes]) -> bytes:
-    ordered = sorted(set(delivered))
-    if len(ordered) > MAX_DELIVERED or any(not isinstance(d, bytes) or len(d) != DIGEST_SIZE for d in ordered):
-        raise MalformedError(f"a bundle confirms at most {MAX_DELIVERED} replies, each by a {DIGEST_SIZE}-byte digest")
-    return u32(len(ordered)) + b"".join(ordered)
-
-
-def write_bundle(
-    out: BinaryIO,
-    entries: Iterable[BundleEntry],
-    *,
-    count: int,
-    server_key: ServerKey,
-    sequence: int,
-    high_water: int,
-    created_on: datetime.date,
-    recipients: Sequence[PublicIdentity] = (),
-    delivered: Iterable[bytes] | None = None,
-    former: Sequence[PublicIdentity] = (),
-) -> None:
-    """Stream a signed bundle of exactly ``count`` entries, given in strictly increasing serial order.
-
-    With ``recipients`` (the server's current recipient set) it is version 2 and every entry must say
-    in ``sealed_to`` which of them its envelope was sealed to; without, version 1 and no ``sealed_to``.
-    With ``delivered`` too (the digests of the replies the server stored, in any order) it is version 3.
-    With ``former`` (removed keys an entry was sealed to), version 4: ``sealed_to`` may name those too.
-    """
-    recipients, former = tuple(recipients), tuple(former)
-    known = _check_recipient_set(recipients) if recipients else {}
-    if (delivered is not None or former) and not recipients:
-        raise MalformedError("a bundle confirms replies or names former recipients only with its recipient set")
-    if former:
-        known = {**known, **_check_former(former, known)}
-        delivered = () if delivered is None else delivered
-    confirmed = _delivered_block(delivered) if delivered is not None else b""
-    version = (FORMER_VERSION if former else 3 if delivered is not None else 2) if recipients else 1
-    if not 0 <= count <= MAX_ENTRIES:
-        raise MalformedError(f"a bundle holds at most {MAX_ENTRIES} entries")
-    if not 1 <= sequence <= U64_MAX or not 0 <= high_water <= U64_MAX:
-        raise MalformedError("bundle sequence and high-water mark must be unsigned 64-bit numbers")
-    hasher = body_hasher()
-
-    def emit(chunk: bytes) -> None:
-        hasher.update(chunk)
-        out.write(chunk)
-
-    emit(
-        MAGIC + u8(version) + server_key.public.raw + u64(sequence) + u64(high_water)
-        + encode_day(created_on) + u32(count) + (_recipients_block(recipients) if recipients else b"") + confirmed
-        + (_recipients_block(former) if former else b"")
-    )  # fmt: skip
-    written, last_serial = 0, 0
-    seen: set[bytes] = set()
-    for entry in entries:
-        _check_entry(entry.entry_id, entry.serial, len(entry.envelope), last_serial, high_water, seen)
-        last_serial = entry.serial
-        sealed_to = b""
-        if recipients:
-            fingerprints = [_fingerprint_bytes(f) for f in entry.sealed_to]
-            _check_sealed_to(fingerprints, known, entry.envelope[:6])
-            sealed_to = u8(len(fingerprints)) + b"".join(fingerprints)
-        elif entry.sealed_to:
-            raise MalformedError("an entry can name its recipients only in a bundle that names the recipient set")
-        emit(entry.entry_id + u64(entry.serial) + sealed_to + u32(len(entry.envelope)))
-        emit(entry.envelope)
-        written += 1
-    if written != count:
-        raise MalformedError(f"the bundle was promised {count} entries but got {written}")
-    out.write(server_key.sign(signed_message(hasher.digest())))
 
 
 def _check_entry(
@@ -215,18 +150,40 @@ def _check_entry(
 class _Scan:
     """One sequential pass over a bundle file, hashing exactly the bytes it parses."""
 
-    def __init__(self, stream: BinaryIO, size: int) -> None:
+    def __init__(self, stream: BinaryIO, size: int, advance: Callable[[], None] | None = None,
+                 table: v5.BlobTable | None = None) -> None:  # fmt: skip
         self.stream, self.size = stream, size
+        self.body_end = size - SIGNATURE_SIZE  # version 5: where the blob records start (FORMAT.md §8.1)
+        self.table = table  # version 5: the blob table, located from the end of the file
+        self.advance, self.uncounted = advance, 0  # ``advance()`` once per MiB read: progress for large bundles
         self.hasher = body_hasher()
-        self.file_hash = hashlib.blake2b(digest_size=32)
+        # Versions 1-4 are named by BLAKE2b-32 of the whole file; version 5 by that of its body hash and
+        # signature (FORMAT.md §8.1), which names the same bytes without hashing gigabytes of files twice.
+        self.file_hash: hashlib.blake2b | None = hashlib.blake2b(digest_size=32)
 
     def read(self, n: int) -> bytes:
+        chunk = self.read_raw(n)
+        self.hasher.update(chunk)
+        if self.file_hash is not None:
+            self.file_hash.update(chunk)
+        return chunk
+
+    def read_raw(self, n: int) -> bytes:
+        """Read without hashing: the blob records of version 5, which their signed SHA-256 digests cover."""
         chunk = self.stream.read(n)
         if len(chunk) != n:
             raise TamperedError("the bundle is truncated or changed while being read")
-        self.hasher.update(chunk)
-        self.file_hash.update(chunk)
+        if self.advance is not None:
+            self.uncounted += n
+            while self.uncounted >= PROGRESS_UNIT:
+                self.uncounted -= PROGRESS_UNIT
+                self.advance()
         return chunk
+
+    def digest(self, body_hash: bytes, signature: bytes) -> bytes:
+        if self.file_hash is not None:
+            return self.file_hash.digest()
+        return hashlib.blake2b(body_hash + signature, digest_size=32).digest()
 
     def header(self) -> tuple[ServerPublicKey, BundleHeader | MalformedError]:
         """The signer, and the header or the fault in it (raised only once the signature verifies)."""
@@ -238,6 +195,11 @@ class _Scan:
         version = reader.u8()
         if version not in READABLE_VERSIONS:
             raise UnsupportedVersionError("this bundle has a version this tool does not know")
+        if version >= BLOB_VERSION:
+            self.file_hash = None
+            if self.table is None:
+                self.table = v5.locate_blob_table(self.stream, self.size, HEADER_SIZE)
+            self.body_end = self.table.records_start
         server = ServerPublicKey(reader.take(32))
         try:
             sequence, high_water, created_on, count = reader.u64(), reader.u64(), reader.day(), reader.u32()
@@ -245,15 +207,16 @@ class _Scan:
                 raise MalformedError("the bundle header is out of range")
             recipients = self.recipients() if version >= 2 else ()
             delivered = self.delivered() if version >= 3 else ()
-            former = self.former(recipients) if version >= 4 else ()
+            former = self.former(recipients, least=0 if version >= BLOB_VERSION else 1) if version >= 4 else ()
+            questionnaires = self.questionnaires() if version >= BLOB_VERSION else ()
         except MalformedError as fault:
             return server, fault
         return server, BundleHeader(server, sequence, high_water, created_on, count, recipients, version, delivered,
-                                    former)  # fmt: skip
+                                    former, questionnaires)  # fmt: skip
 
     def take(self, n: int) -> bytes:
         """Read ``n`` bytes of the body, or MalformedError if that would run into the signature."""
-        if self.stream.tell() + n > self.size - SIGNATURE_SIZE:
+        if self.stream.tell() + n > self.body_end:
             raise MalformedError("the bundle ends inside its recipient set or an entry")
         return self.read(n)
 
@@ -263,11 +226,28 @@ class _Scan:
         _check_recipient_set(recipients)
         return recipients
 
-    def former(self, recipients: tuple[PublicIdentity, ...]) -> tuple[PublicIdentity, ...]:
-        """Version 4: the former recipients, in the same layout, none of them in the current set."""
+    def former(self, recipients: tuple[PublicIdentity, ...], *, least: int) -> tuple[PublicIdentity, ...]:
+        """Version 4 and 5: the former recipients, in the same layout, none of them in the current set."""
         former = self.identities()
-        _check_former(former, {_fingerprint_bytes(r.fingerprint): r for r in recipients})
+        _check_former(former, {_fingerprint_bytes(r.fingerprint): r for r in recipients}, least=least)
         return former
+
+    def questionnaires(self) -> tuple[bytes, ...]:
+        """Version 5: the canonical questionnaire texts, each bounded, strictly increasing by SHA-256."""
+        number = Reader(self.take(2), "the questionnaire block").u16()
+        if number > v5.MAX_QUESTIONNAIRES:
+            raise MalformedError(f"a bundle carries at most {v5.MAX_QUESTIONNAIRES} questionnaire versions")
+        texts = []
+        for _ in range(number):
+            length = Reader(self.take(4), "a bundle questionnaire").u32()
+            if not 1 <= length <= v5.MAX_QUESTIONNAIRE_BYTES:
+                raise MalformedError(f"a bundle's questionnaire is 1 to {v5.MAX_QUESTIONNAIRE_BYTES} bytes")
+            text = self.take(length)
+            v5.check_questionnaire_bytes(text)
+            texts.append(text)
+        found = tuple(texts)
+        v5.check_questionnaire_order(found)
+        return found
 
     def identities(self) -> tuple[PublicIdentity, ...]:
         found = []
@@ -292,7 +272,7 @@ class _Scan:
         return digests
 
     def entries(self, header: BundleHeader) -> Iterator[BundleEntry]:
-        body_end = self.size - SIGNATURE_SIZE
+        body_end = self.body_end
         last_serial = 0
         seen: set[bytes] = set()
         known = {_fingerprint_bytes(r.fingerprint): r for r in header.recipients + header.former}
@@ -316,22 +296,35 @@ class _Scan:
         if self.stream.tell() != body_end:
             raise MalformedError("the bundle has bytes after its last entry")
 
+    def blob_records(self) -> Iterator[tuple[bytes, int, v5.BlobChunks]]:
+        """Version 5, pass 2: each blob record checked against the verified table, its bytes against its SHA-256."""
+        assert self.table is not None
+        for blob_id, size, sha256 in self.table.rows():
+            if not hmac.compare_digest(self.read_raw(v5.BLOB_HEAD_SIZE), blob_id + size.to_bytes(8, "big")):
+                raise TamperedError("the bundle changed after it was verified")
+            chunks = v5.BlobChunks(self.read_raw, size, sha256)
+            yield blob_id, size, chunks
+            chunks.skip(lambda n: self.stream.seek(n, io.SEEK_CUR))
+
     def drain(self) -> None:
         """Hash whatever is left before the signature, after a structural fault stopped the parse."""
-        left = self.size - SIGNATURE_SIZE - self.stream.tell()
+        left = self.body_end - self.stream.tell()
         while left > 0:
             left -= len(self.read(min(left, 1 << 20)))
 
     def signature(self) -> bytes:
+        if self.table is not None:  # version 5: past the blob records, which the signed table covers
+            self.stream.seek(self.size - SIGNATURE_SIZE)
         signature = self.stream.read(SIGNATURE_SIZE)
         if len(signature) != SIGNATURE_SIZE:
             raise TamperedError("the bundle is truncated")
-        self.file_hash.update(signature)
+        if self.file_hash is not None:
+            self.file_hash.update(signature)
         return signature
 
 
 class Bundle:
-    """A bundle whose signature and structure were verified; see ``entries()``."""
+    """A bundle whose signature and structure were verified; see ``entries()`` and ``blobs()``."""
 
     def __init__(
         self,
@@ -340,45 +333,92 @@ class Bundle:
         header: BundleHeader,
         body_hash: bytes,
         digest: bytes,
+        entries_hash: bytes | None = None,
+        table: v5.BlobTable | None = None,
     ) -> None:
         self._open = open_stream
         self._size = size
         self.header = header
         self._body_hash = body_hash
+        # Version 5: the body hash's state at the end of the entries, so entries() need not re-read the blobs.
+        self._entries_hash = entries_hash
         self.digest = digest
+        self._table = table
+        self.blob_count = table.count if table else 0  # version 5: how many blobs, their bytes in all (progress)
+        self.blob_bytes = table.total if table else 0
+
+    def _rescan(self, stream: BinaryIO) -> _Scan:
+        scan = _Scan(stream, self._size, table=self._table)
+        if scan.header()[1] != self.header:
+            raise TamperedError("the bundle changed after it was verified")
+        return scan
+
+    def _check(self, digest: bytes, expected: bytes) -> None:
+        if not hmac.compare_digest(digest, expected):
+            raise TamperedError("the bundle changed after it was verified")
 
     def entries(self) -> Iterator[BundleEntry]:
         """Stream the entries again; raises TamperedError at the end if the file changed since."""
         with self._open() as stream:
-            scan = _Scan(stream, self._size)
-            if scan.header()[1] != self.header:
-                raise TamperedError("the bundle changed after it was verified")
+            scan = self._rescan(stream)
             try:
                 yield from scan.entries(self.header)
             except MalformedError:
                 raise TamperedError("the bundle changed after it was verified") from None
-            if not hmac.compare_digest(scan.hasher.digest(), self._body_hash):
-                raise TamperedError("the bundle changed after it was verified")
+            self._check(scan.hasher.digest(), self._entries_hash or self._body_hash)
+
+    def blobs(self) -> Iterator[tuple[bytes, int, v5.BlobChunks]]:
+        """Version 5: stream each blob as ``(blob_id, size, chunks)``, 64 KiB of it in memory at once.
+
+        ``chunks`` iterates over the blob's bytes and raises TamperedError at its end if they are not the
+        ones whose SHA-256 the verified blob table names (``chunks.sha256``, hex): a caller keeps a blob
+        only once its iterator finished. A blob left unread is skipped. The entries are read again first
+        (and compared with the verified file) to find the blob records, and each record's id and size
+        must be the table's.
+        """
+        if self.header.version < BLOB_VERSION:
+            return
+        with self._open() as stream:
+            scan = self._rescan(stream)
+            try:
+                for _ in scan.entries(self.header):
+                    pass
+            except MalformedError:
+                raise TamperedError("the bundle changed after it was verified") from None
+            self._check(scan.hasher.digest(), self._entries_hash or b"")
+            yield from scan.blob_records()
 
 
-def read_bundle(source: bytes | os.PathLike[str] | str, *, expected_server: ServerPublicKey | None) -> Bundle:
-    """Verify a bundle. UnknownSignerError if it is validly signed by a key other than ``expected_server``."""
+def _source(source: bytes | os.PathLike[str] | str) -> tuple[Callable[[], BinaryIO], int]:
     if isinstance(source, bytes):
         data = source
 
-        def open_stream() -> BinaryIO:
+        def open_bytes() -> BinaryIO:
             return io.BytesIO(data)
 
-        size = len(data)
-    else:
-        path = os.fspath(source)
+        return open_bytes, len(data)
+    return bundle_parts.open_parts(os.fspath(source))
 
-        def open_stream() -> BinaryIO:
-            return open(path, "rb")
 
-        size = os.path.getsize(path)
+def bundle_size(source: bytes | os.PathLike[str] | str) -> int:
+    """The bundle's size in bytes, its parts joined (PartsError if they do not fit together)."""
+    return _source(source)[1]
+
+
+def read_bundle(
+    source: bytes | os.PathLike[str] | str, *, expected_server: ServerPublicKey | None,
+    advance: Callable[[], None] | None = None,
+) -> Bundle:  # fmt: skip
+    """Verify a bundle. UnknownSignerError if it is validly signed by a key other than ``expected_server``.
+
+    A path may be the first file of a bundle split into parts (``crypto.bundle_parts``): the parts are read
+    together as one stream, and a missing, extra or mixed-up part is refused with a sentence naming it.
+    ``advance`` is called once per MiB verified (a progress bar for a bundle of gigabytes).
+    """
+    open_stream, size = _source(source)
+    entries_hash: bytes | None = None
     with open_stream() as stream:
-        scan = _Scan(stream, size)
+        scan = _Scan(stream, size, advance)
         server, header = scan.header()
         # Structure is parsed while hashing, but a fault is raised only after the signature and the
         # signer check: nothing from an unverified or untrusted file is interpreted.
@@ -387,9 +427,14 @@ def read_bundle(source: bytes | os.PathLike[str] | str, *, expected_server: Serv
             try:
                 for _ in scan.entries(header):
                     pass
+                if scan.table is not None:
+                    scan.table.check()
             except MalformedError as error:
                 fault = error
         scan.drain()
+        if scan.table is not None:  # version 5: the table and its count are signed, the blob records between not
+            entries_hash = scan.hasher.copy().digest()
+            scan.hasher.update(scan.table.tail)
         body_hash = scan.hasher.digest()
         signature = scan.signature()
     server.verify(signed_message(body_hash), signature)
@@ -398,4 +443,5 @@ def read_bundle(source: bytes | os.PathLike[str] | str, *, expected_server: Serv
     if fault is not None:
         raise fault
     assert isinstance(header, BundleHeader)
-    return Bundle(open_stream, size, header, body_hash, scan.file_hash.digest())
+    return Bundle(open_stream, size, header, body_hash, scan.digest(body_hash, signature), entries_hash,
+                  scan.table)  # fmt: skip

@@ -77,9 +77,11 @@ def decode(vector: Vector) -> bytes:
         people = b"".join(r.box_public + r.sign_public + r.name.encode() for r in bundle.header.recipients)
         people += b"".join(bundle.header.delivered)
         people += b"".join(r.box_public + r.sign_public + r.name.encode() for r in bundle.header.former)
-        return people + b"".join(
+        people += b"".join(
             b"".join(bytes.fromhex(f.replace("-", "")) for f in e.sealed_to) + e.envelope for e in bundle.entries()
         )
+        people += b"".join(bundle.header.questionnaires)  # version 5: the questionnaires, then every blob
+        return people + b"".join(blob_id + b"".join(chunks) for blob_id, _, chunks in bundle.blobs())
     if vector.kind == "ack":
         caseworkers = [base64.b64decode(k) for k in h["caseworkers"].split(",")]
         # The registry holds public identities; only the signing key matters to read_ack.

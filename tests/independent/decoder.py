@@ -278,7 +278,7 @@ PLAIN_ID = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 def _schema_3(obj: dict[str, Any]) -> dict[str, Any]:
     """§12.4, the shape every schema 3 payload has (read before the questionnaire it names is known)."""
-    if obj.get("kind") != "request" or set(obj) != SCHEMA_3_KEYS:
+    if obj.get("kind") != "request" or set(obj) - {"files"} != SCHEMA_3_KEYS:
         raise Malformed("keys")
     _locale(obj["locale"])
     _date_text(obj["submitted_on"])
@@ -571,11 +571,13 @@ class Bundle:
     entries: list[BundleEntry]
     delivered: bytes = b""  # version 3: the confirmed reply digests, 32 bytes each
     former: list[tuple[bytes, bytes, str]] = dataclass_field(default_factory=list)  # version 4: removed keys
+    questionnaires: list[bytes] = dataclass_field(default_factory=list)  # version 5: canonical texts
+    blobs: list[tuple[bytes, bytes]] = dataclass_field(default_factory=list)  # version 5: (blob_id, sealed file)
 
 
-def _recipient_set(data: bytes, at: int, end: int) -> tuple[list[tuple[bytes, bytes, str]], int]:
+def _recipient_set(data: bytes, at: int, end: int, least: int = 1) -> tuple[list[tuple[bytes, bytes, str]], int]:
     """§8.1 version 2: the recipient set starting at ``at``; returns it and the offset after it."""
-    if at >= end or not 1 <= data[at] <= 64:
+    if at >= end or not least <= data[at] <= 64:
         raise Malformed("recipient count")
     count, at = data[at], at + 1
     found: list[tuple[bytes, bytes, str]] = []
@@ -606,17 +608,22 @@ def read_bundle(data: bytes, pinned_server: bytes) -> Bundle:
     if data[:4] != b"ITKB":
         raise Malformed("magic")
     version = data[4]
-    if version not in (1, 2, 3, 4):
+    if version not in (1, 2, 3, 4, 5):
         raise UnsupportedVersion(str(version))
     signer = data[5:37]
-    _container_signature(data, signer)
+    end = len(data) - 64
+    if version == 5:  # the signature covers the part before the blob records and the blob table after them
+        end, tail = _blob_table(data)
+        _verify(data[-64:], b"intake signed container v1\x00" + blake2b(data[:end] + tail, 64), signer)
+    else:
+        _container_signature(data, signer)
     if signer != pinned_server:
         raise UnknownSigner()
     sequence, high_water, count = _u64(data, 37), _u64(data, 45), _u32(data, 57)
     _day(data, 53)
     if sequence < 1 or count > 1_000_000:
         raise Malformed("header")
-    end, at, last_serial = len(data) - 64, 61, 0
+    at, last_serial = 61, 0
     recipients: list[tuple[bytes, bytes, str]] = []
     delivered = b""
     former: list[tuple[bytes, bytes, str]] = []
@@ -632,8 +639,11 @@ def read_bundle(data: bytes, pinned_server: bytes) -> Bundle:
         digests = [delivered[i : i + 32] for i in range(0, len(delivered), 32)]
         if any(a >= b for a, b in itertools.pairwise(digests)):
             raise Malformed("confirmed order")
-    if version == 4:
-        former, at = _recipient_set(data, at, end)
+    if version >= 4:
+        former, at = _recipient_set(data, at, end, least=1 if version == 4 else 0)
+    questionnaires: list[bytes] = []
+    if version == 5:
+        questionnaires, at = _questionnaires(data, at, end)
     fingerprints = {caseworker_fingerprint(b, s) for b, s, _ in recipients}
     if any(caseworker_fingerprint(b, s) in fingerprints for b, s, _ in former):
         raise Malformed("a key both current and former")
@@ -670,7 +680,75 @@ def read_bundle(data: bytes, pinned_server: bytes) -> Bundle:
         raise Malformed("trailing bytes")
     if len({e.entry_id for e in entries}) != len(entries):
         raise Malformed("duplicate id")
-    return Bundle(recipients, entries, delivered, former)
+    blobs: list[tuple[bytes, bytes]] = []
+    if version == 5:
+        blobs = _blobs(data, end, _blob_table(data)[1])
+    return Bundle(recipients, entries, delivered, former, questionnaires, blobs)
+
+
+def _blob_table(data: bytes) -> tuple[int, bytes]:
+    """§8.1 version 5: where the blob records start, and the signed table (rows and count) at the end."""
+    if len(data) < 61 + 4 + 64:
+        raise Tampered("short")
+    count = _u32(data, len(data) - 68)
+    table_start = len(data) - 68 - 56 * count
+    if count > 1_000_000 or table_start < 61:
+        raise Tampered("blob table")
+    tail = data[table_start : len(data) - 64]
+    total = sum(24 + _u64(tail, at + 16) for at in range(0, 56 * count, 56))
+    if table_start - total < 61:
+        raise Tampered("blob records")
+    return table_start - total, tail
+
+
+def _questionnaires(data: bytes, at: int, end: int) -> tuple[list[bytes], int]:
+    """§8.1 version 5: u16 count ≤ 256, each u32 length 1..65,536 and canonical JSON, increasing SHA-256."""
+    if at + 2 > end:
+        raise Malformed("questionnaire count")
+    count, at = int.from_bytes(data[at : at + 2], "big"), at + 2
+    if count > 256:
+        raise Malformed("questionnaire count")
+    found = []
+    for _ in range(count):
+        if at + 4 > end:
+            raise Malformed("questionnaire length")
+        length = _u32(data, at)
+        if not 1 <= length <= 65_536 or at + 4 + length > end:
+            raise Malformed("questionnaire length")
+        text = data[at + 4 : at + 4 + length]
+        try:
+            value = json.loads(text.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            raise Malformed("questionnaire not JSON") from None
+        again = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        if not isinstance(value, dict) or again.encode("utf-8") != text:
+            raise Malformed("questionnaire not canonical")
+        found.append(text)
+        at += 4 + length
+    digests = [hashlib.sha256(t).digest() for t in found]
+    if any(x >= y for x, y in itertools.pairwise(digests)):
+        raise Malformed("questionnaire order")
+    return found, at
+
+
+def _blobs(data: bytes, at: int, tail: bytes) -> list[tuple[bytes, bytes]]:
+    """§8.1 version 5: the table's ids strictly increasing and sizes 54..2,215,167,005 (malformed); then each
+    record's id and size the table's, and its bytes of the table's SHA-256 (else tampered: records are unsigned)."""
+    rows = [(tail[r : r + 16], _u64(tail, r + 16), tail[r + 24 : r + 56]) for r in range(0, len(tail) - 4, 56)]
+    for n, (blob_id, size, _) in enumerate(rows):
+        if (n and blob_id <= rows[n - 1][0]) or not 54 <= size <= 2_215_167_005:
+            raise Malformed("blob table")
+    found = []
+    for blob_id, size, digest in rows:
+        if data[at : at + 24] != blob_id + size.to_bytes(8, "big"):
+            raise Tampered("blob record")
+        blob = data[at + 24 : at + 24 + size]
+        if hashlib.sha256(blob).digest() != digest:
+            raise Tampered("blob bytes")
+        found.append((blob_id, blob))
+        at += 24 + size
+    return found
+
 
 
 @dataclass(frozen=True)

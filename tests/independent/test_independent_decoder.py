@@ -66,7 +66,8 @@ def decode(vector: Vector, body: bytes) -> bytes:
         bundle = d.read_bundle(body, server)
         people = b"".join(box + sign + name.encode() for box, sign, name in bundle.recipients) + bundle.delivered
         people += b"".join(box + sign + name.encode() for box, sign, name in bundle.former)
-        return people + b"".join(entry.sealed_to + entry.envelope for entry in bundle.entries)
+        people += b"".join(entry.sealed_to + entry.envelope for entry in bundle.entries)
+        return people + b"".join(bundle.questionnaires) + b"".join(i + blob for i, blob in bundle.blobs)
     if kind == "ack":
         caseworkers = [base64.b64decode(k) for k in header["caseworkers"].split(",")]
         ack = d.read_ack(body, server, caseworkers)
