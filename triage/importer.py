@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import crypto
-from triage import threads
+from triage import questionnaires, threads
 from triage.errors import FingerprintMismatchError, ReplayError, TriageError
 from triage.store import CaseStore
 
@@ -35,6 +35,9 @@ class ImportSummary:
     rejected_not_for_you: int = 0
     rejected_unreadable: int = 0
     rejected_conflict: int = 0
+    # Requests that name a questionnaire version neither built in nor accepted: not stored, not acknowledged,
+    # so the server keeps them until a bundle carries their questionnaire (invariant 20).
+    rejected_questionnaire: int = 0
     gaps: int = 0
     gap_ranges: list[tuple[int, int]] = field(default_factory=list)
     pinned_now: crypto.ServerPublicKey | None = None
@@ -50,7 +53,8 @@ class ImportSummary:
 
     @property
     def rejected(self) -> int:
-        return self.rejected_not_for_you + self.rejected_unreadable + self.rejected_conflict
+        return (self.rejected_not_for_you + self.rejected_unreadable + self.rejected_conflict
+                + self.rejected_questionnaire)  # fmt: skip
 
 
 class RecipientsChangedError(TriageError):
@@ -165,9 +169,11 @@ def import_bundle(
         raise FingerprintMismatchError(differing or list(range(1, len(signer) + 1)), len(signer))
     summary = ImportSummary(header.sequence, header.high_water, header.count)
     seen: set[int] = set()
-    with store.transaction():  # the replay check too: two imports at once cannot both pass it
+    # A new questionnaire version stops the import; once rolled back, it is kept as waiting (invariant 20).
+    with questionnaires.kept_when_stopped(store), store.transaction():  # two imports at once cannot both pass
         summary.same_bundle_again = _check_sequence(store, bundle)
         _check_recipients(store, header, summary, accept_recipients)
+        known = questionnaires.check_carried(store, getattr(header, "questionnaires", ()))
         if on_start is not None:
             on_start(header.count)
         for entry in bundle.entries():  # re-verified while streaming; raises at the end if the file changed
@@ -190,7 +196,9 @@ def import_bundle(
                 except crypto.CryptoError:
                     summary.rejected_unreadable += 1
                 else:
-                    if followup:
+                    if not followup and not questionnaires.names_known(payload, known):
+                        summary.rejected_questionnaire += 1
+                    elif followup:
                         summary.followups += 1
                         threads.add_followup(store, entry, payload, digest=digest, sequence=header.sequence,
                                              today=today)  # fmt: skip

@@ -1,0 +1,231 @@
+"""Invariant 20, triage side: a new questionnaire version stops the import until a caseworker accepts it.
+
+Bundles carry the canonical bytes of every questionnaire version the server served; triage reads them
+strictly, stores them sealed, and stops (nothing imported) on a version that is neither built in nor
+accepted, showing what changed, loudest where the server now asks something new.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+import crypto
+from crypto.questionnaire import builtin_questionnaire
+from tests.triage.helpers import Server, Triage, assert_one_sentence, make_request
+from tests.triage.questionnaire_helpers import carrying, changed_questionnaire
+from triage import questionnaires
+from triage.home import Home
+from triage.i18n import translator
+from triage.store import CaseStore
+
+
+def case_count(triage: Triage) -> int:
+    with sqlite3.connect(triage.home / "cases.sqlite3") as db:
+        return int(db.execute("SELECT count(*) FROM envelopes").fetchone()[0])
+
+
+@pytest.fixture
+def alice(triage: Triage) -> crypto.PublicIdentity:
+    return triage.keygen("Alice")
+
+
+def _bundle(server: Server, tmp_path: Path, name: str, alice: crypto.PublicIdentity, carried: list[bytes],
+            monkeypatch: pytest.MonkeyPatch, n: int = 1) -> Path:  # fmt: skip
+    entries = [server.entry(make_request(story=f"{name} {i}"), [alice]) for i in range(n)]
+    return carrying(server, tmp_path / name, entries, [alice], carried, monkeypatch)
+
+
+def test_the_built_in_questionnaire_is_accepted_without_asking(
+    triage: Triage, alice: crypto.PublicIdentity, server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shipped = [builtin_questionnaire(name).canonical for name in ("evacuation-request", "relocation-lgbtqi")]
+    triage.ok("import", _bundle(server, tmp_path, "1", alice, shipped, monkeypatch, n=2))
+    assert case_count(triage) == 2
+    listed = triage.ok("questionnaire", "list").output
+    assert "evacuation-request" in listed and "built in" in listed and "WAITING" not in listed
+
+
+def test_a_new_version_stops_the_import_until_a_caseworker_accepts_it(
+    triage: Triage, alice: crypto.PublicIdentity, server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a home that imported one case asked with the shipped questionnaire
+    shipped = builtin_questionnaire().canonical
+    triage.ok("import", _bundle(server, tmp_path, "1", alice, [shipped], monkeypatch))
+    changed = changed_questionnaire()
+    second = _bundle(server, tmp_path, "2", alice, [shipped, changed.canonical], monkeypatch, n=3)
+    # When a bundle carries a version that asks for a home address
+    stopped = triage.run("import", second)
+    # Then nothing is imported, and the stop says, loudly, what is asked now
+    assert stopped.exit_code == 1 and "Traceback" not in stopped.output
+    assert case_count(triage) == 1
+    assert "STOP" in stopped.output and "Nothing was imported" in stopped.output
+    assert '!! NEW QUESTION "home_address": Your home address' in stopped.output
+    assert '!! QUESTION RE-WORDED "alias"' in stopped.output and "as in your passport" in stopped.output
+    assert f"triage questionnaire accept {changed.sha256[:16]}" in stopped.output
+    # and the version waits, and a second try stops again
+    assert "WAITING" in triage.ok("questionnaire", "list").output
+    assert triage.run("import", second).exit_code == 1 and case_count(triage) == 1
+    shown = triage.ok("questionnaire", "show", changed.sha256[:12]).output
+    assert "home_address" in shown
+    # When the caseworker accepts it on purpose, the same bundle imports
+    accepted = triage.ok("questionnaire", "accept", changed.sha256[:10]).output
+    assert "ACCEPTED" in accepted and "home_address" in accepted
+    summary = json.loads(triage.ok("import", second, "--json").stdout)
+    assert summary["new"] == 3 and case_count(triage) == 4
+    listed = triage.ok("questionnaire", "list").output
+    assert f"{changed.sha256[:16]}" in listed and "accepted" in listed and "WAITING" not in listed
+    assert_one_sentence(triage.run("questionnaire", "accept", changed.sha256[:10]), "accepted already")
+
+
+def test_the_first_import_stops_too_for_a_questionnaire_that_is_not_built_in(
+    triage: Triage, alice: crypto.PublicIdentity, server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = changed_questionnaire(version=1)  # same id and version as the shipped one, other questions
+    bundle = _bundle(server, tmp_path, "1", alice, [other.canonical], monkeypatch)
+    stopped = triage.run("import", bundle)
+    assert stopped.exit_code == 1 and case_count(triage) == 0
+    assert "THE VERSION NUMBER DID NOT CHANGE (1)" in stopped.output
+    assert triage.run("questionnaire", "accept", other.sha256[:8]).exit_code == 0
+    triage.ok("import", bundle)
+    assert case_count(triage) == 1
+
+
+def test_the_stop_speaks_russian(
+    triage: Triage, alice: crypto.PublicIdentity, server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    triage.ok("import", _bundle(server, tmp_path, "1", alice, [], monkeypatch))
+    changed = changed_questionnaire()
+    stopped = triage.run("--lang", "ru", "import", _bundle(server, tmp_path, "2", alice, [changed.canonical],
+                                                            monkeypatch))  # fmt: skip
+    assert stopped.exit_code == 1
+    assert "СТОП" in stopped.output and "НОВЫЙ ВОПРОС" in stopped.output and "Ваш домашний адрес" in stopped.output
+    assert "Nothing was imported" not in stopped.output
+    listed = triage.ok("--lang", "ru", "questionnaire", "list").output
+    assert "ЖДЁТ вашего решения" in listed
+
+
+@pytest.mark.parametrize(
+    ("carried", "reason"),
+    [
+        (b"{not json", "is not JSON"),
+        (b'{"format": 1}', "canonical form"),  # JSON, but not in canonical form
+        (builtin_questionnaire().canonical.replace(b'"version":1', b'"version":0'), "version"),
+        (builtin_questionnaire().canonical[:-1], "not JSON"),
+        ("format = 1\n".encode(), "not JSON"),  # the TOML file itself is not what bundles carry
+        (b"", "empty"),
+    ],
+)
+def test_a_questionnaire_that_cannot_be_read_is_refused_with_a_sentence(
+    triage: Triage, alice: crypto.PublicIdentity, server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    carried: bytes, reason: str,
+) -> None:  # fmt: skip
+    result = triage.run("import", _bundle(server, tmp_path, "1", alice, [carried], monkeypatch))
+    assert_one_sentence(result, "carries a questionnaire triage cannot read", reason, "Nothing was imported")
+    assert case_count(triage) == 0
+    assert "WAITING" not in triage.ok("questionnaire", "list").output
+
+
+def test_accept_names_what_is_wrong_with_the_hash_given(
+    triage: Triage, alice: crypto.PublicIdentity, server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    triage.ok("import", _bundle(server, tmp_path, "1", alice, [], monkeypatch))
+    assert_one_sentence(triage.run("questionnaire", "accept", "abc"), "at least the first 8 characters")
+    assert_one_sentence(triage.run("questionnaire", "accept", "0" * 12), "No questionnaire waiting")
+    shipped = builtin_questionnaire().sha256
+    assert_one_sentence(triage.run("questionnaire", "accept", shipped[:8]), "accepted already")
+    assert "required" in triage.ok("questionnaire", "show", shipped[:8]).output
+
+
+def _store(triage: Triage) -> CaseStore:
+    store = CaseStore(Home(triage.home).store_path)
+    store.unlock(triage.identity("Alice"))
+    return store
+
+
+def test_a_stored_version_edited_without_the_key_is_tampering(
+    triage: Triage, alice: crypto.PublicIdentity, server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    changed = changed_questionnaire()
+    triage.ok("import", _bundle(server, tmp_path, "1", alice, [], monkeypatch))
+    assert triage.run("import", _bundle(server, tmp_path, "2", alice, [changed.canonical], monkeypatch)).exit_code
+    other = changed_questionnaire(version=3)
+    with sqlite3.connect(triage.home / "cases.sqlite3") as db:  # a sealed row moved under another hash
+        db.execute("UPDATE questionnaires SET sha256 = ?", (other.sha256,))
+    assert_one_sentence(triage.run("questionnaire", "list"), "changed without your key")
+    with sqlite3.connect(triage.home / "cases.sqlite3") as db:
+        db.execute("UPDATE questionnaires SET sha256 = ?", (changed.sha256,))
+    triage.ok("questionnaire", "accept", changed.sha256[:8])
+    with sqlite3.connect(triage.home / "cases.sqlite3") as db:  # an accepted version deleted
+        db.execute("DELETE FROM questionnaires")
+    assert_one_sentence(triage.run("questionnaire", "list"), "changed without your key")
+
+
+def test_known_questionnaire_answers_only_for_accepted_versions(
+    triage: Triage, alice: crypto.PublicIdentity, server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shipped, changed = builtin_questionnaire(), changed_questionnaire()
+    triage.ok("import", _bundle(server, tmp_path, "1", alice, [], monkeypatch))
+    triage.run("import", _bundle(server, tmp_path, "2", alice, [changed.canonical], monkeypatch))
+    store = _store(triage)
+    try:
+        assert questionnaires.known_questionnaire(store, shipped.id, 1, shipped.sha256) == shipped
+        assert questionnaires.known_questionnaire(store, shipped.id, 2, shipped.sha256) is None
+        assert questionnaires.known_questionnaire(store, "other", 1, shipped.sha256) is None
+        assert questionnaires.known_questionnaire(store, changed.id, 2, changed.sha256) is None  # waiting
+        questionnaires.accept(store, changed.sha256)
+        assert questionnaires.known_questionnaire(store, changed.id, 2, changed.sha256) == changed
+        assert questionnaires.known_questionnaire(store, changed.id, 2, None) is None  # type: ignore[arg-type]
+    finally:
+        store.close()
+
+
+def test_a_request_is_checked_against_the_questionnaire_it_names() -> None:
+    shipped, changed = builtin_questionnaire(), changed_questionnaire()
+    known = {shipped.sha256: shipped}
+    named = {"schema": 3, "questionnaire": {"id": shipped.id, "version": 1, "sha256": shipped.sha256}}
+    assert questionnaires.names_known(named, known)
+    assert questionnaires.names_known({"schema": 2}, known) and questionnaires.names_known({"schema": 1}, known)
+    assert not questionnaires.names_known({"schema": 3}, known)
+    assert not questionnaires.names_known({**named, "questionnaire": {**named["questionnaire"], "version": 2}}, known)
+    assert not questionnaires.names_known({**named, "questionnaire": {**named["questionnaire"], "id": "x"}}, known)
+    assert not questionnaires.names_known({**named, "questionnaire": {"id": changed.id, "version": 2,
+                                                                      "sha256": changed.sha256}}, known)  # fmt: skip
+    assert not questionnaires.names_known({**named, "questionnaire": "evacuation-request"}, known)
+
+
+def test_what_changed_names_every_kind_of_change() -> None:
+    shipped = builtin_questionnaire()
+    text = shipped.canonical.decode()
+    data = json.loads(text)
+    fields = {f["id"]: f for f in data["field"]}
+    fields["people"]["max"] = 50
+    fields["health"]["required"] = True
+    fields["location"]["choices"].append({"id": "abroad", "label": {"en": "Abroad", "ru": "За границей"}})
+    fields["documents"]["choices"] = [c for c in fields["documents"]["choices"] if c["id"] != "none"]
+    fields["threat_from"]["choices"][0]["label"]["en"] = "The state"
+    fields["detention"]["kind"] = "short_text"
+    del fields["detention"]["choices"]
+    fields["detention"]["max_chars"] = 100
+    data["field"] = [f for f in data["field"] if f["id"] != "children"]
+    data["version"] = 2
+    data["urgent"] = [u for u in data["urgent"] if u != "safe_times"]
+    data["caseworker_first"] = [u for u in data["caseworker_first"] if u != "children"]
+    from crypto.questionnaire_canonical import load_canonical
+
+    new = load_canonical(crypto.questionnaire.canonical_form(data))
+    version = questionnaires.compare(shipped, new)
+    kinds = {(c.what, c.field) for c in version.changes}
+    assert {("bounds", "people"), ("required", "health"), ("choice_added", "location"),
+            ("choice_removed", "documents"), ("choice_reworded", "threat_from"), ("kind", "detention"),
+            ("removed", "children"), ("urgent", "")} <= kinds  # fmt: skip
+    loud = {c.field for c in version.changes if c.loud}
+    assert loud == {"detention"}  # a field that changed kind asks something else; the others do not
+    for lang in ("en", "ru"):
+        lines = questionnaires.change_lines(version, translator(lang))
+        assert len(lines) == len(version.changes) + 1 and all(text.strip() for _loud, text in lines)
+    en = "\n".join(text for _loud, text in questionnaires.change_lines(version, translator("en")))
+    assert "Abroad" in en and "The state" in en and "1..20 → 1..50" in en
