@@ -357,6 +357,7 @@ def _in(words: Mapping[str, str] | None, lang: str) -> str:
     return words.get(lang) or next(iter(words.values()))
 
 
+_REWORDED = ("reworded", "choice_reworded", "short", "title")
 _SENTENCES = {
     "added": N_('NEW QUESTION "%(field)s": %(new)s'),
     "removed": N_('Question removed "%(field)s": %(old)s'),
@@ -395,9 +396,12 @@ def change_lines(version: NewVersion, t: Translator) -> list[tuple[bool, str]]:
                          old=version.previous.version)  # fmt: skip
     lines = [(False, head)]
     for change in version.changes:
+        old, new = _in(change.old, lang), _in(change.new, lang)
+        if change.what in _REWORDED and change.old and change.new and old == new:  # re-worded in another language
+            other = next((k for k in change.new if change.old.get(k) != change.new[k]), lang)
+            old, new = f"[{other}] {change.old.get(other, '')}", f"[{other}] {change.new[other]}"
         lines.append((change.loud, t.gettext(
-            _SENTENCES[change.what], field=change.field, old=_in(change.old, lang), new=_in(change.new, lang),
-            detail=change.detail,
+            _SENTENCES[change.what], field=change.field, old=old, new=new, detail=change.detail,
         )))  # fmt: skip
     return lines
 

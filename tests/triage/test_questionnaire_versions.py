@@ -8,13 +8,16 @@ accepted, showing what changed, loudest where the server now asks something new.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import crypto
 from crypto.questionnaire import builtin_questionnaire
+from tests.realparts import need_module
 from tests.triage.helpers import Server, Triage, assert_one_sentence, make_request
 from tests.triage.questionnaire_helpers import carrying, changed_questionnaire
 from triage import questionnaires
@@ -115,7 +118,7 @@ def test_the_stop_speaks_russian(
         (b'{"format": 1}', "canonical form"),  # JSON, but not in canonical form
         (builtin_questionnaire().canonical.replace(b'"version":1', b'"version":0'), "version"),
         (builtin_questionnaire().canonical[:-1], "not JSON"),
-        ("format = 1\n".encode(), "not JSON"),  # the TOML file itself is not what bundles carry
+        (b"format = 1\n", "not JSON"),  # the TOML file itself is not what bundles carry
         (b"", "empty"),
     ],
 )
@@ -186,7 +189,7 @@ def test_known_questionnaire_answers_only_for_accepted_versions(
 def test_a_request_is_checked_against_the_questionnaire_it_names() -> None:
     shipped, changed = builtin_questionnaire(), changed_questionnaire()
     known = {shipped.sha256: shipped}
-    named = {"schema": 3, "questionnaire": {"id": shipped.id, "version": 1, "sha256": shipped.sha256}}
+    named: dict[str, Any] = {"schema": 3, "questionnaire": {"id": shipped.id, "version": 1, "sha256": shipped.sha256}}
     assert questionnaires.names_known(named, known)
     assert questionnaires.names_known({"schema": 2}, known) and questionnaires.names_known({"schema": 1}, known)
     assert not questionnaires.names_known({"schema": 3}, known)
@@ -229,3 +232,40 @@ def test_what_changed_names_every_kind_of_change() -> None:
         assert len(lines) == len(version.changes) + 1 and all(text.strip() for _loud, text in lines)
     en = "\n".join(text for _loud, text in questionnaires.change_lines(version, translator("en")))
     assert "Abroad" in en and "The state" in en and "1..20 → 1..50" in en
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_the_desk_stops_the_import_and_accepts_on_purpose(
+    triage: Triage, alice: crypto.PublicIdentity, server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    lang: str,
+) -> None:  # fmt: skip
+    need_module("flask")
+    from tests.triage.desk_setup import desk_client, desk_state
+    from triage.desk import create_app
+
+    triage.ok("import", _bundle(server, tmp_path, "1", alice, [], monkeypatch))
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    changed = changed_questionnaire()
+    _bundle(server, usb, "2.evb", alice, [builtin_questionnaire().canonical, changed.canonical], monkeypatch, n=2)
+    state = desk_state(Home(triage.home), lang=lang)
+    client = desk_client(create_app(state))
+    client.get(f"/open?key={state.secret}")
+    form = {"csrf": state.csrf, "folder": str(usb), "file": "2.evb"}
+    # The import stops, shows the new question loudly, and imports nothing
+    stopped = client.post("/usb/import", data=form)
+    page = stopped.get_data(as_text=True)
+    assert stopped.status_code == 409 and 'id="questionnaire-changed"' in page
+    new_question = {"en": "NEW QUESTION", "ru": "НОВЫЙ ВОПРОС"}[lang]
+    address = {"en": "Your home address", "ru": "Ваш домашний адрес"}[lang]
+    assert re.search(f'<li class="error"><strong>{new_question} [^<]*home_address[^<]*: {address}</strong>', page)
+    assert "[en] What should we call you?" in page if lang == "ru" else "What should we call you?" in page
+    assert address in page and changed.sha256 in page
+    assert case_count(triage) == 1
+    # A forged acceptance (a hash that is not waiting) is refused with a sentence, and imports nothing
+    forged = client.post("/usb/import", data={**form, "accept_questionnaire": "0" * 64})
+    assert forged.status_code == 400 and case_count(triage) == 1
+    # The button accepts exactly what was shown, then imports
+    accepted = client.post("/usb/import", data={**form, "accept_questionnaire": changed.sha256})
+    assert accepted.status_code == 200 and case_count(triage) == 3
+    assert "accepted" in triage.ok("questionnaire", "list").output
