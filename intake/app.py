@@ -19,8 +19,9 @@ from intake.fastpath import FastPath
 from intake.formbody import FastFormDataParser
 from intake.instance import Instance
 from intake.limits import DailyCap, RateLimiter
+from intake.questionnaires import record_served
 from intake.resources import resource_dir, translations_dir
-from intake.storage import Storage
+from intake.storage import Storage, today
 
 log = logging.getLogger("intake")
 # The only body our pages send (no form here has a file input): multipart would hand a text field a file.
@@ -130,6 +131,8 @@ def create_app(config: IntakeConfig) -> Flask:
         followup_cap=DailyCap(config.followups_per_day),
         css=css,
     )
+    # Before anyone is asked with it: every export must carry the questionnaire version served (invariant 20).
+    record_served(app.extensions["intake"].storage, config, today())
     Babel(app, locale_selector=lambda: g.get("lang", config.default_locale))
 
     @app.before_request

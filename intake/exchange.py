@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 import crypto
-from intake import rotation
+from intake import questionnaires, rotation
 from intake.database import AckReplayedError
 from intake.tables import (
     BUNDLE_COUNTER,
@@ -110,7 +110,8 @@ def export(storage: Storage, out: BinaryIO, server_key: crypto.ServerKey, day: d
             crypto.write_bundle(out, entries(), count=len(chosen.exportable), server_key=server_key,
                                 sequence=sequence, high_water=high_water, created_on=day,
                                 recipients=chosen.current, delivered=delivered if chosen.current else None,
-                                former=chosen.former_keys())  # fmt: skip
+                                former=chosen.former_keys(),
+                                questionnaires=questionnaires.recorded(conn))  # every version served (invariant 20)
     except BaseException:
         give_back(storage, sequence)
         raise

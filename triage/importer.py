@@ -173,7 +173,7 @@ def import_bundle(
     with questionnaires.kept_when_stopped(store), store.transaction():  # two imports at once cannot both pass
         summary.same_bundle_again = _check_sequence(store, bundle)
         _check_recipients(store, header, summary, accept_recipients)
-        known = questionnaires.check_carried(store, getattr(header, "questionnaires", ()))
+        known = questionnaires.check_carried(store, header.questionnaires)
         if on_start is not None:
             on_start(header.count)
         for entry in bundle.entries():  # re-verified while streaming; raises at the end if the file changed

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 import crypto
+from crypto import bundle_v5
 from crypto.questionnaire import Questionnaire, builtin_questionnaire, load_questionnaire
 from tests.triage.helpers import TODAY, Server
 
@@ -45,43 +44,22 @@ def changed_questionnaire(*, version: int = 2, home_address: bool = True, reword
     return changed
 
 
-def writes_questionnaires() -> bool:
-    return "questionnaires" in inspect.signature(crypto.write_bundle).parameters
-
-
 def carrying(
     server: Server, path: Path, entries: Sequence[crypto.BundleEntry], recipients: Sequence[crypto.PublicIdentity],
-    carried: Sequence[bytes], monkeypatch: pytest.MonkeyPatch,
+    carried: Sequence[bytes], monkeypatch: pytest.MonkeyPatch, *, unchecked: bool = False,
 ) -> Path:  # fmt: skip
-    """A signed bundle whose questionnaire block holds ``carried`` (the canonical bytes, as the server writes).
+    """A signed bundle (version 5) whose questionnaire block holds ``carried`` (canonical bytes, as servers write).
 
-    With a bundle writer that has the questionnaire block (version 5) this is the real file; before it, the
-    reader's header is given the same attribute (``BundleHeader.questionnaires``), so the triage side is
-    tested against the interface of CONTRACTS §3 either way.
+    ``unchecked``: signed without the writer's own check of the block, as a broken or compromised server could.
     """
     server.sequence += 1
-    if writes_questionnaires():
+    with monkeypatch.context() as patched:
+        if unchecked:
+            patched.setattr(bundle_v5, "check_questionnaire_bytes", lambda canonical: None)
         with path.open("wb") as out:
             crypto.write_bundle(
                 out, entries, count=len(entries), server_key=server.key, sequence=server.sequence,
                 high_water=server.high_water, created_on=TODAY, recipients=recipients, delivered=(),
-                questionnaires=sorted(carried, key=lambda data: hashlib.sha256(data).digest()),
+                questionnaires=carried,
             )  # fmt: skip
-        return path
-    with path.open("wb") as out:
-        crypto.write_bundle(out, entries, count=len(entries), server_key=server.key, sequence=server.sequence,
-                            high_water=server.high_water, created_on=TODAY, recipients=recipients,
-                            delivered=())  # fmt: skip
-    real = crypto.read_bundle
-    by_file = getattr(crypto.read_bundle, "carried", {})
-    by_file[str(path)] = tuple(carried)
-
-    def read_bundle(source: object, **options: object) -> crypto.Bundle:
-        bundle = real(source, **options)  # type: ignore[arg-type]
-        object.__setattr__(bundle.header, "questionnaires", by_file.get(str(source), ()))
-        return bundle
-
-    read_bundle.carried = by_file  # type: ignore[attr-defined]
-    if not hasattr(crypto.read_bundle, "carried"):
-        monkeypatch.setattr(crypto, "read_bundle", read_bundle)
     return path

@@ -114,12 +114,10 @@ def test_the_stop_speaks_russian(
 @pytest.mark.parametrize(
     ("carried", "reason"),
     [
-        (b"{not json", "is not JSON"),
-        (b'{"format": 1}', "canonical form"),  # JSON, but not in canonical form
+        (b'{"format":1}', "is missing"),  # canonical JSON, not a questionnaire
         (builtin_questionnaire().canonical.replace(b'"version":1', b'"version":0'), "version"),
-        (builtin_questionnaire().canonical[:-1], "not JSON"),
-        (b"format = 1\n", "not JSON"),  # the TOML file itself is not what bundles carry
-        (b"", "empty"),
+        (builtin_questionnaire().canonical.replace(b'"format":1', b'"format":null'), "not a questionnaire"),
+        (builtin_questionnaire().canonical.replace(b'"kind":"consent"', b'"kind":"signature"'), "unknown kind"),
     ],
 )
 def test_a_questionnaire_that_cannot_be_read_is_refused_with_a_sentence(
@@ -130,6 +128,21 @@ def test_a_questionnaire_that_cannot_be_read_is_refused_with_a_sentence(
     assert_one_sentence(result, "carries a questionnaire triage cannot read", reason, "Nothing was imported")
     assert case_count(triage) == 0
     assert "WAITING" not in triage.ok("questionnaire", "list").output
+
+
+@pytest.mark.parametrize(
+    "carried",
+    [b"{not json", b'{"format": 1}', b"format = 1\n", b"", builtin_questionnaire().canonical[:-1], b"\xff{}"],
+)
+def test_a_questionnaire_block_that_is_not_canonical_json_refuses_the_whole_bundle(
+    triage: Triage, alice: crypto.PublicIdentity, server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    carried: bytes,
+) -> None:  # fmt: skip
+    entries = [server.entry(make_request(), [alice])]
+    bundle = carrying(server, tmp_path / "1", entries, [alice], [carried], monkeypatch, unchecked=True)
+    result = triage.run("import", bundle)
+    assert_one_sentence(result, "not a file triage can read", "questionnaire")
+    assert case_count(triage) == 0
 
 
 def test_accept_names_what_is_wrong_with_the_hash_given(
