@@ -282,3 +282,18 @@ def test_the_desk_stops_the_import_and_accepts_on_purpose(
     accepted = client.post("/usb/import", data={**form, "accept_questionnaire": changed.sha256})
     assert accepted.status_code == 200 and case_count(triage) == 3
     assert "accepted" in triage.ok("questionnaire", "list").output
+
+
+def test_a_stored_version_is_checked_against_its_hash_even_under_the_store_key(
+    triage: Triage, alice: crypto.PublicIdentity, server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    changed, other = changed_questionnaire(), changed_questionnaire(version=3)
+    triage.ok("import", _bundle(server, tmp_path, "1", alice, [], monkeypatch))
+    triage.run("import", _bundle(server, tmp_path, "2", alice, [changed.canonical], monkeypatch))
+    store = _store(triage)
+    try:  # the other version's bytes, sealed under this version's hash (a bug, or a colleague's broken tool)
+        wrong = store.unlocked_key().seal(other.canonical, context=b"questionnaire:" + changed.sha256.encode())
+        store.db.execute("UPDATE questionnaires SET sealed = ?", (wrong,))
+    finally:
+        store.close()
+    assert_one_sentence(triage.run("questionnaire", "list"), "changed without your key")
