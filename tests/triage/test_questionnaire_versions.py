@@ -297,3 +297,41 @@ def test_a_stored_version_is_checked_against_its_hash_even_under_the_store_key(
     finally:
         store.close()
     assert_one_sentence(triage.run("questionnaire", "list"), "changed without your key")
+
+
+def test_the_terminal_desk_stops_the_import_and_accepts_on_purpose(
+    triage: Triage, alice: crypto.PublicIdentity, server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    need_module("textual")
+    from textual.widgets import Checkbox, Input
+
+    from tests.triage.test_terminal_desk import run, screen_text
+
+    triage.ok("import", _bundle(server, tmp_path, "1", alice, [], monkeypatch))
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    changed = changed_questionnaire()
+    bundle = _bundle(server, usb, "2.bundle", alice, [changed.canonical], monkeypatch, n=2)
+    seen: dict[str, object] = {}
+
+    async def body(pilot: Any, desk: Any) -> None:
+        await pilot.press("i")
+        await pilot.pause()
+        desk.screen.query_one("#path", Input).value = str(bundle)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        seen["stopped"] = screen_text(desk)
+        seen["count"] = desk.session.count_cases()
+        await pilot.press("ctrl+s")  # again, without ticking the box: still stopped
+        await pilot.pause()
+        seen["count_again"] = desk.session.count_cases()
+        desk.screen.query_one("#accept-questionnaire", Checkbox).value = True
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        seen["imported"] = screen_text(desk)
+        seen["count_after"] = desk.session.count_cases()
+
+    run(triage.home, "en", body, usb=usb)
+    assert "STOP" in str(seen["stopped"]) and "NEW QUESTION" in str(seen["stopped"])
+    assert seen["count"] == seen["count_again"] == 1
+    assert "new 2" in str(seen["imported"]) and seen["count_after"] == 3
