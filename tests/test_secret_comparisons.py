@@ -46,6 +46,7 @@ NOT_SECRETS: dict[tuple[str, str], str] = {
     ("intake/storage.py", "self._tokens_forgotten_on != day"): "the day used tokens were last forgotten (a date)",
     ("crypto/filestream.py", "tag == _FINAL"): "secretstream's message tag (which chunk is last), not a MAC",
     ("crypto/questionnaire.py", "raw['format'] != FORMAT"): "a questionnaire file's format number",
+    ("crypto/questionnaire_canonical.py", "again != data"): "a questionnaire's public text against its canonical form",
     ("intake/errors.py", "error.code == NotFound.code"): "an HTTP status code",
     ("triage/home.py", "p.suffix == KEY_SUFFIX"): "a file name's suffix",
     ("intake/storage.py", "row.fingerprint == public.fingerprint"): "public key fingerprints",
