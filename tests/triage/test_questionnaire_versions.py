@@ -335,3 +335,21 @@ def test_the_terminal_desk_stops_the_import_and_accepts_on_purpose(
     assert "STOP" in str(seen["stopped"]) and "NEW QUESTION" in str(seen["stopped"])
     assert seen["count"] == seen["count_again"] == 1
     assert "new 2" in str(seen["imported"]) and seen["count_after"] == 3
+
+
+def test_a_recipient_change_and_a_new_questionnaire_each_stop_until_each_is_accepted(
+    triage: Triage, alice: crypto.PublicIdentity, server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    triage.ok("import", _bundle(server, tmp_path, "1", alice, [], monkeypatch))
+    mallory = crypto.Identity.generate("Mallory").public
+    changed = changed_questionnaire()
+    entries = [server.entry(make_request(story="two"), [alice, mallory])]
+    bundle = carrying(server, tmp_path / "2", entries, [alice, mallory], [changed.canonical], monkeypatch)
+    assert "Added: Mallory" in triage.run("import", bundle).output
+    # Accepting the recipients alone is not enough: the questionnaire stops it next, and nothing is kept
+    stopped = triage.run("import", "--accept-recipients", bundle)
+    assert stopped.exit_code == 1 and "NEW QUESTION" in stopped.output and case_count(triage) == 1
+    assert "Added: Mallory" in triage.run("import", bundle).output  # the recipient acceptance was rolled back too
+    triage.ok("questionnaire", "accept", changed.sha256[:8])
+    triage.ok("import", "--accept-recipients", bundle)
+    assert case_count(triage) == 2
