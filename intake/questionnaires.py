@@ -16,7 +16,7 @@ import hashlib
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from crypto.questionnaire import Questionnaire, QuestionnaireError, builtin_questionnaire, load_questionnaire
 from crypto.questionnaire_canonical import MAX_CANONICAL_BYTES
@@ -55,9 +55,13 @@ def record(storage: Storage, questionnaire: Questionnaire, day: datetime.date) -
                           "words.")  # fmt: skip
     sha256 = hashlib.sha256(data).hexdigest()
     known = select(questionnaires.c.sha256).where(questionnaires.c.sha256 == sha256)
-    with storage.reading() as conn:
-        if conn.execute(known).first() is not None:
-            return False  # every start after the first: a read, no write
+    try:
+        with storage.reading() as conn:
+            if conn.execute(known).first() is not None:
+                return False  # every start after the first: a read, no write
+    except (OperationalError, ProgrammingError):  # no such table: the code was upgraded, the database not yet
+        raise ConfigError("The database is older than this version of intake (it cannot record the questionnaire "
+                          "it serves): run `intake init`, which upgrades it, then start again.") from None
     try:
         with storage.writing() as conn:
             if conn.execute(known).first() is not None:

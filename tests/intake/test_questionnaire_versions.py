@@ -80,3 +80,13 @@ def test_the_served_questionnaire_is_the_operator_s_file_or_the_built_in_one(tmp
     bad.write_text("format = 2\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="INTAKE_QUESTIONNAIRE cannot be used"):
         questionnaires.served_questionnaire(types.SimpleNamespace(questionnaire_path=bad))  # type: ignore[arg-type]
+
+
+def test_a_database_not_yet_upgraded_stops_the_start_with_a_sentence(config: IntakeConfig) -> None:
+    from intake.instance import Instance
+    from intake.migrate import downgrade
+
+    Instance(config).initialize()
+    downgrade(config.database_url, "0007")
+    with pytest.raises(ConfigError, match="run `intake init`"):
+        create_app(config)
