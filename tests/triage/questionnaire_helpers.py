@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,6 +30,7 @@ def builtin_text() -> str:
     return resources.files("crypto").joinpath("questionnaires", "evacuation-request.toml").read_text("utf-8")
 
 
+@functools.cache
 def changed_questionnaire(*, version: int = 2, home_address: bool = True, reword: bool = True) -> Questionnaire:
     """The shipped questionnaire, changed the way a compromised or careless server would change it."""
     text = builtin_text().replace("\nversion = 1\n", f"\nversion = {version}\n", 1)

@@ -10,10 +10,13 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import crypto
 from crypto.questionnaire import builtin_questionnaire
@@ -21,6 +24,7 @@ from tests.realparts import need_module
 from tests.triage.helpers import Server, Triage, assert_one_sentence, make_request
 from tests.triage.questionnaire_helpers import carrying, changed_questionnaire
 from triage import questionnaires
+from triage.errors import TriageError
 from triage.home import Home
 from triage.i18n import translator
 from triage.store import CaseStore
@@ -353,3 +357,36 @@ def test_a_recipient_change_and_a_new_questionnaire_each_stop_until_each_is_acce
     triage.ok("questionnaire", "accept", changed.sha256[:8])
     triage.ok("import", "--accept-recipients", bundle)
     assert case_count(triage) == 2
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(typed=st.one_of(st.text(max_size=80), st.integers(0, 64).map(lambda n: changed_questionnaire().sha256[:n]),
+                       st.integers(8, 64).map(lambda n: " " + changed_questionnaire().sha256[:n].upper() + "\n")))
+def test_a_typed_hash_finds_exactly_the_waiting_version_it_begins_or_a_sentence(
+    waiting_store: CaseStore, typed: str
+) -> None:  # fmt: skip
+    wanted = changed_questionnaire().sha256
+    plain = "".join(typed.split()).lower()
+    try:
+        found = questionnaires.find_waiting(waiting_store, typed)
+    except TriageError as refusal:
+        assert str(refusal) and not (len(plain) >= 8 and wanted.startswith(plain))
+    else:
+        assert found.sha256 == wanted and len(plain) >= 8 and wanted.startswith(plain)
+    with pytest.raises(TriageError):  # the desk's button takes only the exact hashes its stop page showed
+        if typed != wanted:
+            questionnaires.accept_on_desk(waiting_store, [typed])
+        else:
+            raise TriageError("the exact hash")
+    assert not questionnaires.is_accepted(waiting_store, wanted)
+
+
+@pytest.fixture
+def waiting_store(
+    triage: Triage, alice: crypto.PublicIdentity, server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[CaseStore]:
+    triage.ok("import", _bundle(server, tmp_path, "1", alice, [], monkeypatch))
+    triage.run("import", _bundle(server, tmp_path, "2", alice, [changed_questionnaire().canonical], monkeypatch))
+    store = _store(triage)
+    yield store
+    store.close()
