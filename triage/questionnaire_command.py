@@ -61,11 +61,7 @@ def show(app: App, prefix: str) -> None:
     t = app.t
     with app.session() as session:
         store = session.store
-        matches = [v for v in questionnaires.versions(store)
-                   if v.questionnaire.sha256.startswith("".join(prefix.split()).lower())]  # fmt: skip
-        if len("".join(prefix.split())) < questionnaires.MIN_PREFIX or len(matches) != 1:
-            questionnaires.find_waiting(store, prefix)  # the sentence that says what is wrong with the prefix
-        version = matches[0]
+        version = questionnaires.find_version(store, prefix)
         if version.state == questionnaires.WAITING:
             _echo_lines(questionnaires.change_lines(questionnaires.waiting_change(store, version.questionnaire), t))
             return
@@ -76,10 +72,10 @@ def show(app: App, prefix: str) -> None:
 
 
 @questionnaire_group.command("accept")
-@click.argument("prefix", metavar="HASH")
+@click.argument("prefixes", metavar="HASH...", nargs=-1, required=True)
 @click.pass_obj
 @friendly_errors
-def accept(app: App, prefix: str) -> None:
+def accept(app: App, prefixes: tuple[str, ...]) -> None:
     """Accept a waiting questionnaire version after checking it with your colleagues; import again after.
 
     HASH is the beginning (8 or more characters) of the hash a stopped import or `triage questionnaire list`
@@ -88,8 +84,9 @@ def accept(app: App, prefix: str) -> None:
     t = app.t
     with app.session() as session:
         store = session.store
-        change = questionnaires.waiting_change(store, questionnaires.find_waiting(store, prefix))
-        chosen = questionnaires.accept(store, prefix)
-    _echo_lines(questionnaires.change_lines(change, t))
-    click.echo(t.gettext('ACCEPTED: questionnaire "%(id)s" version %(version)s (hash %(sha)s). Import the bundle '
-                         "again.", id=chosen.id, version=chosen.version, sha=chosen.sha256[:16]))  # fmt: skip
+        changes = [questionnaires.waiting_change(store, questionnaires.find_waiting(store, p)) for p in prefixes]
+        chosen = questionnaires.accept_all(store, prefixes)
+    for change, q in zip(changes, chosen, strict=True):
+        _echo_lines(questionnaires.change_lines(change, t))
+        click.echo(t.gettext('ACCEPTED: questionnaire "%(id)s" version %(version)s (hash %(sha)s). Import the '
+                             "bundle again.", id=q.id, version=q.version, sha=q.sha256[:16]))  # fmt: skip

@@ -247,22 +247,27 @@ def names_known(payload: Mapping[str, Any], known: Mapping[str, Questionnaire]) 
 # -- accepting -------------------------------------------------------------------------------------
 
 
-def find_waiting(store: CaseStore, prefix: str) -> Questionnaire:
-    """The one waiting version whose hash starts with ``prefix`` (at least 8 hex digits)."""
+def find_version(store: CaseStore, prefix: str) -> Version:
+    """The one version this home knows whose hash starts with ``prefix`` (at least 8 hex digits)."""
     wanted = "".join(prefix.split()).lower()
     if len(wanted) < MIN_PREFIX or len(wanted) > 64 or any(ch not in "0123456789abcdef" for ch in wanted):
         raise TriageError(N_("Give at least the first 8 characters of the questionnaire's hash, as "
                              "`triage questionnaire list` shows it."))  # fmt: skip
     matches = [v for v in versions(store) if v.questionnaire.sha256.startswith(wanted)]
-    if any(v.state != WAITING for v in matches) and len(matches) == 1:
-        raise TriageError(N_("This questionnaire version is accepted already; nothing changed."))
-    waiting = [v.questionnaire for v in matches if v.state == WAITING]
-    if not waiting:
-        raise TriageError(N_("No questionnaire waiting for your decision has a hash that starts like this; "
+    if not matches:
+        raise TriageError(N_("No questionnaire version this home knows has a hash that starts like this; "
                              "`triage questionnaire list` shows them."))  # fmt: skip
-    if len(waiting) > 1:
-        raise TriageError(N_("Several waiting questionnaires have a hash that starts like this; give more of it."))
-    return waiting[0]
+    if len(matches) > 1:
+        raise TriageError(N_("Several questionnaire versions have a hash that starts like this; give more of it."))
+    return matches[0]
+
+
+def find_waiting(store: CaseStore, prefix: str) -> Questionnaire:
+    """The one waiting version whose hash starts with ``prefix`` (at least 8 hex digits)."""
+    found = find_version(store, prefix)
+    if found.state != WAITING:
+        raise TriageError(N_("This questionnaire version is accepted already; nothing changed."))
+    return found.questionnaire
 
 
 def accept(store: CaseStore, prefix: str) -> Questionnaire:
@@ -270,6 +275,17 @@ def accept(store: CaseStore, prefix: str) -> Questionnaire:
     with store.transaction():
         chosen = find_waiting(store, prefix)
         store.trust.questionnaires.append(chosen.sha256)
+        store.save_trust()
+    return chosen
+
+
+def accept_all(store: CaseStore, prefixes: Sequence[str]) -> list[Questionnaire]:
+    """Accept every waiting version ``prefixes`` name, all or none (the CLI, after a stop that named several)."""
+    with store.transaction():
+        chosen = [find_waiting(store, prefix) for prefix in prefixes]
+        for q in chosen:
+            if q.sha256 not in store.trust.questionnaires:
+                store.trust.questionnaires.append(q.sha256)
         store.save_trust()
     return chosen
 

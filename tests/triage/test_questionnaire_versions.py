@@ -154,7 +154,8 @@ def test_accept_names_what_is_wrong_with_the_hash_given(
 ) -> None:
     triage.ok("import", _bundle(server, tmp_path, "1", alice, [], monkeypatch))
     assert_one_sentence(triage.run("questionnaire", "accept", "abc"), "at least the first 8 characters")
-    assert_one_sentence(triage.run("questionnaire", "accept", "0" * 12), "No questionnaire waiting")
+    assert_one_sentence(triage.run("questionnaire", "accept", "0" * 12), "No questionnaire version")
+    assert_one_sentence(triage.run("questionnaire", "show", "0" * 12), "No questionnaire version")
     shipped = builtin_questionnaire().sha256
     assert_one_sentence(triage.run("questionnaire", "accept", shipped[:8]), "accepted already")
     assert "required" in triage.ok("questionnaire", "show", shipped[:8]).output
@@ -390,3 +391,21 @@ def waiting_store(
     store = _store(triage)
     yield store
     store.close()
+
+
+def test_two_new_questionnaires_at_once_are_both_shown_and_accepted_together(
+    triage: Triage, alice: crypto.PublicIdentity, server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    triage.ok("import", _bundle(server, tmp_path, "1", alice, [], monkeypatch))
+    changed, other = changed_questionnaire(), changed_questionnaire(version=5, home_address=False)
+    bundle = _bundle(server, tmp_path, "2", alice, [changed.canonical, other.canonical], monkeypatch)
+    stopped = triage.run("import", bundle)
+    assert stopped.exit_code == 1 and "version 2" in stopped.output and "version 5" in stopped.output
+    command = next(line for line in stopped.output.splitlines() if "triage questionnaire accept" in line)
+    hashes = command.split("triage questionnaire accept ", 1)[1].split("`", 1)[0].split()
+    assert sorted(hashes) == sorted([changed.sha256[:16], other.sha256[:16]])
+    assert_one_sentence(triage.run("questionnaire", "accept", hashes[0], "0" * 12), "No questionnaire version")
+    assert triage.run("import", bundle).exit_code == 1  # nothing was accepted by the refused command
+    triage.ok("questionnaire", "accept", *hashes)
+    triage.ok("import", bundle)
+    assert case_count(triage) == 2
