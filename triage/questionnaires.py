@@ -22,7 +22,7 @@ import functools
 import hashlib
 import hmac
 import weakref
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -160,6 +160,22 @@ def known_questionnaire(store_or_session: Any, id: str, version: int, sha256: st
     if made is None or made.id != id or made.version != version:
         return None
     return made
+
+
+def lookup_for(store_or_session: Any) -> Callable[[str, int, str], Questionnaire | None]:
+    """``known_questionnaire`` over a snapshot of the accepted versions, taken now: memory only afterwards.
+
+    For the case views and the parallel list workers (which must not touch the parent's SQLite connection
+    after a fork): the accepted versions are read and checked once, here, in the parent.
+    """
+    store = store_or_session if isinstance(store_or_session, CaseStore) else store_or_session.store
+    known = accepted_questionnaires(store)
+
+    def lookup(id: str, version: int, sha256: str) -> Questionnaire | None:
+        made = known.get(sha256) if isinstance(sha256, str) else None
+        return made if made is not None and made.id == id and made.version == version else None
+
+    return lookup
 
 
 def versions(store: CaseStore) -> list[Version]:

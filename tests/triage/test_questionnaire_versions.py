@@ -197,8 +197,13 @@ def test_known_questionnaire_answers_only_for_accepted_versions(
         assert questionnaires.known_questionnaire(store, shipped.id, 2, shipped.sha256) is None
         assert questionnaires.known_questionnaire(store, "other", 1, shipped.sha256) is None
         assert questionnaires.known_questionnaire(store, changed.id, 2, changed.sha256) is None  # waiting
+        before = questionnaires.lookup_for(store)
         questionnaires.accept(store, changed.sha256)
         assert questionnaires.known_questionnaire(store, changed.id, 2, changed.sha256) == changed
+        assert before(changed.id, 2, changed.sha256) is None  # a snapshot: taken before the acceptance
+        after = questionnaires.lookup_for(store)
+        assert after(changed.id, 2, changed.sha256) == changed and after(shipped.id, 1, shipped.sha256) == shipped
+        assert after(changed.id, 1, changed.sha256) is None and after(changed.id, 2, None) is None  # type: ignore[arg-type]
         assert questionnaires.known_questionnaire(store, changed.id, 2, None) is None  # type: ignore[arg-type]
     finally:
         store.close()
