@@ -12,6 +12,7 @@ from crypto.questionnaire import Questionnaire
 from triage import questionnaires
 from triage.app import App, friendly_errors
 from triage.i18n import N_, Translator
+from triage.questionnaire_changes import change_lines
 
 STATES = {questionnaires.BUILT_IN: N_("built in"), questionnaires.ACCEPTED: N_("accepted"),
           questionnaires.WAITING: N_("WAITING for your decision")}  # fmt: skip
@@ -63,7 +64,7 @@ def show(app: App, prefix: str) -> None:
         store = session.store
         version = questionnaires.find_version(store, prefix)
         if version.state == questionnaires.WAITING:
-            _echo_lines(questionnaires.change_lines(questionnaires.waiting_change(store, version.questionnaire), t))
+            _echo_lines(change_lines(questionnaires.waiting_change(store, version.questionnaire), t))
             return
     q = version.questionnaire
     click.echo(t.gettext('"%(id)s" version %(version)s (%(state)s), hash %(sha)s:', id=q.id, version=q.version,
@@ -87,6 +88,6 @@ def accept(app: App, prefixes: tuple[str, ...]) -> None:
         changes = [questionnaires.waiting_change(store, questionnaires.find_waiting(store, p)) for p in prefixes]
         chosen = questionnaires.accept_all(store, prefixes)
     for change, q in zip(changes, chosen, strict=True):
-        _echo_lines(questionnaires.change_lines(change, t))
+        _echo_lines(change_lines(change, t))
         click.echo(t.gettext('ACCEPTED: questionnaire "%(id)s" version %(version)s (hash %(sha)s). Import the '
                              "bundle again.", id=q.id, version=q.version, sha=q.sha256[:16]))  # fmt: skip

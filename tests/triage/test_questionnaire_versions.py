@@ -23,7 +23,7 @@ from crypto.questionnaire import builtin_questionnaire
 from tests.realparts import need_module
 from tests.triage.helpers import Server, Triage, assert_one_sentence, make_request
 from tests.triage.questionnaire_helpers import carrying, changed_questionnaire
-from triage import questionnaires
+from triage import questionnaire_changes, questionnaires
 from triage.errors import TriageError
 from triage.home import Home
 from triage.i18n import translator
@@ -243,7 +243,7 @@ def test_what_changed_names_every_kind_of_change() -> None:
     from crypto.questionnaire_canonical import load_canonical
 
     new = load_canonical(crypto.questionnaire.canonical_form(data))
-    version = questionnaires.compare(shipped, new)
+    version = questionnaire_changes.compare(shipped, new)
     kinds = {(c.what, c.field) for c in version.changes}
     assert {("bounds", "people"), ("required", "health"), ("choice_added", "location"),
             ("choice_removed", "documents"), ("choice_reworded", "threat_from"), ("kind", "detention"),
@@ -251,9 +251,9 @@ def test_what_changed_names_every_kind_of_change() -> None:
     loud = {c.field for c in version.changes if c.loud}
     assert loud == {"detention"}  # a field that changed kind asks something else; the others do not
     for lang in ("en", "ru"):
-        lines = questionnaires.change_lines(version, translator(lang))
+        lines = questionnaire_changes.change_lines(version, translator(lang))
         assert len(lines) == len(version.changes) + 1 and all(text.strip() for _loud, text in lines)
-    en = "\n".join(text for _loud, text in questionnaires.change_lines(version, translator("en")))
+    en = "\n".join(text for _loud, text in questionnaire_changes.change_lines(version, translator("en")))
     assert "Abroad" in en and "The state" in en and "1..20 → 1..50" in en
 
 

@@ -11,7 +11,8 @@ from triage.desk.folders import bundle_files, return_file_name, usable_folder
 from triage.desk.views import _session, _state, blueprint
 from triage.errors import TriageError, explain, explain_in
 from triage.importer import RecipientsChangedError
-from triage.questionnaires import QuestionnaireChangedError, accept_on_desk, change_lines
+from triage.questionnaire_changes import change_lines
+from triage.questionnaires import QuestionnaireChangedError, accept_on_desk
 
 
 @blueprint.get("/usb")
