@@ -23,6 +23,7 @@ import contextlib
 import functools
 import hashlib
 import hmac
+import sqlite3
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -131,19 +132,32 @@ def known_questionnaire(store_or_session: Any, id: str, version: int, sha256: st
     """The accepted (or built-in) questionnaire a payload names, or None if this laptop does not know it.
 
     ``store_or_session`` is an unlocked ``CaseStore`` or anything with one as ``.store`` (a Session): the
-    stored versions are sealed with the store key. All three of id, version and hash must match.
+    stored versions are sealed with the store key. All three of id, version and hash must match. Safe to
+    call in a forked list worker (it never uses the store's own connection); ``lookup_for`` reads them all
+    up front instead.
     """
     store = store_or_session if isinstance(store_or_session, CaseStore) else store_or_session.store
     if not isinstance(sha256, str):
         return None
     made = builtins().get(sha256)
     if made is None and sha256 in store.trust.questionnaires:
-        made = _stored(store, sha256)
-        if made is None:
-            raise StoreTamperedError(_TAMPERED)
+        made = _PARSED.get(store, {}).get(sha256) or _read_alone(store, sha256)
     if made is None or made.id != id or made.version != version:
         return None
     return made
+
+
+def _read_alone(store: CaseStore, sha256: str) -> Questionnaire:
+    """One stored version through a connection of its own, read-only: safe in a list worker after a fork,
+    where the store's own SQLite connection must not be used."""
+    db = sqlite3.connect(f"{store.path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        row = db.execute("SELECT sealed FROM questionnaires WHERE sha256 = ?", (sha256,)).fetchone()
+    finally:
+        db.close()
+    if row is None:  # accepted in the sealed record, gone from the table: someone deleted it
+        raise StoreTamperedError(_TAMPERED)
+    return _open_row(store, sha256, row[0])
 
 
 def lookup_for(store_or_session: Any) -> Callable[[str, int, str], Questionnaire | None]:

@@ -28,6 +28,7 @@ from triage.errors import TriageError
 from triage.home import Home
 from triage.i18n import translator
 from triage.store import CaseStore
+from triage.trust import StoreTamperedError
 
 
 def case_count(triage: Triage) -> int:
@@ -414,3 +415,23 @@ def test_two_new_questionnaires_at_once_are_both_shown_and_accepted_together(
     triage.ok("questionnaire", "accept", *hashes)
     triage.ok("import", bundle)
     assert case_count(triage) == 2
+
+
+def test_known_questionnaire_never_uses_the_store_s_own_connection(
+    triage: Triage, alice: crypto.PublicIdentity, server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    changed = changed_questionnaire()
+    triage.ok("import", _bundle(server, tmp_path, "1", alice, [], monkeypatch))
+    triage.run("import", _bundle(server, tmp_path, "2", alice, [changed.canonical], monkeypatch))
+    triage.ok("questionnaire", "accept", changed.sha256[:8])
+    store = _store(triage)
+    store.db.close()  # as in a list worker after a fork: that connection must not be used
+    assert questionnaires.known_questionnaire(store, changed.id, 2, changed.sha256) == changed
+    with sqlite3.connect(triage.home / "cases.sqlite3") as db:
+        db.execute("DELETE FROM questionnaires")
+    fresh = _store(triage)
+    try:
+        with pytest.raises(StoreTamperedError):
+            questionnaires.known_questionnaire(fresh, changed.id, 2, changed.sha256)
+    finally:
+        fresh.close()
