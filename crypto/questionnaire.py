@@ -227,7 +227,7 @@ def _field(raw: Any, n: int, languages: tuple[str, ...], sections: set[str]) -> 
     kind = table["kind"]
     if kind not in KINDS:
         raise _fail(where, f"unknown kind {str(kind)[:20]!r} (one of: {', '.join(KINDS)})")
-    if table["section"] not in sections:
+    if not isinstance(table["section"], str) or table["section"] not in sections:
         raise _fail(where, f"names the section {str(table['section'])[:40]!r}, which is not declared")
     required = table.get("required", False)
     if not isinstance(required, bool):
@@ -333,8 +333,9 @@ def _questionnaire(raw: Mapping[str, Any], canonical: bytes) -> Questionnaire:
     if raw["format"] != FORMAT:
         raise _fail("format", f"this reader knows questionnaire format {FORMAT}")
     languages = raw["languages"]
-    if (not isinstance(languages, list) or not languages or len(set(languages)) != len(languages)
-            or not all(isinstance(lang, str) and LANGUAGE.fullmatch(lang) for lang in languages)):  # fmt: skip
+    if (not isinstance(languages, list) or not languages
+            or not all(isinstance(lang, str) and LANGUAGE.fullmatch(lang) for lang in languages)
+            or len(set(languages)) != len(languages)):  # fmt: skip
         raise _fail("languages", 'is a list of language codes, each once, like ["en", "ru"]')
     langs = tuple(languages)
     sections_raw = raw["section"]

@@ -15,15 +15,16 @@ from flask.wrappers import Request
 from flask_babel import Babel
 
 from intake import conversation, csrf, errors, headers, once, views
+from intake import questionnaires as served_versions
 from intake.config import RTL_LANGUAGES, IntakeConfig
 from intake.fastform import FormReader
 from intake.fastpath import FastPath
 from intake.formbody import FastFormDataParser
 from intake.instance import Instance
 from intake.limits import DailyCap, RateLimiter
-from intake.questionnaire_form import enabled_languages, load_configured, questionnaire_form
+from intake.questionnaire_form import enabled_languages, questionnaire_form
 from intake.resources import resource_dir, translations_dir
-from intake.storage import Storage
+from intake.storage import Storage, today
 
 log = logging.getLogger("intake")
 # The only body our pages send (no form here has a file input): multipart would hand a text field a file.
@@ -96,7 +97,7 @@ def create_app(config: IntakeConfig) -> Flask:
     The questionnaire is read once, here (ConfigError with the loader's sentence: the server does not
     start); the pages speak the languages both it and the interface are complete in.
     """
-    questionnaire = load_configured(config)
+    questionnaire = served_versions.served_questionnaire(config)
     languages = enabled_languages(config, questionnaire)
     if languages != config.languages:
         config = dataclasses.replace(config, languages=languages)
@@ -144,6 +145,8 @@ def create_app(config: IntakeConfig) -> Flask:
     app.extensions["questionnaire"] = questionnaire
     app.extensions["questionnaire_form"] = questionnaire_form(questionnaire)
     app.extensions["questionnaire_reader"] = FormReader(questionnaire)
+    # Before anyone is asked with it: every export must carry the questionnaire version served (invariant 20).
+    served_versions.record(app.extensions["intake"].storage, questionnaire, today())
     Babel(app, locale_selector=lambda: g.get("lang", config.default_locale))
 
     @app.before_request

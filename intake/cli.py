@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import crypto
 from crypto.keyfile import MAGIC as PRIVATE_KEY_MAGIC
-from intake import backup, bundle_file, doctor, files, rotation_text, status
+from intake import backup, bundle_file, doctor, files, questionnaires, rotation_text, status
 from intake.config import ConfigError, IntakeConfig
 from intake.exchange import ExportResult
 from intake.instance import Instance, InstanceError
@@ -129,7 +129,9 @@ def init(ctx: Context) -> None:
 
     enabled_languages(ctx.config, load_configured(ctx.config))  # a questionnaire the server cannot serve: stop here
     server = Instance(ctx.config).initialize()
+    served = questionnaires.record_served(ctx.storage(), ctx.config, today())  # every export carries it
     click.echo(f"Instance ready in {ctx.config.instance_dir}")
+    click.echo(f"Questionnaire: {served.id} version {served.version} (hash {served.sha256[:16]})")
     click.echo(f"Server key fingerprint: {server.fingerprint}")
 
 

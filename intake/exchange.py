@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 import crypto
+from intake import questionnaires as served_versions
 from intake import rotation
 from intake.database import AckReplayedError
 from intake.tables import (
@@ -73,13 +74,14 @@ class AckResult:
 
 def export(
     storage: Storage, out: BinaryIO, server_key: crypto.ServerKey, day: datetime.date, *,
-    questionnaires: Sequence[bytes] = (), blobs: Callable[[], Iterable[crypto.ExportBlob]] | None = None,
+    questionnaires: Sequence[bytes] | None = None, blobs: Callable[[], Iterable[crypto.ExportBlob]] | None = None,
 ) -> ExportResult:  # fmt: skip
     """Write a signed bundle of every envelope a registered key can read, from one consistent snapshot.
 
-    ``questionnaires`` (canonical questionnaire texts) and ``blobs`` (called once, inside the snapshot: the
-    sealed files of the exported envelopes, in any order) make it bundle version 5; the writer streams
-    each blob's chunks straight into ``out``, so neither a file nor the bundle is ever whole in memory.
+    ``questionnaires`` (canonical questionnaire texts; by default every version this server recorded) and
+    ``blobs`` (called once, inside the snapshot: the sealed files of the exported envelopes, in any order)
+    make it bundle version 5; the writer streams each blob's chunks straight into ``out``, so neither a file
+    nor the bundle is ever whole in memory.
 
     The bundle number and the new serials are taken first, in one short write transaction; the envelopes
     are then read from a snapshot, so submissions go on while a large bundle is written. If writing fails,
@@ -117,7 +119,9 @@ def export(
             crypto.write_bundle(out, entries(), count=len(chosen.exportable), server_key=server_key,
                                 sequence=sequence, high_water=high_water, created_on=day,
                                 recipients=chosen.current, delivered=delivered if chosen.current else None,
-                                former=chosen.former_keys(), questionnaires=questionnaires,
+                                former=chosen.former_keys(),
+                                questionnaires=(served_versions.recorded(conn) if questionnaires is None
+                                                else questionnaires),  # every version served (invariant 20)
                                 blobs=blobs() if blobs is not None else ())  # fmt: skip
     except BaseException:
         give_back(storage, sequence)

@@ -101,6 +101,17 @@ used_tokens = Table(
     sqlite_with_rowid=False,
 )
 
+# Every questionnaire version the server served (intake.questionnaires): its canonical bytes (docs/FORMAT.md
+# §12.2) under their SHA-256, and the day it was first served. Each export carries them all (bundle version 5).
+questionnaires = Table(
+    "questionnaires",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("canonical", LargeBinary, nullable=False),
+    Column("recorded_on", Date, nullable=False),
+    sqlite_with_rowid=False,
+)
+
 SERIAL_COUNTER = "serial"  # the highest serial assigned (at export): the bundle's high-water mark
 RECEIVED_COUNTER = "received"  # envelopes ever stored (requests and follow-ups)
 COLLECTED_COUNTER = "collected"  # envelopes deleted by acknowledgements

@@ -32,6 +32,9 @@ RESHAPE = frozenset({"encode", "decode", "hex", "lower", "upper", "strip", "case
 
 # (file, comparison as ast.unparse writes it): why it is not a secret.
 NOT_SECRETS: dict[tuple[str, str], str] = {
+    ("intake/priority.py", "content_type.partition(b';')[0].strip().lower() != URLENCODED"): "a request's media type",
+    ("triage/answers_view.py", "(found.id, found.version, found.sha256) == key"): "a questionnaire's public id, "
+    "version and hash, which the payload names",
     ("crypto/ack.py", "c.sign_public == sign_public"): "a public signing key, picking the registered caseworker",
     ("crypto/keys.py", "lines[0] != PUBLIC_KEY_TITLE"): "the first line of a public key file",
     ("crypto/keys.py", "normalize_fingerprint(values['fingerprint']) != public.fingerprint"): "a public key's"
@@ -46,6 +49,7 @@ NOT_SECRETS: dict[tuple[str, str], str] = {
     ("intake/storage.py", "self._tokens_forgotten_on != day"): "the day used tokens were last forgotten (a date)",
     ("crypto/filestream.py", "tag == _FINAL"): "secretstream's message tag (which chunk is last), not a MAC",
     ("crypto/questionnaire.py", "raw['format'] != FORMAT"): "a questionnaire file's format number",
+    ("crypto/questionnaire_canonical.py", "again != data"): "a questionnaire's public text against its canonical form",
     ("intake/errors.py", "error.code == NotFound.code"): "an HTTP status code",
     ("triage/home.py", "p.suffix == KEY_SUFFIX"): "a file name's suffix",
     ("intake/storage.py", "row.fingerprint == public.fingerprint"): "public key fingerprints",

@@ -31,6 +31,7 @@ from triage.operations import MAX_NOTE_CHARS
 from triage.passphrase import LANGUAGES, ask_new_passphrase
 from triage.policy_command import policy_command
 from triage.progress import progress_bar
+from triage.questionnaire_command import questionnaire_group
 from triage.reply_words import reply_label, reply_state
 from triage.summary import print_import_summary
 from triage.templates import find_template, load_templates
@@ -178,6 +179,7 @@ main.add_command(show_command)
 main.add_command(desk_command)
 main.add_command(terminal_command)
 main.add_command(policy_command)
+main.add_command(questionnaire_group)
 
 
 @main.command("set")

@@ -23,7 +23,7 @@ from pathlib import Path
 import crypto
 from crypto.bundle import PROGRESS_UNIT, bundle_size
 from crypto.manifest import FileEntry
-from triage import blob_import, threads
+from triage import blob_import, questionnaires, threads
 from triage.blobs import BlobStore
 from triage.errors import FingerprintMismatchError, ReplayError, TriageError
 from triage.store import CaseStore
@@ -41,6 +41,9 @@ class ImportSummary:
     rejected_not_for_you: int = 0
     rejected_unreadable: int = 0
     rejected_conflict: int = 0
+    # Requests that name a questionnaire version neither built in nor accepted: not stored, not acknowledged,
+    # so the server keeps them until a bundle carries their questionnaire (invariant 20).
+    rejected_questionnaire: int = 0
     gaps: int = 0
     gap_ranges: list[tuple[int, int]] = field(default_factory=list)
     pinned_now: crypto.ServerPublicKey | None = None
@@ -59,7 +62,8 @@ class ImportSummary:
 
     @property
     def rejected(self) -> int:
-        return self.rejected_not_for_you + self.rejected_unreadable + self.rejected_conflict
+        return (self.rejected_not_for_you + self.rejected_unreadable + self.rejected_conflict
+                + self.rejected_questionnaire)  # fmt: skip
 
 
 class RecipientsChangedError(TriageError):
@@ -180,7 +184,8 @@ def import_bundle(
     wanted: dict[bytes, FileEntry] = {}
     placed: list[bytes] = []
     try:
-        with store.transaction():  # the replay check too: two imports at once cannot both pass it
+        # A new questionnaire version stops the import; once rolled back, it is kept as waiting (invariant 20).
+        with questionnaires.kept_when_stopped(store), store.transaction():  # two imports at once cannot both pass
             _import_in_transaction(store, bundle, identity, today, summary, seen, wanted, placed, pinned,
                                    accept_recipients, on_start, advance)  # fmt: skip
     except BaseException:
@@ -201,6 +206,7 @@ def _import_in_transaction(
     BlobStore.beside(store.path).clean_partial()
     summary.same_bundle_again = _check_sequence(store, bundle)
     _check_recipients(store, header, summary, accept_recipients)
+    known = questionnaires.check_carried(store, header.questionnaires)
     if on_start is not None:
         on_start(header.count + blob_import.progress_units(bundle))
     for entry in bundle.entries():  # re-verified while streaming; raises at the end if the file changed
@@ -223,6 +229,11 @@ def _import_in_transaction(
             except crypto.CryptoError:
                 summary.rejected_unreadable += 1
             else:
+                if not followup and not questionnaires.names_known(payload, known):
+                    summary.rejected_questionnaire += 1  # not stored, not acknowledged: the server keeps it
+                    if advance is not None:
+                        advance()
+                    continue
                 wanted.update((f.blob, f) for f in blob_import.manifest_of(payload))
                 if followup:
                     summary.followups += 1

@@ -13,6 +13,8 @@
 * ``meta``: sealed settings; above all the trust record (``triage.trust``): the pinned server key, the
   accepted recipient set, the last bundle imported and a manifest of the envelopes held, so editing the
   file cannot silently re-pin the server, rewind the replay check or change what an acknowledgement names.
+* ``questionnaires``: each questionnaire version a bundle carried (its canonical bytes, sealed with the store
+  key under its hash; ``triage.questionnaires``); which of them a caseworker accepted is in the trust record.
 * ``caseworkers``: each caseworker's public key and the store key wrapped (crypto_box_seal) for them.
 
 One random ``crypto.StoreKey`` per store is wrapped for every caseworker of the home; a caseworker
@@ -57,6 +59,7 @@ CREATE TABLE IF NOT EXISTS links (tag BLOB NOT NULL, entry_id BLOB NOT NULL, kin
                                   PRIMARY KEY (tag, entry_id));
 CREATE TABLE IF NOT EXISTS outbox (reply_id BLOB PRIMARY KEY, sealed BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS recalled (reply_id BLOB PRIMARY KEY, sealed BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS questionnaires (sha256 TEXT PRIMARY KEY, sealed BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS requests (
     entry_id BLOB NOT NULL, fingerprint TEXT NOT NULL, sealed BLOB NOT NULL, PRIMARY KEY (entry_id, fingerprint)
 );

@@ -27,6 +27,7 @@ def print_import_summary(summary: ImportSummary, *, as_json: bool, t: Translator
                     "rejected_not_for_you": summary.rejected_not_for_you,
                     "rejected_unreadable": summary.rejected_unreadable,
                     "rejected_conflict": summary.rejected_conflict,
+                    "rejected_questionnaire": summary.rejected_questionnaire,
                     "gaps": summary.gaps, "gap_ranges": summary.gap_ranges,
                     "pinned_server": summary.pinned_now.fingerprint if summary.pinned_now else None,
                     "same_bundle_again": summary.same_bundle_again,
@@ -103,6 +104,10 @@ def print_import_summary(summary: ImportSummary, *, as_json: bool, t: Translator
     if summary.rejected_conflict:
         click.echo("  " + t.gettext("%(num)s rejected: same id as a case you hold, different contents.",
                                     num=summary.rejected_conflict))  # fmt: skip
+    if summary.rejected_questionnaire:
+        click.echo("  " + t.gettext("%(num)s rejected: they name a questionnaire version you have not accepted and "
+                                    "this bundle does not carry; ask the operator.",
+                                    num=summary.rejected_questionnaire))  # fmt: skip
     if summary.rejected:
         click.echo("  " + t.gettext(
             "Rejected envelopes are not stored and will not be acknowledged: the server keeps them for "

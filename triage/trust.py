@@ -39,6 +39,8 @@ class TrustState:
     recipients: list[dict[str, str]] | None = None  # the accepted recipient set: name, box and sign keys (hex)
     count: int = 0
     manifest: str = field(default_factory=lambda: manifest_hash([]))
+    # The questionnaire versions a caseworker accepted (SHA-256 hex, in the order accepted; triage.questionnaires).
+    questionnaires: list[str] = field(default_factory=list)
 
     def to_bytes(self) -> bytes:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":")).encode()
@@ -46,7 +48,8 @@ class TrustState:
     @classmethod
     def from_bytes(cls, data: bytes) -> TrustState:
         value = json.loads(data)
-        return cls(value["server"], value["last_bundle"], value["recipients"], int(value["count"]), value["manifest"])
+        return cls(value["server"], value["last_bundle"], value["recipients"], int(value["count"]), value["manifest"],
+                   [str(sha) for sha in value.get("questionnaires", [])])  # fmt: skip
 
     def pinned_server(self) -> crypto.ServerPublicKey | None:
         return None if self.server is None else crypto.ServerPublicKey.from_text(self.server)

@@ -46,7 +46,7 @@ def test_upgrade_and_downgrade_carry_data(config: IntakeConfig) -> None:
     # When upgrading to head, the data is still there and the new tables work
     upgrade(url)
     assert tables(url) == {"envelopes", "receipts", "counters", "recipients", "applied_acks", "replies",
-                           "reply_digests", "used_tokens", "former_recipients"}  # fmt: skip
+                           "reply_digests", "used_tokens", "former_recipients", "questionnaires"}  # fmt: skip
     assert run(url, "SELECT serial, envelope FROM envelopes") == [(1, b"sealed")]
     # (1 submission received, 1 envelope stored: none collected yet)
     assert sorted(run(url, "SELECT name, value FROM counters")) == [
@@ -189,3 +189,25 @@ def test_former_recipients_revision_upgrades_and_downgrades_with_data(config: In
     assert "former_recipients" not in tables(url)
     assert run(url, "SELECT fingerprint FROM recipients") == [("a",)]
     assert run(url, "SELECT sealed_to FROM envelopes") == [("a",)]
+
+
+def test_questionnaires_revision_upgrades_and_downgrades_with_data(config: IntakeConfig) -> None:
+    config.instance_dir.mkdir(parents=True, exist_ok=True)
+    url = config.database_url
+    # Given revision 0007 with a waiting envelope
+    upgrade(url, "0007")
+    run(url, "INSERT INTO envelopes (id, serial, envelope, received_on, sealed_to) VALUES (:i, NULL, :e, :d, 'a')",
+        i=b"\x01" * 16, e=b"sealed", d=DAY)  # fmt: skip
+    # When upgrading to 0009, a questionnaire version can be recorded, once per hash
+    upgrade(url, "0009")
+    run(url, "INSERT INTO questionnaires (sha256, canonical, recorded_on) VALUES (:h, :c, :d)",
+        h="a" * 64, c=b'{"id":"x"}', d=DAY)  # fmt: skip
+    with pytest.raises(sa.exc.IntegrityError):
+        run(url, "INSERT INTO questionnaires (sha256, canonical, recorded_on) VALUES (:h, :c, :d)",
+            h="a" * 64, c=b"{}", d=DAY)  # fmt: skip
+    assert run(url, "SELECT sha256, canonical FROM questionnaires") == [("a" * 64, b'{"id":"x"}')]
+    assert run(url, "SELECT envelope FROM envelopes") == [(b"sealed",)]
+    # When downgrading, the table goes and the envelope stays
+    downgrade(url, "0007")
+    assert "questionnaires" not in tables(url)
+    assert run(url, "SELECT envelope FROM envelopes") == [(b"sealed",)]

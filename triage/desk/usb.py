@@ -11,6 +11,8 @@ from triage.desk.folders import bundle_files, return_file_name, usable_folder
 from triage.desk.views import _session, _state, blueprint
 from triage.errors import TriageError, explain, explain_in
 from triage.importer import RecipientsChangedError
+from triage.questionnaire_changes import change_lines
+from triage.questionnaires import QuestionnaireChangedError, accept_on_desk
 
 
 @blueprint.get("/usb")
@@ -49,9 +51,13 @@ def import_bundle() -> Any:
             return again(g.t.gettext("This is the first import: type the server fingerprint the operator reads "
                                      "to you, then import again."), first=True)  # fmt: skip
         try:
+            accept_on_desk(session.store, request.form.getlist("accept_questionnaire")[:64])  # the stop page's button
             summary = session.import_bundle(folder / name, expected_fingerprint=fingerprint, accept_recipients=accept)
         except RecipientsChangedError as change:
             return again("", 409, added=change.added, removed=change.removed)
+        except QuestionnaireChangedError as stop:
+            return again("", 409, questionnaire_stop=stop.versions, accept_recipients=accept, typed=fingerprint or "",
+                         change_lines=lambda version: change_lines(version, g.t))  # fmt: skip
         except (TriageError, crypto.CryptoError, OSError) as failure:
             return again(explain_in(failure, g.t), first=first)
     state.usb_folder = folder

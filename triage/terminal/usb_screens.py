@@ -22,6 +22,7 @@ from textual.widgets import Checkbox, Input, Static
 import crypto
 from triage.errors import TriageError, explain_in
 from triage.importer import RecipientsChangedError
+from triage.questionnaires import QuestionnaireChangedError, accept_on_desk
 from triage.summary import print_import_summary
 from triage.terminal.app import TerminalDesk
 
@@ -87,11 +88,15 @@ class ImportScreen(_UsbScreen):
                 yield Input(placeholder="1a2b-3c4d-…", id="fingerprint")
             yield Checkbox(t.gettext("I checked the change in who can read new requests and accept it"),
                            id="accept", classes="hidden")  # fmt: skip
+            yield Checkbox(t.gettext("I checked the questions shown above and accept them"),
+                           id="accept-questionnaire", classes="hidden")  # fmt: skip
             yield Static(id="message")
         yield Static(Text(t.gettext("Enter or Ctrl+S: import · Esc: back")), id="help")
 
     def on_mount(self) -> None:
         self.query_one("#accept", Checkbox).display = False
+        self.query_one("#accept-questionnaire", Checkbox).display = False
+        self.waiting: list[str] = []  # the questionnaire versions the last stop showed (full hashes)
         self.query_one("#path", Input).focus()
 
     def action_go(self) -> None:
@@ -107,11 +112,18 @@ class ImportScreen(_UsbScreen):
         if not path.is_file():
             self.show(t.gettext("There is no file %(path)s.", path=path), error=True)
             return
+        questions = self.query_one("#accept-questionnaire", Checkbox)
         try:
+            accept_on_desk(app.session.store, self.waiting if questions.value else [])
             summary = app.session.import_bundle(path, expected_fingerprint=fingerprint, accept_recipients=accept.value)
         except RecipientsChangedError as failure:
             accept.display = True
             self.show(explain_in(failure, t), error=True)
+            return
+        except QuestionnaireChangedError as stop:  # invariant 20: shown, then accepted only on purpose
+            self.waiting = [version.questionnaire.sha256 for version in stop.versions]
+            questions.value, questions.display = False, True
+            self.show(explain_in(stop, t), error=True)
             return
         except (TriageError, crypto.CryptoError, OSError) as failure:
             text = explain_in(failure, t) if not isinstance(failure, OSError) else t.gettext(
