@@ -34,6 +34,7 @@ def file_lines(files: list[Attachment], t: Translator) -> list[str]:
         origin = origin or t.gettext("with the request")
         lines.append(f"{f.number}. {clean(f.name)}  ({size_text(f.size, t)}, {origin})")
         detected = type_text(f.detected, t) if f.present else t.gettext("not on this laptop")
+        detected = t.gettext("damaged: it does not open") if f.damaged else detected
         facts = t.gettext("claimed: %(claimed)s; content: %(detected)s", claimed=clean(f.claimed) or "—",
                           detected=detected)  # fmt: skip
         if f.differs:

@@ -72,6 +72,11 @@ class Attachment:
     detected: str  # from the content's first bytes; "" when the blob is not here or does not open
 
     @property
+    def damaged(self) -> bool:
+        """Its blob is here but its first chunk does not open with the manifest's key."""
+        return self.present and not self.detected
+
+    @property
     def name(self) -> str:
         return self.entry.name
 
@@ -137,11 +142,12 @@ def manifests(session: Session, case: Case) -> list[tuple[str, bool, tuple[FileE
 def case_files(session: Session, case: Case) -> list[Attachment]:
     """Every file of the case, numbered from 1, with its detected type and whether its blob is here."""
     blobs = blob_store(session)
-    found = []
+    found: list[Attachment] = []
     for sent_on, in_followup, entries in manifests(session, case):
         for entry in entries:
             present = blobs.has(entry.blob)
-            detected = detect(_head(blobs, entry)) if present else ""
+            head = _head(blobs, entry) if present else b""
+            detected = detect(head) if head or (present and entry.size == 0 and _opens(blobs, entry)) else ""
             found.append(Attachment(len(found) + 1, entry, sent_on, in_followup, present, detected))
     return found
 
@@ -171,8 +177,7 @@ def _stream(blobs: BlobStore, entry: FileEntry, write: Callable[[bytes], object]
             open_file(handle.read, write, key=entry.key, size=entry.size, sha256=entry.sha256,
                       blob_sha256=entry.blob_sha256, blob_length=os.fstat(handle.fileno()).st_size)  # fmt: skip
     except (crypto.TamperedError, crypto.MalformedError, crypto.UnsupportedVersionError):
-        raise AttachmentError(N_("This file's stored copy is damaged or is not the one its request names; it was "
-                                 "not opened. Ask the operator for a fresh export.")) from None  # fmt: skip
+        raise AttachmentError(DAMAGED) from None
     except FileNotFoundError:
         raise AttachmentError(N_("This file is not on this laptop: its bundle did not carry it.")) from None
     except OSError as failure:
@@ -192,6 +197,18 @@ def _head(blobs: BlobStore, entry: FileEntry) -> bytes:
     with contextlib.suppress(_Enough, AttachmentError):
         _stream(blobs, entry, keep)
     return bytes(got)
+
+
+def _opens(blobs: BlobStore, entry: FileEntry) -> bool:
+    try:
+        _stream(blobs, entry, lambda _data: None)
+    except AttachmentError:
+        return False
+    return True
+
+
+DAMAGED = N_("This file's stored copy is damaged or is not the one its request names; it was not opened. Ask the "
+             "operator for a fresh export.")  # fmt: skip
 
 
 def read_file(blobs: BlobStore, entry: FileEntry, *, limit: int = MAX_IN_MEMORY) -> bytes:
