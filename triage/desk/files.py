@@ -25,7 +25,7 @@ from triage.cleaning import save_clean
 from triage.desk.views import _session, _state, blueprint
 from triage.errors import TriageError, explain_in
 from triage.file_words import fact_warnings, refusal_text, size_text
-from triage.safeview import safe_view
+from triage.safeview import SafeView, safe_view
 from triage.safeview.sandbox import VIEWABLE
 from triage.text import clean
 
@@ -54,7 +54,7 @@ def file_size_text(size: int) -> str:
 
 
 def _type_words(kind: str) -> str:
-    return g.t.gettext(TYPE_WORDS[kind]) if kind in TYPE_WORDS else clean(kind)
+    return str(g.t.gettext(TYPE_WORDS[kind])) if kind in TYPE_WORDS else clean(kind)
 
 
 def _message(text: str, status: int) -> Any:
@@ -97,12 +97,12 @@ def safe_file(token: str) -> Any:
             except (TriageError, crypto.CryptoError) as failure:
                 data, error = b"", explain_in(failure, g.t)
         if data:
-            view = safe_view(data)
+            made = safe_view(data)
             del data
-            pages = [(png, *_size(png)) for png in view.pages]
-            view.pages = []
-            shown = state.files.keep(token, view, pages)
-    view = shown.view if shown is not None else None
+            pages = [(png, *_size(png)) for png in made.pages]
+            made.pages = []
+            shown = state.files.keep(token, made, pages)
+    view: SafeView | None = shown.view if shown is not None else None
     if attachment.damaged:
         error = g.t.gettext(DAMAGED)
     elif view is not None and view.refused:
