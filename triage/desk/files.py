@@ -25,6 +25,7 @@ from triage.cleaning import save_clean
 from triage.desk.views import _session, _state, blueprint
 from triage.errors import TriageError, explain_in
 from triage.file_words import fact_warnings, refusal_text, size_text
+from triage.i18n import Translator
 from triage.safeview import SafeView, safe_view
 from triage.safeview.sandbox import VIEWABLE
 from triage.text import clean
@@ -43,9 +44,10 @@ def case_files_of(case: Case) -> list[dict[str, Any]]:
 
 
 def _presence(f: Attachment) -> str:
+    t: Translator = g.t
     if not f.present:
-        return g.t.gettext("not on this laptop")
-    return g.t.gettext("damaged: it does not open") if f.damaged else ""
+        return t.gettext("not on this laptop")
+    return t.gettext("damaged: it does not open") if f.damaged else ""
 
 
 @blueprint.app_template_global()
