@@ -40,8 +40,8 @@ def photo_with_gps(size: tuple[int, int] = (640, 480)) -> bytes:
     return out.getvalue()
 
 
-def document_pdf(pages: int = 2) -> bytes:
-    images = [Image.new("RGB", (595, 842), (255, 255, 255)) for _ in range(pages)]
+def document_pdf(pages: int = 2, colour: tuple[int, int, int] = (255, 255, 255)) -> bytes:
+    images = [Image.new("RGB", (595, 842), colour) for _ in range(pages)]
     out = io.BytesIO()
     images[0].save(out, format="PDF", save_all=True, append_images=images[1:], author="Иван Петров",
                    title="Повестка")  # fmt: skip
