@@ -15,6 +15,7 @@ without metadata, by one of two paths, both offline:
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import shutil
 import subprocess
@@ -22,8 +23,6 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-from PIL import Image
 
 from triage.attachments import Attachment, AttachmentError, Saved, read_file, safe_file_name, write_new
 from triage.blobs import BlobStore
@@ -71,7 +70,18 @@ def _mat2_clean(program: str, data: bytes, extension: str, where: Path) -> bytes
         shutil.rmtree(work, ignore_errors=True)
 
 
+def have_documents() -> bool:
+    """Pillow and pdfium (the laptop kit's documents part) are what the safe view decodes and rebuilds with."""
+    return all(importlib.util.find_spec(name) is not None for name in ("PIL", "pypdfium2"))
+
+
+NO_DOCUMENTS = N_("The safe view is not installed on this laptop (the laptop kit's documents part: Pillow and "
+                  "pypdfium2); nothing was shown or cleaned. Install the laptop kit again.")  # fmt: skip
+
+
 def _as_pdf(pages: list[bytes]) -> bytes:
+    from PIL import Image  # the documents extra: checked by have_documents() first
+
     pictures = [Image.open(io.BytesIO(page)).convert("RGB") for page in pages]
     out = io.BytesIO()
     pictures[0].save(out, format="PDF", save_all=True, append_images=pictures[1:], resolution=150.0)
@@ -80,6 +90,8 @@ def _as_pdf(pages: list[bytes]) -> bytes:
 
 def _pictures(data: bytes) -> tuple[bytes, str, int]:
     """The file rebuilt from pixels in the safe view's box: (bytes, extension, pages left out)."""
+    if not have_documents():
+        raise AttachmentError(NO_DOCUMENTS)
     view = safe_view(data, limits=Limits(max_side=CLEAN_SIDE))
     if view.refused is not None:
         if view.refused == "not_viewable":

@@ -200,3 +200,26 @@ def test_a_free_name_never_names_an_existing_file(tmp_path: Path) -> None:
     (tmp_path / "a (2).jpg").write_bytes(b"2")
     assert free_path(tmp_path, "a.jpg").name == "a (3).jpg"
     assert free_path(tmp_path, "b").name == "b"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=4096))
+def test_any_first_bytes_give_one_known_type(head: bytes) -> None:
+    from triage.attachments import TYPE_WORDS
+
+    found = detect(head)
+    assert found in TYPE_WORDS or found in ("audio/ogg", "audio/mpeg", "video/mp4", "text/rtf", "application/gzip",
+                                            "application/x-7z-compressed", "application/vnd.rar")  # fmt: skip
+
+
+def test_without_the_documents_part_a_clean_copy_is_one_sentence(home: FileHome, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    import triage.cleaning
+
+    monkeypatch.setattr(triage.cleaning, "have_documents", lambda: False)
+    monkeypatch.setattr(triage.cleaning, "mat2_program", lambda: None)
+    monkeypatch.setattr(triage.cleaning.save_clean, "__kwdefaults__", {"mat2": lambda: None})
+    out = tmp_path / "out"
+    out.mkdir()
+    assert_one_sentence(home.triage.run("attachment", home.case_id, "1", "--out", out, "--clean"), "not installed")
+    assert "1. фото повестки.jpg" in flat(home.triage.ok("show", home.case_id).output)  # listing needs none of it

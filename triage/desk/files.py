@@ -16,12 +16,11 @@ import io
 from typing import Any
 
 from flask import Response, g, render_template, request, url_for
-from PIL import Image
 
 import crypto
 from triage.attachments import DAMAGED, TYPE_WORDS, Attachment, blob_store, case_files, read_file, save_original
 from triage.cases import Case
-from triage.cleaning import save_clean
+from triage.cleaning import NO_DOCUMENTS, have_documents, save_clean
 from triage.desk.views import _session, _state, blueprint
 from triage.errors import TriageError, explain_in
 from triage.file_words import fact_warnings, refusal_text, size_text
@@ -79,6 +78,8 @@ def _chosen(token: str) -> tuple[Case, Attachment] | None:
 
 
 def _size(png: bytes) -> tuple[int, int]:
+    from PIL import Image  # the documents extra, checked before a file is decoded
+
     with Image.open(io.BytesIO(png)) as picture:  # our own PNG, rebuilt from raw pixels: only its header is read
         return picture.size
 
@@ -92,7 +93,9 @@ def safe_file(token: str) -> Any:
     case, attachment = found
     shown = state.files.shown(token)
     error = ""
-    if shown is None and attachment.present and attachment.detected in VIEWABLE:
+    if shown is None and attachment.present and attachment.detected in VIEWABLE and not have_documents():
+        error = g.t.gettext(NO_DOCUMENTS)
+    elif shown is None and attachment.present and attachment.detected in VIEWABLE:
         with _session() as session:
             try:
                 data = read_file(blob_store(session), attachment.entry)
@@ -105,7 +108,9 @@ def safe_file(token: str) -> Any:
             made.pages = []
             shown = state.files.keep(token, made, pages)
     view: SafeView | None = shown.view if shown is not None else None
-    if attachment.damaged:
+    if error:
+        pass  # the blob did not open, or the safe view is not installed: said above
+    elif attachment.damaged:
         error = g.t.gettext(DAMAGED)
     elif view is not None and view.refused:
         error = refusal_text(view.refused, g.t)
