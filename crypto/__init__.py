@@ -34,7 +34,9 @@ act on the subclass (see ``crypto.errors``). ``docs/FORMAT.md`` specifies every 
 """
 
 from crypto.ack import MAX_REPLIES, Ack, AckEntry, AckReply, make_ack, read_ack
-from crypto.bundle import Bundle, BundleEntry, BundleHeader, read_bundle, write_bundle
+from crypto.bundle import Bundle, BundleEntry, BundleHeader, read_bundle
+from crypto.bundle_v5 import ExportBlob
+from crypto.bundle_writer import write_bundle
 from crypto.envelope import (
     envelope_digest,
     envelope_size,
@@ -94,6 +96,7 @@ __all__ = [
     "BundleEntry",
     "BundleHeader",
     "CryptoError",
+    "ExportBlob",
     "Identity",
     "KdfParams",
     "MalformedError",

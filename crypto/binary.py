@@ -11,6 +11,7 @@ import struct
 
 from crypto.errors import MalformedError
 
+_U16 = struct.Struct(">H")
 _U32 = struct.Struct(">I")
 _U64 = struct.Struct(">Q")
 U64_MAX = (1 << 64) - 1
@@ -18,6 +19,10 @@ U64_MAX = (1 << 64) - 1
 
 def u8(value: int) -> bytes:
     return bytes((value,))
+
+
+def u16(value: int) -> bytes:
+    return _U16.pack(value)
 
 
 def u32(value: int) -> bytes:
@@ -61,6 +66,10 @@ class Reader:
 
     def u8(self) -> int:
         return self.take(1)[0]
+
+    def u16(self) -> int:
+        value: int = _U16.unpack(self.take(2))[0]
+        return value
 
     def u32(self) -> int:
         value: int = _U32.unpack(self.take(4))[0]

@@ -19,6 +19,11 @@ Version 4 (written only when needed) adds, after that, the keys the server no lo
 some exported envelope was sealed to (a caseworker key rotated out while requests sealed to it were
 waiting): the signed set stays "who new requests are sealed to", so a laptop still stops on every change
 of it, and every entry can still name all of its readers (issue 20, invariant 19).
+
+Version 5 (written when the server passes questionnaires or blobs; ``crypto.bundle_v5``) adds the
+questionnaire versions the envelopes may name and, after the entries, the blob section: every sealed file
+the envelopes' manifests name, all under the one signature. ``Bundle.blobs()`` streams them like
+``entries()``: a second pass that holds one chunk at a time and fails at the end if any byte differs.
 """
 
 from __future__ import annotations
@@ -29,20 +34,24 @@ import hmac
 import io
 import itertools
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from crypto.binary import U64_MAX, Reader, encode_day, u8, u32, u64
+from crypto import bundle_parts
+from crypto import bundle_v5 as v5
+from crypto.binary import Reader
+from crypto.bundle_v5 import BLOB_VERSION
+from crypto.bundle_v5 import ExportBlob as ExportBlob  # the contract names it here (CONTRACTS §3)
 from crypto.envelope import MAX_PAYLOAD, MAX_RECIPIENTS, envelope_size
 from crypto.errors import MalformedError, TamperedError, UnknownSignerError, UnsupportedVersionError
-from crypto.keys import PublicIdentity, ServerKey, ServerPublicKey, check_name
+from crypto.keys import PublicIdentity, ServerPublicKey, check_name
 from crypto.signed import SIGNATURE_SIZE, body_hasher, signed_message
 
 MAGIC = b"ITKB"
 VERSION = 3
 FORMER_VERSION = 4  # version 3 plus the block of former recipients; written only when an entry needs it
-READABLE_VERSIONS = (1, 2, 3, 4)
+READABLE_VERSIONS = (1, 2, 3, 4, 5)
 HEADER_SIZE = 4 + 1 + 32 + 8 + 8 + 4 + 4
 ENTRY_HEAD_SIZE = 16 + 8 + 4
 MAX_ENTRIES = 1_000_000
@@ -74,6 +83,8 @@ class BundleHeader:
     delivered: tuple[bytes, ...] = ()
     # Version 4: keys removed from the set that some entry's envelope was sealed to (they can still read it).
     former: tuple[PublicIdentity, ...] = ()
+    # Version 5: the canonical bytes of every questionnaire version the envelopes may name, sorted by SHA-256.
+    questionnaires: tuple[bytes, ...] = ()
 
 
 def _fingerprint_bytes(fingerprint: str) -> bytes:
@@ -106,10 +117,10 @@ def _check_sealed_to(sealed_to: Sequence[bytes], known: dict[bytes, PublicIdenti
 
 
 def _check_former(
-    former: Sequence[PublicIdentity], current: dict[bytes, PublicIdentity]
+    former: Sequence[PublicIdentity], current: dict[bytes, PublicIdentity], *, least: int = 1
 ) -> dict[bytes, PublicIdentity]:
-    """Version 4: 1 to 64 former recipients, no key or name twice among them, none in the current set."""
-    if not 1 <= len(former) <= MAX_BUNDLE_RECIPIENTS:
+    """Version 4: 1 to 64 former recipients (version 5: 0 to 64), no key or name twice, none in the current set."""
+    if not least <= len(former) <= MAX_BUNDLE_RECIPIENTS:
         raise MalformedError(f"a version 4 bundle names 1 to {MAX_BUNDLE_RECIPIENTS} former recipients")
     by_fingerprint = {_fingerprint_bytes(r.fingerprint): r for r in former}
     if len(by_fingerprint) != len(former) or len({r.name for r in former}) != len(former):
@@ -117,85 +128,6 @@ def _check_former(
     if any(fingerprint in current for fingerprint in by_fingerprint):
         raise MalformedError("a bundle names a key both as a recipient and as a former recipient")
     return by_fingerprint
-
-
-def _recipients_block(recipients: Sequence[PublicIdentity]) -> bytes:
-    parts = [u8(len(recipients))]
-    for r in recipients:
-        name = r.name.encode("utf-8")
-        parts.append(r.box_public + r.sign_public + u8(len(name)) + name)
-    return b"".join(parts)
-
-
-def _delivered_block(delivered: Iterable[bytes]) -> bytes:
-    ordered = sorted(set(delivered))
-    if len(ordered) > MAX_DELIVERED or any(not isinstance(d, bytes) or len(d) != DIGEST_SIZE for d in ordered):
-        raise MalformedError(f"a bundle confirms at most {MAX_DELIVERED} replies, each by a {DIGEST_SIZE}-byte digest")
-    return u32(len(ordered)) + b"".join(ordered)
-
-
-def write_bundle(
-    out: BinaryIO,
-    entries: Iterable[BundleEntry],
-    *,
-    count: int,
-    server_key: ServerKey,
-    sequence: int,
-    high_water: int,
-    created_on: datetime.date,
-    recipients: Sequence[PublicIdentity] = (),
-    delivered: Iterable[bytes] | None = None,
-    former: Sequence[PublicIdentity] = (),
-) -> None:
-    """Stream a signed bundle of exactly ``count`` entries, given in strictly increasing serial order.
-
-    With ``recipients`` (the server's current recipient set) it is version 2 and every entry must say
-    in ``sealed_to`` which of them its envelope was sealed to; without, version 1 and no ``sealed_to``.
-    With ``delivered`` too (the digests of the replies the server stored, in any order) it is version 3.
-    With ``former`` (removed keys an entry was sealed to), version 4: ``sealed_to`` may name those too.
-    """
-    recipients, former = tuple(recipients), tuple(former)
-    known = _check_recipient_set(recipients) if recipients else {}
-    if (delivered is not None or former) and not recipients:
-        raise MalformedError("a bundle confirms replies or names former recipients only with its recipient set")
-    if former:
-        known = {**known, **_check_former(former, known)}
-        delivered = () if delivered is None else delivered
-    confirmed = _delivered_block(delivered) if delivered is not None else b""
-    version = (FORMER_VERSION if former else 3 if delivered is not None else 2) if recipients else 1
-    if not 0 <= count <= MAX_ENTRIES:
-        raise MalformedError(f"a bundle holds at most {MAX_ENTRIES} entries")
-    if not 1 <= sequence <= U64_MAX or not 0 <= high_water <= U64_MAX:
-        raise MalformedError("bundle sequence and high-water mark must be unsigned 64-bit numbers")
-    hasher = body_hasher()
-
-    def emit(chunk: bytes) -> None:
-        hasher.update(chunk)
-        out.write(chunk)
-
-    emit(
-        MAGIC + u8(version) + server_key.public.raw + u64(sequence) + u64(high_water)
-        + encode_day(created_on) + u32(count) + (_recipients_block(recipients) if recipients else b"") + confirmed
-        + (_recipients_block(former) if former else b"")
-    )  # fmt: skip
-    written, last_serial = 0, 0
-    seen: set[bytes] = set()
-    for entry in entries:
-        _check_entry(entry.entry_id, entry.serial, len(entry.envelope), last_serial, high_water, seen)
-        last_serial = entry.serial
-        sealed_to = b""
-        if recipients:
-            fingerprints = [_fingerprint_bytes(f) for f in entry.sealed_to]
-            _check_sealed_to(fingerprints, known, entry.envelope[:6])
-            sealed_to = u8(len(fingerprints)) + b"".join(fingerprints)
-        elif entry.sealed_to:
-            raise MalformedError("an entry can name its recipients only in a bundle that names the recipient set")
-        emit(entry.entry_id + u64(entry.serial) + sealed_to + u32(len(entry.envelope)))
-        emit(entry.envelope)
-        written += 1
-    if written != count:
-        raise MalformedError(f"the bundle was promised {count} entries but got {written}")
-    out.write(server_key.sign(signed_message(hasher.digest())))
 
 
 def _check_entry(
@@ -218,15 +150,23 @@ class _Scan:
     def __init__(self, stream: BinaryIO, size: int) -> None:
         self.stream, self.size = stream, size
         self.hasher = body_hasher()
-        self.file_hash = hashlib.blake2b(digest_size=32)
+        # Versions 1-4 are named by BLAKE2b-32 of the whole file; version 5 by that of its body hash and
+        # signature (FORMAT.md §8.1), which names the same bytes without hashing gigabytes of files twice.
+        self.file_hash: hashlib.blake2b | None = hashlib.blake2b(digest_size=32)
 
     def read(self, n: int) -> bytes:
         chunk = self.stream.read(n)
         if len(chunk) != n:
             raise TamperedError("the bundle is truncated or changed while being read")
         self.hasher.update(chunk)
-        self.file_hash.update(chunk)
+        if self.file_hash is not None:
+            self.file_hash.update(chunk)
         return chunk
+
+    def digest(self, body_hash: bytes, signature: bytes) -> bytes:
+        if self.file_hash is not None:
+            return self.file_hash.digest()
+        return hashlib.blake2b(body_hash + signature, digest_size=32).digest()
 
     def header(self) -> tuple[ServerPublicKey, BundleHeader | MalformedError]:
         """The signer, and the header or the fault in it (raised only once the signature verifies)."""
@@ -238,6 +178,8 @@ class _Scan:
         version = reader.u8()
         if version not in READABLE_VERSIONS:
             raise UnsupportedVersionError("this bundle has a version this tool does not know")
+        if version >= BLOB_VERSION:
+            self.file_hash = None
         server = ServerPublicKey(reader.take(32))
         try:
             sequence, high_water, created_on, count = reader.u64(), reader.u64(), reader.day(), reader.u32()
@@ -245,11 +187,12 @@ class _Scan:
                 raise MalformedError("the bundle header is out of range")
             recipients = self.recipients() if version >= 2 else ()
             delivered = self.delivered() if version >= 3 else ()
-            former = self.former(recipients) if version >= 4 else ()
+            former = self.former(recipients, least=0 if version >= BLOB_VERSION else 1) if version >= 4 else ()
+            questionnaires = self.questionnaires() if version >= BLOB_VERSION else ()
         except MalformedError as fault:
             return server, fault
         return server, BundleHeader(server, sequence, high_water, created_on, count, recipients, version, delivered,
-                                    former)  # fmt: skip
+                                    former, questionnaires)  # fmt: skip
 
     def take(self, n: int) -> bytes:
         """Read ``n`` bytes of the body, or MalformedError if that would run into the signature."""
@@ -263,11 +206,28 @@ class _Scan:
         _check_recipient_set(recipients)
         return recipients
 
-    def former(self, recipients: tuple[PublicIdentity, ...]) -> tuple[PublicIdentity, ...]:
-        """Version 4: the former recipients, in the same layout, none of them in the current set."""
+    def former(self, recipients: tuple[PublicIdentity, ...], *, least: int) -> tuple[PublicIdentity, ...]:
+        """Version 4 and 5: the former recipients, in the same layout, none of them in the current set."""
         former = self.identities()
-        _check_former(former, {_fingerprint_bytes(r.fingerprint): r for r in recipients})
+        _check_former(former, {_fingerprint_bytes(r.fingerprint): r for r in recipients}, least=least)
         return former
+
+    def questionnaires(self) -> tuple[bytes, ...]:
+        """Version 5: the canonical questionnaire texts, each bounded, strictly increasing by SHA-256."""
+        number = Reader(self.take(2), "the questionnaire block").u16()
+        if number > v5.MAX_QUESTIONNAIRES:
+            raise MalformedError(f"a bundle carries at most {v5.MAX_QUESTIONNAIRES} questionnaire versions")
+        texts = []
+        for _ in range(number):
+            length = Reader(self.take(4), "a bundle questionnaire").u32()
+            if not 1 <= length <= v5.MAX_QUESTIONNAIRE_BYTES:
+                raise MalformedError(f"a bundle's questionnaire is 1 to {v5.MAX_QUESTIONNAIRE_BYTES} bytes")
+            text = self.take(length)
+            v5.check_questionnaire_bytes(text)
+            texts.append(text)
+        found = tuple(texts)
+        v5.check_questionnaire_order(found)
+        return found
 
     def identities(self) -> tuple[PublicIdentity, ...]:
         found = []
@@ -313,8 +273,36 @@ class _Scan:
             if header.version >= 2:
                 _check_sealed_to(sealed_to, known, envelope[:6])
             yield BundleEntry(entry_id, serial, envelope, tuple(_fingerprint_text(f) for f in sealed_to))
-        if self.stream.tell() != body_end:
+        if header.version < BLOB_VERSION and self.stream.tell() != body_end:
             raise MalformedError("the bundle has bytes after its last entry")
+
+    def blob_section(self) -> Iterator[tuple[bytes, int, Iterator[bytes]]]:
+        """Version 5, after the entries: each blob's id, size and bytes (in chunks); nothing after the last."""
+        body_end = self.size - SIGNATURE_SIZE
+        number = Reader(self.take(4), "the blob section").u32()
+        if number > v5.MAX_BLOBS:
+            raise MalformedError(f"a bundle carries at most {v5.MAX_BLOBS} blobs")
+        previous: bytes | None = None
+        for _ in range(number):
+            head = Reader(self.take(v5.BLOB_HEAD_SIZE), "a bundle blob")
+            blob_id, size = head.take(v5.BLOB_ID_SIZE), head.u64()
+            v5.check_blob_head(blob_id, size, previous)
+            if self.stream.tell() + size > body_end:
+                raise MalformedError("a bundle blob runs past the end of the bundle")
+            previous = blob_id
+            chunks = self._chunks(size)
+            yield blob_id, size, chunks
+            for _ in chunks:  # whatever the caller did not read is still hashed, and in order
+                pass
+        if self.stream.tell() != body_end:
+            raise MalformedError("the bundle has bytes after its last blob")
+
+    def _chunks(self, size: int) -> Iterator[bytes]:
+        left = size
+        while left:
+            piece = self.read(min(left, v5.COPY_CHUNK))
+            left -= len(piece)
+            yield piece
 
     def drain(self) -> None:
         """Hash whatever is left before the signature, after a structural fault stopped the parse."""
@@ -326,12 +314,13 @@ class _Scan:
         signature = self.stream.read(SIGNATURE_SIZE)
         if len(signature) != SIGNATURE_SIZE:
             raise TamperedError("the bundle is truncated")
-        self.file_hash.update(signature)
+        if self.file_hash is not None:
+            self.file_hash.update(signature)
         return signature
 
 
 class Bundle:
-    """A bundle whose signature and structure were verified; see ``entries()``."""
+    """A bundle whose signature and structure were verified; see ``entries()`` and ``blobs()``."""
 
     def __init__(
         self,
@@ -340,43 +329,81 @@ class Bundle:
         header: BundleHeader,
         body_hash: bytes,
         digest: bytes,
+        entries_hash: bytes | None = None,
+        blob_count: int = 0,
+        blob_bytes: int = 0,
     ) -> None:
         self._open = open_stream
         self._size = size
         self.header = header
         self._body_hash = body_hash
+        # Version 5: the body hash's state at the end of the entries, so entries() need not re-read the blobs.
+        self._entries_hash = entries_hash
         self.digest = digest
+        self.blob_count = blob_count  # version 5: how many blobs, and their bytes in all (for progress)
+        self.blob_bytes = blob_bytes
+
+    def _rescan(self, stream: BinaryIO) -> _Scan:
+        scan = _Scan(stream, self._size)
+        if scan.header()[1] != self.header:
+            raise TamperedError("the bundle changed after it was verified")
+        return scan
+
+    def _check(self, digest: bytes, expected: bytes) -> None:
+        if not hmac.compare_digest(digest, expected):
+            raise TamperedError("the bundle changed after it was verified")
 
     def entries(self) -> Iterator[BundleEntry]:
         """Stream the entries again; raises TamperedError at the end if the file changed since."""
         with self._open() as stream:
-            scan = _Scan(stream, self._size)
-            if scan.header()[1] != self.header:
-                raise TamperedError("the bundle changed after it was verified")
+            scan = self._rescan(stream)
             try:
                 yield from scan.entries(self.header)
             except MalformedError:
                 raise TamperedError("the bundle changed after it was verified") from None
-            if not hmac.compare_digest(scan.hasher.digest(), self._body_hash):
-                raise TamperedError("the bundle changed after it was verified")
+            self._check(scan.hasher.digest(), self._entries_hash or self._body_hash)
+
+    def blobs(self) -> Iterator[tuple[bytes, int, Iterator[bytes]]]:
+        """Version 5: stream each blob as ``(blob_id, size, chunks)``, at most 1 MiB of it in memory at once.
+
+        Each blob's chunks must be read (or left) before the next blob is asked for. The whole file is
+        hashed again on the way: TamperedError at the end (or at the first structural difference) if any
+        byte differs from the verified file, so a caller keeps what it stored only once this finishes.
+        """
+        if self.header.version < BLOB_VERSION:
+            return
+        with self._open() as stream:
+            scan = self._rescan(stream)
+            try:
+                for _ in scan.entries(self.header):
+                    pass
+                self._check(scan.hasher.copy().digest(), self._entries_hash or b"")
+                yield from scan.blob_section()
+            except MalformedError:
+                raise TamperedError("the bundle changed after it was verified") from None
+            self._check(scan.hasher.digest(), self._body_hash)
 
 
-def read_bundle(source: bytes | os.PathLike[str] | str, *, expected_server: ServerPublicKey | None) -> Bundle:
-    """Verify a bundle. UnknownSignerError if it is validly signed by a key other than ``expected_server``."""
+def _source(source: bytes | os.PathLike[str] | str) -> tuple[Callable[[], BinaryIO], int]:
     if isinstance(source, bytes):
         data = source
 
-        def open_stream() -> BinaryIO:
+        def open_bytes() -> BinaryIO:
             return io.BytesIO(data)
 
-        size = len(data)
-    else:
-        path = os.fspath(source)
+        return open_bytes, len(data)
+    return bundle_parts.open_parts(os.fspath(source))
 
-        def open_stream() -> BinaryIO:
-            return open(path, "rb")
 
-        size = os.path.getsize(path)
+def read_bundle(source: bytes | os.PathLike[str] | str, *, expected_server: ServerPublicKey | None) -> Bundle:
+    """Verify a bundle. UnknownSignerError if it is validly signed by a key other than ``expected_server``.
+
+    A path may be the first file of a bundle split into parts (``crypto.bundle_parts``): the parts are read
+    together as one stream, and a missing, extra or mixed-up part is refused with a sentence naming it.
+    """
+    open_stream, size = _source(source)
+    entries_hash: bytes | None = None
+    blob_count = blob_bytes = 0
     with open_stream() as stream:
         scan = _Scan(stream, size)
         server, header = scan.header()
@@ -387,6 +414,10 @@ def read_bundle(source: bytes | os.PathLike[str] | str, *, expected_server: Serv
             try:
                 for _ in scan.entries(header):
                     pass
+                if header.version >= BLOB_VERSION:
+                    entries_hash = scan.hasher.copy().digest()
+                    for _, blob_size, _ in scan.blob_section():
+                        blob_count, blob_bytes = blob_count + 1, blob_bytes + blob_size
             except MalformedError as error:
                 fault = error
         scan.drain()
@@ -398,4 +429,5 @@ def read_bundle(source: bytes | os.PathLike[str] | str, *, expected_server: Serv
     if fault is not None:
         raise fault
     assert isinstance(header, BundleHeader)
-    return Bundle(open_stream, size, header, body_hash, scan.file_hash.digest())
+    return Bundle(open_stream, size, header, body_hash, scan.digest(body_hash, signature), entries_hash,
+                  blob_count, blob_bytes)  # fmt: skip

@@ -50,8 +50,17 @@ def _envelope_keys(questionnaire: Questionnaire) -> int:
 
 
 # A file's manifest entry (the attachments' format): name, type, size, two hashes, a key, in JSON.
-_MANIFEST_ENTRY = 2 + len('"name":"","type":"","size":,"sha256":"","blob_sha256":"","key":""') + 5 * 2 + 255 * 4 + \
-    100 * 4 + 12 + 64 + 64 + 44
+_MANIFEST_ENTRY = (
+    2
+    + len('"name":"","type":"","size":,"sha256":"","blob_sha256":"","key":""')
+    + 5 * 2
+    + 255 * 4
+    + 100 * 4
+    + 12
+    + 64
+    + 64
+    + 44
+)
 
 
 @dataclass(frozen=True)

@@ -618,10 +618,10 @@ def containers(alice: crypto.Identity, bob: crypto.Identity) -> None:
     )
     write(
         "bundle-unsupported-version",
-        good[:4] + b"\x05" + good[5:],
+        good[:4] + b"\x06" + good[5:],
         kind="bundle",
         expect="unsupported-version",
-        comment="version 5",
+        comment="version 6",
         **trusted,
     )
     write(
