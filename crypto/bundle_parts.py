@@ -25,6 +25,15 @@ from typing import BinaryIO
 from crypto.binary import Reader, u8, u32
 from crypto.errors import MalformedError
 
+
+class PartsError(MalformedError):
+    """A split bundle whose parts do not fit together; ``template % values`` is the sentence (translatable)."""
+
+    def __init__(self, template: str, **values: object) -> None:
+        super().__init__(template % values)
+        self.template, self.values = template, values
+
+
 PART_MAGIC = b"ITKP"
 PART_VERSION = 1
 PART_HEADER_SIZE = 4 + 1 + 4 + 4 + 16
@@ -174,44 +183,50 @@ def open_parts(path: str) -> tuple[Callable[[], BinaryIO], int]:
     expected = list(range(2, len(found) + 2))
     for want, have in zip(expected, found, strict=True):
         if want != have:
-            raise MalformedError(f"{name}.part{want} is missing (but {name}.part{have} is there): copy every part "
-                                 "of the bundle into the same folder.")  # fmt: skip
+            raise PartsError("%(name)s.part%(want)d is missing (but %(name)s.part%(have)d is there): copy every part "
+                             "of the bundle into the same folder.", name=name, want=want, have=have)  # fmt: skip
     with open(path, "rb") as first:
         tag = part_tag(first.read(TAG_SOURCE))
-    slices = [(path, 0, size)]
-    total = size
     count = None
-    for number in found:
+    lengths = {}
+    for number in found:  # the headers first: a wrong part is named before any length is judged
         part = part_name(path, number)
-        length = os.path.getsize(part)
+        lengths[number] = os.path.getsize(part)
         with open(part, "rb") as handle:
             head = Reader(handle.read(PART_HEADER_SIZE), f"{name}.part{number}")
         try:
             magic, version, said, parts, its_tag = head.take(4), head.u8(), head.u32(), head.u32(), head.take(16)
         except MalformedError:
-            raise MalformedError(f"{name}.part{number} is too short to be a part of a bundle.") from None
+            raise PartsError("%(name)s.part%(number)d is not a part of a bundle.", name=name, number=number) from None
         if magic != PART_MAGIC or version != PART_VERSION:
-            raise MalformedError(f"{name}.part{number} is not a part of a bundle.")
+            raise PartsError("%(name)s.part%(number)d is not a part of a bundle.", name=name, number=number)
         if its_tag != tag:
-            raise MalformedError(f"{name}.part{number} belongs to another export than {name}: copy the parts of "
-                                 "one export only.")  # fmt: skip
+            raise PartsError("%(name)s.part%(number)d belongs to another export than %(name)s: copy the parts of "
+                             "one export only.", name=name, number=number)  # fmt: skip
         if said != number:
-            raise MalformedError(f"{name}.part{number} holds part {said} of the bundle: the parts were renamed or "
-                                 "mixed up.")  # fmt: skip
+            raise PartsError("%(name)s.part%(number)d holds part %(said)d of the bundle: the parts were renamed or "
+                             "mixed up.", name=name, number=number, said=said)  # fmt: skip
         if count is None:
             count = parts
         if parts != count:
-            raise MalformedError(f"{name}.part{number} says the bundle has {parts} parts, another part says {count}.")
-        if number < len(found) + 1 and length - PART_HEADER_SIZE != size:
-            raise MalformedError(f"{name}.part{number} is shorter or longer than {name}: its copy did not finish.")
-        slices.append((part, PART_HEADER_SIZE, length - PART_HEADER_SIZE))
-        total += length - PART_HEADER_SIZE
+            raise PartsError("%(name)s.part%(number)d says the bundle has %(parts)d parts, another part says "
+                             "%(count)d.", name=name, number=number, parts=parts, count=count)  # fmt: skip
     assert count is not None
     if count > len(found) + 1:
-        raise MalformedError(f"{name}.part{len(found) + 2} is missing: the bundle has {count} parts.")
+        raise PartsError("%(name)s.part%(number)d is missing: the bundle has %(count)d parts.", name=name,
+                         number=len(found) + 2, count=count)  # fmt: skip
     if count < len(found) + 1:
-        raise MalformedError(f"{name}.part{count + 1} is not part of this bundle (it has {count} parts): move it "
-                             "away and import again.")  # fmt: skip
+        raise PartsError("%(name)s.part%(number)d is not part of this bundle (it has %(count)d parts): move it "
+                         "away and import again.", name=name, number=count + 1, count=count)  # fmt: skip
+    slices = [(path, 0, size)]
+    total = size
+    for number in found:
+        data = lengths[number] - PART_HEADER_SIZE
+        if number < count and data != size:
+            raise PartsError("%(name)s.part%(number)d is shorter or longer than %(name)s: its copy did not finish.",
+                             name=name, number=number)  # fmt: skip
+        slices.append((part_name(path, number), PART_HEADER_SIZE, data))
+        total += data
 
     def open_joined() -> BinaryIO:
         return _Joined(list(slices))  # type: ignore[return-value]

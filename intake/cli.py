@@ -7,18 +7,17 @@ from __future__ import annotations
 
 import datetime
 import functools
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
 import crypto
 from crypto.keyfile import MAGIC as PRIVATE_KEY_MAGIC
-from intake import backup, doctor, files, rotation_text, status
+from intake import backup, bundle_file, doctor, files, rotation_text, status
 from intake.config import ConfigError, IntakeConfig
 from intake.exchange import ExportResult
 from intake.instance import Instance, InstanceError
@@ -248,9 +247,11 @@ def serve(ctx: Context, host: str, port: int) -> None:
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Bundle file to write (refused if it exists, unless --overwrite).")
 @click.option("--overwrite", is_flag=True, help="Replace FILE if it exists already.")  # fmt: skip
+@click.option("--part-size", type=click.IntRange(min=1 << 16), default=None, hidden=True,
+              help="Split the bundle into parts of this many bytes (default: what a FAT32 stick holds).")  # fmt: skip
 @pass_context
 @friendly
-def export(ctx: Context, out: Path, overwrite: bool) -> None:
+def export(ctx: Context, out: Path, overwrite: bool, part_size: int | None) -> None:
     """Write a signed bundle of every envelope not yet acknowledged (FILE `-`: standard output)."""
     storage = ctx.storage()
     server_key = Instance(ctx.config).server_key()
@@ -260,7 +261,7 @@ def export(ctx: Context, out: Path, overwrite: bool) -> None:
     if to_stdout:
         result = _export_to_stdout(storage, server_key)
     else:
-        result = _export_to_file(storage, server_key, out, overwrite)
+        result = _export_to_file(storage, server_key, out, overwrite, part_size)
     status.record_day(storage, status.EXPORTED_ON, today())
     expired = storage.expire_replies(today() - datetime.timedelta(days=ctx.config.reply_days))
     say = functools.partial(click.echo, err=to_stdout)  # the bundle owns standard output
@@ -273,27 +274,29 @@ def export(ctx: Context, out: Path, overwrite: bool) -> None:
     say("Next: carry it to the offline laptop and run `triage import` there.")
 
 
-def _export_to_file(storage: Storage, server_key: crypto.ServerKey, out: Path, overwrite: bool) -> ExportResult:
-    partial = out.with_name(out.name + ".partial")
+def _export_to_file(
+    storage: Storage, server_key: crypto.ServerKey, out: Path, overwrite: bool, part_size: int | None = None
+) -> ExportResult:
+    """Stream the bundle into FILE (and FILE.part2, ... past 4 GiB: FAT32 sticks), atomic (intake.bundle_file)."""
     # Every refusal comes before storage.export: an export that is refused must not use up a bundle number.
-    if out.exists() and not overwrite:
-        raise click.ClickException(f"{out} exists already; choose another name, or add --overwrite to replace it.")
-    if partial.exists():
-        raise click.ClickException(f"{partial} is left over from an export that did not finish; delete it and "
-                                   "export again.")  # fmt: skip
-    result = None
     try:
-        with open(partial, "xb") as stream:
-            result = storage.export(stream, server_key, today())
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(partial, out)
+        bundle_file.check_target(out, overwrite)
+    except bundle_file.BundleFileError as error:
+        raise click.ClickException(str(error)) from None
+    result: ExportResult | None = None
+
+    def write(stream: BinaryIO) -> ExportResult:
+        nonlocal result
+        result = storage.export(stream, server_key, today())
+        return result
+
+    try:
+        bundle_file.write_bundle_file(out, write, overwrite=overwrite, part_size=part_size)
     except BaseException:
         if result is not None:  # the bundle never reached FILE: its number is not spent
             storage.give_back(result.sequence)
         raise
-    finally:
-        partial.unlink(missing_ok=True)
+    assert result is not None
     return result
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime
 import hmac
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -71,8 +71,15 @@ class AckResult:
     replies_again: int = 0  # carried again by a laptop that had not yet heard they arrived: not stored twice
 
 
-def export(storage: Storage, out: BinaryIO, server_key: crypto.ServerKey, day: datetime.date) -> ExportResult:
+def export(
+    storage: Storage, out: BinaryIO, server_key: crypto.ServerKey, day: datetime.date, *,
+    questionnaires: Sequence[bytes] = (), blobs: Callable[[], Iterable[crypto.ExportBlob]] | None = None,
+) -> ExportResult:  # fmt: skip
     """Write a signed bundle of every envelope a registered key can read, from one consistent snapshot.
+
+    ``questionnaires`` (canonical questionnaire texts) and ``blobs`` (called once, inside the snapshot: the
+    sealed files of the exported envelopes, in any order) make it bundle version 5; the writer streams
+    each blob's chunks straight into ``out``, so neither a file nor the bundle is ever whole in memory.
 
     The bundle number and the new serials are taken first, in one short write transaction; the envelopes
     are then read from a snapshot, so submissions go on while a large bundle is written. If writing fails,
@@ -110,7 +117,8 @@ def export(storage: Storage, out: BinaryIO, server_key: crypto.ServerKey, day: d
             crypto.write_bundle(out, entries(), count=len(chosen.exportable), server_key=server_key,
                                 sequence=sequence, high_water=high_water, created_on=day,
                                 recipients=chosen.current, delivered=delivered if chosen.current else None,
-                                former=chosen.former_keys())  # fmt: skip
+                                former=chosen.former_keys(), questionnaires=questionnaires,
+                                blobs=blobs() if blobs is not None else ())  # fmt: skip
     except BaseException:
         give_back(storage, sequence)
         raise

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import crypto
+from crypto.bundle_parts import PartsError
 from triage.i18n import N_, Translator
 
 if TYPE_CHECKING:
@@ -92,11 +93,24 @@ class FingerprintMismatchError(TriageError):
         )  # fmt: skip
 
 
+class TemplatedError(TriageError):
+    """A refusal whose sentence names values: ``template`` is the catalog's msgid, filled in each language."""
+
+    def __init__(self, template: str, **values: object) -> None:
+        super().__init__(template % values)
+        self.template, self.values = template, values
+
+    def in_language(self, t: Translator) -> str:
+        return t.gettext(self.template) % self.values
+
+
 def explain_in(error: BaseException, t: Translator) -> str:
     """``explain`` in the caseworker's language; an error that names values translates itself."""
     in_language = getattr(error, "in_language", None)
     if callable(in_language):
         return str(in_language(t))
+    if isinstance(error, PartsError):  # a split bundle's part missing, extra or mixed up: which one, in words
+        return t.gettext(error.template) % error.values
     return t.gettext(explain(error))
 
 

@@ -7,6 +7,9 @@ laptop holds. An envelope this caseworker cannot open (sealed to someone else, o
 Replay: bundles carry the server's strictly increasing sequence number. An older bundle than the last
 one imported is refused; the same bundle again is accepted and changes nothing (every entry counts as
 a duplicate); a different bundle with the same number is refused.
+
+Files (bundle version 5): the sealed blobs the new envelopes' manifests name are kept, still sealed, in the
+home's ``blobs`` folder (triage.blob_import, triage.blobs), all or nothing with the envelopes.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import crypto
-from triage import threads
+from crypto.manifest import FileEntry
+from triage import blob_import, threads
+from triage.blobs import BlobStore
 from triage.errors import FingerprintMismatchError, ReplayError, TriageError
 from triage.store import CaseStore
 
@@ -47,6 +52,9 @@ class ImportSummary:
     recipients_removed: list[crypto.PublicIdentity] = field(default_factory=list)
     recipients_unknown: bool = False
     replies_delivered: int = 0  # queued replies this bundle confirms the server stored (bundle version 3)
+    files_new: int = 0  # sealed files kept (bundle version 5)
+    files_already: int = 0  # named by a new envelope and already held
+    files_unclaimed: int = 0  # carried but named by no new envelope: not kept
 
     @property
     def rejected(self) -> int:
@@ -165,51 +173,74 @@ def import_bundle(
         raise FingerprintMismatchError(differing or list(range(1, len(signer) + 1)), len(signer))
     summary = ImportSummary(header.sequence, header.high_water, header.count)
     seen: set[int] = set()
-    with store.transaction():  # the replay check too: two imports at once cannot both pass it
-        summary.same_bundle_again = _check_sequence(store, bundle)
-        _check_recipients(store, header, summary, accept_recipients)
-        if on_start is not None:
-            on_start(header.count)
-        for entry in bundle.entries():  # re-verified while streaming; raises at the end if the file changed
-            seen.add(entry.serial)
-            digest = crypto.envelope_digest(entry.envelope)
-            stored_digest = store.envelope_digest_of(entry.entry_id)
-            if stored_digest is not None:
-                if hmac.compare_digest(stored_digest, digest):
-                    summary.duplicate += 1
-                    _cache_for_another_caseworker(store, entry, identity)
-                else:
-                    summary.rejected_conflict += 1  # same id, other bytes: keep what we have, ack nothing new
-            else:
-                try:
-                    payload = crypto.open_envelope(entry.envelope, identity)
-                    followup = crypto.payload_kind(payload) == "followup"
-                    request = b"" if followup else crypto.encode_request(payload)
-                except crypto.NotRecipientError:
-                    summary.rejected_not_for_you += 1
-                except crypto.CryptoError:
-                    summary.rejected_unreadable += 1
-                else:
-                    if followup:
-                        summary.followups += 1
-                        threads.add_followup(store, entry, payload, digest=digest, sequence=header.sequence,
-                                             today=today)  # fmt: skip
-                    else:
-                        store.add_case(entry, request, opened_by=identity.fingerprint, digest=digest,
-                                       sequence=header.sequence, today=today)  # fmt: skip
-                        threads.link_request(store, entry.entry_id, payload)
-                        summary.new += 1
-            if advance is not None:
-                advance()
-        summary.replies_delivered = threads.mark_delivered(store, header.delivered, today)
-        summary.followups_waiting = store.db.execute("SELECT count(*) FROM links WHERE kind = 'followup'").fetchone()[0]
-        ranges = _gaps(seen | store.serials(header.high_water), header.high_water)
-        summary.gaps = sum(last - first + 1 for first, last in ranges)
-        summary.gap_ranges = ranges[:MAX_GAP_RANGES]
-        if pinned is None:
-            store.trust.server = header.server.to_text()
-            summary.pinned_now = header.server
-        store.trust.last_bundle = {"sequence": header.sequence, "digest": bundle.digest.hex(),
-                                   "high_water": header.high_water}  # fmt: skip
-        store.save_trust()
+    blobs = BlobStore.beside(store.path)
+    blobs.clean_partial()  # what an import cut off by a crash or power loss left half written
+    wanted: dict[bytes, FileEntry] = {}
+    placed: list[bytes] = []
+    try:
+        with store.transaction():  # the replay check too: two imports at once cannot both pass it
+            _import_in_transaction(store, bundle, identity, today, summary, seen, wanted, placed, pinned,
+                                   accept_recipients, on_start, advance)  # fmt: skip
+    except BaseException:
+        blob_import.discard(blobs, placed)  # the envelopes were rolled back: so are the files they brought
+        raise
     return summary
+
+
+def _import_in_transaction(
+    store: CaseStore, bundle: crypto.Bundle, identity: crypto.Identity, today: datetime.date, summary: ImportSummary,
+    seen: set[int], wanted: dict[bytes, FileEntry], placed: list[bytes],
+    pinned: crypto.ServerPublicKey | None, accept_recipients: bool, on_start: Callable[[int], None] | None,
+    advance: Callable[[], None] | None,
+) -> None:  # fmt: skip
+    header = bundle.header
+    summary.same_bundle_again = _check_sequence(store, bundle)
+    _check_recipients(store, header, summary, accept_recipients)
+    if on_start is not None:
+        on_start(header.count + blob_import.progress_units(bundle))
+    for entry in bundle.entries():  # re-verified while streaming; raises at the end if the file changed
+        seen.add(entry.serial)
+        digest = crypto.envelope_digest(entry.envelope)
+        stored_digest = store.envelope_digest_of(entry.entry_id)
+        if stored_digest is not None:
+            if hmac.compare_digest(stored_digest, digest):
+                summary.duplicate += 1
+                _cache_for_another_caseworker(store, entry, identity)
+            else:
+                summary.rejected_conflict += 1  # same id, other bytes: keep what we have, ack nothing new
+        else:
+            try:
+                payload = crypto.open_envelope(entry.envelope, identity)
+                followup = crypto.payload_kind(payload) == "followup"
+                request = b"" if followup else crypto.encode_request(payload)
+            except crypto.NotRecipientError:
+                summary.rejected_not_for_you += 1
+            except crypto.CryptoError:
+                summary.rejected_unreadable += 1
+            else:
+                wanted.update((f.blob, f) for f in blob_import.manifest_of(payload))
+                if followup:
+                    summary.followups += 1
+                    threads.add_followup(store, entry, payload, digest=digest, sequence=header.sequence,
+                                         today=today)  # fmt: skip
+                else:
+                    store.add_case(entry, request, opened_by=identity.fingerprint, digest=digest,
+                                   sequence=header.sequence, today=today)  # fmt: skip
+                    threads.link_request(store, entry.entry_id, payload)
+                    summary.new += 1
+        if advance is not None:
+            advance()
+    files = blob_import.import_blobs(bundle, BlobStore.beside(store.path), wanted, advance)
+    placed.extend(files.placed)
+    summary.files_new, summary.files_already, summary.files_unclaimed = files.new, files.already, files.unclaimed
+    summary.replies_delivered = threads.mark_delivered(store, header.delivered, today)
+    summary.followups_waiting = store.db.execute("SELECT count(*) FROM links WHERE kind = 'followup'").fetchone()[0]
+    ranges = _gaps(seen | store.serials(header.high_water), header.high_water)
+    summary.gaps = sum(last - first + 1 for first, last in ranges)
+    summary.gap_ranges = ranges[:MAX_GAP_RANGES]
+    if pinned is None:
+        store.trust.server = header.server.to_text()
+        summary.pinned_now = header.server
+    store.trust.last_bundle = {"sequence": header.sequence, "digest": bundle.digest.hex(),
+                               "high_water": header.high_water}  # fmt: skip
+    store.save_trust()

@@ -35,6 +35,8 @@ def print_import_summary(summary: ImportSummary, *, as_json: bool, t: Translator
                     "recipients_added": [k.fingerprint for k in summary.recipients_added],
                     "recipients_removed": [k.fingerprint for k in summary.recipients_removed],
                     "replies_delivered": summary.replies_delivered,
+                    "files_new": summary.files_new, "files_already": summary.files_already,
+                    "files_unclaimed": summary.files_unclaimed,
                 }
             )
         )  # fmt: skip
@@ -91,6 +93,9 @@ def print_import_summary(summary: ImportSummary, *, as_json: bool, t: Translator
             "The server confirms it stored %(num)d of your replies: delivered, no return file carries it again.",
             "The server confirms it stored %(num)d of your replies: delivered, no return file carries them again.",
             summary.replies_delivered))  # fmt: skip
+    if summary.files_new:
+        click.echo("  " + t.ngettext("%(num)d attached file was kept, still sealed.",
+                                     "%(num)d attached files were kept, still sealed.", summary.files_new))  # fmt: skip
     if summary.rejected_not_for_you:
         click.echo("  " + t.gettext("%(num)s rejected: not sealed to your key.", num=summary.rejected_not_for_you))
     if summary.rejected_unreadable:

@@ -194,3 +194,26 @@ def test_blob_sizes_are_bounded_by_the_sealed_file_format() -> None:
         bundle_v5.check_blob_head(b"\x01" * 16, bundle_v5.MAX_BLOB + 1, None)
     with pytest.raises(crypto.MalformedError):
         bundle_v5.check_blob_head(b"\x01" * 16, bundle_v5.MIN_BLOB, b"\x01" * 16)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(part_size=st.integers(min_value=2_000, max_value=40_000))
+def test_parts_join_back_into_the_same_bundle(
+    part_size: int, tmp_path_factory: pytest.TempPathFactory, alice: crypto.Identity, server_key: crypto.ServerKey
+) -> None:
+    from crypto.bundle_parts import PartWriter, open_parts, part_name
+
+    data = _SMALL.get(server_key) or _SMALL.setdefault(server_key, write(
+        server_key, alice.public, questionnaires=[OTHER], blobs=[blob(os.urandom(3000))[0]], entries=1))  # fmt: skip
+    folder = tmp_path_factory.mktemp("parts")
+    path = str(folder / "b")
+    writer = PartWriter(lambda n: open(part_name(path, n), "xb"), part_size)  # noqa: SIM115 - finish() closes
+    for at in range(0, len(data), 7_000):
+        writer.write(data[at : at + 7_000])
+    parts = writer.finish()
+    assert parts == max(1, -(-len(data) // part_size))
+    opener, size = open_parts(path)
+    with opener() as joined:
+        assert size == len(data) and joined.read(size + 10) == data
+    assert crypto.read_bundle(path, expected_server=server_key.public).digest == crypto.read_bundle(
+        data, expected_server=server_key.public).digest  # fmt: skip
