@@ -32,7 +32,7 @@ import crypto
 from crypto.filestream import open_file
 from crypto.manifest import FileEntry, check_manifest
 from triage.blobs import BlobStore
-from triage.errors import TriageError
+from triage.errors import HomeError, TriageError
 from triage.i18n import N_
 from triage.safeview.sandbox import detect_type
 
@@ -100,7 +100,7 @@ class Attachment:
 
 def blob_store(session: Session) -> BlobStore:
     """The blob store beside the case store (CONTRACTS §4: a ``blobs`` folder in the store's folder)."""
-    return BlobStore(session.store.path.parent / "blobs")
+    return BlobStore.beside(session.store.path)
 
 
 def detect(head: bytes) -> str:
@@ -178,7 +178,7 @@ def _stream(blobs: BlobStore, entry: FileEntry, write: Callable[[bytes], object]
                       blob_sha256=entry.blob_sha256, blob_length=os.fstat(handle.fileno()).st_size)  # fmt: skip
     except (crypto.TamperedError, crypto.MalformedError, crypto.UnsupportedVersionError):
         raise AttachmentError(DAMAGED) from None
-    except FileNotFoundError:
+    except (FileNotFoundError, HomeError):  # gone since it was listed
         raise AttachmentError(N_("This file is not on this laptop: its bundle did not carry it.")) from None
     except OSError as failure:
         raise AttachmentError(N_("Could not read the stored file %(path)s: %(why)s."), path=path,

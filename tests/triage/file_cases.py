@@ -1,5 +1,6 @@
 """Cases with files, built the way they arrive: real files sealed with crypto.filestream, a manifest in the
-sealed payload, envelopes in a signed bundle imported through the CLI, blobs in the laptop's blob store.
+sealed payload, envelopes and blobs in a signed version 5 bundle imported through the CLI (which keeps the
+blobs in the laptop's blob store, HOME/blobs).
 
 ``photo_with_gps()`` is a real JPEG (made with Pillow) whose EXIF says where and on which phone it was taken;
 ``document_pdf()`` a real two-page PDF with an author; ``file_home(...)`` imports a request carrying them
@@ -11,6 +12,7 @@ from __future__ import annotations
 import datetime
 import io
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +22,10 @@ from PIL import Image
 import crypto
 from crypto.filestream import seal_bytes
 from crypto.manifest import manifest_entry
+from tests.triage.files_setup import write_v5
 from tests.triage.helpers import TODAY, Server, Triage, make_request
 from triage.blobs import BlobStore
+from triage.home import Home
 
 SECRET = bytes(range(32))
 RECEIPT = "7" * 10 + "8" * 10 + "9" * 10
@@ -95,11 +99,19 @@ def file_home(triage: Triage, tmp_path: Path, request_files: list[SentFile], fol
                                         for_recipients=[alice])  # fmt: skip
         entries.append(crypto.BundleEntry(os.urandom(16), server.high_water, envelope, (alice.fingerprint,)))
     (tmp_path / "usb").mkdir(exist_ok=True)
-    bundle = server.bundle(tmp_path / "usb" / "export-1.bundle", entries, recipients=[alice])
-    triage.ok("import", bundle)
-    blobs = BlobStore(triage.home / "blobs")
     everything = [*request_files, *followup_files]
-    if store_blobs:
+    carried = [crypto.ExportBlob(bytes.fromhex(f.entry["blob"]), len(f.blob), _once(f.blob)) for f in everything]
+    bundle = write_v5(server, tmp_path / "usb" / "export-1.bundle", entries, [alice], carried)
+    triage.ok("import", bundle)
+    blobs = BlobStore.beside(Home(triage.home).store_path)
+    if not store_blobs:  # a blob gone from the laptop after the import (deleted, a restore without it)
         for sent in everything:
-            blobs.put(bytes.fromhex(sent.entry["blob"]), [sent.blob])
+            blobs.delete(bytes.fromhex(sent.entry["blob"]))
     return FileHome(triage, entries[0].entry_id.hex()[:8], everything, blobs)
+
+
+def _once(data: bytes) -> Any:
+    def chunks() -> Iterator[bytes]:
+        yield data
+
+    return chunks
