@@ -10,6 +10,7 @@ bomb's safe view gives its sentence and the desk still answers.
 from __future__ import annotations
 
 import io
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,6 +30,7 @@ from tests.firefox import start_firefox
 from tests.triage.desk_setup import desk_state
 from tests.triage.file_cases import document_pdf, file_home, photo_with_gps, seal
 from tests.triage.helpers import Triage
+from tests.triage.test_desk_browser import _files_under, _holds
 from tests.triage.test_desk_files import png_claiming
 from triage.desk import create_app
 from triage.desk.serve import RunningDesk, start
@@ -75,11 +77,15 @@ def _middle(element: Any) -> tuple[int, int, int]:
 
 def test_the_safe_view_shows_the_rebuilt_photo_and_the_gps_warning(driver: Any, triage: Triage,
                                                                    tmp_path: Path) -> None:  # fmt: skip
-    # Given a case with a photo that says where it was taken, a PDF and a decompression bomb
-    files = [seal("фото повестки.jpg", "image/jpeg", photo_with_gps((400, 300))),
-             seal("справка.pdf", "application/pdf", document_pdf(2, (30, 60, 200))),
-             seal("bomb.png", "image/png", png_claiming(100_000, 100_000))]  # fmt: skip
-    home = file_home(triage, tmp_path, files)
+    # Given a request with a photo that says where it was taken and a decompression bomb, a follow-up with a PDF
+    # and a text file holding a canary
+    started = time.time()
+    photo = photo_with_gps((400, 300)) + CANARY.encode()  # after the JPEG's end: decoders ignore it, a disk keeps it
+    bomb = png_claiming(100_000, 100_000)
+    files = [seal("фото повестки.jpg", "image/jpeg", photo), seal("bomb.png", "image/png", bomb)]
+    later = [seal("справка.pdf", "application/pdf", document_pdf(2, (30, 60, 200))),
+             seal("notes.txt", "text/plain", f"{CANARY}\n".encode())]  # fmt: skip
+    home = file_home(triage, tmp_path, files, later)
     state = desk_state(Home(triage.home))
     running: RunningDesk = start(create_app(state), state)
     try:
@@ -101,10 +107,10 @@ def test_the_safe_view_shows_the_rebuilt_photo_and_the_gps_warning(driver: Any, 
         _until(lambda: _middle(picture)[0] > 150, "the rebuilt photo drawn")
         red, green, blue = _middle(picture)
         assert red > 150 and green < 90 and blue < 90
-        # The PDF's pages are drawn too
+        # The follow-up's PDF's pages are drawn too
         driver.back()
         _until(lambda: bool(driver.find_elements(By.ID, "files")), "the case page again")
-        driver.find_elements(By.LINK_TEXT, "Safe view")[1].click()
+        driver.find_elements(By.LINK_TEXT, "Safe view")[2].click()
         _until(lambda: len(driver.find_elements(By.CSS_SELECTOR, "#pages img")) == 2, "the PDF's two pages")
         page = driver.find_elements(By.CSS_SELECTOR, "#pages img")[0]
         _until(lambda: _middle(page)[2] > 150 and _middle(page)[0] < 90, "a blue PDF page drawn")
@@ -112,13 +118,37 @@ def test_the_safe_view_shows_the_rebuilt_photo_and_the_gps_warning(driver: Any, 
         # A decompression bomb gives a sentence, and the desk goes on
         driver.back()
         _until(lambda: bool(driver.find_elements(By.ID, "files")), "the case page again")
-        driver.find_elements(By.LINK_TEXT, "Safe view")[2].click()
+        driver.find_elements(By.LINK_TEXT, "Safe view")[1].click()
         _until(lambda: bool(driver.find_elements(By.ID, "refused")), "the refusal")
         assert "decompression bomb" in driver.find_element(By.ID, "refused").text
+        # A text file shows its facts only: its words never reach the page
+        driver.back()
+        _until(lambda: bool(driver.find_elements(By.ID, "files")), "the case page again")
+        driver.find_elements(By.LINK_TEXT, "Safe view")[3].click()
+        _until(lambda: bool(driver.find_elements(By.ID, "refused")), "the text file's facts")
+        assert CANARY not in driver.page_source
         driver.get(f"{running.base}/")
         _until(lambda: bool(driver.find_elements(By.CSS_SELECTOR, "table")), "the queue after a bomb")
     finally:
         running.stop()
+    # No plaintext of any file was written: not in the home (blobs stay sealed), the browser profile, or any file
+    # of the temporary folders made or changed since the test began.
+    driver.quit()
+    written = [p for p in _files_under(tmp_path) if _holds(p, CANARY)]
+    for folder in {Path(tempfile.gettempdir()), Path("/dev/shm")}:
+        written += [p for p in _files_under(folder) if _recent(p, started) and _holds(p, CANARY)]
+    assert written == []
+
+
+CANARY = "CANARY-files-5e2d-Канарейка-в-файле"
+
+
+def _recent(path: Path, since: float) -> bool:
+    try:
+        stat = path.stat()
+    except OSError:
+        return False
+    return stat.st_mtime >= since - 1 and stat.st_size < 64 * 1024 * 1024
 
 
 def _case_ids(home: Any) -> list[str]:
