@@ -223,3 +223,18 @@ def test_without_the_documents_part_a_clean_copy_is_one_sentence(home: FileHome,
     out.mkdir()
     assert_one_sentence(home.triage.run("attachment", home.case_id, "1", "--out", out, "--clean"), "not installed")
     assert "1. фото повестки.jpg" in flat(home.triage.ok("show", home.case_id).output)  # listing needs none of it
+
+
+def test_a_hostile_file_gives_a_sentence_and_no_clean_copy(triage: Triage, tmp_path: Path) -> None:
+    from tests.triage.test_desk_files import hostile_files
+
+    home = file_home(triage, tmp_path, hostile_files())
+    out = tmp_path / "out"
+    out.mkdir()
+    for number, words in ((1, "decompression bomb"), (2, "damaged or is not what"), (3, "decompression bomb")):
+        result = home.triage.run("attachment", home.case_id, str(number), "--out", out, "--clean")
+        if shutil.which("mat2") and result.exit_code == 0:
+            continue  # mat2 cleaned it without decoding its pixels
+        assert_one_sentence(result, words)
+    if not shutil.which("mat2"):
+        assert list(out.iterdir()) == []  # no copy, no partial file
