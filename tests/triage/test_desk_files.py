@@ -203,3 +203,23 @@ def test_the_lock_forgets_every_file_token_and_picture(photo_home: FileHome) -> 
     state.lock()
     token = src.rsplit("/", 1)[1]
     assert state.files.picture(token) is None and state.files.file(href.rsplit("/", 1)[1]) is None
+
+
+def test_any_file_or_picture_address_is_answered_or_refused_never_a_500(photo_home: FileHome) -> None:
+    import urllib.parse
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    client, state = client_for(photo_home)
+    root = f"/{state.prefix}"
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.text(min_size=1, max_size=80))
+    def probe(token: str) -> None:
+        quoted = urllib.parse.quote(token, safe="")
+        assert client.get(f"{root}/file/{quoted}").status_code in (404, 308)
+        assert client.get(f"{root}/picture/{quoted}", headers=IMAGE_HEADERS).status_code in (404, 308)
+        assert client.post(f"{root}/file/{quoted}/save", data={"csrf": state.csrf}).status_code in (404, 308)
+
+    probe()
