@@ -9,6 +9,7 @@
 #   gnupg               the SecureDrop-style peer of the intake benchmark
 #   util-linux          runuser: PostgreSQL and the tor checks refuse or warn under root
 #   tmux                a real terminal for `triage terminal` (the desk on Tails), read back with capture-pane
+#   mat2                `triage attachment --clean` removes a file's metadata with it where installed (tests/triage/test_attachments.py)
 # Nothing here starts a service the tests use: they start their own tor and PostgreSQL processes on
 # 127.0.0.1 / Unix sockets in temporary directories, never the packaged ones (9050, 5432).
 set -euo pipefail
@@ -16,7 +17,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-    tor onionbalance postgresql systemd util-linux chromium chromium-driver firefox-esr gnupg ca-certificates tmux >/dev/null
+    tor onionbalance postgresql systemd util-linux chromium chromium-driver firefox-esr gnupg ca-certificates tmux mat2 >/dev/null
 
 # On a machine with a running systemd, the packages start their own services; the tests never use them.
 if [ -d /run/systemd/system ]; then
@@ -24,7 +25,7 @@ if [ -d /run/systemd/system ]; then
 fi
 
 # Fail early and clearly if a part is missing, rather than deep inside a test.
-for program in tor tor-gencert onionbalance systemd-analyze systemd-sysusers runuser setpriv tmux; do
+for program in tor tor-gencert onionbalance systemd-analyze systemd-sysusers runuser setpriv tmux mat2; do
     command -v "$program" >/dev/null || { echo "missing after install: $program" >&2; exit 1; }
 done
 ls /usr/lib/postgresql/*/bin/initdb /usr/lib/postgresql/*/bin/pg_ctl >/dev/null

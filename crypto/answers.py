@@ -194,7 +194,8 @@ def decode_questionnaire_request(questionnaire: Questionnaire, data: bytes) -> d
     encoding: every answer in normalised form, nothing more.
     """
     payload = parse_json(data)
-    if payload.get("schema") != SCHEMA or payload.get("kind") != "request" or set(payload) - {"files"} != PAYLOAD_NAMES:
+    keys = set(payload) - {"files"}
+    if payload.get("schema") != SCHEMA or payload.get("kind") != "request" or keys != PAYLOAD_NAMES:
         raise MalformedError("this payload is not a schema 3 request")
     named = payload["questionnaire"]
     wanted = {"id": questionnaire.id, "version": questionnaire.version, "sha256": questionnaire.sha256}
@@ -207,8 +208,10 @@ def decode_questionnaire_request(questionnaire: Questionnaire, data: bytes) -> d
         rebuilt = questionnaire_request(questionnaire, answers, locale=payload["locale"],
                                       submitted_on=payload["submitted_on"], reply_key=payload["reply_key"],
                                       files=payload.get("files"))  # fmt: skip
-    except (RequestInvalidError, MalformedError) as error:
+    except RequestInvalidError as error:
         raise MalformedError(f"the answer to {error.field!r} is not valid ({error.reason})") from None
+    except MalformedError:
+        raise MalformedError("this request's list of files is not a valid manifest") from None
     if canonical_json(rebuilt) != data:
         raise MalformedError("this request is not in its canonical form")
     return rebuilt

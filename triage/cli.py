@@ -17,6 +17,7 @@ import click
 
 from triage import environment, freetext
 from triage.app import App, TriageConfig, friendly_errors
+from triage.attachment_command import attachment_command
 from triage.cli_language import StatusChoice
 from triage.commandgroup import GlobalOptionsGroup
 from triage.desk_command import desk_command
@@ -180,6 +181,7 @@ main.add_command(desk_command)
 main.add_command(terminal_command)
 main.add_command(policy_command)
 main.add_command(questionnaire_group)
+main.add_command(attachment_command)
 
 
 @main.command("set")

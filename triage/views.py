@@ -11,9 +11,12 @@ import sys
 from pathlib import Path
 
 import click
+from rich.console import Group
 from rich.text import Text
 
 from triage.app import App, friendly_errors
+from triage.attachment_command import files_panel
+from triage.attachments import case_files
 from triage.cases import Skipped
 from triage.cli_language import StatusChoice
 from triage.i18n import N_, Translator, language_of, translator
@@ -171,6 +174,7 @@ def show_command(app: App, case_id: str, policy: Path | None, lang: str | None) 
         case = session.show_case(case_id, rules)
         t = translator(lang or app.lang)
         view = case_view(case, t, session.readers(case))
+        view = Group(view, files_panel(case_files(session, case), t))  # the case's files (triage.attachments)
         session.mark_read(case)  # drawn above, before new messages are marked read
     console = console_for()
     # Level and reasons come first; a case taller than the terminal goes through the pager, from its top.

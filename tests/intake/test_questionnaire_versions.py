@@ -71,7 +71,8 @@ def test_a_questionnaire_too_large_for_a_bundle_is_refused_with_a_sentence(app: 
 
 
 def test_the_served_questionnaire_is_the_operator_s_file_or_the_built_in_one(tmp_path: Path) -> None:
-    assert questionnaires.served_questionnaire(types.SimpleNamespace(questionnaire_path=None)) == builtin_questionnaire()  # type: ignore[arg-type]
+    unset = types.SimpleNamespace(questionnaire_path=None)
+    assert questionnaires.served_questionnaire(unset) == builtin_questionnaire()  # type: ignore[arg-type]
     good = tmp_path / "q.toml"
     good.write_text(builtin_text().replace("\nversion = 1\n", "\nversion = 7\n", 1), encoding="utf-8")
     served = questionnaires.served_questionnaire(types.SimpleNamespace(questionnaire_path=good))  # type: ignore[arg-type]

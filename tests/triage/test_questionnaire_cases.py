@@ -192,19 +192,17 @@ def other_version() -> Any:
     return load_questionnaire(text.replace("version = 1", "version = 2").replace("I am safe for now", "Safe now"))
 
 
-def test_an_unknown_questionnaire_is_shown_with_field_ids_and_a_warning(
+def test_a_request_naming_a_questionnaire_the_laptop_does_not_hold_is_not_imported(
     triage: Triage, server: Server, tmp_path: Path
 ) -> None:
+    # A request asked with a version no bundle carried and no caseworker accepted is rejected at import (the
+    # server keeps it until a bundle carries its questionnaire: tests/triage/test_questionnaire_versions.py);
+    # the reader's own fallback (raw field ids and a warning) is the next test's.
     alice = triage.keygen("Alice")
     entry = server.entry(relocation_request(ARRESTED, questionnaire=other_version()), [alice])
-    triage.ok("import", server.bundle(tmp_path / "b.evb", [entry]))
-    cases = json.loads(triage.ok("list", "--json").output)
-    assert cases[0]["questionnaire"]["version"] == 2 and cases[0]["request"]["risk"] == "unsafe_soon"
-    assert cases[0]["level"] == "normal"  # no rule or choice point can be read without the questionnaire
-    for lang, warning in [("en", "does not hold"), ("ru", "которой на этом ноутбуке нет")]:
-        shown = triage.ok("show", cases[0]["short_id"], "--lang", lang).output
-        assert warning in " ".join(shown.split()) and "unsafe_soon" in shown and "household" in shown, shown
-    assert triage.ok("list").exit_code == 0 and triage.ok("list", "--csv").exit_code == 0
+    summary = json.loads(triage.ok("import", server.bundle(tmp_path / "b.evb", [entry]), "--json").output)
+    assert (summary["new"], summary["rejected_questionnaire"]) == (0, 1)
+    assert json.loads(triage.ok("list", "--json").output) == []
 
 
 def test_the_reader_asks_the_lookup_for_the_exact_version_and_checks_the_answers() -> None:

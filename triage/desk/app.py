@@ -23,8 +23,8 @@ from flask.wrappers import Request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
+from triage.desk import files, replies, usb, views  # noqa: F401 - usb, replies, files add routes to the blueprint
 from triage.desk import queue as q
-from triage.desk import replies, usb, views  # noqa: F401 - usb and replies add their routes to the views blueprint
 from triage.desk.guard import COOKIE, fetch_refusal, refuse, same
 from triage.desk.headers import security_headers
 from triage.desk.state import DeskState
@@ -117,7 +117,9 @@ def create_app(state: DeskState) -> Flask:
         if request.host not in state.allowed_hosts:
             return refuse(400)
         opening = request.endpoint == "views.open_desk"
-        refusal = fetch_refusal(dict(request.headers), request.method, may_arrive_from_elsewhere=opening)
+        picture = request.endpoint == files.PICTURE_ENDPOINT  # a rebuilt page, for an <img> on a desk page only
+        refusal = fetch_refusal(dict(request.headers), request.method, may_arrive_from_elsewhere=opening,
+                                may_be_image=picture)  # fmt: skip
         if refusal is not None:
             return refuse(refusal)
         if request.method not in ("GET", "HEAD"):
@@ -149,6 +151,8 @@ def create_app(state: DeskState) -> Flask:
     def _secure(response: Response) -> Response:
         for name, value in headers.items():
             response.headers[name] = value
+        if g.get("images_from_self"):  # the safe view page shows its rebuilt pictures, served by this desk
+            response.headers["Content-Security-Policy"] += "; img-src 'self'"
         response.headers.pop("Server", None)
         return response
 

@@ -28,7 +28,10 @@ def usable_folder(text: str, t: Translator) -> tuple[Path | None, str]:
     text = text.strip()
     if not text:
         return None, t.gettext("Type the folder of the USB stick, for example /media/amnesia/STICK.")
-    path = Path(text).expanduser()
+    try:
+        path = Path(text).expanduser()
+    except RuntimeError:  # "~name" of a user this system does not have
+        return None, t.gettext("There is no folder there. Is the stick plugged in and opened?")
     if not path.is_absolute():
         return None, t.gettext("Give the whole path of the folder, starting with /.")
     if not path.is_dir():

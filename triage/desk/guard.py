@@ -35,13 +35,20 @@ def same(given: str | None, expected: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8"))
 
 
-def fetch_refusal(headers: Mapping[str, str], method: str, *, may_arrive_from_elsewhere: bool = False) -> int | None:
-    """The status to refuse with (403, or NO_METADATA), or None if the request may be answered."""
+def fetch_refusal(
+    headers: Mapping[str, str], method: str, *, may_arrive_from_elsewhere: bool = False, may_be_image: bool = False
+) -> int | None:
+    """The status to refuse with (403, or NO_METADATA), or None if the request may be answered.
+
+    ``may_be_image``: the safe view's rebuilt pictures, which only an ``<img>`` on a page of this desk may ask for.
+    """
     site = headers.get("Sec-Fetch-Site")
     mode = headers.get("Sec-Fetch-Mode")
     dest = headers.get("Sec-Fetch-Dest")
     if site is None or mode is None or dest is None:
         return NO_METADATA
+    if may_be_image:
+        return None if (site, mode, dest, method) == ("same-origin", "no-cors", "image", "GET") else 403
     if dest != "document" or mode != "navigate":
         return 403  # an image, frame, script, fetch or prefetch: the desk serves nothing but its own pages
     if site == "same-origin":

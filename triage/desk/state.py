@@ -34,6 +34,7 @@ from typing import Any
 import crypto
 from triage.cases import Case
 from triage.config import TriageConfig
+from triage.desk.file_cache import FileViews
 from triage.home import Home
 from triage.policy import Policy
 
@@ -102,6 +103,7 @@ class DeskState:
     last_seen: float = 0.0
     views: TokenTable = field(default_factory=TokenTable, repr=False)
     cases: TokenTable = field(default_factory=TokenTable, repr=False)
+    files: FileViews = field(default_factory=FileViews, repr=False)  # the safe view's tokens and pictures
     _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -146,6 +148,7 @@ class DeskState:
         self.queue = None
         self.views.clear()  # a remembered search is a word of a case
         self.cases.clear()
+        self.files.clear()  # rebuilt pictures of a case's files
 
     def lock_if_idle(self) -> bool:
         """Lock if no request came for ``idle_seconds``; True if the desk is locked now."""

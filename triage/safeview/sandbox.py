@@ -21,8 +21,6 @@ import sys
 from dataclasses import dataclass, field
 from functools import cache
 
-from PIL import Image
-
 MAX_INPUT_BYTES = 64 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # a 40-megapixel photo decodes; a decompression bomb does not
 MAX_PAGES = 20
@@ -107,6 +105,8 @@ def child_command(limits: Limits) -> list[str]:
 
 
 def _pages(stream: io.BytesIO, count: int, limits: Limits) -> list[bytes]:
+    from PIL import Image  # here, not at the top: `triage` runs without the documents extra (detect_type needs none)
+
     pages = []
     for _ in range(count):
         head = stream.read(8)

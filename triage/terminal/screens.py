@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar, cast
 
+from rich.console import Group
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -18,6 +19,8 @@ from textual.widgets import DataTable, Input, Static
 
 import crypto
 from triage.answers_view import text_fields
+from triage.attachment_command import files_panel
+from triage.attachments import case_files
 from triage.cases import Case
 from triage.errors import TriageError, explain_in
 from triage.i18n import Translator
@@ -179,7 +182,8 @@ class CaseScreen(Screen[object]):
             self.show_message(explain_in(failure, t), error=True)
             return
         self.case = case
-        self.query_one("#body", Static).update(case_view(case, t, readers))
+        files = files_panel(case_files(app.session, case), t)  # the case's files (triage.attachments): facts only
+        self.query_one("#body", Static).update(Group(case_view(case, t, readers), files))
         if case.record.unread:
             app.session.mark_read(case)  # drawn above with the new messages marked; seen from now on
             app.changed()
