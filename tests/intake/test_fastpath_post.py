@@ -169,3 +169,12 @@ def test_the_limiter_is_asked_once_and_first(twins: tuple[Flask, Flask]) -> None
         answered_slow = _answer(slow.wsgi_app.slow, _request(once="R" * 22, token="bad"))
     assert asked == ["limit", "limit"] and answered_fast == answered_slow
     assert answered_fast[0] == "429 TOO MANY REQUESTS"
+
+
+@given(body=st.text(alphabet="ab=&%+2F0ЖE\x00 ", max_size=60), names=st.sets(st.sampled_from(["a", "b", "ab", " a",
+                                                                                          "/", "Ж", ""])))  # fmt: skip
+def test_only_our_names_are_decoded_and_exactly_as_the_form_reader_decodes_them(body: str, names: set[str]) -> None:
+    from intake.fastpath import _own_pairs
+    from intake.formbody import parse_pairs
+
+    assert list(_own_pairs(body, frozenset(names))) == [(n, v) for n, v in parse_pairs(body) if n in names]
