@@ -31,7 +31,7 @@ def cached_form_page() -> Any:
         token = generate_csrf()  # sets the session's token (and the cookie) as the form's rendering would
         page = pages.get(g.lang)
         if page is None:
-            text, _status = views._form_page(views.RequestForm())
+            text, _status = views._form_page(views.request_form_class()())
             pages[g.lang] = page = text.replace(token, TOKEN_MARKER)
         return page.replace(TOKEN_MARKER, token)
 

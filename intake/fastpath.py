@@ -10,12 +10,21 @@ in the same order: reads the visitor's cookie the way werkzeug does, draws a coo
 one, makes the token bound to it (intake.csrf), draws the one-time token (intake.once), joins the page,
 and sends the same status, headers and cookie. Anything else goes to Flask unchanged.
 
+The submission POST of the same two pages (issue 21 item 2) goes the same way, with the same checks in the
+same order: the rate limit (asked once: the answer travels with a request handed to Flask, LIMIT_ASKED),
+then the body (only our pages' kind, urlencoded, of a size Flask reads), the CSRF token, the one-time
+token, the answers (decoded by intake.fastform, validated once by crypto.answers), sealing and storage
+(``views.store_request``, the view's own code), then the receipt page. Anything but that success, a
+refusal of any kind included, is handed to Flask with the body as it came, and Flask answers it as it
+always did (it never asks the limiter again).
+
 tests/intake/test_fastpath.py proves, for arbitrary requests, that the answer is byte for byte the answer
 Flask gives (status, every header in order, body) under the same clock and random draws.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -23,10 +32,13 @@ from flask import Flask
 from werkzeug.http import dump_cookie, parse_cookie
 
 from intake import csrf, once
+from intake.formbody import unquote
 from intake.headers import security_headers
 from intake.pages import PAGES_KEY, join
 
 _FORMS = {"request": "intake.request_form", "urgent": "intake.urgent_form"}
+LIMIT_ASKED = "intake.limit_asked"  # environ: the limiter's answer for a POST handed to Flask (app._limit_first)
+_FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 class FastPath:
@@ -42,10 +54,18 @@ class FastPath:
         self._secure = bool(app.config["SESSION_COOKIE_SECURE"])
         self._samesite = app.config["SESSION_COOKIE_SAMESITE"]
         self._max_cookie = int(app.config["MAX_COOKIE_SIZE"])
+        self._max_body = int(app.config["MAX_CONTENT_LENGTH"])
+        # Only these names are decoded: the questionnaire's fields and the form's own controls.
+        self._names = frozenset({*app.extensions["questionnaire_form"].field_ids, "csrf_token", "once", "relang"})
+        self._csrf_minutes = int(app.config["WTF_CSRF_TIME_LIMIT"]) // 60
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         route = self._routes.get(environ.get("PATH_INFO", ""))
-        if route is None or environ.get("REQUEST_METHOD") != "GET" or environ.get("QUERY_STRING"):
+        if route is None or environ.get("QUERY_STRING"):
+            return self.slow(environ, start_response)
+        if environ.get("REQUEST_METHOD") == "POST":
+            return self._post(environ, start_response, route[1])
+        if environ.get("REQUEST_METHOD") != "GET":
             return self.slow(environ, start_response)
         script_root = environ.get("SCRIPT_NAME", "").rstrip("/")
         cached = self.app.extensions.get(PAGES_KEY, {}).get((*route, script_root))
@@ -66,3 +86,71 @@ class FastPath:
                                                       max_size=self._max_cookie)))  # fmt: skip
         start_response("200 OK", headers)
         return [body]
+
+    def _post(self, environ: dict[str, Any], start_response: Callable[..., Any], lang: str) -> Iterable[bytes]:
+        from intake import views  # (views imports this module's app through app.py)
+
+        length = environ.get("CONTENT_LENGTH", "")
+        receipt_page = self.app.extensions.get(views.RECEIPT_PAGES, {}).get(lang)
+        if (environ.get("CONTENT_TYPE") != _FORM_TYPE or not length.isascii() or not length.isdigit()
+                or int(length) > self._max_body or environ.get("HTTP_TRANSFER_ENCODING")
+                or environ.get("wsgi.url_scheme") != "http" or receipt_page is None):  # fmt: skip
+            # Not what our page sends, or a check (413, HTTPS's Referer) or page this path does not make: Flask.
+            return self.slow(environ, start_response)
+        services = self.app.extensions["intake"]
+        circuit = environ.get("intake.circuit")
+        allowed = services.submit_limiter.allow(circuit if isinstance(circuit, str) and circuit else None)
+        environ[LIMIT_ASKED] = allowed
+        if not allowed:
+            return self.slow(environ, start_response)
+        body = environ["wsgi.input"].read(int(length))
+        environ["wsgi.input"] = io.BytesIO(body)  # Flask reads it again if it has to answer
+        receipt = self._accept(environ, body, lang)
+        if receipt is None:
+            return self.slow(environ, start_response)
+        page = views.fill_receipt(receipt_page, receipt).encode("utf-8")
+        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(page))),
+                                  *self._headers])  # fmt: skip
+        return [page]
+
+    def _accept(self, environ: dict[str, Any], body: bytes, lang: str) -> str | None:
+        """The receipt of a request stored from ``body``, or None (nothing stored) for Flask to answer."""
+        from werkzeug.datastructures import MultiDict
+
+        from crypto.answers import check_answers
+        from intake import views
+        from intake.storage import today
+
+        try:
+            text = body.decode()
+        except UnicodeDecodeError:
+            return None
+        form = MultiDict(_own_pairs(text, self._names))
+        if "relang" in form:
+            return None
+        sent = parse_cookie(environ).get(self._cookie_name)
+        try:
+            csrf.check_token(self._key, sent if csrf.is_cookie(sent) else None, form.get("csrf_token"),
+                             csrf.now_minute(), self._csrf_minutes)  # fmt: skip
+        except csrf.TokenError:
+            return None
+        services = self.app.extensions["intake"]
+        questionnaire = self.app.extensions["questionnaire"]
+        day = today()
+        token = form.get("once")
+        one_time = views.one_time_of(services, token if once.is_token(token) else None, day)
+        try:
+            checked = check_answers(questionnaire, self.app.extensions["questionnaire_reader"].decode(form))
+            return views.store_request(services, questionnaire, checked, lang, day, one_time)
+        except Exception:  # refused, sent already, full, no key, a database error: nothing was stored
+            return None  # and Flask answers it as it always did (its page, its log line)
+
+
+def _own_pairs(body: str, names: frozenset[str]) -> Iterable[tuple[str, str]]:
+    """intake.formbody.parse_pairs(body), only the pairs whose name is in ``names``: no other value is decoded."""
+    for item in body.split("&"):
+        if item:
+            name, _, value = item.partition("=")
+            name = unquote(name.replace("+", " "))
+            if name in names:
+                yield name, unquote(value.replace("+", " "))

@@ -210,13 +210,7 @@ def _submit() -> Any:
     services = _services()
     questionnaire = current_app.extensions["questionnaire"]
     day = today()
-    token = posted_once()
-    one_time = None
-    if token is not None:
-        # Checked where it is stored, in the envelope's own transaction (storage.seal_and_store): a read
-        # here first would cost every submission a round trip for the rare repeat.
-        digest = once.token_digest(token, services.once_key)
-        one_time = OneTime(digest, once.forget_after(day, services.config.csrf_hours))
+    one_time = one_time_of(services, posted_once(), day)
     # The answers are read without building the form (intake.fastform) and validated once, against the
     # questionnaire (crypto.answers); the form is built only when there is something to show.
     if g.get("csrf_valid"):
@@ -231,21 +225,14 @@ def _submit() -> Any:
         checked = check_answers(questionnaire, answers)
     except crypto.RequestInvalidError as error:
         return _answers_refused(error.field)
-    receipt = new_receipt()
-    digits = normalize_receipt(receipt) or ""
-    lookup = receipt_lookup_key(digits, services.receipt_secret)
-    # The request carries the public half of the reply key its receipt opens (intake.conversation).
-    reply_key = crypto.derive_reply_keypair(digits, services.reply_secret).public.to_b64()
     try:
-        encoded = encode_checked(questionnaire, checked, locale=g.lang, submitted_on=day, reply_key=reply_key)
+        receipt = store_request(services, questionnaire, checked, g.lang, day, one_time)
     except crypto.RequestTooLargeError:
         form = _filled_form()
         field = _longest_text(form)
         if field is not None:
             field.errors = [_("Your text is too long once encoded; please shorten this answer.")]
         return _form_page(form, banner=_("Please check these answers:"))
-    try:
-        services.storage.seal_and_store(_seal(encoded), lookup, day, services.config.max_pending, one_time)
     except AlreadySentError:  # the same form, posted twice at once: the other post stored it
         return already_sent_page()
     except (StorageFullError, NoRecipientError):
@@ -257,6 +244,32 @@ def _submit() -> Any:
         return _form_page(_filled_form(), 503, REFUSALS[503])
     # The commit above is durable (synchronous=FULL / PostgreSQL commit) before this page is sent.
     return receipt_page(receipt)
+
+
+def one_time_of(services: Any, token: str | None, day: Any) -> OneTime | None:
+    """What the one-time submission token stores with the envelope (None for a body without one)."""
+    if token is None:
+        return None
+    # Checked where it is stored, in the envelope's own transaction (storage.seal_and_store): a read
+    # here first would cost every submission a round trip for the rare repeat.
+    return OneTime(once.token_digest(token, services.once_key), once.forget_after(day, services.config.csrf_hours))
+
+
+def store_request(services: Any, questionnaire: Any, checked: Any, lang: str, day: Any,
+                  one_time: OneTime | None) -> str:  # fmt: skip
+    """Encode checked answers, seal and store them; the receipt. Shared by this view and intake.fastpath.
+
+    Raises what the encoding or the storage raise (too large, sent already, full, no key, sealing failed):
+    nothing is stored then.
+    """
+    receipt = new_receipt()
+    digits = normalize_receipt(receipt) or ""
+    lookup = receipt_lookup_key(digits, services.receipt_secret)
+    # The request carries the public half of the reply key its receipt opens (intake.conversation).
+    reply_key = crypto.derive_reply_keypair(digits, services.reply_secret).public.to_b64()
+    encoded = encode_checked(questionnaire, checked, locale=lang, submitted_on=day, reply_key=reply_key)
+    services.storage.seal_and_store(_seal(encoded), lookup, day, services.config.max_pending, one_time)
+    return receipt
 
 
 def _answers_refused(field_id: str) -> Any:
@@ -290,10 +303,16 @@ def receipt_page(receipt: str) -> str:
     spaces only, is the page's one varying part. No language switch here: following it would leave the
     only page that shows the receipt.
     """
+    pages: dict[str, str] = current_app.extensions.setdefault(RECEIPT_PAGES, {})
+    if g.lang not in pages:
+        pages[g.lang] = render_template("receipt.html", receipt=_MARKER, hide_languages=True)
+    return fill_receipt(pages[g.lang], receipt)
+
+
+RECEIPT_PAGES = "intake_receipt_pages"  # app.extensions[RECEIPT_PAGES]: {lang: the page with its marker}
+
+
+def fill_receipt(page: str, receipt: str) -> str:
     if not receipt.replace(" ", "").isdigit():
         raise ValueError("a receipt is digits and spaces")
-    pages: dict[str, str] = current_app.extensions.setdefault("intake_receipt_pages", {})
-    page = pages.get(g.lang)
-    if page is None:
-        page = pages[g.lang] = render_template("receipt.html", receipt=_MARKER, hide_languages=True)
     return page.replace(_MARKER, receipt)

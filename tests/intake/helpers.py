@@ -87,8 +87,8 @@ def opened(envelope: bytes, identity: Any) -> dict[str, Any]:
     import crypto
     from crypto.answers import open_questionnaire_request
 
-    try:
-        return crypto.open_envelope(envelope, identity)
-    except crypto.UnsupportedVersionError:
-        payload = open_questionnaire_request(envelope, identity)
-        return {**payload["answers"], **{k: v for k, v in payload.items() if k != "answers"}}
+    payload = crypto.open_envelope(envelope, identity)
+    if payload.get("schema") != 3:
+        return payload
+    payload = open_questionnaire_request(envelope, identity)  # and checked against the questionnaire it names
+    return {**payload["answers"], **{k: v for k, v in payload.items() if k != "answers"}}

@@ -30,6 +30,7 @@ from werkzeug.wrappers import Request, Response
 from intake.devserver import QuietHandler
 from tests.chromium import start_chromium
 from tests.firefox import start_firefox, trap_prefs
+from tests.intake.helpers import opened as open_stored
 from tests.system.accessibility import (
     blend,
     contrast,
@@ -272,7 +273,6 @@ def stored_envelopes(server: Gunicorn) -> list[bytes]:
 @pytest.mark.parametrize("lang", ["en", "ru"])
 def test_phone_journey_without_javascript(server: Gunicorn, exit_site: str, driver: Any, artifacts: Path,
                                           lang: str) -> None:  # fmt: skip
-    import crypto
 
     # Given a phone-sized browser with JavaScript off
     driver.get("data:text/html,<title>off</title><script>document.title='on'</script>")
@@ -294,7 +294,7 @@ def test_phone_journey_without_javascript(server: Gunicorn, exit_site: str, driv
     assert foreign == [], foreign
     # And the caseworker's key opens the stored request to the exact words
     caseworker = server.instance.caseworker()
-    opened = [crypto.open_request(e, caseworker) for e in stored_envelopes(server) if e not in before]
+    opened = [open_stored(e, caseworker) for e in stored_envelopes(server) if e not in before]
     mine = [r for r in opened if r["locale"] == lang]
     assert len(mine) == 1, [r["locale"] for r in opened]
     request = mine[0]

@@ -31,6 +31,7 @@ from intake.instance import Instance
 from tests.chromium import start_chromium
 from tests.firefox import start_firefox
 from tests.intake.conftest import make_app
+from tests.intake.helpers import opened as open_stored
 from tests.system.test_browser_journey import PHONE, Journey
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -270,7 +271,7 @@ def test_at_200_percent_zoom_the_exit_bar_covers_at_most_a_sixth_of_the_screen(s
 def add_reply(app: Flask, identity: crypto.Identity, contact: str, text: str, day: datetime.date) -> None:
     """What `triage reply` + `triage ack` + `intake apply-ack` do, in one step, for the request with ``contact``."""
     storage = app.extensions["intake"].storage
-    opened = [crypto.open_envelope(e, identity) for _, e in storage.envelope_bytes()]
+    opened = [open_stored(e, identity) for _, e in storage.envelope_bytes()]
     [request] = [p for p in opened if p.get("contact") == contact]
     public = crypto.ReplyPublicKey.from_b64(str(request["reply_key"]))
     reply = crypto.AckReply(crypto.mailbox_id(public), crypto.seal_reply(text, written_on=day, seq=next(SEQUENCE),
