@@ -16,7 +16,7 @@ from typing import Any
 
 from crypto.errors import RequestInvalidError
 from crypto.questionnaire import Field, Questionnaire
-from crypto.request_schema import canonical_json, check_locale, check_reply_key, check_text, day_field
+from crypto.request_schema import canonical_json, check_locale, check_reply_key, check_text, day_field, with_files
 
 SCHEMA = 3
 
@@ -98,23 +98,27 @@ def normalize_answers(questionnaire: Questionnaire, answers: Mapping[str, Any]) 
 
 def questionnaire_request(
     questionnaire: Questionnaire, answers: Mapping[str, Any], *, locale: str, submitted_on: datetime.date | str,
-    reply_key: str,
+    reply_key: str, files: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """The normalised schema 3 payload: the answers and the questionnaire they were given to."""
+    """The normalised schema 3 payload: the answers, the questionnaire they were given to, and the manifest of
+    the files sent with them (``files``, crypto.manifest; None or absent when no file was sent)."""
     if locale not in questionnaire.languages:
         raise RequestInvalidError("locale", "not_a_language_of_the_questionnaire")
-    return {
+    payload = {
         "schema": SCHEMA, "kind": "request", "locale": check_locale(locale), "submitted_on": day_field(submitted_on),
         "reply_key": check_reply_key(reply_key),
         "questionnaire": {"id": questionnaire.id, "version": questionnaire.version, "sha256": questionnaire.sha256},
         "answers": normalize_answers(questionnaire, answers),
+        **({} if files is None else {"files": files}),
     }  # fmt: skip
+    return with_files(payload, payload)
 
 
 def encode_questionnaire_request(
     questionnaire: Questionnaire, answers: Mapping[str, Any], *, locale: str, submitted_on: datetime.date | str,
-    reply_key: str,
+    reply_key: str, files: list[dict[str, Any]] | None = None,
 ) -> bytes:  # fmt: skip
     """The canonical bytes (RequestTooLargeError past the envelope's one bucket, MAX_REQUEST_BYTES)."""
     return canonical_json(questionnaire_request(
-        questionnaire, answers, locale=locale, submitted_on=submitted_on, reply_key=reply_key))  # fmt: skip
+        questionnaire, answers, locale=locale, submitted_on=submitted_on, reply_key=reply_key,
+        files=files))  # fmt: skip

@@ -12,6 +12,7 @@ from typing import Any
 
 from crypto.errors import MalformedError
 from crypto.request_schema import (
+    FILES_FIELD,
     canonical_json,
     check_known_fields,
     check_locale,
@@ -22,6 +23,7 @@ from crypto.request_schema import (
     normalize_request,
     parse_json,
     payload_kind,
+    with_files,
 )
 
 MESSAGE_LIMIT = 4000
@@ -29,22 +31,23 @@ FOLLOWUP_FIELDS = ("schema", "kind", "locale", "submitted_on", "reply_key", "mes
 
 
 def normalize_followup(followup: Mapping[str, Any]) -> dict[str, Any]:
-    """Check a follow-up (every field required) and return it in normalised form."""
+    """Check a follow-up (every field required but ``files``) and return it in normalised form."""
     if check_schema(followup) != 2 or followup["kind"] != "followup":
         raise MalformedError("a follow-up is a schema 2 payload of kind 'followup'")
-    check_known_fields(followup, FOLLOWUP_FIELDS)
-    return {
+    check_known_fields(followup, (*FOLLOWUP_FIELDS, FILES_FIELD))
+    return with_files({
         "schema": 2,
         "kind": "followup",
         "locale": check_locale(followup.get("locale")),
         "submitted_on": day_field(followup.get("submitted_on")),
         "reply_key": check_reply_key(followup.get("reply_key")),
         "message": check_text("message", followup.get("message"), limit=MESSAGE_LIMIT, required=True),
-    }
+    }, followup)  # fmt: skip
 
 
 def encode_followup(followup: Mapping[str, Any]) -> bytes:
-    """Validate and return the canonical bytes (always within the request bucket: 4,000 characters fit)."""
+    """Validate and return the canonical bytes (always within the request bucket: 4,000 characters and the
+    largest manifest fit)."""
     return canonical_json(normalize_followup(followup))
 
 

@@ -2,6 +2,8 @@
 
 Two figures per questionnaire (docs/FORMAT.md §10.3):
 
+Both include the largest manifest of attached files (``crypto.manifest.MANIFEST_WORST_BYTES``).
+
 - ``worst_case``: every field at its bound and every character at its worst encoding (4 UTF-8 bytes, or
   2 for an escaped quote, backslash, tab, LF or CR): no accepted payload is ever larger.
 - ``at_bounds``: every field at its bound, written in the widest script of the questionnaire's
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from crypto.manifest import MANIFEST_WORST_BYTES
 from crypto.questionnaire import Field, Questionnaire, QuestionnaireError
 from crypto.request_schema import MAX_REQUEST_BYTES, canonical_json
 
@@ -41,8 +44,9 @@ def _envelope_keys(questionnaire: Questionnaire) -> int:
         "answers": {},
     }  # fmt: skip
     # Each answer adds "id":value and a comma between answers; field_bytes counts a comma per field,
-    # one more than there are, so take that one back.
-    return len(canonical_json(payload)) - 1
+    # one more than there are, so take that one back. The files sent with the answers (crypto.manifest) add
+    # at most MANIFEST_WORST_BYTES, whatever the person wrote: both figures include it.
+    return len(canonical_json(payload)) - 1 + MANIFEST_WORST_BYTES
 
 
 # A file's manifest entry (the attachments' format): name, type, size, two hashes, a key, in JSON.

@@ -23,6 +23,7 @@ from crypto.errors import (
     RequestTooLargeError,
     UnsupportedVersionError,
 )
+from crypto.manifest import MANIFEST_WORST_BYTES, normalize_manifest
 from crypto.reply_keys import ReplyPublicKey
 from crypto.text import is_blank
 
@@ -49,6 +50,8 @@ REQUEST_FIELDS = (
 )  # fmt: skip
 META_FIELDS = ("schema", "locale", "submitted_on")
 V2_FIELDS = ("kind", "reply_key")
+# Optional in schema 2 (and 3, and follow-ups): the manifest of the files sent with it (crypto.manifest).
+FILES_FIELD = "files"
 
 _ONE_OF: dict[str, tuple[tuple[str, ...], bool]] = {
     "danger": (DANGER, True),
@@ -174,7 +177,7 @@ def normalize_request(request: Mapping[str, Any]) -> dict[str, Any]:
     schema = check_schema(request)
     if schema >= 2 and request["kind"] != "request":
         raise MalformedError("this payload is a follow-up, not a request")
-    check_known_fields(request, REQUEST_FIELDS + META_FIELDS + (V2_FIELDS if schema >= 2 else ()))
+    check_known_fields(request, REQUEST_FIELDS + META_FIELDS + ((*V2_FIELDS, FILES_FIELD) if schema >= 2 else ()))
     out: dict[str, Any] = {"schema": schema, "locale": check_locale(request.get("locale"))}
     if schema >= 2:
         out["kind"] = "request"
@@ -193,7 +196,31 @@ def normalize_request(request: Mapping[str, Any]) -> dict[str, Any]:
     if request.get("consent") is not True:
         raise RequestInvalidError("consent", "required")
     out["consent"] = True
-    return out
+    return with_files(out, request) if schema >= 2 else out
+
+
+def with_files(normal: dict[str, Any], payload: Mapping[str, Any]) -> dict[str, Any]:
+    """``normal`` with the payload's manifest, checked, if it has one (absent means no file)."""
+    if FILES_FIELD in payload:
+        normal[FILES_FIELD] = normalize_manifest(payload[FILES_FIELD])
+    return normal
+
+
+_WIDE = {1: "a", 2: "ж", 3: "中", 4: "\U0001f600"}
+
+
+def largest_request_bytes(per_char: int) -> int:
+    """The largest schema 2 request the form's bounds allow, every text character ``per_char`` UTF-8 bytes wide,
+    with a manifest of the format's most files at their worst: the bucket must hold it for the widths the form's
+    languages use (2: Cyrillic), so a request with files seals to the one size (tests/crypto/test_manifest.py)."""
+    request = {
+        "schema": 2, "kind": "request", "locale": "xxx-xxxxxxxx", "submitted_on": "2026-12-01", "reply_key": "A" * 44,
+        **{field: max(choices, key=len) for field, (choices, _) in _ONE_OF.items()},
+        **{field: list(choices) for field, choices in _ANY_OF.items()}, "people": 20, "children": 20,
+        **{field: _WIDE[per_char] * limit for field, limit in TEXT_LIMITS.items()}, "consent": True,
+    }  # fmt: skip
+    text = json.dumps(request, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return len(text.encode("utf-8")) + MANIFEST_WORST_BYTES
 
 
 def canonical_json(normal: Mapping[str, Any]) -> bytes:

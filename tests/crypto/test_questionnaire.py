@@ -19,6 +19,7 @@ import crypto
 from crypto import request_schema as schema
 from crypto.answers import encode_questionnaire_request, normalize_answers, questionnaire_request
 from crypto.envelope import FIXED_BUCKET, padded_size
+from crypto.manifest import worst_manifest
 from crypto.questionnaire import (
     KINDS,
     QuestionnaireError,
@@ -246,9 +247,11 @@ def test_no_accepted_payload_exceeds_the_worst_case_and_every_fitting_one_seals_
     locale = q.languages[0]
     for worst in (True, False):
         given_answers = data.draw(answers(q, worst=worst))
+        # With or without files: the manifest's worst case is part of both figures (invariant 11, issue 24).
+        files = data.draw(st.sampled_from([None, worst_manifest()[:1], worst_manifest()]))
         try:
             payload = encode_questionnaire_request(q, given_answers, locale=locale, submitted_on=DAY,
-                                                   reply_key=REPLY_KEY)  # fmt: skip
+                                                   reply_key=REPLY_KEY, files=files)  # fmt: skip
         except crypto.RequestTooLargeError as refused:
             # Refused only past the bucket, and never when the bounds fit and the text is in the language.
             assert refused.size > schema.MAX_REQUEST_BYTES
@@ -284,7 +287,7 @@ def maximal_answers(q: Any) -> dict[str, Any]:
 @given(questionnaires())
 def test_the_computed_worst_case_is_exactly_the_largest_payload(q: Any) -> None:
     payload = questionnaire_request(q, maximal_answers(q), locale=max(q.languages, key=len), submitted_on=DAY,
-                                    reply_key=REPLY_KEY)  # fmt: skip
+                                    reply_key=REPLY_KEY, files=worst_manifest())  # fmt: skip
     encoded = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
     assert len(encoded) == size_report(q).worst_case
 
