@@ -14,7 +14,8 @@ from werkzeug.routing import BaseConverter
 from werkzeug.wrappers import Response
 
 import crypto
-from intake import csrf, fastform, once
+from intake import csrf, fastform, once, uploads
+from intake.blobs import StagedBlobLostError
 from intake.forms import RequestForm, to_request
 from intake.pages import cached_page
 from intake.receipts import new_receipt, normalize_receipt, receipt_lookup_key
@@ -186,6 +187,9 @@ def _submit() -> Any:
     if "relang" in request.form:
         # A language button is a submit button of this form: the answers come along into the other language.
         return _form_page(RequestForm())
+    refused = uploads.refusal()
+    if refused is not None:  # files over a limit, or no room for them: NOT sent, the answers come back
+        return _form_page(_filled_form(), refused[1], refused[0])
     services = _services()
     day = today()
     token = posted_once()
@@ -209,8 +213,13 @@ def _submit() -> Any:
     # Schema 2: the request carries the public half of the reply key its receipt opens (intake.conversation).
     reply_key = crypto.derive_reply_keypair(digits, services.reply_secret).public.to_b64()
     request_data = {**to_request(data, g.lang, day), "schema": 2, "kind": "request", "reply_key": reply_key}
+    # The files' keys and facts travel in the envelope (crypto.manifest); their blobs are tied to it when stored.
+    files, blob_ids = uploads.manifest()
+    if files is not None:
+        request_data["files"] = files
     try:
-        services.storage.seal_and_store(_seal(request_data), lookup, day, services.config.max_pending, one_time)
+        services.storage.seal_and_store(_seal(request_data), lookup, day, services.config.max_pending, one_time,
+                                        files=blob_ids)  # fmt: skip
     except crypto.RequestTooLargeError:
         form = _filled_form()
         form.story.errors = [_("Your text is too long once encoded; please shorten the story.")]
@@ -222,14 +231,15 @@ def _submit() -> Any:
         return _form_page(form, banner=_("Please check these answers:"))
     except AlreadySentError:  # the same form, posted twice at once: the other post stored it
         return already_sent_page()
-    except (StorageFullError, NoRecipientError):
+    except (StorageFullError, NoRecipientError, StagedBlobLostError):
         return _form_page(_filled_form(), 503, REFUSALS[503])
     except (crypto.CryptoError, SealingFailedError) as error:
         # The operator's line: the type only (no client data), and where to look.
         log.error("a request could not be sealed (%s): check the caseworker keys with `intake recipients list`",
                   type(error).__name__)  # fmt: skip
         return _form_page(_filled_form(), 503, REFUSALS[503])
-    # The commit above is durable (synchronous=FULL / PostgreSQL commit) before this page is sent.
+    # The commit above is durable (synchronous=FULL / PostgreSQL commit) before this page is sent, files included.
+    uploads.stored()
     return receipt_page(receipt)
 
 
@@ -239,6 +249,7 @@ def already_sent_page() -> Any:
 
 
 _MARKER = "RECEIPT-GOES-HERE"
+FILES_MARKER = "<!--files-->"
 
 
 def receipt_page(receipt: str) -> str:
@@ -254,4 +265,5 @@ def receipt_page(receipt: str) -> str:
     page = pages.get(g.lang)
     if page is None:
         page = pages[g.lang] = render_template("receipt.html", receipt=_MARKER, hide_languages=True)
-    return page.replace(_MARKER, receipt)
+    # The files that arrived (name, size) are listed in this one response only (intake.uploads).
+    return page.replace(_MARKER, receipt).replace(FILES_MARKER, uploads.sent_list())
