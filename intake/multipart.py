@@ -83,6 +83,7 @@ class Upload:
     files: list[ReceivedFile] = field(default_factory=list)
     staged: list[bytes] = field(default_factory=list)
     refused: str | None = None  # "too_many", "too_large", "total_too_large", "full", "disk_full"
+    chose_files: bool = False  # a file was chosen (kept or not): a page shown instead of the receipt says so
 
 
 def boundary_of(content_type: str) -> bytes:
@@ -170,6 +171,7 @@ class _Reader:
         self._start_file(_text(raw_name), _text(self.headers.get(b"content-type", b"")))
 
     def _start_file(self, name: str, claimed_type: str) -> None:
+        self.upload.chose_files = True
         if not self.checked:
             self.checked = True  # the fields before the first file decide (the CSRF token comes first)
             if not self.allow_files(self.upload.fields):
@@ -264,7 +266,7 @@ def read_multipart(
     callbacks: Any = {name: getattr(reader, name) for name in (
         "on_part_begin", "on_part_data", "on_part_end", "on_header_field", "on_header_value", "on_header_end",
         "on_headers_finished", "on_end")}  # fmt: skip
-    parser = MultipartParser(boundary, callbacks, max_header_count=8, max_header_size=_HEADER_BYTES)
+    parser = MultipartParser(boundary, callbacks, max_header_count=8, max_header_size=2 * _HEADER_BYTES)
     parser.logger = _SILENT
     remaining = length if length is not None else limits.max_body_bytes + 1
     while remaining > 0:

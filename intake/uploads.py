@@ -33,7 +33,7 @@ ENDPOINTS = frozenset({"intake.request_form", "intake.send_message"})
 MULTIPART = "multipart/form-data"
 # Refusals of the files, with the status of the page that keeps the answers: the request was NOT sent.
 STATUS = {"too_many": 413, "too_large": 413, "total_too_large": 413, "full": 503, "disk_full": 503}
-_CHOOSE_AGAIN = _l("Your answers are still here, but the files are not: browsers cannot keep them. Choose the "
+CHOOSE_AGAIN = _l("Your answers are still here, but the files are not: browsers cannot keep them. Choose the "
                    "files again, then press the button at the bottom.")  # fmt: skip
 REFUSALS = {
     "too_many": _l("Your request has NOT been sent: you chose more files than we can take."),
@@ -131,7 +131,7 @@ def receive_fields_only() -> None:
 def files_dropped() -> bool:
     """Whether the person chose files that this response does not keep (the page asks to choose them again)."""
     upload: Upload | None = g.get("upload")
-    return upload is not None and (bool(upload.files) or upload.refused is not None)
+    return upload is not None and upload.chose_files and "sent_files" not in g
 
 
 def refusal(kind: str = "request") -> tuple[str, int] | None:
@@ -140,7 +140,7 @@ def refusal(kind: str = "request") -> tuple[str, int] | None:
     if upload is None or upload.refused is None:
         return None
     words = REFUSALS if kind == "request" else MESSAGE_REFUSALS
-    return f"{words[upload.refused]} {_CHOOSE_AGAIN}", STATUS[upload.refused]
+    return f"{words[upload.refused]} {CHOOSE_AGAIN}", STATUS[upload.refused]
 
 
 def manifest() -> tuple[list[dict[str, Any]] | None, list[bytes]]:

@@ -123,7 +123,8 @@ def rate_limited() -> Any:
         # and the same one-time token: rendering the whole form again cost three acceptances (flood_bench).
         form = request.form
         kept = [(name, value) for name in (*fastform.FIELD_NAMES, "once") for value in form.getlist(name)]
-        page = render_template("kept.html", kept=kept, csrf_token=csrf.generate(), banner=REFUSALS[429])
+        banner = f"{REFUSALS[429]} {uploads.CHOOSE_AGAIN}" if uploads.files_dropped() else REFUSALS[429]
+        page = render_template("kept.html", kept=kept, csrf_token=csrf.generate(), banner=banner)
         response = current_app.make_response((page, 429))
         response.headers["Retry-After"] = str(RETRY_AFTER[429])
         return response
