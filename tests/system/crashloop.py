@@ -195,7 +195,7 @@ def verify(instance: SystemInstance, result: CrashResult) -> None:
                 blob = b"".join(bytes(r[0]) for r in db.execute(
                     "SELECT data FROM blob_chunks WHERE blob_id = ? ORDER BY seq", (entry.blob,)))  # fmt: skip
                 try:
-                    if owner is None or bytes(owner[0]) != bytes(envelope_id):
+                    if owner is None or owner[0] is None or bytes(owner[0]) != bytes(envelope_id):
                         raise crypto.TamperedError("not tied to its envelope")
                     contents[marker] = hashlib.sha256(filestream.open_bytes(blob, entry.sealed())).hexdigest()
                 except crypto.CryptoError:
