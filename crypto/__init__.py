@@ -71,6 +71,7 @@ from crypto.keyfile import (
     unlock_identity,
 )
 from crypto.keys import Identity, PublicIdentity, ServerKey, ServerPublicKey, normalize_fingerprint
+from crypto.manifest import MANIFEST_WORST_BYTES, FileEntry, check_manifest, manifest_entry, sanitize_name
 from crypto.records import StoreKey
 from crypto.reply import REPLY_SIZE, Reply, open_reply, reply_digest, seal_reply
 from crypto.reply import TEXT_LIMIT as REPLY_TEXT_LIMIT
@@ -86,6 +87,7 @@ from crypto.request_schema import (
 __all__ = [
     "KDF_FOR_TESTS_ONLY",
     "KDF_PRODUCTION",
+    "MANIFEST_WORST_BYTES",
     "MAX_REPLIES",
     "MAX_REQUEST_BYTES",
     "MESSAGE_LIMIT",
@@ -101,6 +103,7 @@ __all__ = [
     "BundleHeader",
     "CryptoError",
     "ExportBlob",
+    "FileEntry",
     "Identity",
     "KdfParams",
     "MalformedError",
@@ -120,6 +123,7 @@ __all__ = [
     "WeakKdfError",
     "WrongPassphraseError",
     "WrongServerError",
+    "check_manifest",
     "decode_payload",
     "decode_request",
     "derive_reply_keypair",
@@ -130,6 +134,7 @@ __all__ = [
     "lock_identity",
     "mailbox_id",
     "make_ack",
+    "manifest_entry",
     "normalize_fingerprint",
     "open_envelope",
     "open_reply",
@@ -139,6 +144,7 @@ __all__ = [
     "read_ack",
     "read_bundle",
     "reply_digest",
+    "sanitize_name",
     "seal_followup",
     "seal_reply",
     "seal_request",

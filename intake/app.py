@@ -14,8 +14,9 @@ from flask.sessions import SessionInterface
 from flask.wrappers import Request
 from flask_babel import Babel
 
-from intake import conversation, csrf, errors, headers, once, views
+from intake import conversation, csrf, errors, headers, once, uploads, views
 from intake import questionnaires as served_versions
+from intake.blobs import Stager
 from intake.config import RTL_LANGUAGES, IntakeConfig
 from intake.fastform import FormReader
 from intake.fastpath import LIMIT_ASKED, FastPath
@@ -27,7 +28,7 @@ from intake.resources import resource_dir, translations_dir
 from intake.storage import Storage, today
 
 log = logging.getLogger("intake")
-# The only body our pages send (no form here has a file input): multipart would hand a text field a file.
+# The body our pages send; multipart only where a form has a file input (intake.uploads), read by our own parser.
 FORM_TYPE = "application/x-www-form-urlencoded"
 
 
@@ -78,6 +79,7 @@ class Services:
     status_limiter: RateLimiter
     followup_cap: DailyCap
     css: str
+    stager: Stager
 
 
 def services(app: Flask | None = None) -> Services:
@@ -141,12 +143,15 @@ def create_app(config: IntakeConfig) -> Flask:
         status_limiter=RateLimiter(config.circuit_per_minute * 2, config.global_per_minute * 10),
         followup_cap=DailyCap(config.followups_per_day),
         css=css,
+        stager=Stager(config.instance_dir / "staging"),
     )
     app.extensions["questionnaire"] = questionnaire
     app.extensions["questionnaire_form"] = questionnaire_form(questionnaire)
     app.extensions["questionnaire_reader"] = FormReader(questionnaire)
     # Before anyone is asked with it: every export must carry the questionnaire version served (invariant 20).
     served_versions.record(app.extensions["intake"].storage, questionnaire, today())
+    # Staged ciphertext a killed process left (its keys died with it) is deleted at the next start.
+    app.extensions["intake"].stager.clean_dead(app.extensions["intake"].storage, today())
     Babel(app, locale_selector=lambda: g.get("lang", config.default_locale))
 
     @app.before_request
@@ -155,7 +160,9 @@ def create_app(config: IntakeConfig) -> Flask:
         # JSON or multipart body would reach the form with types a browser filling in our page cannot send).
         if request.routing_exception is not None:
             return  # 404/405 first
-        if request.method not in ("GET", "HEAD", "OPTIONS") and request.mimetype != FORM_TYPE:
+        # Files come only to the request form and the follow-up form, as multipart (intake.uploads).
+        files = uploads.is_multipart() and uploads.accepts_multipart()
+        if request.method not in ("GET", "HEAD", "OPTIONS") and request.mimetype != FORM_TYPE and not files:
             abort(415)
 
     @app.before_request
@@ -169,7 +176,15 @@ def create_app(config: IntakeConfig) -> Flask:
         allowed = request.environ.get(LIMIT_ASKED)
         if allowed is None:
             allowed = app.extensions["intake"].submit_limiter.allow(views.circuit())
-        return None if allowed else views.rate_limited()
+        if allowed:
+            return None
+        uploads.receive_fields_only()  # a multipart body: its answers come back, its files are not kept
+        return views.rate_limited()
+
+    # A multipart body is read here, before the CSRF check reads its token (intake.uploads); what it staged
+    # and did not store is deleted when the request ends, on every path.
+    app.before_request(uploads.receive)
+    app.teardown_request(uploads.discard)
 
     @app.before_request
     def _csrf() -> None:
@@ -186,6 +201,9 @@ def create_app(config: IntakeConfig) -> Flask:
                 "exit_url": config.exit_url, "languages": config.languages, "endpoint": request.endpoint,
                 "view_args": {k: v for k, v in (request.view_args or {}).items() if k != "lang"}}  # fmt: skip
 
+    # The files block (templates/_files.html) and what arrived (intake.uploads), for the templates.
+    app.jinja_env.globals.update(files_limits=config, files_dropped=uploads.files_dropped,
+                                 sent_files_list=uploads.sent_list)  # fmt: skip
     app.url_map.converters["lang"] = views.language_converter(config.languages)
     app.register_blueprint(views.blueprint)
     errors.install(app)

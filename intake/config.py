@@ -27,8 +27,11 @@ NUMBER_SETTINGS = MappingProxyType({
     "INTAKE_MAX_PENDING": "max_pending", "INTAKE_MAX_BODY_BYTES": "max_body_bytes", "INTAKE_CSRF_HOURS": "csrf_hours",
     "INTAKE_CIRCUIT_PER_MINUTE": "circuit_per_minute", "INTAKE_GLOBAL_PER_MINUTE": "global_per_minute",
     "INTAKE_REPLY_DAYS": "reply_days", "INTAKE_FOLLOWUPS_PER_DAY": "followups_per_day",
+    "INTAKE_FILES_MAX": "files_max", "INTAKE_FILE_MAX_BYTES": "file_max_bytes",
+    "INTAKE_FILES_MAX_BYTES": "files_max_bytes", "INTAKE_PENDING_MAX_BYTES": "pending_max_bytes",
 })  # fmt: skip
-FLAG_SETTINGS = MappingProxyType({"INTAKE_SECURE_COOKIES": "secure_cookies"})
+FLAG_SETTINGS = MappingProxyType({"INTAKE_SECURE_COOKIES": "secure_cookies", "INTAKE_FILES": "files_enabled"})
+MAX_FILES = 5  # the manifest format's bound (crypto.manifest.MAX_FILES)
 # A file the server reads at start: the questionnaire (unset: the built-in evacuation-request, issue 23).
 PATH_SETTINGS = MappingProxyType({"INTAKE_QUESTIONNAIRE": "questionnaire_path"})
 
@@ -72,6 +75,14 @@ class IntakeConfig:
     languages: tuple[str, ...] = field(default=LANGUAGES)
     # The questionnaire file (docs/FORMAT.md §12); None: the built-in evacuation-request.
     questionnaire_path: Path | None = None
+    # Files with a request or follow-up (issue 24): on unless INTAKE_FILES=off; at most files_max files, each
+    # at most file_max_bytes, all of them at most files_max_bytes. pending_max_bytes: the blob bytes stored
+    # (staged, or waiting to be exported and acknowledged) past which the server takes no more files.
+    files_enabled: bool = True
+    files_max: int = 5
+    file_max_bytes: int = 25 * 1024 * 1024
+    files_max_bytes: int = 50 * 1024 * 1024
+    pending_max_bytes: int = 4 * 1024 * 1024 * 1024
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "instance_dir", Path(self.instance_dir))
@@ -87,9 +98,12 @@ class IntakeConfig:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")
         for name in ("max_pending", "max_body_bytes", "max_form_parts", "csrf_hours", "circuit_per_minute",
-                     "global_per_minute", "reply_days", "followups_per_day"):  # fmt: skip
+                     "global_per_minute", "reply_days", "followups_per_day", "files_max", "file_max_bytes",
+                     "files_max_bytes", "pending_max_bytes"):  # fmt: skip
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")
+        if self.files_max > MAX_FILES:
+            raise ConfigError(f"INTAKE_FILES_MAX must be at most {MAX_FILES}: an envelope's manifest holds no more")
 
     @property
     def is_sqlite(self) -> bool:

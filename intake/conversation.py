@@ -21,6 +21,8 @@ from wtforms import HiddenField, TextAreaField
 from wtforms.validators import StopValidation
 
 import crypto
+from intake import uploads
+from intake.blobs import StagedBlobLostError
 from intake.forms import IntakeForm, StatusForm, _normalise_newlines
 from intake.pages import cached_page
 from intake.receipts import normalize_receipt, receipt_lookup_key
@@ -139,20 +141,28 @@ def send_message() -> Any:
         form.message.errors = [_("Your message was NOT sent: this receipt has sent many messages today. "
                                  "Please try again tomorrow.")]  # fmt: skip
         return _conversation(digits, answer, message_form=form), 429
+    refused = uploads.refusal("message")
+    if refused is not None:  # files over a limit, or no room for them: NOT sent, the message comes back
+        form.message.errors = [refused[0]]
+        return _conversation(digits, answer, message_form=form), refused[1]
     followup = {"schema": 2, "kind": "followup", "locale": g.lang, "submitted_on": today(),
                 "reply_key": keypair.public.to_b64(), "message": form.message.data}  # fmt: skip
+    files, blob_ids = uploads.manifest()
+    if files is not None:
+        followup["files"] = files
     try:
         services.storage.store_followup(lambda recipients: crypto.seal_followup(followup, for_recipients=recipients),
-                                        today(), services.config.max_pending)  # fmt: skip
+                                        today(), services.config.max_pending, files=blob_ids)  # fmt: skip
     except crypto.RequestInvalidError:
         form.message.errors = [_("Please check your message: it has characters that cannot be sent.")]
         return _conversation(digits, answer, message_form=form), 400
     except crypto.RequestTooLargeError:
         form.message.errors = [_("Your message is too long. Please shorten it.")]
         return _conversation(digits, answer, message_form=form), 400
-    except (StorageFullError, NoRecipientError, crypto.CryptoError):
+    except (StorageFullError, NoRecipientError, StagedBlobLostError, crypto.CryptoError):
         form.message.errors = [_("Your message was NOT sent: the service is busy. Please try again in an hour.")]
         return _conversation(digits, answer, message_form=form), 503
+    uploads.stored()  # durable with its envelope: the page lists what arrived
     return _conversation(digits, answer, sent=True)
 
 

@@ -176,6 +176,8 @@ class Database:
                 auto = conn.execution_options(isolation_level="AUTOCOMMIT")
                 auto.exec_driver_sql("VACUUM envelopes")
                 auto.exec_driver_sql("VACUUM replies")
+                auto.exec_driver_sql("VACUUM blobs")
+                auto.exec_driver_sql("VACUUM blob_chunks")
             return
         raw = self.engine.raw_connection()  # outside any transaction: a checkpoint cannot run inside one
         try:
@@ -192,7 +194,7 @@ class Database:
             # CLUSTER rewrites each table in primary-key order: random ids and keyed hashes, not arrival.
             with self.engine.connect() as conn:
                 auto = conn.execution_options(isolation_level="AUTOCOMMIT")
-                for table in ("envelopes", "receipts", "replies", "reply_digests"):
+                for table in ("envelopes", "receipts", "replies", "reply_digests", "blobs", "blob_chunks"):
                     auto.exec_driver_sql(f"CLUSTER {table} USING {table}_pkey")
             return
         raw = self.engine.raw_connection()

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, BinaryIO
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 import crypto
+from intake import blobs, rotation
 from intake import questionnaires as served_versions
-from intake import rotation
 from intake.database import AckReplayedError
 from intake.tables import (
     BUNDLE_COUNTER,
@@ -169,6 +169,7 @@ def apply_ack(storage: Storage, data: bytes, server_key: crypto.ServerKey, day: 
                 not_yours += 1
                 continue
             conn.execute(envelopes.delete().where(envelopes.c.id == entry.entry_id))
+            blobs.delete_for_envelopes(conn, [entry.entry_id])  # its files go with it
             # The status changes, the day stays the day it was received: a collection day at rest would tie
             # the receipts one acknowledgement collected to the replies it stored (THREAT_MODEL.md).
             conn.execute(update(receipts).where(receipts.c.envelope_id == entry.entry_id)

@@ -14,7 +14,7 @@ import hmac
 import secrets
 import sqlite3
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
 import crypto
+from intake import blobs as blob_store
 from intake import exchange, rotation
 from intake.database import (
     AckReplayedError,
@@ -151,8 +152,12 @@ class Storage(Database):
         day: datetime.date,
         max_pending: int,
         once: OneTime | None = None,
+        files: Sequence[bytes] = (),
     ) -> bytes:
         """``seal(recipients)`` in memory, then store the envelope in one transaction.
+
+        ``files``: the staged blobs (intake.blobs) its manifest names, tied to it in the same transaction
+        (StagedBlobLostError, storing nothing, if one is no longer staged).
 
         Sealing (an X25519 and 32 KiB of AEAD) happens before the write lock is taken, to the recipient set
         the previous submission found; under the lock the set is read again and, if it changed meanwhile,
@@ -171,9 +176,9 @@ class Storage(Database):
                     known = self._recipient_set(conn)
             envelope = seal([self._public(text) for _, text in known]) if known else None
             if self._group is not None:
-                return self._group.submit((seal, known, envelope, lookup, day, max_pending, once))  # type: ignore[no-any-return]
+                return self._group.submit((seal, known, envelope, lookup, day, max_pending, once, tuple(files)))  # type: ignore[no-any-return]
             with self.writing() as conn:
-                return self._seal_and_store(conn, seal, (known, envelope), lookup, day, max_pending, once)
+                return self._seal_and_store(conn, seal, (known, envelope), lookup, day, max_pending, once, files)
         except (OperationalError, sqlite3.OperationalError) as error:
             if is_out_of_space(error):
                 # The transaction rolled back; the person gets the 503 page, the operator frees space.
@@ -181,10 +186,11 @@ class Storage(Database):
             raise
 
     def store_followup(
-        self, seal: Callable[[list[crypto.PublicIdentity]], bytes], day: datetime.date, max_pending: int
-    ) -> bytes:
+        self, seal: Callable[[list[crypto.PublicIdentity]], bytes], day: datetime.date, max_pending: int,
+        files: Sequence[bytes] = (),
+    ) -> bytes:  # fmt: skip
         """A follow-up message: stored exactly like a request, under a receipt lookup nobody holds."""
-        return self.seal_and_store(seal, secrets.token_bytes(32), day, max_pending)
+        return self.seal_and_store(seal, secrets.token_bytes(32), day, max_pending, files=files)
 
     def _seal_and_store(
         self,
@@ -195,6 +201,7 @@ class Storage(Database):
         day: datetime.date,
         max_pending: int,
         once: OneTime | None = None,
+        files: Sequence[bytes] = (),
     ) -> bytes:
         """One submission in its own transaction (PostgreSQL; SQLite stores groups, see _store_group)."""
         found = self._recipient_set(conn)
@@ -223,6 +230,7 @@ class Storage(Database):
                                         "sealed_to": ",".join(fp for fp, _ in found)})  # fmt: skip
         conn.execute(_INSERT_RECEIPT, {"lookup": lookup, "envelope_id": entry_id, "status": RECEIVED,
                                        "status_on": day})  # fmt: skip
+        blob_store.attach(conn, files, entry_id)  # raises (rolling everything back) if one is gone
         return entry_id
 
     def _store_group(self, conn: Connection, group: list[Pending]) -> None:
@@ -236,7 +244,7 @@ class Storage(Database):
         received, collected = driver.execute(_SQLITE_COUNTERS, (RECEIVED_COUNTER, COLLECTED_COUNTER)).fetchone()
         sealed_to, stored = ",".join(fp for fp, _ in found), 0
         for item in group:
-            seal, known, envelope, lookup, day, max_pending, once = item.work
+            seal, known, envelope, lookup, day, max_pending, once, files = item.work
             if found != known or envelope is None:
                 try:  # a key was added or removed since: seal again, under the lock, to the set stored with it
                     envelope = seal([self._public(text) for _, text in found])
@@ -245,6 +253,9 @@ class Storage(Database):
                     continue
             if received + stored - collected >= max_pending:
                 item.error = StorageFullError("too many envelopes are waiting for export")
+                continue
+            if not blob_store.sqlite_all_staged(driver, files):
+                item.error = blob_store.StagedBlobLostError("a staged file is gone")
                 continue
             if once is not None:
                 if self._tokens_forgotten_on != day:
@@ -257,6 +268,7 @@ class Storage(Database):
             item.result = entry_id = secrets.token_bytes(16)
             driver.execute(_SQLITE_ENVELOPE, (entry_id, envelope, day.isoformat(), sealed_to))
             driver.execute(_SQLITE_RECEIPT, (lookup, entry_id, RECEIVED, day.isoformat()))
+            blob_store.sqlite_attach(driver, files, entry_id)
             stored += 1
         if stored:
             driver.execute(_SQLITE_SET_COUNTER, (received + stored, RECEIVED_COUNTER))
@@ -387,7 +399,7 @@ class Storage(Database):
     # --- export and acknowledgement ------------------------------------------------------------------
 
     def export(self, out: BinaryIO, server_key: crypto.ServerKey, day: datetime.date) -> exchange.ExportResult:
-        return exchange.export(self, out, server_key, day)
+        return exchange.export(self, out, server_key, day, blobs=self.export_blobs)
 
     def give_back(self, sequence: int) -> bool:
         """An export whose bundle never reached its file: its number is not spent (intake.exchange.give_back)."""
@@ -395,6 +407,10 @@ class Storage(Database):
 
     def apply_ack(self, data: bytes, server_key: crypto.ServerKey, day: datetime.date) -> exchange.AckResult:
         return exchange.apply_ack(self, data, server_key, day)
+
+    def export_blobs(self) -> Iterator[crypto.ExportBlob]:
+        """Every stored blob of an envelope waiting for export (CONTRACTS §2), each read row by row on demand."""
+        return blob_store.export_blobs(self)
 
     def registered(self) -> Sequence[crypto.PublicIdentity]:
         return [r.public for r in self.recipients()]

@@ -10,7 +10,7 @@ only when it is first exported, and the envelopes of one export get theirs in a 
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Date, LargeBinary, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Column, Date, Integer, LargeBinary, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -109,6 +109,29 @@ questionnaires = Table(
     Column("sha256", String(64), primary_key=True),
     Column("canonical", LargeBinary, nullable=False),
     Column("recorded_on", Date, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# Sealed files (crypto.filestream), ciphertext only, in bounded chunk rows (intake.blobs). ``envelope_id`` is
+# set, and ``stager`` cleared, in the transaction that stores the envelope whose manifest names the blob;
+# until then the blob is staged by the process ``stager`` names. ``size``: the bytes stored so far.
+blobs = Table(
+    "blobs",
+    metadata,
+    Column("id", LargeBinary(16), primary_key=True),
+    Column("envelope_id", LargeBinary(16), nullable=True, index=True),
+    Column("stager", LargeBinary(16), nullable=True, index=True),
+    Column("size", BigInteger, nullable=False),
+    Column("staged_on", Date, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+blob_chunks = Table(
+    "blob_chunks",
+    metadata,
+    Column("blob_id", LargeBinary(16), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("data", LargeBinary, nullable=False),
     sqlite_with_rowid=False,
 )
 

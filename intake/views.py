@@ -15,7 +15,8 @@ from werkzeug.wrappers import Response
 
 import crypto
 from crypto.answers import check_answers, encode_checked, seal_encoded_request
-from intake import csrf, once
+from intake import csrf, once, uploads
+from intake.blobs import StagedBlobLostError
 from intake.fastform import FormReader, form_answers
 from intake.forms import IntakeForm
 from intake.pages import cached_page
@@ -136,7 +137,8 @@ def rate_limited() -> Any:
         form = request.form
         names = (*questionnaire_form().field_ids, "once")
         kept = [(name, value) for name in names for value in form.getlist(name)]
-        page = render_template("kept.html", kept=kept, csrf_token=csrf.generate(), banner=REFUSALS[429])
+        banner = f"{REFUSALS[429]} {uploads.CHOOSE_AGAIN}" if uploads.files_dropped() else REFUSALS[429]
+        page = render_template("kept.html", kept=kept, csrf_token=csrf.generate(), banner=banner)
         response = current_app.make_response((page, 429))
         response.headers["Retry-After"] = str(RETRY_AFTER[429])
         return response
@@ -207,6 +209,9 @@ def _submit() -> Any:
     if "relang" in request.form:
         # A language button is a submit button of this form: the answers come along into the other language.
         return _form_page(form_class())
+    refused = uploads.refusal()
+    if refused is not None:  # files over a limit, or no room for them: NOT sent, the answers come back
+        return _form_page(_filled_form(), refused[1], refused[0])
     services = _services()
     questionnaire = current_app.extensions["questionnaire"]
     day = today()
@@ -226,7 +231,10 @@ def _submit() -> Any:
     except crypto.RequestInvalidError as error:
         return _answers_refused(error.field)
     try:
-        receipt = store_request(services, questionnaire, checked, g.lang, day, one_time)
+        # The files' keys and facts travel in the envelope (crypto.manifest); their blobs are tied to it when stored.
+        files, blob_ids = uploads.manifest()
+        receipt = store_request(services, questionnaire, checked, g.lang, day, one_time, files=files,
+                                blob_ids=blob_ids)  # fmt: skip
     except crypto.RequestTooLargeError:
         form = _filled_form()
         field = _longest_text(form)
@@ -235,14 +243,15 @@ def _submit() -> Any:
         return _form_page(form, banner=_("Please check these answers:"))
     except AlreadySentError:  # the same form, posted twice at once: the other post stored it
         return already_sent_page()
-    except (StorageFullError, NoRecipientError):
+    except (StorageFullError, NoRecipientError, StagedBlobLostError):
         return _form_page(_filled_form(), 503, REFUSALS[503])
     except (crypto.CryptoError, SealingFailedError) as error:
         # The operator's line: the type only (no client data), and where to look.
         log.error("a request could not be sealed (%s): check the caseworker keys with `intake recipients list`",
                   type(error).__name__)  # fmt: skip
         return _form_page(_filled_form(), 503, REFUSALS[503])
-    # The commit above is durable (synchronous=FULL / PostgreSQL commit) before this page is sent.
+    # The commit above is durable (synchronous=FULL / PostgreSQL commit) before this page is sent, files included.
+    uploads.stored()
     return receipt_page(receipt)
 
 
@@ -256,7 +265,8 @@ def one_time_of(services: Any, token: str | None, day: Any) -> OneTime | None:
 
 
 def store_request(services: Any, questionnaire: Any, checked: Any, lang: str, day: Any,
-                  one_time: OneTime | None) -> str:  # fmt: skip
+                  one_time: OneTime | None, *, files: list[dict[str, Any]] | None = None,
+                  blob_ids: Any = ()) -> str:  # fmt: skip
     """Encode checked answers, seal and store them; the receipt. Shared by this view and intake.fastpath.
 
     Raises what the encoding or the storage raise (too large, sent already, full, no key, sealing failed):
@@ -267,8 +277,9 @@ def store_request(services: Any, questionnaire: Any, checked: Any, lang: str, da
     lookup = receipt_lookup_key(digits, services.receipt_secret)
     # The request carries the public half of the reply key its receipt opens (intake.conversation).
     reply_key = crypto.derive_reply_keypair(digits, services.reply_secret).public.to_b64()
-    encoded = encode_checked(questionnaire, checked, locale=lang, submitted_on=day, reply_key=reply_key)
-    services.storage.seal_and_store(_seal(encoded), lookup, day, services.config.max_pending, one_time)
+    encoded = encode_checked(questionnaire, checked, locale=lang, submitted_on=day, reply_key=reply_key, files=files)
+    services.storage.seal_and_store(_seal(encoded), lookup, day, services.config.max_pending, one_time,
+                                    files=blob_ids)  # fmt: skip
     return receipt
 
 
@@ -294,6 +305,7 @@ def already_sent_page() -> Any:
 
 
 _MARKER = "RECEIPT-GOES-HERE"
+FILES_MARKER = "<!--files-->"
 
 
 def receipt_page(receipt: str) -> str:
@@ -306,13 +318,14 @@ def receipt_page(receipt: str) -> str:
     pages: dict[str, str] = current_app.extensions.setdefault(RECEIPT_PAGES, {})
     if g.lang not in pages:
         pages[g.lang] = render_template("receipt.html", receipt=_MARKER, hide_languages=True)
-    return fill_receipt(pages[g.lang], receipt)
+    # The files that arrived (name, size) are listed in this one response only (intake.uploads).
+    return fill_receipt(pages[g.lang], receipt, uploads.sent_list())
 
 
 RECEIPT_PAGES = "intake_receipt_pages"  # app.extensions[RECEIPT_PAGES]: {lang: the page with its marker}
 
 
-def fill_receipt(page: str, receipt: str) -> str:
+def fill_receipt(page: str, receipt: str, files: str = "") -> str:
     if not receipt.replace(" ", "").isdigit():
         raise ValueError("a receipt is digits and spaces")
-    return page.replace(_MARKER, receipt)
+    return page.replace(_MARKER, receipt).replace(FILES_MARKER, files)

@@ -211,6 +211,53 @@ def _reply_key(value: Any) -> None:
 
 
 FOLLOWUP_KEYS = frozenset({"schema", "kind", "locale", "submitted_on", "reply_key", "message"})
+ENTRY_KEYS = frozenset({"blob", "key", "name", "type", "size", "sha256", "blob_size", "blob_sha256"})
+_DROPPED = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def _sanitised(name: str) -> str:
+    """§13.3's procedure, written from the text."""
+    name = name.replace("\\", "/").split("/")[-1]
+    name = unicodedata.normalize("NFC", name)
+    name = "".join(" " if c.isspace() else c for c in name)
+    name = "".join(c for c in name if unicodedata.category(c) not in _DROPPED)
+    name = " ".join(name.split())[:120]
+    name = unicodedata.normalize("NFC", name).strip()
+    return "file" if name in ("", ".", "..") else name
+
+
+def _stored_size(n: int) -> int:
+    length = n + 8
+    exponent = length.bit_length() - 1
+    step = 1 << (exponent - exponent.bit_length())
+    stream = -(-length // step) * step
+    return 29 + stream + 17 * -(-stream // 65536)
+
+
+def _files(value: Any) -> None:
+    """§13.3: the manifest of the files sent with a payload."""
+    if not isinstance(value, list) or not 1 <= len(value) <= 5:
+        raise Malformed("files")
+    blobs = set()
+    for entry in value:
+        if not isinstance(entry, dict) or set(entry) != ENTRY_KEYS:
+            raise Malformed("files")
+        for key, digits in (("blob", 32), ("key", 64), ("sha256", 64), ("blob_sha256", 64)):
+            if not isinstance(entry[key], str) or not re.fullmatch(f"[0-9a-f]{{{digits}}}", entry[key]):
+                raise Malformed("files")
+        name, claimed = entry["name"], entry["type"]
+        if not isinstance(name, str) or not 1 <= len(name) <= 120 or _sanitised(name) != name:
+            raise Malformed("files")
+        if not isinstance(claimed, str) or len(claimed) > 100 or not re.fullmatch(r"[\x20-\x7e]*", claimed) or (
+                claimed != claimed.strip()):  # fmt: skip
+            raise Malformed("files")
+        size = entry["size"]
+        if not _is_int(size) or not 0 <= size <= 1 << 31 or entry["blob_size"] != _stored_size(size) or (
+                not _is_int(entry["blob_size"])):  # fmt: skip
+            raise Malformed("files")
+        blobs.add(entry["blob"])
+    if len(blobs) != len(value):
+        raise Malformed("files")
 
 
 def decode_request(data: bytes) -> dict[str, Any]:
@@ -227,14 +274,16 @@ def decode_request(data: bytes) -> dict[str, Any]:
     if kind not in ("request", "followup"):  # §3 step 4
         raise Malformed("kind")
     if kind == "followup":
-        if set(obj) != FOLLOWUP_KEYS:  # §3.2: no key outside the table, every key required
+        if set(obj) - {"files"} != FOLLOWUP_KEYS:  # §3.2: no key outside the table, every key but files required
             raise Malformed("keys")
+        if "files" in obj:
+            _files(obj["files"])
         _locale(obj["locale"])
         _date_text(obj["submitted_on"])
         _reply_key(obj["reply_key"])
         _text(obj["message"], 4000, True)
         return obj
-    keys = KEYS | {"kind", "reply_key"} if schema == 2 else KEYS
+    keys = KEYS | {"kind", "reply_key", "files"} if schema == 2 else KEYS
     required = (*REQUIRED, "kind", "reply_key") if schema == 2 else REQUIRED
     if not keys.issuperset(obj) or not all(k in obj for k in required):
         raise Malformed("keys")
@@ -246,6 +295,8 @@ def decode_request(data: bytes) -> dict[str, Any]:
             req[key] = None
     if schema == 2:
         _reply_key(req["reply_key"])
+        if "files" in req:
+            _files(req["files"])
     _locale(req["locale"])
     _date_text(req["submitted_on"])
     for key, choices in ONE_OF.items():

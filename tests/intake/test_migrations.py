@@ -46,7 +46,8 @@ def test_upgrade_and_downgrade_carry_data(config: IntakeConfig) -> None:
     # When upgrading to head, the data is still there and the new tables work
     upgrade(url)
     assert tables(url) == {"envelopes", "receipts", "counters", "recipients", "applied_acks", "replies",
-                           "reply_digests", "used_tokens", "former_recipients", "questionnaires"}  # fmt: skip
+                           "reply_digests", "used_tokens", "former_recipients", "blobs", "blob_chunks",
+                           "questionnaires"}  # fmt: skip
     assert run(url, "SELECT serial, envelope FROM envelopes") == [(1, b"sealed")]
     # (1 submission received, 1 envelope stored: none collected yet)
     assert sorted(run(url, "SELECT name, value FROM counters")) == [
@@ -210,4 +211,25 @@ def test_questionnaires_revision_upgrades_and_downgrades_with_data(config: Intak
     # When downgrading, the table goes and the envelope stays
     downgrade(url, "0007")
     assert "questionnaires" not in tables(url)
+def test_revision_0008_adds_blobs_in_chunks_and_downgrade_keeps_the_envelopes(config: IntakeConfig) -> None:
+    config.instance_dir.mkdir(parents=True, exist_ok=True)
+    url = config.database_url
+    # Given revision 0007 with an envelope
+    upgrade(url, "0007")
+    run(url, "INSERT INTO envelopes (id, serial, envelope, received_on, sealed_to) VALUES (:i, NULL, :e, :d, 'a')",
+        i=b"\x01" * 16, e=b"sealed", d=DAY)  # fmt: skip
+    # When upgrading to 0008, a blob of that envelope can be stored in chunks, each (blob, seq) once
+    upgrade(url, "0008")
+    assert {"blobs", "blob_chunks"} <= tables(url)
+    run(url, "INSERT INTO blobs (id, envelope_id, stager, size, staged_on) VALUES (:b, :i, NULL, 6, :d)",
+        b=b"\x05" * 16, i=b"\x01" * 16, d=DAY)  # fmt: skip
+    for seq, data in ((1, b"def"), (0, b"abc")):
+        run(url, "INSERT INTO blob_chunks (blob_id, seq, data) VALUES (:b, :s, :x)", b=b"\x05" * 16, s=seq, x=data)
+    with pytest.raises(sa.exc.IntegrityError):
+        run(url, "INSERT INTO blob_chunks (blob_id, seq, data) VALUES (:b, 0, :x)", b=b"\x05" * 16, x=b"again")
+    assert run(url, "SELECT data FROM blob_chunks ORDER BY seq") == [(b"abc",), (b"def",)]
+    assert run(url, "SELECT envelope_id, size FROM blobs") == [(b"\x01" * 16, 6)]
+    # When downgrading, the blob tables go and the envelope stays
+    downgrade(url, "0007")
+    assert not {"blobs", "blob_chunks"} & tables(url)
     assert run(url, "SELECT envelope FROM envelopes") == [(b"sealed",)]

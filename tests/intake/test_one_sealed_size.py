@@ -101,3 +101,19 @@ def test_the_largest_russian_answers_the_form_takes_are_stored_at_the_size_of_th
         receipt_of(client.post("/ru/request", data={"csrf_token": token, **valid_fields(**fields)}))
     stored = [e for i, e in storage.envelope_bytes() if i not in already]
     assert len(stored) == 2 and len(stored[0]) == len(stored[1]) == 32934
+
+
+def test_the_largest_russian_answers_with_five_files_of_the_longest_names_seal_to_the_one_size(roomy: Flask) -> None:
+    # Invariant 11 with files (issue 24): the manifest's worst case is part of the size computation, so the
+    # largest request the form takes, with as many files as the server takes, named at their longest and widest,
+    # is stored at the size of the smallest request without files.
+    from tests.intake.uploading import form_parts, post
+
+    client = roomy.test_client()
+    storage = roomy.extensions["intake"].storage
+    already = {i for i, _ in storage.envelope_bytes()}
+    largest = {name: "ж" * TEXT_LIMITS[name] for name in FORM_TEXTS}
+    files = [("files", ("🙂" * 200 + str(i), '"' * 100, bytes([i]) * 1000)) for i in range(5)]
+    receipt_of(post(client, "/ru/request", [*form_parts(client, "/ru/request", **largest), *files]))
+    [stored] = [e for i, e in storage.envelope_bytes() if i not in already]
+    assert len(stored) == envelope_size(0, 1) == 32934

@@ -118,10 +118,10 @@ def provoke(client: FlaskClient, app: Flask, code: int, lang: str) -> object:
     if code == 413:
         token = csrf_token(client, f"/{lang}/request")
         return client.post(f"/{lang}/request", data={"csrf_token": token, "story": "x" * 400_000})
-    if code == 415:
-        token = csrf_token(client, f"/{lang}/request")
-        data = {"csrf_token": token, "story": "x"}
-        return client.post(f"/{lang}/request", data=data, content_type="multipart/form-data")
+    if code == 415:  # (the request form and the follow-up form take multipart for files: the look-up does not)
+        token = csrf_token(client, f"/{lang}/status")
+        data = {"csrf_token": token, "receipt": "x"}
+        return client.post(f"/{lang}/status", data=data, content_type="multipart/form-data")
     raising = {429: TooManyRequests, 500: RuntimeError, 503: ServiceUnavailable}[code]
 
     def broken(*args: object, **kwargs: object) -> None:

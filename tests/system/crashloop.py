@@ -3,12 +3,17 @@
 Used by tests/system/test_crash_safety.py (20 kills) and bench/crash_bench.py (5 or 20). A submission counts
 as *receipted* only when its whole receipt page arrived (Content-Length read to the end). Afterwards every
 receipted submission must be in the database, reachable from its receipt, and open with the caseworker's key
-to the exact words; the database must pass ``PRAGMA integrity_check``; one export must hold them all.
+to the exact words; the database must pass ``PRAGMA integrity_check``; one export must hold them all. Every
+other submission carries a file (issue 24): a receipted one's blob must be stored, tied to its envelope, and open
+with the manifest's key to the exact bytes; once every server process is gone, nothing may stay staged after the
+next start's cleanup.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime
+import hashlib
 import itertools
 import random
 import secrets
@@ -19,9 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import crypto
+from crypto import filestream
+from intake.blobs import Stager
 from intake.config import IntakeConfig
 from intake.instance import Instance
 from intake.receipts import normalize_receipt, receipt_lookup_key
+from intake.storage import Storage
 from tests.deploy.intake_helpers import RECEIPT, Browser, export_and_open
 from tests.intake.helpers import opened as open_stored
 from tests.system.running import HOST, Gunicorn, SystemInstance
@@ -41,11 +49,15 @@ class CrashResult:
     integrity: str = ""
     plaintext_in: list[str] = field(default_factory=list)  # server files holding any submitted words
     seconds: float = 0.0
+    files: dict[str, str] = field(default_factory=dict)  # marker -> SHA-256 of the file a receipted one carried
+    lost_files: list[str] = field(default_factory=list)  # receipted markers whose file is missing or differs
+    staged_left: int = -1  # staged blobs still there after the next start's cleanup
 
     @property
     def ok(self) -> bool:
         return (not self.lost and not self.unreachable and self.corrupt == 0 and self.integrity == "ok"
-                and self.exported == self.stored and not self.plaintext_in)  # fmt: skip
+                and self.exported == self.stored and not self.plaintext_in and not self.lost_files
+                and self.staged_left == 0)  # fmt: skip
 
 
 PLAIN_WORDS = "They came at night."
@@ -95,8 +107,11 @@ class Visitors:
             except OSError:  # between a kill and the restart: nobody listens
                 time.sleep(0.02)
                 continue
+            content = (marker.encode() + b"\n" + secrets.token_bytes(150_000)) if number % 2 else None
             try:
-                response = Browser(conn, f"{HOST}:{self.server.port}").submit(story, lang=random.choice(["en", "ru"]))
+                browser, lang = Browser(conn, f"{HOST}:{self.server.port}"), random.choice(["en", "ru"])
+                response = (browser.submit_with_file(story, f"{marker}.bin", content, lang=lang) if content
+                            else browser.submit(story, lang=lang))  # fmt: skip
             except (OSError, ConnectionError, AssertionError, IndexError, ValueError):
                 with self.lock:
                     self.result.interrupted += 1
@@ -109,6 +124,8 @@ class Visitors:
                 self.result.answers[response.status] += 1
                 if found:
                     self.result.receipted[marker] = (story, " ".join(found.group(1).split()))
+                    if content is not None:
+                        self.result.files[marker] = hashlib.sha256(content).hexdigest()
 
 
 # How long the loop may wait for the receipts it needs before each kill: a bound, never a figure. On a machine
@@ -160,17 +177,30 @@ def verify(instance: SystemInstance, result: CrashResult) -> None:
     secret = Instance(IntakeConfig(instance_dir=instance.folder)).secret()
     stories: dict[str, str] = {}
     by_lookup: dict[bytes, str] = {}
+    contents: dict[str, str] = {}
     with contextlib.closing(instance.db()) as db:
-        rows = db.execute("SELECT e.envelope, r.lookup FROM envelopes e LEFT JOIN receipts r ON r.envelope_id = e.id")
-        for envelope, lookup in rows:
+        rows = db.execute("SELECT e.id, e.envelope, r.lookup FROM envelopes e LEFT JOIN receipts r "
+                          "ON r.envelope_id = e.id").fetchall()  # fmt: skip
+        for envelope_id, envelope, lookup in rows:
             result.stored += 1
             try:
-                story = str(open_stored(bytes(envelope), caseworker)["story"])
+                payload = open_stored(bytes(envelope), caseworker)
+                story = str(payload["story"])
             except crypto.CryptoError:
                 result.corrupt += 1
                 continue
             marker = story.split("\n", 1)[0]
             stories[marker] = story
+            for entry in crypto.check_manifest(payload["files"]) if "files" in payload else ():
+                owner = db.execute("SELECT envelope_id FROM blobs WHERE id = ?", (entry.blob,)).fetchone()
+                blob = b"".join(bytes(r[0]) for r in db.execute(
+                    "SELECT data FROM blob_chunks WHERE blob_id = ? ORDER BY seq", (entry.blob,)))  # fmt: skip
+                try:
+                    if owner is None or owner[0] is None or bytes(owner[0]) != bytes(envelope_id):
+                        raise crypto.TamperedError("not tied to its envelope")
+                    contents[marker] = hashlib.sha256(filestream.open_bytes(blob, entry.sealed())).hexdigest()
+                except crypto.CryptoError:
+                    continue
             if lookup is not None:
                 by_lookup[bytes(lookup)] = marker
     for marker, (story, receipt) in result.receipted.items():
@@ -179,6 +209,15 @@ def verify(instance: SystemInstance, result: CrashResult) -> None:
         lookup = receipt_lookup_key(normalize_receipt(receipt) or "", secret)
         if by_lookup.get(lookup) != marker:
             result.unreachable.append(marker)
+    result.lost_files = [marker for marker, digest in result.files.items() if contents.get(marker) != digest]
+    # Every server process is gone: the next start's cleanup removes whatever a killed worker was receiving.
+    storage = Storage(f"sqlite:///{instance.database}")
+    try:
+        Stager(instance.folder / "staging").clean_dead(storage, datetime.date.today())
+    finally:
+        storage.dispose()
+    with contextlib.closing(instance.db()) as db:
+        result.staged_left = int(db.execute("SELECT count(*) FROM blobs WHERE envelope_id IS NULL").fetchone()[0])
     result.integrity = instance.integrity()
     result.plaintext_in = files_with_plaintext(instance)
     opened = export_and_open(instance.folder, instance.env, caseworker)

@@ -55,6 +55,11 @@ def test_twenty_kill_9_under_load_lose_no_receipted_submission(tmp_path: Path) -
     assert result.exported == result.stored
     # And no server file (database, WAL, journal, log) holds a word of what was sent (invariant 1)
     assert result.plaintext_in == []
+    # And every receipted file is stored with its envelope and opens to its exact bytes; nothing a killed worker
+    # was receiving stays after the next start (issue 24)
+    assert len(result.files) >= KILLS // 2, len(result.files)
+    assert result.lost_files == [], f"{len(result.lost_files)} receipted files lost"
+    assert result.staged_left == 0
 
 
 def test_the_crash_loop_sees_a_loss_when_the_receipt_goes_out_before_the_commit(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from crypto.binary import encode_day, u8, u32, u64
 from crypto.envelope import _seal_payload, key_commitment
 from crypto.keys import ServerKey
 from crypto.signed import body_hasher, signed_message
-from tests.vectors import make_bundle_vectors, make_file_vectors, make_v5_vectors
+from tests.vectors import make_bundle_vectors, make_file_vectors, make_manifest_vectors, make_v5_vectors
 from tests.vectors import make_conversation_vectors as conversation
 from tests.vectors import make_questionnaire_vectors as questionnaire
 from tests.vectors import make_settled_vectors as settled
@@ -851,6 +851,7 @@ def main() -> None:
     conversation.replies(write, b2, b64)
     make_file_vectors.files(write, b2)
     make_v5_vectors.v5_bundles(write, b2, b64, signed, alice)
+    make_manifest_vectors.manifests(write, b2, request())
     print(f"wrote {len(list(HERE.glob('*.vec')))} vectors to {HERE}")
 
 
