@@ -8,6 +8,10 @@ caseworker key (production argon2id), reads the store, opens, validates and prio
 and prints the JSON. Peak memory is reported twice: ru_maxrss of the largest process
 (getrusage(RUSAGE_CHILDREN)) and the sampled sum over triage and its worker processes.
 
+BENCH_TRIAGE_BEFORE=DIR times DIR's triage too (e.g. main's checkout), in the same run. Machines here are
+shared: wall time ratios follow the load, so CPU time ratios (user + system of each process tree) are
+printed beside them.
+
 Like for like (issue 21): every side starts from the same key file and passphrase. triage unlocks the
 caseworker key (argon2id at the production cost, 256 MiB) and the store key; so do the bare loops, with
 crypto.unlock_identity and crypto.StoreKey.unwrap, then nothing but PyNaCl (and json for the cache). The
@@ -131,12 +135,18 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
-def timed(command: list[str]) -> tuple[float, int, bytes]:
-    """Wall time, peak summed RSS of the process tree, and stdout of ``command``."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(command: list[str], cwd: str | None = None) -> tuple[float, float, int, bytes]:
+    """Wall time, CPU time (user + system, the process and every child it waited for), peak summed RSS of
+    the process tree, and stdout of ``command`` (run in ``cwd``)."""
     peak = 0
     with tempfile.TemporaryFile() as out:
-        start = time.perf_counter()
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.DEVNULL)
+        start, cpu_start = time.perf_counter(), _children_cpu()
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.DEVNULL, cwd=cwd)
         done = threading.Event()
 
         def sample() -> None:
@@ -147,14 +157,14 @@ def timed(command: list[str]) -> tuple[float, int, bytes]:
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         code = process.wait()
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, _children_cpu() - cpu_start
         done.set()
         sampler.join()
         if code != 0:
             raise RuntimeError(f"{command[3:]} failed with exit code {code}")
         out.seek(0)
         head = out.read(64)
-    return elapsed, peak, head
+    return elapsed, cpu, peak, head
 
 
 def _unlock(key_file: Path, passphrase_file: Path) -> crypto.Identity:
@@ -201,6 +211,7 @@ def bare_loop(bundle: Path, secret_path: Path, unlock: tuple[Path, Path] | None 
     return opened
 
 
+TRIAGE_VARIANTS = ("list", "list_one_process", "reopen", "reopen_one_process")
 _CACHE_CONTEXT = b"intake store record v1\x00"  # crypto.records: what every sealed store value is bound to
 
 
@@ -255,27 +266,38 @@ def measure(count: int, cache: Path, scratch: Path, rounds: int) -> dict[str, fl
         "bare_raw_key": bare_cmd,
         "bare_cache_raw_key": cache_cmd,
     }
+    # BENCH_TRIAGE_BEFORE: another checkout (e.g. main's) whose triage is timed too, in the same run ("before");
+    # `python -m` puts the working folder first on sys.path, so its triage is the one that runs.
+    before = os.environ.get("BENCH_TRIAGE_BEFORE")
+    if before:
+        variants.update({f"before_{name}": variants[name] for name in TRIAGE_VARIANTS})
     seconds: dict[str, list[float]] = {name: [] for name in variants}
+    cpu_seconds: dict[str, list[float]] = {name: [] for name in variants}
     peaks: dict[str, int] = dict.fromkeys(variants, 0)
     for _ in range(rounds):
         for name, command in variants.items():
-            elapsed, rss, head = timed(command)
+            elapsed, cpu, rss, head = timed(command, before if name.startswith("before_") else None)
             assert name.startswith("bare") or head.startswith(b"[\n{"), head
             seconds[name].append(elapsed)
+            cpu_seconds[name].append(cpu)
             peaks[name] = max(peaks[name], rss)
     maxrss_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     best = {name: min(values) for name, values in seconds.items()}
+    best_cpu = {name: min(values) for name, values in cpu_seconds.items()}
     out: dict[str, float] = {"count": count, "build_seconds": build_seconds if built else 0.0,
                              "cpus": os.cpu_count() or 1}  # fmt: skip
     out["import_seconds"] = IMPORT_SECONDS[-1] if IMPORT_SECONDS else 0.0
+    out["load_average"] = os.getloadavg()[0]
     for name in variants:
         out[f"{name}_seconds"] = best[name]
+        out[f"{name}_cpu_seconds"] = best_cpu[name]
         out[f"{name}_peak_mib"] = peaks[name] / 2**20
         if not name.startswith("bare"):
             # Like for like (issue 21 item 1): the cache path against the bare loop over the same cache,
             # --reopen against the bare loop opening the same envelopes; both floors unlock the key as triage does.
-            floor = "bare_cache" if name.startswith("list") else "bare"
+            floor = "bare_cache" if name.removeprefix("before_").startswith("list") else "bare"
             out[f"{name}_ratio"] = best[name] / best[floor]
+            out[f"{name}_cpu_ratio"] = best_cpu[name] / best_cpu[floor]
             out[f"{name}_vs_raw_key_loop"] = best[name] / best[f"{floor}_raw_key"]
             out[f"{name}_vs_envelope_loop"] = best[name] / best["bare"]
     out["largest_process_maxrss_mib"] = maxrss_kib / 1024
@@ -298,8 +320,10 @@ def default_cache(count: int) -> Path:
 
 def rows(m: dict[str, float]) -> list[Row]:
     n = f"n={int(m['count'])}"
-    raw = (f"{m['list_vs_raw_key_loop']:.2f}x / {m['list_one_process_vs_raw_key_loop']:.2f}x / "
-           f"{m['reopen_vs_raw_key_loop']:.2f}x / {m['reopen_one_process_vs_raw_key_loop']:.2f}x")
+    raw = (
+        f"{m['list_vs_raw_key_loop']:.2f}x / {m['list_one_process_vs_raw_key_loop']:.2f}x / "
+        f"{m['reopen_vs_raw_key_loop']:.2f}x / {m['reopen_one_process_vs_raw_key_loop']:.2f}x"
+    )
     verdict = m["list_ratio"] <= 1.5 if m["count"] >= MIN_COUNT_FOR_VERDICT else None
     return [
         Row(f"triage list --json / bare loop over the same cache ({n})", f"{m['list_ratio']:.2f}x", "<= 1.5x",
@@ -312,6 +336,12 @@ def rows(m: dict[str, float]) -> list[Row]:
             m["reopen_one_process_ratio"] <= 1.5 if verdict is not None else None),
         Row(f"  (the cache path against the envelope loop, as reported before) ({n})",
             f"{m['list_vs_envelope_loop']:.2f}x", "reported", None),
+        Row(f"  the four above, CPU time (user + system) against the loops' ({n})",
+            " / ".join(f"{m[k + '_cpu_ratio']:.2f}x" for k in TRIAGE_VARIANTS), "reported", None),
+        *([Row(f"  before ({n}): wall / CPU, the four above", " / ".join(f"{m['before_' + k + '_ratio']:.2f}x"
+                                                                       for k in TRIAGE_VARIANTS)
+               + "; " + " / ".join(f"{m['before_' + k + '_cpu_ratio']:.2f}x" for k in TRIAGE_VARIANTS),
+               "reported", None)] if "before_list_ratio" in m else []),
         Row(f"  the four above against loops given the raw keys (no argon2id unlock) ({n})", raw, "reported", None),
         Row(f"  seconds: list / --jobs 1 / --reopen / --reopen --jobs 1 / bare cache / bare envelopes ({n})",
             " / ".join(f"{m[k + '_seconds']:.1f}" for k in ("list", "list_one_process", "reopen",
@@ -328,8 +358,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--count", type=int, default=100_000, help="requests to build and import")
     parser.add_argument("--rounds", type=int, default=1, help="alternating timing rounds (best is reported)")
-    parser.add_argument("--cache", type=Path, default=None,
-                        help="where the built store is kept for later runs (default: a folder per count under /tmp)")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="where the built store is kept for later runs (default: a folder per count under /tmp)",
+    )
     parser.add_argument("--bare", nargs=2, metavar=("BUNDLE", "SECRET"), help=argparse.SUPPRESS)
     parser.add_argument("--bare-cache", nargs=3, metavar=("STORE", "KEY", "FINGERPRINT"), help=argparse.SUPPRESS)
     parser.add_argument("--unlock", nargs=2, type=Path, metavar=("KEYFILE", "PASSFILE"), help=argparse.SUPPRESS)
