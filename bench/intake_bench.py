@@ -1,7 +1,7 @@
 """The journey a person makes (GET the form page, POST it), through the production gunicorn configuration,
 against a plaintext baseline and a SecureDrop-style peer in the same run.
 
-    python -m bench.intake_bench [--quick]
+    python -m bench.intake_bench [--quick] [--status-only]
 
 All three apps run under gunicorn with deploy/gunicorn.conf.py (worker class, workers, threads, limits:
 only the bind address, the heartbeat folder and the log file changed), each on its own Unix socket, reached
