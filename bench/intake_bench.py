@@ -1,7 +1,7 @@
 """The journey a person makes (GET the form page, POST it), through the production gunicorn configuration,
 against a plaintext baseline and a SecureDrop-style peer in the same run.
 
-    python -m bench.intake_bench [--quick]
+    python -m bench.intake_bench [--quick] [--status-only]
 
 All three apps run under gunicorn with deploy/gunicorn.conf.py (worker class, workers, threads, limits:
 only the bind address, the heartbeat folder and the log file changed), each on its own Unix socket, reached
@@ -81,11 +81,13 @@ def serve(target: str, work: Path, name: str, env: dict[str, str], extra: tuple[
     sock = work / f"{name}.sock"
     argv = [sys.executable, "-m", "gunicorn", "-c", str(DEPLOY_CONFIG), "--bind", f"unix:{sock}",
             "--worker-tmp-dir", str(work), *extra, target]  # fmt: skip
-    # BENCH_INTAKE_TREE: another checkout's intake (e.g. main's), measured by this benchmark ("before").
-    path = os.pathsep.join(filter(None, [os.environ.get("BENCH_INTAKE_TREE"), str(REPO), os.environ.get("PYTHONPATH")]))
+    # BENCH_INTAKE_TREE: another checkout's intake (e.g. main's), measured by this benchmark ("before"). The
+    # servers start in that folder: `python -m` puts the working folder first on sys.path, before PYTHONPATH.
+    tree = os.environ.get("BENCH_INTAKE_TREE") or str(REPO)
+    path = os.pathsep.join(filter(None, [tree, str(REPO), os.environ.get("PYTHONPATH")]))
     full_env = {**os.environ, **env, "PYTHONPATH": path}
     with open(work / f"{name}.log", "wb") as log:
-        process = subprocess.Popen(argv, cwd=REPO, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(argv, cwd=tree, env=full_env, stdout=log, stderr=subprocess.STDOUT)
     try:
         for _ in range(300):
             if process.poll() is not None:
@@ -242,9 +244,11 @@ def _compare(label: str, subject: list[Round], base: list[Round], targets: bool)
 
 
 def collect(quick: bool = False, *, rounds: int = 0, count: int = 0, peer: bool = True,
-            gunicorn: tuple[str, ...] = (), what_if: str = "") -> list[Row]:  # fmt: skip
+            gunicorn: tuple[str, ...] = (), what_if: str = "", status_only: bool = False) -> list[Row]:  # fmt: skip
     """The report's rows. ``gunicorn``: extra options for all the servers, to try another worker model;
-    ``what_if``: a variant of intake from bench/what_if.py in place of intake."""
+    ``what_if``: a variant of intake from bench/what_if.py in place of intake; ``status_only``: the status
+    page rounds alone (intake and the baseline), for working on that page."""
+    peer = peer and not status_only
     rounds, count = rounds or (3 if quick else 6), count or (96 if quick else 400)
     peer27 = peer and importlib.util.find_spec("pysequoia") is not None
     with ExitStack() as stack:
@@ -276,13 +280,25 @@ def collect(quick: bool = False, *, rounds: int = 0, count: int = 0, peer: bool 
         for name, server in servers.items():  # warm up: imports, templates, database connections, processes
             load.round(server.socket, server.master, journeys[name], CLIENTS, CLIENTS)
         loadavg = os.getloadavg()
-        journey = _rounds(load, servers, journeys, rounds, count)
-        post_only = _rounds(load, servers, post_journeys, rounds, count // 2)
+        if not status_only:
+            journey = _rounds(load, servers, journeys, rounds, count)
+            post_only = _rounds(load, servers, post_journeys, rounds, count // 2)
         status = _rounds(load, servers, {
             "intake": journey_of("/ru/status", {"receipt": receipt}, REPLY[:40].encode()),
             "baseline": journey_of("/status", {"id": "1"}, REPLY[:40].encode(), token=False),
         }, rounds, count // 2)  # fmt: skip
         loadavg_after = os.getloadavg()
+    status_cpu = [s.cpu_per_journey / b.cpu_per_journey for s, b in zip(status["intake"], status["baseline"],
+                                                                          strict=True)]  # fmt: skip
+    status_rows = [
+        *_compare("status page, 3 replies (GET + lookup)", status["intake"], status["baseline"], targets=False),
+        Row("status page, 3 replies: server CPU vs baseline", _spread(status_cpu), "<= 2.00x",
+            statistics.median(status_cpu) <= 2),
+    ]  # fmt: skip
+    load_row = Row("machine load (1-minute average, before/after)", f"{loadavg[0]:.1f}/{loadavg_after[0]:.1f}",
+                   "report", None)  # fmt: skip
+    if status_only:
+        return [*status_rows, load_row]
     absolute = " / ".join(f"{statistics.median(r.rate for r in journey[n]):.0f}" for n in servers)
     cpu = " / ".join(f"{statistics.median(r.cpu_per_journey for r in journey[n]) * 1000:.1f}" for n in servers)
     peer_rows = []
@@ -300,21 +316,16 @@ def collect(quick: bool = False, *, rounds: int = 0, count: int = 0, peer: bool 
             ]  # fmt: skip
     if peer and not peer27:
         peer_rows.append(Row("SecureDrop-2.7-style peer", "not run", "pip install pysequoia", False))
-    status_cpu = [s.cpu_per_journey / b.cpu_per_journey for s, b in zip(status["intake"], status["baseline"],
-                                                                          strict=True)]  # fmt: skip
     return [
         *_compare("journey (GET form + POST)", journey["intake"], journey["baseline"], targets=True),
         *peer_rows,
         Row(f"journeys/s {' / '.join(servers)} (this machine)", absolute, "report", None),
         Row(f"server CPU ms per journey {' / '.join(servers)}", cpu, "report", None),
         *_compare("POST only", post_only["intake"], post_only["baseline"], targets=False),
-        *_compare("status page, 3 replies (GET + lookup)", status["intake"], status["baseline"], targets=False),
-        Row("status page, 3 replies: server CPU vs baseline", _spread(status_cpu), "<= 2.00x",
-            statistics.median(status_cpu) <= 2),
+        *status_rows,
         Row("form page bytes (body)", f"{page_bytes}", "<= 20000", page_bytes <= 20_000),
         Row("form page requests", f"{page_requests}", "<= 2", page_requests <= 2),
-        Row("machine load (1-minute average, before/after)", f"{loadavg[0]:.1f}/{loadavg_after[0]:.1f}",
-            "report", None),
+        load_row,
     ]
 
 
@@ -326,9 +337,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-peer", action="store_true", help="leave the SecureDrop-style peer out")
     parser.add_argument("--gunicorn", default="", help="extra gunicorn options for all servers, e.g. '--threads 4'")
     parser.add_argument("--what-if", default="", help="measure a variant of intake from bench/what_if.py instead")
+    parser.add_argument("--status-only", action="store_true", help="only the status page rounds (and the baseline)")
     args = parser.parse_args(argv)
     rows = collect(args.quick, rounds=args.rounds, count=args.count, peer=not args.no_peer,
-                   gunicorn=tuple(args.gunicorn.split()), what_if=args.what_if)  # fmt: skip
+                   gunicorn=tuple(args.gunicorn.split()), what_if=args.what_if,
+                   status_only=args.status_only)  # fmt: skip
     print_rows("intake" + (f" (gunicorn {args.gunicorn})" if args.gunicorn else "")
                + (f" (what if: {args.what_if})" if args.what_if else ""), rows)  # fmt: skip
 

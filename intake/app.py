@@ -25,6 +25,7 @@ from intake.instance import Instance
 from intake.limits import DailyCap, RateLimiter
 from intake.questionnaire_form import enabled_languages, questionnaire_form
 from intake.resources import resource_dir, translations_dir
+from intake.status_fastpath import StatusFastPath
 from intake.storage import Storage, today
 
 log = logging.getLogger("intake")
@@ -208,6 +209,8 @@ def create_app(config: IntakeConfig) -> Flask:
     app.register_blueprint(views.blueprint)
     errors.install(app)
     headers.install(app, css)
-    # The form pages' GET, in front of Flask (intake.fastpath); everything else reaches Flask unchanged.
+    # The status page's GET and receipt POST in front of Flask (intake.status_fastpath), then the form pages'
+    # GET (intake.fastpath); everything else reaches Flask unchanged.
+    app.wsgi_app = StatusFastPath(app, app.wsgi_app, css)  # type: ignore[method-assign]
     app.wsgi_app = FastPath(app, app.wsgi_app, css)  # type: ignore[method-assign]
     return app

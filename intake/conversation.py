@@ -21,7 +21,7 @@ from wtforms import HiddenField, TextAreaField
 from wtforms.validators import StopValidation
 
 import crypto
-from intake import uploads
+from intake import status_fastpath, uploads
 from intake.blobs import StagedBlobLostError
 from intake.forms import IntakeForm, StatusForm, _normalise_newlines
 from intake.pages import cached_page
@@ -64,12 +64,18 @@ def _services() -> Any:
 
 
 def _limit() -> None:
-    if not _services().status_limiter.allow(circuit()):
+    # The status page's fast path may have spent the limit already: then its verdict stands (spent once).
+    decided = request.environ.pop(status_fastpath.LIMIT_DECIDED, None)
+    allowed = decided if isinstance(decided, bool) else _services().status_limiter.allow(circuit())
+    if not allowed:
         abort(429)
 
 
 def _lookup(digits: str | None) -> str | None:
     """The receipt's status, or None; a malformed receipt costs the same lookup (of a random key)."""
+    if status_fastpath.LOOKUP_DONE in request.environ:  # the status page's fast path looked it up already
+        found = request.environ.pop(status_fastpath.LOOKUP_DONE)
+        return found if isinstance(found, str) else None
     services = _services()
     lookup = receipt_lookup_key(digits, services.receipt_secret) if digits else secrets.token_bytes(32)
     return services.storage.receipt_status(lookup)  # type: ignore[no-any-return]
@@ -79,17 +85,17 @@ def _conversation(digits: str, answer: str, *, sent: bool = False, deleted: bool
                   message_form: MessageForm | None = None, confirm: str | None = None) -> str:  # fmt: skip
     services = _services()
     keypair = crypto.derive_reply_keypair(digits, services.reply_secret)
-    found = []
-    for stored in services.storage.replies_for(crypto.mailbox_id(keypair.public)):
-        try:
-            opened = crypto.open_reply(stored.container, keypair)
-        except crypto.CryptoError:
-            continue  # not for this key (cannot happen unless tampered): never shown, never an error page
-        found.append((opened, stored))
-    # The order the caseworkers wrote in is sealed inside each reply (day, then seq): sorted only now,
-    # after opening, so nothing the server stores says which reply of a day came first.
-    found.sort(key=lambda pair: (pair[0].order, pair[1].stored_on))
-    replies = [{"id": stored.reply_id.hex(), "text": opened.text, "on": opened.written_on} for opened, stored in found]
+    found = status_fastpath.opened_replies(services.storage, keypair)
+    day = status_fastpath.reply_day
+    replies = [{"id": stored.reply_id.hex(), "text": opened.text, "day": day(opened.written_on, g.lang), "n": n}
+               for n, (opened, stored) in enumerate(found, start=1)]  # fmt: skip
+    return _render_conversation(digits, answer, replies, sent=sent, deleted=deleted, message_form=message_form,
+                                confirm=confirm)  # fmt: skip
+
+
+def _render_conversation(digits: str, answer: str, replies: list[dict[str, Any]], *, sent: bool = False,
+                         deleted: bool = False, message_form: MessageForm | None = None,
+                         confirm: str | None = None) -> str:  # fmt: skip
     form = message_form or MessageForm(formdata=None)
     form.receipt.data = digits
     grouped = " ".join(digits[i : i + 5] for i in range(0, len(digits), 5))
@@ -97,6 +103,29 @@ def _conversation(digits: str, answer: str, *, sent: bool = False, deleted: bool
                            replies=replies, message_form=form, delete_form=DeleteForm(formdata=None),
                            receipt_digits=digits, receipt_grouped=grouped, sent=sent, deleted=deleted,
                            confirm=confirm if any(r["id"] == confirm for r in replies) else None)  # fmt: skip
+
+
+def _with_marker_token(render: Any) -> Any:
+    """``render`` run with the page's CSRF token set to the skeleton's marker (intake.status_fastpath)."""
+
+    def marked(replies: list[dict[str, str]]) -> str:
+        saved = g.pop("csrf_token", None)
+        g.csrf_token = status_fastpath.MARKER_TOKEN
+        try:
+            return str(render(replies))
+        finally:
+            g.pop("csrf_token", None)
+            if saved is not None:
+                g.csrf_token = saved
+
+    return marked
+
+
+def _learn(answer: str, with_replies: bool, render: Any) -> None:
+    """Let the fast path serve pages like the one just shown (intake.status_fastpath), learned once."""
+    key = (g.lang, request.script_root, answer, with_replies)
+    if key not in current_app.extensions.get(status_fastpath.SKELETONS_KEY, {}):
+        status_fastpath.learn(current_app.extensions, key, _with_marker_token(render))
 
 
 def _not_found() -> str:
@@ -117,8 +146,14 @@ def status() -> Any:
     digits = normalize_receipt(form.receipt.data or "")
     answer = _lookup(digits)
     if answer is None or digits is None:
-        return _not_found()
-    return _conversation(digits, answer)
+        page = _not_found()
+        _learn(status_fastpath.UNKNOWN, False, lambda _replies: _not_found())
+        return page
+    page = _conversation(digits, answer)
+    for with_replies in (False, True):
+        _learn(answer, with_replies, lambda replies: _render_conversation(status_fastpath.MARKER_DIGITS, answer,
+                                                                          replies))  # fmt: skip
+    return page
 
 
 @blueprint.route("/<lang:lang>/status/message", methods=["POST"])
