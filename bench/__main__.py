@@ -12,7 +12,7 @@ import traceback
 from bench.common import Row, print_rows
 
 BENCHMARKS = ["bench.crypto_bench", "bench.intake_bench", "bench.flood_bench", "bench.triage_bench", "bench.desk_bench",
-              "bench.crash_bench", "bench.import_files_bench"]
+              "bench.crash_bench", "bench.import_files_bench", "bench.upload_bench"]
 
 
 def main(argv: list[str] | None = None) -> int:
