@@ -65,7 +65,7 @@ def test_the_example_questionnaire_is_the_form_and_the_sealed_payload(tmp_path: 
         assert q.field("risk").label[lang] in page and q.sections[0].title[lang] in page
         assert q.title[lang] in page and 'name="danger"' not in page
         names = set(re.findall(r'name="([a-z_]+)"', page.split("<form", 1)[1].split("</form>", 1)[0]))
-        assert names - {"csrf_token", "once"} == set(q.field_ids)
+        assert names - {"csrf_token", "once", "files"} == set(q.field_ids)  # files: the server's own field
     short = client.get("/en/urgent").get_data(as_text=True)
     assert '<input type="hidden" name="risk" value="unsafe_now">' in short and 'name="situation"' not in short
     response = client.post("/ru/request", data={**form_tokens(client, "/ru/request"), **RELOCATION_ANSWERS})
@@ -185,6 +185,8 @@ def test_a_file_field_draws_nothing_on_the_form(tmp_path: Path, identity: crypto
     app = make_app(_config(tmp_path / "i", path), identity)
     client = app.test_client()
     page = client.get("/en/request").get_data(as_text=True)
-    assert "evidence" not in page and 'type="file"' not in page and "Evidence" not in page
+    # The questionnaire's own file field draws nothing; the one file input is the server's (intake.uploads)
+    assert 'name="evidence"' not in page and 'id="evidence"' not in page and "Evidence" not in page
+    assert page.count('type="file"') == 1 and 'name="files"' in page
     receipt_of(client.post("/en/request", data={**form_tokens(client, "/en/request"), **valid_fields()}))
     app.extensions["intake"].storage.dispose()
