@@ -67,7 +67,7 @@ class Case:
             "unread": self.record.unread,
             "sealed_to": self.record.sealed_to,
             "request": self.request,
-            "questionnaire": dict(self.asked.ref),
+            "questionnaire": self.asked.ref,  # shared, not copied: the same for every case of a version
         }
 
 
