@@ -254,7 +254,12 @@ class CircuitWorker(UploadAdmission, LingeringClose, ThreadWorker):  # type: ign
                     raise RefusedRequest(pending.refuse, ProxyHeaderError.__name__)
                 pending.facts = facts = read_head(bytes(pending.data[pending.start : end_of_head]))
                 pending.body_start = end_of_head
-                if is_upload(facts.method, facts.target, facts.content_type, self._languages()):
+                # A form posted with no file (or a small one) is short: read whole here like any text body, so
+                # it never takes an upload slot (a browser posts the form as multipart whether a file is chosen
+                # or not); only a body past the text bound is streamed under the upload rules.
+                small = (facts.content_length is not None and not facts.transfer_encoding
+                         and facts.content_length <= limits.max_body_bytes)  # fmt: skip
+                if not small and is_upload(facts.method, facts.target, facts.content_type, self._languages()):
                     self._start_upload(conn, pending, facts)
                     return
                 pending.end, pending.oversized = body_end(facts, end_of_head, limits)

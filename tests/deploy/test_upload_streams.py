@@ -51,6 +51,11 @@ def open_stream(path: Path, circuit: int, data: bytes = b"") -> socket.socket:
     return sock
 
 
+# The smallest body the worker streams as an upload: a form of at most INTAKE_MAX_BODY_BYTES (256 KiB), a file
+# or not, is read whole like any text request and takes no upload slot (test_a_flood_of_slow_uploads_never_stops_text_requests).
+STREAMED = 300_000
+
+
 def upload_head(length: int | None, path: str = "/en/request", *, extra: str = "") -> bytes:
     lines = [f"POST {path} HTTP/1.1", "Host: x", f"Content-Type: multipart/form-data; boundary={BOUNDARY}"]
     if length is not None:
@@ -183,6 +188,12 @@ def test_a_flood_of_slow_uploads_never_stops_text_requests(workdir: Path) -> Non
         # Then each is answered (within the socket's generous timeout), and a fresh circuit gets through
         assert posted.status == 200 and json.loads(posted.body)["read"] == 20_006
         conn.sock.close()
+        # And the form as a browser posts it (multipart, no file chosen) is read whole like text: no upload slot
+        conn = Connection(open_stream(sock_path, 31_001))
+        posted = conn.request("POST", "/en/request", body=whole_body(4_000),
+                              headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"})  # fmt: skip
+        assert posted.status == 200 and json.loads(posted.body)["read"] == 4_000
+        conn.sock.close()
         # And the flood's held uploads are still being read, not cut
         assert set(flood.statuses()) == {503}
     log = log_of(workdir, sock_path)
@@ -194,7 +205,7 @@ def test_a_trickle_below_the_rate_is_cut(workdir: Path) -> None:
     sock_path = workdir / "trickle.sock"
     with serve(workdir, "trickle", extra=["--log-level", "warning"]), Sender(step=50, every=0.1) as trickle:
         # Given an upload that sends 500 bytes a second (the minimum is 4 KiB/s over any 2 s here)
-        trickle.add(open_stream(sock_path, TRICKLER, upload_head(64 * 1024) + part_start()))
+        trickle.add(open_stream(sock_path, TRICKLER, upload_head(512 * 1024) + part_start()))
         # Then it is cut with a page saying that nothing was sent, and the connection closes
         wait_for(lambda: len(trickle.answers) == 1, within=ANSWERED_WITHIN, what="the trickle cut")
         answer = trickle.statuses()
@@ -216,7 +227,7 @@ def test_a_part_with_no_end_is_cut_and_never_read_past_its_length(workdir: Path)
         assert closed_by_server(stalled)
         stalled.close()
         # Given a part with no end that keeps coming past the length its head announced
-        length = 256 * 1024
+        length = 384 * 1024
         runaway = open_stream(sock_path, 52, upload_head(length) + part_start())
         with contextlib.suppress(OSError):
             runaway.sendall(b"\xff" * (length + 128 * 1024))
@@ -235,24 +246,24 @@ def test_one_upload_per_circuit_at_a_time(workdir: Path) -> None:
         first.add(open_stream(sock_path, 61, upload_head(CAP) + part_start()))
         wait_for(lambda: stats(sock_path)["uploading"] == 1, what="the first upload in the app")
         # When the same circuit starts a second upload on another stream, and the first goes on
-        second = open_stream(sock_path, 61, upload_head(10_000) + whole_body(10_000))
+        second = open_stream(sock_path, 61, upload_head(STREAMED) + whole_body(STREAMED))
         # Then the second is refused (after a short wait for the first to end), unread, with its own page;
         # another circuit's upload goes through
         refused = read_answer(second)
         assert refused.status == 429 and b"still being sent" in refused.body
         second.close()
-        other = open_stream(sock_path, 62, upload_head(10_000) + whole_body(10_000))
+        other = open_stream(sock_path, 62, upload_head(STREAMED) + whole_body(STREAMED))
         answer = read_answer(other)
-        assert answer.status == 200 and json.loads(answer.body)["read"] == 10_000
+        assert answer.status == 200 and json.loads(answer.body)["read"] == STREAMED
         other.close()
         assert first.answers == {}
         # When the first upload's stream goes away, the circuit may upload again
         first.streams[0].close()
         first.answers[first.streams[0]] = None
         wait_for(lambda: stats(sock_path)["uploading"] == 0, what="the first upload gone")
-        again = open_stream(sock_path, 61, upload_head(10_000, "/ru/status/message") + whole_body(10_000))
+        again = open_stream(sock_path, 61, upload_head(STREAMED, "/ru/status/message") + whole_body(STREAMED))
         answer = read_answer(again)
-        assert answer.status == 200 and json.loads(answer.body)["read"] == 10_000
+        assert answer.status == 200 and json.loads(answer.body)["read"] == STREAMED
         again.close()
 
 
@@ -421,10 +432,11 @@ def test_a_second_tap_is_served_once_the_first_upload_goes_away(workdir: Path) -
         wait_for(lambda: stats(sock_path)["uploading"] == 1, what="the first upload in the app")
         # When the person taps "send" again: the browser starts the same form on a new stream, and drops
         # the first one (the worker sees the new head before the old stream's end has been read)
-        again = open_stream(sock_path, 63, upload_head(10_000) + whole_body(10_000))
+        again = open_stream(sock_path, 63, upload_head(STREAMED))
         first.streams[0].close()
         first.answers[first.streams[0]] = None
+        again.sendall(whole_body(STREAMED))  # (more than a socket buffer: sent once the old stream is gone)
         # Then the new one is served, not refused
         answer = read_answer(again)
-        assert answer.status == 200 and json.loads(answer.body)["read"] == 10_000
+        assert answer.status == 200 and json.loads(answer.body)["read"] == STREAMED
         again.close()
