@@ -83,8 +83,9 @@ def make_baseline() -> Any:
 
     @app.post("/submit")
     def submit() -> str:
-        fields: Any = request.form
-        if request.mimetype == "multipart/form-data":
+        if request.mimetype != "multipart/form-data":
+            fields: Any = request.form
+        else:  # request.form is never touched: werkzeug would parse (and spool) the body first
             fields = read_multipart(request.environ["wsgi.input"].read, request.content_length,
                                     request.headers.get("Content-Type", ""), limits, None,
                                     lambda _fields: False).fields  # fmt: skip
