@@ -123,10 +123,12 @@ class FastPath:
         environ[LIMIT_ASKED] = allowed
         if not allowed:
             return self.slow(environ, start_response)
-        # At most the text limit (MAX_CONTENT_LENGTH, checked above), read whole: Flask gets these very bytes.
-        body = environ["wsgi.input"].read(int(length))
-        environ["wsgi.input"] = io.BytesIO(body)  # Flask reads it again if it has to answer
-        form = self._multipart_fields(body, content_type) if multipart else self._urlencoded_fields(body)
+        if multipart:
+            form = self._multipart_fields(environ, int(length), content_type)
+        else:  # at most the text limit (MAX_CONTENT_LENGTH, checked above), read whole
+            body = environ["wsgi.input"].read(int(length))
+            environ["wsgi.input"] = io.BytesIO(body)  # Flask reads it again if it has to answer
+            form = self._urlencoded_fields(body)
         receipt = None if form is None else self._accept(environ, form, lang)
         if receipt is None:
             return self.slow(environ, start_response)
@@ -142,16 +144,29 @@ class FastPath:
             return None
         return MultiDict(_own_pairs(text, self._names))
 
-    def _multipart_fields(self, body: bytes, content_type: str) -> MultiDict[str, str] | None:
+    def _multipart_fields(self, environ: dict[str, Any], length: int, content_type: str) -> MultiDict[str, str] | None:
         """The text fields of a multipart body that carries no file (every file part empty), read by the
         parser intake.uploads reads it with, under the same limits; None (Flask answers) for anything else:
-        a file chosen, a body the parser refuses."""
+        a file chosen, a body the parser refuses.
+
+        The body is read as the parser asks for it (pieces of intake.multipart.READ bytes), and the reading
+        stops where the first part with a file name begins: Flask then gets what was read followed by the
+        rest of the stream (``_Replay``), the body as sent, and no more of a file than the slow path's own
+        read holds is ever in memory here."""
+        stream = environ["wsgi.input"]
+        seen = bytearray()
+
+        def read(size: int) -> bytes:
+            data = bytes(stream.read(size))
+            seen.extend(data)
+            return data
+
         try:
-            upload = read_multipart(io.BytesIO(body).read, len(body), content_type, self._limits, None,
-                                    lambda _fields: False)  # fmt: skip
-        except MalformedUpload:
-            return None
-        if upload.chose_files or upload.refused is not None or upload.files or upload.staged:
+            upload = read_multipart(read, length, content_type, self._limits, None, _no_files)
+        except (MalformedUpload, _FileChosen):
+            upload = None
+        environ["wsgi.input"] = _Replay(bytes(seen), stream)  # Flask reads it again if it has to answer
+        if upload is None or upload.chose_files or upload.refused is not None or upload.files or upload.staged:
             return None
         return upload.fields
 
@@ -189,3 +204,26 @@ def _own_pairs(body: str, names: frozenset[str]) -> Iterable[tuple[str, str]]:
             name = unquote(name.replace("+", " "))
             if name in names:
                 yield name, unquote(value.replace("+", " "))
+
+
+class _FileChosen(Exception):
+    """A part with a file name began: this body is Flask's (intake.uploads seals its files as they arrive)."""
+
+
+def _no_files(_fields: MultiDict[str, str]) -> bool:
+    raise _FileChosen  # asked by intake.multipart when the first part with a file name begins
+
+
+class _Replay:
+    """A body's first bytes, already read, then the rest of its stream: the body as it was sent."""
+
+    def __init__(self, head: bytes, rest: Any) -> None:
+        self._head, self._rest = head, rest
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            head, self._head = self._head, b""
+            return head + bytes(self._rest.read())
+        head, self._head = self._head[:size], self._head[size:]
+        return head + (bytes(self._rest.read(size - len(head))) if len(head) < size else b"")
+

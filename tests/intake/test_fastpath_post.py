@@ -234,14 +234,18 @@ def test_a_multipart_post_without_a_file_is_served_without_flask(twins: tuple[Fl
     assert status == "200 OK" and b'id="receipt"' in body and _stored(fast) == before + 1
 
 
-def _body_flask_got(fast: Flask, request: dict[str, Any], *, limit: int | None = None) -> tuple[bytes, bytes, bool]:
-    """The body sent, the body Flask read from wsgi.input, and whether it got the server's own stream."""
+def _body_flask_got(fast: Flask, request: dict[str, Any], *,
+                    limit: int | None = None) -> tuple[bytes, bytes, bool, int]:  # fmt: skip
+    """The body sent, the body Flask read from wsgi.input, whether it got the server's own stream, and how
+    many bytes of that stream the fast path had read before it handed the request on."""
     built = _build(**request)
     environ = EnvironBuilder(**built).get_environ()
     sent_stream = environ["wsgi.input"]
     seen: list[tuple[bytes, bool]] = []
+    read_before = [0]
 
     def slow(env: dict[str, Any], start_response: Any) -> list[bytes]:
+        read_before[0] = sent_stream.tell()
         seen.append((env["wsgi.input"].read(), env["wsgi.input"] is sent_stream))
         start_response("204 NO CONTENT", [])
         return []
@@ -251,24 +255,38 @@ def _body_flask_got(fast: Flask, request: dict[str, Any], *, limit: int | None =
             fast.wsgi_app._max_body = limit
         run_wsgi_app(fast.wsgi_app, environ, buffered=True)
     assert len(seen) == 1
-    return built["data"], *seen[0]
+    return built["data"], *seen[0], read_before[0]
 
 
 def test_a_multipart_post_with_a_file_reaches_flask_with_the_body_as_sent(twins: tuple[Flask, Flask]) -> None:
     fast, _slow = twins
     _KEY[0] = fast.extensions["intake"].csrf_key
     before = _stored(fast)
-    sent, got, _ = _body_flask_got(fast, _request(once="F" * 22, content_type=MULTIPART,
-                                                  files=(EMPTY, ("photo.jpg", b"\xff\xd8 a photo"))))  # fmt: skip
+    sent, got, _, _ = _body_flask_got(fast, _request(once="F" * 22, content_type=MULTIPART,
+                                                     files=(EMPTY, ("photo.jpg", b"\xff\xd8 a photo"))))  # fmt: skip
     assert got == sent and _stored(fast) == before
+
+
+def test_the_fast_path_stops_reading_where_a_file_begins(twins: tuple[Flask, Flask]) -> None:
+    """A file is Flask's to seal as it arrives: the fast path reads no further than the parser's read that
+    found its part (intake.multipart.READ bytes), and Flask gets those bytes, then the rest of the stream."""
+    from intake.multipart import READ
+
+    fast, _slow = twins
+    _KEY[0] = fast.extensions["intake"].csrf_key
+    photo = ("photo.jpg", b"\xff\xd8" + bytes(range(256)) * (3 * READ // 256))
+    sent, got, own_stream, read = _body_flask_got(fast, _request(once="G" * 22, content_type=MULTIPART,
+                                                                 files=(EMPTY, photo)))  # fmt: skip
+    assert got == sent and not own_stream
+    assert read <= len(sent) - len(photo[1]) + READ < len(sent)
 
 
 def test_a_body_over_the_text_limit_is_not_read_by_the_fast_path(twins: tuple[Flask, Flask]) -> None:
     fast, _slow = twins
     _KEY[0] = fast.extensions["intake"].csrf_key
     request = _request(once="L" * 22, content_type=MULTIPART, files=(("big.bin", b"\x00" * 4096),))
-    sent, got, own_stream = _body_flask_got(fast, request, limit=len(_build(**request)["data"]) - 1)
-    assert own_stream and got == sent
+    sent, got, own_stream, read = _body_flask_got(fast, request, limit=len(_build(**request)["data"]) - 1)
+    assert own_stream and got == sent and read == 0
 
 
 def test_the_limiter_is_asked_once_and_first(twins: tuple[Flask, Flask]) -> None:
@@ -298,3 +316,19 @@ def test_only_our_names_are_decoded_and_exactly_as_the_form_reader_decodes_them(
     from intake.formbody import parse_pairs
 
     assert list(_own_pairs(body, frozenset(names))) == [(n, v) for n, v in parse_pairs(body) if n in names]
+
+
+@given(head=st.binary(max_size=300), rest=st.binary(max_size=300),
+       sizes=st.lists(st.one_of(st.none(), st.integers(-1, 400)), max_size=8))  # fmt: skip
+def test_the_replayed_body_is_the_body_as_sent_whatever_the_reads(head: bytes, rest: bytes,
+                                                                  sizes: list[int | None]) -> None:  # fmt: skip
+    import io
+
+    from intake.fastpath import _Replay
+
+    replay, got = _Replay(head, io.BytesIO(rest)), b""
+    for size in sizes:
+        piece = replay.read(size)
+        assert size is None or size < 0 or len(piece) == min(size, len(head) + len(rest) - len(got))
+        got += piece
+    assert got + replay.read() == head + rest
