@@ -8,7 +8,9 @@ only the bind address, the heartbeat folder and the log file changed), each on i
 as tor reaches intake (a PROXY line naming a fresh circuit per person). The apps (bench/apps.py):
 
 * intake: the form page with its CSRF and one-time tokens, then a submission: CSRF, validation, sealing,
-  durable commit;
+  durable commit. The submission is posted as a browser posts the form since it has a file input:
+  multipart/form-data, the input left empty (a part with filename=""), for every app (``--encoding
+  urlencoded``: the old journey);
 * baseline: a static page of the same bytes as intake's form page, then the form stored as plaintext JSON
   with the same generic machinery (fast body reader, writer queue, group commit) and durability;
 * peer: SecureDrop before 2.7: Flask, Flask-WTF, the SQLAlchemy ORM, one GnuPG process per submission;
@@ -44,6 +46,8 @@ from typing import Any
 
 from bench.common import Row, print_rows
 from bench.loadgen import (
+    MULTIPART,
+    URLENCODED,
     JourneySpec,
     LoadGenerator,
     Round,
@@ -244,10 +248,12 @@ def _compare(label: str, subject: list[Round], base: list[Round], targets: bool)
 
 
 def collect(quick: bool = False, *, rounds: int = 0, count: int = 0, peer: bool = True,
-            gunicorn: tuple[str, ...] = (), what_if: str = "", status_only: bool = False) -> list[Row]:  # fmt: skip
+            gunicorn: tuple[str, ...] = (), what_if: str = "", status_only: bool = False,
+            encoding: str = MULTIPART) -> list[Row]:  # fmt: skip
     """The report's rows. ``gunicorn``: extra options for all the servers, to try another worker model;
     ``what_if``: a variant of intake from bench/what_if.py in place of intake; ``status_only``: the status
-    page rounds alone (intake and the baseline), for working on that page."""
+    page rounds alone (intake and the baseline), for working on that page; ``encoding``: how the journey's
+    POST is sent ("multipart", what a browser sends for the form with its file input; "urlencoded")."""
     peer = peer and not status_only
     rounds, count = rounds or (3 if quick else 6), count or (96 if quick else 400)
     peer27 = peer and importlib.util.find_spec("pysequoia") is not None
@@ -262,19 +268,21 @@ def collect(quick: bool = False, *, rounds: int = 0, count: int = 0, peer: bool 
         servers = {"intake": intake,
                    "baseline": stack.enter_context(serve("bench.apps:make_baseline()", work, "baseline", env,
                                                          gunicorn))}  # fmt: skip
+        # The form posts what a browser sends for it (``encoding``): multipart, with its file input left empty.
         journeys = {
-            "intake": journey_of("/ru/request", FORM, RECEIPT_SHOWN),
-            "baseline": journey_of("/form", FORM, b"stored", token=False, post_path="/submit"),
+            "intake": journey_of("/ru/request", FORM, RECEIPT_SHOWN, encoding=encoding),
+            "baseline": journey_of("/form", FORM, b"stored", token=False, post_path="/submit", encoding=encoding),
         }
         post_journeys = {
-            "intake": post_only_journey("/ru/request", FORM, RECEIPT_SHOWN),
-            "baseline": post_only_journey("/form", FORM, b"stored", token=False, post_path="/submit"),
-        }
+            "intake": post_only_journey("/ru/request", FORM, RECEIPT_SHOWN, encoding=encoding),
+            "baseline": post_only_journey("/form", FORM, b"stored", token=False, post_path="/submit",
+                                          encoding=encoding),
+        }  # fmt: skip
         for name, target_app, wanted in (("peer", "make_peer", peer), ("peer27", "make_peer27", peer27)):
             if wanted:
                 servers[name] = stack.enter_context(serve(f"bench.apps:{target_app}()", work, name, env, gunicorn))
-                journeys[name] = journey_of("/form", FORM, b"received")
-                post_journeys[name] = post_only_journey("/form", FORM, b"received")
+                journeys[name] = journey_of("/form", FORM, b"received", encoding=encoding)
+                post_journeys[name] = post_only_journey("/form", FORM, b"received", encoding=encoding)
         load = LoadGenerator()
         stack.callback(load.close)
         for name, server in servers.items():  # warm up: imports, templates, database connections, processes
@@ -338,11 +346,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--gunicorn", default="", help="extra gunicorn options for all servers, e.g. '--threads 4'")
     parser.add_argument("--what-if", default="", help="measure a variant of intake from bench/what_if.py instead")
     parser.add_argument("--status-only", action="store_true", help="only the status page rounds (and the baseline)")
+    parser.add_argument("--encoding", choices=(MULTIPART, URLENCODED), default=MULTIPART,
+                        help="the journey's POST body: multipart (what a browser sends, no file chosen; default) "
+                             "or urlencoded")  # fmt: skip
     args = parser.parse_args(argv)
     rows = collect(args.quick, rounds=args.rounds, count=args.count, peer=not args.no_peer,
                    gunicorn=tuple(args.gunicorn.split()), what_if=args.what_if,
-                   status_only=args.status_only)  # fmt: skip
-    print_rows("intake" + (f" (gunicorn {args.gunicorn})" if args.gunicorn else "")
+                   status_only=args.status_only, encoding=args.encoding)  # fmt: skip
+    print_rows("intake" + f" ({args.encoding} POST)" + (f" (gunicorn {args.gunicorn})" if args.gunicorn else "")
                + (f" (what if: {args.what_if})" if args.what_if else ""), rows)  # fmt: skip
 
 

@@ -15,6 +15,7 @@ import itertools
 import multiprocessing
 import os
 import re
+import secrets
 import socket
 import statistics
 import threading
@@ -28,6 +29,10 @@ from pathlib import Path
 ONCE = re.compile(rb'name="once" value="([A-Za-z0-9_-]+)"')
 TOKEN = re.compile(rb'name="csrf_token" type="hidden" value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 _circuits = itertools.count(1)
+URLENCODED, MULTIPART = "urlencoded", "multipart"
+URLENCODED_TYPE = "application/x-www-form-urlencoded"
+BOUNDARY_PREFIX = "----WebKitFormBoundary"  # what Chromium draws; random after it
+FILE_FIELD = "files"
 _circuit_lock = threading.Lock()
 
 
@@ -66,7 +71,8 @@ class Stream:
     def close(self) -> None:
         self.sock.close()
 
-    def request(self, method: str, path: str, fields: dict[str, str | list[str]] | None = None) -> tuple[int, bytes]:
+    def request(self, method: str, path: str, fields: dict[str, str | list[str]] | None = None,
+                encoding: str = URLENCODED) -> tuple[int, bytes]:  # fmt: skip
         if self.closing:  # the last answer said "Connection: close": a browser opens a new stream (same circuit)
             self.sock.close()
             self._open()
@@ -75,8 +81,12 @@ class Stream:
             head.append("Cookie: " + "; ".join(f"{k}={v}" for k, v in self.cookies.items()))
         body = b""
         if fields is not None:
-            body = urllib.parse.urlencode(fields, doseq=True).encode()
-            head += ["Content-Type: application/x-www-form-urlencoded", f"Content-Length: {len(body)}",
+            if encoding == MULTIPART:
+                boundary = BOUNDARY_PREFIX + secrets.token_urlsafe(12)
+                body, content_type = multipart_body(fields, boundary), f"multipart/form-data; boundary={boundary}"
+            else:
+                body, content_type = urllib.parse.urlencode(fields, doseq=True).encode(), URLENCODED_TYPE
+            head += [f"Content-Type: {content_type}", f"Content-Length: {len(body)}",
                      "Origin: http://bench.onion", f"Referer: http://bench.onion{path}"]  # fmt: skip
         self.sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + body)
         return self._response()
@@ -121,6 +131,20 @@ def once_token(page: bytes) -> dict[str, str]:
     return {"once": match.group(1).decode()} if match else {}
 
 
+def multipart_body(fields: dict[str, str | list[str]], boundary: str, file_field: str = FILE_FIELD) -> bytes:
+    """The body a browser posts for a form with enctype multipart/form-data and a file input left empty:
+    every text field a part of its own, in the form's order, then the file input as a part with filename=""
+    and no bytes (browsers send it even when no file was chosen)."""
+    out = []
+    for name, value in fields.items():
+        for one in [value] if isinstance(value, str) else value:
+            out.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{one}\r\n')
+    out.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}"; filename=""\r\n'
+               f"Content-Type: application/octet-stream\r\n\r\n\r\n")
+    out.append(f"--{boundary}--\r\n")
+    return "".join(out).encode("utf-8")
+
+
 # A journey: (stream) -> seconds the POST took. It raises when the server did not accept.
 Journey = Callable[[Stream], float]
 
@@ -130,7 +154,9 @@ class JourneySpec:
     """What a simulated person does, as data (it travels to the load generator's processes).
 
     ``kind``: "form" (GET the page, then POST it with the page's tokens) or "post_only" (POST again and
-    again; each person GETs the page, for its cookie and tokens, on its first journey only).
+    again; each person GETs the page, for its cookie and tokens, on its first journey only). ``encoding``:
+    how the POST's body is sent, "multipart" (what a browser sends for a form with a file input, no file
+    chosen) or "urlencoded".
     """
 
     kind: str
@@ -139,18 +165,19 @@ class JourneySpec:
     accepted: bytes
     token: bool = True
     post_path: str | None = None
+    encoding: str = URLENCODED
 
 
 def form_journey(form_path: str, fields: dict[str, str | list[str]], accepted: bytes, *, token: bool = True,
-                 post_path: str | None = None) -> JourneySpec:  # fmt: skip
+                 post_path: str | None = None, encoding: str = URLENCODED) -> JourneySpec:  # fmt: skip
     """GET the page, then POST ``fields`` (with the page's CSRF and one-time tokens when ``token``)."""
-    return JourneySpec("form", form_path, fields, accepted, token, post_path)
+    return JourneySpec("form", form_path, fields, accepted, token, post_path, encoding)
 
 
 def post_only_journey(form_path: str, fields: dict[str, str | list[str]], accepted: bytes, *, token: bool = True,
-                      post_path: str | None = None) -> JourneySpec:  # fmt: skip
+                      post_path: str | None = None, encoding: str = URLENCODED) -> JourneySpec:  # fmt: skip
     """POST ``fields`` again and again (a person's cookie and CSRF token from one GET; no one-time token)."""
-    return JourneySpec("post_only", form_path, fields, accepted, token, post_path)
+    return JourneySpec("post_only", form_path, fields, accepted, token, post_path, encoding)
 
 
 def build_journey(spec: JourneySpec) -> Journey:
@@ -159,7 +186,7 @@ def build_journey(spec: JourneySpec) -> Journey:
 
     def post(stream: Stream, data: dict[str, str | list[str]]) -> float:
         start = time.perf_counter()
-        status, answer = stream.request("POST", target, data)
+        status, answer = stream.request("POST", target, data, spec.encoding)
         if status != 200 or spec.accepted not in answer:
             raise RuntimeError(f"POST {target} gave {status}")
         return time.perf_counter() - start
@@ -169,7 +196,7 @@ def build_journey(spec: JourneySpec) -> Journey:
         if status != 200:
             raise RuntimeError(f"GET {spec.form_path} gave {status}")
         tokens = {"csrf_token": csrf_token(page), **once_token(page)} if spec.token else {}
-        return post(stream, {**spec.fields, **tokens})
+        return post(stream, {**tokens, **spec.fields})  # the page's order: its hidden tokens come first
 
     def post_only(stream: Stream) -> float:
         if not hasattr(local, "session"):
@@ -177,7 +204,7 @@ def build_journey(spec: JourneySpec) -> Journey:
             local.session = (dict(stream.cookies), csrf_token(page) if spec.token else "")
         cookies, csrf = local.session
         stream.cookies.update(cookies)
-        return post(stream, {**spec.fields, "csrf_token": csrf} if spec.token else spec.fields)
+        return post(stream, {"csrf_token": csrf, **spec.fields} if spec.token else spec.fields)
 
     return form if spec.kind == "form" else post_only
 

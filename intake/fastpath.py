@@ -12,11 +12,18 @@ and sends the same status, headers and cookie. Anything else goes to Flask uncha
 
 The submission POST of the same two pages (issue 21 item 2) goes the same way, with the same checks in the
 same order: the rate limit (asked once: the answer travels with a request handed to Flask, LIMIT_ASKED),
-then the body (only our pages' kind, urlencoded, of a size Flask reads), the CSRF token, the one-time
-token, the answers (decoded by intake.fastform, validated once by crypto.answers), sealing and storage
+then the body (only our pages' kind, of a size Flask reads), the CSRF token, the one-time token, the
+answers (decoded by intake.fastform, validated once by crypto.answers), sealing and storage
 (``views.store_request``, the view's own code), then the receipt page. Anything but that success, a
 refusal of any kind included, is handed to Flask with the body as it came, and Flask answers it as it
 always did (it never asks the limiter again).
+
+The request form has a file input, so a browser posts it as multipart/form-data even when no file was
+chosen (the input then sends an empty part, filename=""). Such a body is taken here too: it is no larger
+than the text limit the app sets for bodies without files (MAX_CONTENT_LENGTH; a larger one is not read
+and goes to Flask), so it is read whole, parsed by intake.multipart as intake.uploads parses it, and
+handed to Flask as these same bytes when anything is unusual: a file chosen (a part with a file name),
+a body the parser refuses, the urgent page (it takes no files), files turned off.
 
 tests/intake/test_fastpath.py proves, for arbitrary requests, that the answer is byte for byte the answer
 Flask gives (status, every header in order, body) under the same clock and random draws.
@@ -29,16 +36,19 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Flask
+from werkzeug.datastructures import MultiDict
 from werkzeug.http import dump_cookie, parse_cookie
 
-from intake import csrf, once
+from intake import csrf, once, uploads
 from intake.formbody import unquote
 from intake.headers import security_headers
+from intake.multipart import MalformedUpload, read_multipart
 from intake.pages import PAGES_KEY, join
 
 _FORMS = {"request": "intake.request_form", "urgent": "intake.urgent_form"}
 LIMIT_ASKED = "intake.limit_asked"  # environ: the limiter's answer for a POST handed to Flask (app._limit_first)
 _FORM_TYPE = "application/x-www-form-urlencoded"
+_MULTIPART = "multipart/form-data;"  # exactly as browsers send it, its boundary after; any other spelling: Flask
 
 
 class FastPath:
@@ -58,13 +68,17 @@ class FastPath:
         # Only these names are decoded: the questionnaire's fields and the form's own controls.
         self._names = frozenset({*app.extensions["questionnaire_form"].field_ids, "csrf_token", "once", "relang"})
         self._csrf_minutes = int(app.config["WTF_CSRF_TIME_LIMIT"]) // 60
+        # The endpoints whose multipart body intake.uploads reads (the request form, when files are on).
+        config = services.config
+        self._multipart_endpoints = uploads.ENDPOINTS if config.files_enabled else frozenset()
+        self._limits = uploads.limits(config)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         route = self._routes.get(environ.get("PATH_INFO", ""))
         if route is None or environ.get("QUERY_STRING"):
             return self.slow(environ, start_response)
         if environ.get("REQUEST_METHOD") == "POST":
-            return self._post(environ, start_response, route[1])
+            return self._post(environ, start_response, *route)
         if environ.get("REQUEST_METHOD") != "GET":
             return self.slow(environ, start_response)
         script_root = environ.get("SCRIPT_NAME", "").rstrip("/")
@@ -87,15 +101,21 @@ class FastPath:
         start_response("200 OK", headers)
         return [body]
 
-    def _post(self, environ: dict[str, Any], start_response: Callable[..., Any], lang: str) -> Iterable[bytes]:
+    def _post(self, environ: dict[str, Any], start_response: Callable[..., Any], endpoint: str,
+              lang: str) -> Iterable[bytes]:  # fmt: skip
         from intake import views  # (views imports this module's app through app.py)
 
         length = environ.get("CONTENT_LENGTH", "")
         receipt_page = self.app.extensions.get(views.RECEIPT_PAGES, {}).get(lang)
-        if (environ.get("CONTENT_TYPE") != _FORM_TYPE or not length.isascii() or not length.isdigit()
+        content_type = environ.get("CONTENT_TYPE", "")
+        # The request form posts multipart (it has a file input): taken here only when files are on (as
+        # intake.uploads takes it), and only for that page; a body with a real file goes to Flask (below).
+        multipart = content_type.startswith(_MULTIPART) and endpoint in self._multipart_endpoints
+        if ((content_type != _FORM_TYPE and not multipart) or not length.isascii() or not length.isdigit()
                 or int(length) > self._max_body or environ.get("HTTP_TRANSFER_ENCODING")
                 or environ.get("wsgi.url_scheme") != "http" or receipt_page is None):  # fmt: skip
             # Not what our page sends, or a check (413, HTTPS's Referer) or page this path does not make: Flask.
+            # A multipart body over the text limit (one with files, surely) is not read here at all.
             return self.slow(environ, start_response)
         services = self.app.extensions["intake"]
         circuit = environ.get("intake.circuit")
@@ -103,9 +123,13 @@ class FastPath:
         environ[LIMIT_ASKED] = allowed
         if not allowed:
             return self.slow(environ, start_response)
-        body = environ["wsgi.input"].read(int(length))
-        environ["wsgi.input"] = io.BytesIO(body)  # Flask reads it again if it has to answer
-        receipt = self._accept(environ, body, lang)
+        if multipart:
+            form = self._multipart_fields(environ, int(length), content_type)
+        else:  # at most the text limit (MAX_CONTENT_LENGTH, checked above), read whole
+            body = environ["wsgi.input"].read(int(length))
+            environ["wsgi.input"] = io.BytesIO(body)  # Flask reads it again if it has to answer
+            form = self._urlencoded_fields(body)
+        receipt = None if form is None else self._accept(environ, form, lang)
         if receipt is None:
             return self.slow(environ, start_response)
         page = views.fill_receipt(receipt_page, receipt).encode("utf-8")
@@ -113,19 +137,45 @@ class FastPath:
                                   *self._headers])  # fmt: skip
         return [page]
 
-    def _accept(self, environ: dict[str, Any], body: bytes, lang: str) -> str | None:
-        """The receipt of a request stored from ``body``, or None (nothing stored) for Flask to answer."""
-        from werkzeug.datastructures import MultiDict
-
-        from crypto.answers import check_answers
-        from intake import views
-        from intake.storage import today
-
+    def _urlencoded_fields(self, body: bytes) -> MultiDict[str, str] | None:
         try:
             text = body.decode()
         except UnicodeDecodeError:
             return None
-        form = MultiDict(_own_pairs(text, self._names))
+        return MultiDict(_own_pairs(text, self._names))
+
+    def _multipart_fields(self, environ: dict[str, Any], length: int, content_type: str) -> MultiDict[str, str] | None:
+        """The text fields of a multipart body that carries no file (every file part empty), read by the
+        parser intake.uploads reads it with, under the same limits; None (Flask answers) for anything else:
+        a file chosen, a body the parser refuses.
+
+        The body is read as the parser asks for it (pieces of intake.multipart.READ bytes), and the reading
+        stops where the first part with a file name begins: Flask then gets what was read followed by the
+        rest of the stream (``_Replay``), the body as sent, and no more of a file than the slow path's own
+        read holds is ever in memory here."""
+        stream = environ["wsgi.input"]
+        seen = bytearray()
+
+        def read(size: int) -> bytes:
+            data = bytes(stream.read(size))
+            seen.extend(data)
+            return data
+
+        try:
+            upload = read_multipart(read, length, content_type, self._limits, None, _no_files)
+        except (MalformedUpload, _FileChosen):
+            upload = None
+        environ["wsgi.input"] = _Replay(bytes(seen), stream)  # Flask reads it again if it has to answer
+        if upload is None or upload.chose_files or upload.refused is not None or upload.files or upload.staged:
+            return None
+        return upload.fields
+
+    def _accept(self, environ: dict[str, Any], form: MultiDict[str, str], lang: str) -> str | None:
+        """The receipt of a request stored from ``form``, or None (nothing stored) for Flask to answer."""
+        from crypto.answers import check_answers
+        from intake import views
+        from intake.storage import today
+
         if "relang" in form:
             return None
         sent = parse_cookie(environ).get(self._cookie_name)
@@ -154,3 +204,26 @@ def _own_pairs(body: str, names: frozenset[str]) -> Iterable[tuple[str, str]]:
             name = unquote(name.replace("+", " "))
             if name in names:
                 yield name, unquote(value.replace("+", " "))
+
+
+class _FileChosen(Exception):
+    """A part with a file name began: this body is Flask's (intake.uploads seals its files as they arrive)."""
+
+
+def _no_files(_fields: MultiDict[str, str]) -> bool:
+    raise _FileChosen  # asked by intake.multipart when the first part with a file name begins
+
+
+class _Replay:
+    """A body's first bytes, already read, then the rest of its stream: the body as it was sent."""
+
+    def __init__(self, head: bytes, rest: Any) -> None:
+        self._head, self._rest = head, rest
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            head, self._head = self._head, b""
+            return head + bytes(self._rest.read())
+        head, self._head = self._head[:size], self._head[size:]
+        return head + (bytes(self._rest.read(size - len(head))) if len(head) < size else b"")
+

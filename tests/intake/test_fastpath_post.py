@@ -68,22 +68,57 @@ def twins(tmp_path: Path, identity: crypto.Identity) -> Iterator[tuple[Flask, Fl
 
 def _request(lang: str = "en", page: str = "request", once: str = "A" * 22, cookie: str | None = COOKIE,
              token: str | None = "good", fields: dict[str, Any] | None = None,
-             content_type: str = "application/x-www-form-urlencoded", extra: str = "") -> dict[str, Any]:  # fmt: skip
-    """A POST as its parts; "good" is a live token for the cookie, made when the request is built (_build)."""
+             content_type: str = "application/x-www-form-urlencoded", extra: str = "",
+             files: tuple[tuple[str, bytes], ...] | None = None) -> dict[str, Any]:  # fmt: skip
+    """A POST as its parts; "good" is a live token for the cookie, made when the request is built (_build).
+
+    ``files`` given: the body is multipart, as a browser posts the form with its file input: the text
+    fields (the page's hidden tokens first), then one part per file, ("", b"") being the input left empty;
+    ``extra`` then names a piece of MULTIPART_EXTRAS put before the closing boundary."""
     return {"lang": lang, "page": page, "once": once, "cookie": cookie, "token": token, "fields": fields,
-            "content_type": content_type, "extra": extra}  # fmt: skip
+            "content_type": content_type, "extra": extra, "files": files}  # fmt: skip
+
+
+BOUNDARY = "----WebKitFormBoundaryq7Xz2LmP4kRb9T1e"
+MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
+
+
+def _part(name: str, value: bytes, filename: str | None = None) -> bytes:
+    disposition = f'form-data; name="{name}"' + ("" if filename is None else f'; filename="{filename}"')
+    head = f"--{BOUNDARY}\r\nContent-Disposition: {disposition}\r\n"
+    if filename is not None:
+        head += "Content-Type: application/octet-stream\r\n"
+    return head.encode("utf-8") + b"\r\n" + value + b"\r\n"
+
+
+# Pieces a multipart body may carry after its fields and files; None: the closing boundary is missing.
+MULTIPART_EXTRAS: dict[str, bytes | None] = {
+    "": b"", "again": _part("csrf_token", b"again"), "bad utf-8": _part("story", b"\xe0\xa4"),
+    "relang": _part("relang", b"ru"), "file in a text field": _part("story", b"x", filename="a.txt"),
+    "no disposition": f"--{BOUNDARY}\r\nX-Other: 1\r\n\r\nv\r\n".encode(), "cut": None,
+}  # fmt: skip
+
+
+def _multipart(data: dict[str, Any], files: tuple[tuple[str, bytes], ...], extra: str) -> bytes:
+    parts = [_part(name, str(one).encode("utf-8")) for name, value in data.items()
+             for one in (value if isinstance(value, list) else [value])]  # fmt: skip
+    parts += [_part("files", content, filename=filename) for filename, content in files]
+    tail = MULTIPART_EXTRAS[extra]
+    return b"".join(parts) + (b"" if tail is None else tail + f"--{BOUNDARY}--\r\n".encode())
 
 
 def _build(lang: str, page: str, once: str, cookie: str | None, token: str | None, fields: dict[str, Any] | None,
-           content_type: str, extra: str) -> dict[str, Any]:  # fmt: skip
+           content_type: str, extra: str, files: tuple[tuple[str, bytes], ...] | None) -> dict[str, Any]:  # fmt: skip
     if token == "good":
         token = csrf.make_token(_KEY[0], cookie or COOKIE, 29_000_000)
-    data = {**(valid_fields() if fields is None else fields), "once": once}
-    if token is not None:
-        data["csrf_token"] = token
-    body = urlencode(data, doseq=True) + extra
+    tokens = {"once": once, **({} if token is None else {"csrf_token": token})}
+    answers = valid_fields() if fields is None else fields
+    if files is not None:
+        body = _multipart({**tokens, **answers}, files, extra)
+    else:
+        body = (urlencode({**answers, **tokens}, doseq=True) + extra).encode("utf-8")
     headers = {"Cookie": f"intake_session={cookie}"} if cookie is not None else {}
-    return {"path": f"/{lang}/{page}", "method": "POST", "headers": headers, "data": body.encode("utf-8"),
+    return {"path": f"/{lang}/{page}", "method": "POST", "headers": headers, "data": body,
             "content_type": content_type}  # fmt: skip
 
 
@@ -118,6 +153,24 @@ REQUESTS = st.builds(
                      "multipart/form-data; boundary=x", "text/plain"]),
     st.sampled_from(["", "", "", "", "&csrf_token=again", "&%FF=1", "&story=%E0%A4", "&relang=ru"]),
 )  # fmt: skip
+# What a browser posts for the request form since it has a file input (multipart, the input empty or not),
+# and the ways such a body can go wrong.
+EMPTY = ("", b"")
+MULTIPART_REQUESTS = st.builds(
+    lambda lang, page, once, cookie, token, changes, content_type, extra, files: _request(
+        lang, page, once, cookie, token, valid_fields(**changes), content_type, extra, files),
+    st.sampled_from(["en", "ru"]), st.sampled_from(["request", "request", "request", "urgent"]),
+    st.sampled_from(["A" * 22, "B" * 22, "short", "Z" * 22]),
+    st.sampled_from([COOKIE, COOKIE, COOKIE, None, "bad", "D" * 43]),
+    st.sampled_from(["good", "good", "good", None, "29000000.xyz", "bad"]),
+    FIELD_CHANGES,
+    st.sampled_from([MULTIPART] * 6 + [MULTIPART.replace("multipart/form-data", "Multipart/Form-Data"),
+                     "multipart/form-data; boundary=other", "multipart/form-data", "multipart/mixed; boundary="
+                     + BOUNDARY, "application/x-www-form-urlencoded"]),
+    st.sampled_from([""] * 6 + list(MULTIPART_EXTRAS)),
+    st.sampled_from([(EMPTY,)] * 4 + [(), (EMPTY, EMPTY), (("photo.jpg", b"\xff\xd8\xff\xe0 a photo"),),
+                     (EMPTY, ("note.txt", b"hello")), (("", b"bytes without a name"),)]),
+)  # fmt: skip
 
 
 @FIXTURES_OK
@@ -129,6 +182,26 @@ REQUESTS = st.builds(
 @example(request=_request(page="urgent", lang="ru", once="U" * 22), twice=False)
 def test_the_post_fast_path_answers_and_stores_exactly_as_flask(twins: tuple[Flask, Flask], request: dict[str, Any],
                                                                 twice: bool) -> None:  # fmt: skip
+    _same_answers_and_stores(twins, request, twice)
+
+
+@FIXTURES_OK
+@given(request=MULTIPART_REQUESTS, twice=st.booleans())
+@example(request=_request(content_type=MULTIPART, files=(EMPTY,)), twice=True)
+@example(request=_request(content_type=MULTIPART, files=()), twice=False)
+@example(request=_request(content_type=MULTIPART, files=(("photo.jpg", b"\xff\xd8 a photo"),)), twice=True)
+@example(request=_request(content_type=MULTIPART, files=(EMPTY,), extra="relang"), twice=False)
+@example(request=_request(content_type=MULTIPART, files=(EMPTY,), fields=valid_fields(story="Ж" * 10_001)),
+         twice=False)  # fmt: skip
+@example(request=_request(content_type=MULTIPART, files=(EMPTY,), page="urgent", lang="ru"), twice=False)
+def test_the_post_fast_path_answers_multipart_bodies_exactly_as_flask(twins: tuple[Flask, Flask],
+                                                                     request: dict[str, Any], twice: bool) -> None:
+    """The form as a browser posts it since it has a file input: with no file (empty file parts) the fast path
+    answers it; with a file, or anything unusual, Flask does; either way the answer and the store are Flask's."""
+    _same_answers_and_stores(twins, request, twice)
+
+
+def _same_answers_and_stores(twins: tuple[Flask, Flask], request: dict[str, Any], twice: bool) -> None:
     fast, slow = twins
     _KEY[0] = fast.extensions["intake"].csrf_key
     assert isinstance(fast.wsgi_app, FastPath) and slow.extensions["intake"].csrf_key == _KEY[0]
@@ -149,6 +222,71 @@ def test_a_valid_post_is_served_without_flask(twins: tuple[Flask, Flask]) -> Non
     with mock.patch.object(fast.wsgi_app, "slow", side_effect=AssertionError("reached Flask")), same_draws(500):
         status, _headers, body = _answer(fast.wsgi_app, _request(once="Q" * 22))
     assert status == "200 OK" and b'id="receipt"' in body and _stored(fast) == before + 1
+
+
+def test_a_multipart_post_without_a_file_is_served_without_flask(twins: tuple[Flask, Flask]) -> None:
+    fast, _slow = twins
+    _KEY[0] = fast.extensions["intake"].csrf_key
+    before = _stored(fast)
+    with mock.patch.object(fast.wsgi_app, "slow", side_effect=AssertionError("reached Flask")), same_draws(510):
+        status, _headers, body = _answer(fast.wsgi_app, _request(once="M" * 22, content_type=MULTIPART,
+                                                                 files=(EMPTY, EMPTY)))  # fmt: skip
+    assert status == "200 OK" and b'id="receipt"' in body and _stored(fast) == before + 1
+
+
+def _body_flask_got(fast: Flask, request: dict[str, Any], *,
+                    limit: int | None = None) -> tuple[bytes, bytes, bool, int]:  # fmt: skip
+    """The body sent, the body Flask read from wsgi.input, whether it got the server's own stream, and how
+    many bytes of that stream the fast path had read before it handed the request on."""
+    built = _build(**request)
+    environ = EnvironBuilder(**built).get_environ()
+    sent_stream = environ["wsgi.input"]
+    seen: list[tuple[bytes, bool]] = []
+    read_before = [0]
+
+    def slow(env: dict[str, Any], start_response: Any) -> list[bytes]:
+        read_before[0] = sent_stream.tell()
+        seen.append((env["wsgi.input"].read(), env["wsgi.input"] is sent_stream))
+        start_response("204 NO CONTENT", [])
+        return []
+
+    with mock.patch.object(fast.wsgi_app, "slow", slow), same_draws(520):
+        if limit is not None:
+            fast.wsgi_app._max_body = limit
+        run_wsgi_app(fast.wsgi_app, environ, buffered=True)
+    assert len(seen) == 1
+    return built["data"], *seen[0], read_before[0]
+
+
+def test_a_multipart_post_with_a_file_reaches_flask_with_the_body_as_sent(twins: tuple[Flask, Flask]) -> None:
+    fast, _slow = twins
+    _KEY[0] = fast.extensions["intake"].csrf_key
+    before = _stored(fast)
+    sent, got, _, _ = _body_flask_got(fast, _request(once="F" * 22, content_type=MULTIPART,
+                                                     files=(EMPTY, ("photo.jpg", b"\xff\xd8 a photo"))))  # fmt: skip
+    assert got == sent and _stored(fast) == before
+
+
+def test_the_fast_path_stops_reading_where_a_file_begins(twins: tuple[Flask, Flask]) -> None:
+    """A file is Flask's to seal as it arrives: the fast path reads no further than the parser's read that
+    found its part (intake.multipart.READ bytes), and Flask gets those bytes, then the rest of the stream."""
+    from intake.multipart import READ
+
+    fast, _slow = twins
+    _KEY[0] = fast.extensions["intake"].csrf_key
+    photo = ("photo.jpg", b"\xff\xd8" + bytes(range(256)) * (3 * READ // 256))
+    sent, got, own_stream, read = _body_flask_got(fast, _request(once="G" * 22, content_type=MULTIPART,
+                                                                 files=(EMPTY, photo)))  # fmt: skip
+    assert got == sent and not own_stream
+    assert read <= len(sent) - len(photo[1]) + READ < len(sent)
+
+
+def test_a_body_over_the_text_limit_is_not_read_by_the_fast_path(twins: tuple[Flask, Flask]) -> None:
+    fast, _slow = twins
+    _KEY[0] = fast.extensions["intake"].csrf_key
+    request = _request(once="L" * 22, content_type=MULTIPART, files=(("big.bin", b"\x00" * 4096),))
+    sent, got, own_stream, read = _body_flask_got(fast, request, limit=len(_build(**request)["data"]) - 1)
+    assert own_stream and got == sent and read == 0
 
 
 def test_the_limiter_is_asked_once_and_first(twins: tuple[Flask, Flask]) -> None:
@@ -178,3 +316,19 @@ def test_only_our_names_are_decoded_and_exactly_as_the_form_reader_decodes_them(
     from intake.formbody import parse_pairs
 
     assert list(_own_pairs(body, frozenset(names))) == [(n, v) for n, v in parse_pairs(body) if n in names]
+
+
+@given(head=st.binary(max_size=300), rest=st.binary(max_size=300),
+       sizes=st.lists(st.one_of(st.none(), st.integers(-1, 400)), max_size=8))  # fmt: skip
+def test_the_replayed_body_is_the_body_as_sent_whatever_the_reads(head: bytes, rest: bytes,
+                                                                  sizes: list[int | None]) -> None:  # fmt: skip
+    import io
+
+    from intake.fastpath import _Replay
+
+    replay, got = _Replay(head, io.BytesIO(rest)), b""
+    for size in sizes:
+        piece = replay.read(size)
+        assert size is None or size < 0 or len(piece) == min(size, len(head) + len(rest) - len(got))
+        got += piece
+    assert got + replay.read() == head + rest
