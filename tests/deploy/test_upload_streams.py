@@ -51,8 +51,8 @@ def open_stream(path: Path, circuit: int, data: bytes = b"") -> socket.socket:
     return sock
 
 
-# The smallest body the worker streams as an upload: a form of at most INTAKE_MAX_BODY_BYTES (256 KiB), a file
-# or not, is read whole like any text request and takes no upload slot (test_a_flood_of_slow_uploads_never_stops_text_requests).
+# A body the worker streams as an upload: a form of at most INTAKE_MAX_BODY_BYTES (256 KiB), a file or not, is
+# read whole like any text request and takes no upload slot (test_a_flood_of_slow_uploads_never_stops_text_requests).
 STREAMED = 300_000
 
 
