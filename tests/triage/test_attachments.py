@@ -55,6 +55,18 @@ def test_show_lists_every_file_with_its_types_size_and_hash(home: FileHome) -> N
     assert "with a message of 2026-11-22" in shown
 
 
+def test_a_listing_names_the_files_but_never_their_keys(home: FileHome) -> None:
+    import json
+
+    listed = home.triage.ok("list", "--json").output
+    [case] = json.loads(listed)
+    assert [f["sha256"] for f in case["request"]["files"]] == [f.entry["sha256"] for f in home.files[:2]]
+    assert all("key" not in f for f in case["request"]["files"])
+    for sent in home.files:
+        assert sent.entry["key"] not in listed  # the key that opens the sealed blob stays in the store
+    assert all(sent.entry["key"] not in home.triage.ok("list", "--csv").output for sent in home.files)
+
+
 def test_show_says_when_a_file_is_not_on_this_laptop(triage: Triage, tmp_path: Path) -> None:
     home = file_home(triage, tmp_path, [seal("фото.jpg", "image/jpeg", photo_with_gps())], store_blobs=False)
     assert "not on this laptop" in flat(home.triage.ok("show", home.case_id).output)
