@@ -17,7 +17,7 @@ from sqlalchemy import func, insert, select, update
 from intake.config import IntakeConfig
 from intake.rotation import unreadable_ids
 from intake.storage import Recipient, Storage
-from intake.tables import BUNDLE_COUNTER, applied_acks, counters, envelopes, replies
+from intake.tables import BUNDLE_COUNTER, applied_acks, blobs, counters, envelopes, replies
 
 EXPORTED_ON = "exported_on"  # day number (date.toordinal) of the last export
 COMPACTED_ON = "compacted_on"  # day number of the last compaction
@@ -38,6 +38,9 @@ class Status:
     free_bytes: int
     total_bytes: int
     database: str
+    files: int = 0  # sealed files stored (received, waiting for export and acknowledgement, or being received)
+    file_bytes: int = 0
+    file_cap: int = 0  # INTAKE_PENDING_MAX_BYTES
 
 
 def record_day(storage: Storage, name: str, day: datetime.date) -> None:
@@ -60,13 +63,15 @@ def read_status(config: IntakeConfig, storage: Storage) -> Status:
         last_ack = conn.execute(select(func.max(applied_acks.c.applied_on))).scalar_one()
         waiting_replies = int(conn.execute(select(func.count()).select_from(replies)).scalar_one())
         unreadable = len(unreadable_ids(conn))
+        files, file_bytes = conn.execute(select(func.count(), func.coalesce(func.sum(blobs.c.size), 0))).one()
     disk = shutil.disk_usage(config.instance_dir)
     return Status(
         pending=int(pending), pending_bytes=int(size), oldest_day=oldest, unreadable=unreadable,
         replies=waiting_replies, recipients=storage.recipients(), bundles=values.get(BUNDLE_COUNTER, 0),
         last_export=_day(values.get(EXPORTED_ON)), last_ack=last_ack,
         last_compaction=_day(values.get(COMPACTED_ON)), free_bytes=disk.free, total_bytes=disk.total,
-        database="SQLite" if config.is_sqlite else "PostgreSQL",
+        database="SQLite" if config.is_sqlite else "PostgreSQL", files=int(files), file_bytes=int(file_bytes),
+        file_cap=config.pending_max_bytes,
     )  # fmt: skip
 
 
@@ -89,6 +94,8 @@ def render(status: Status, today: datetime.date) -> list[str]:
     if status.unreadable:
         lines.append(f"No registered key can read: {status.unreadable} of them "
                      "(see `intake recipients drop-unreadable`)")  # fmt: skip
+    lines.append(f"Files (sealed) stored: {status.files}, {_mib(status.file_bytes)} of the {_mib(status.file_cap)} "
+                 "past which new files are refused (INTAKE_PENDING_MAX_BYTES)")  # fmt: skip
     lines.append(f"Replies waiting for requesters: {status.replies}")
     lines.append(f"Caseworker keys: {len(status.recipients)}")
     lines += [f"  {r.fingerprint}  {r.public.name}  added {r.added_on.isoformat()}" for r in status.recipients]

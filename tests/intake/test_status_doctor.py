@@ -144,3 +144,18 @@ def test_export_to_standard_output_is_a_whole_signed_bundle(ready: IntakeConfig)
     assert code == 0 and "Exported 1 envelope(s) as bundle 1 to standard output" in output
     bundle = crypto.read_bundle(io.BytesIO(data).getvalue(), expected_server=Instance(ready).server_key().public)
     assert bundle.header.count == 1
+
+
+def test_status_counts_the_sealed_files_against_their_cap(ready: IntakeConfig) -> None:
+    from intake.tables import blobs
+
+    # Given two sealed files stored (what a seized database shows too: their count and sizes, no content)
+    engine = sa.create_engine(ready.database_url)
+    with engine.begin() as conn:
+        for n, size in enumerate((3 << 20, 1 << 20)):
+            conn.execute(sa.insert(blobs).values(id=bytes([n]) * 16, envelope_id=b"\x09" * 16, stager=None,
+                                                 size=size, staged_on=datetime.date(2026, 11, 22)))  # fmt: skip
+    engine.dispose()
+    code, output, _ = intake(ready, "status")
+    assert code == 0, output
+    assert "Files (sealed) stored: 2, 4.0 MiB of the 4,096.0 MiB" in output, output
