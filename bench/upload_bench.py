@@ -11,7 +11,7 @@ what a browser does: GET the form page (cookie, CSRF token, one-time token), the
 with the text fields and the file part in the page's order.
 
 * intake: the production app (intake.wsgi:app): the file sealed chunk by chunk as it arrives, staged in
-  chunk rows of intake.blobs.CHUNK_ROW (256 KiB), the envelope sealed and stored with its manifest, the receipt page;
+  512 KiB chunk rows (intake.blobs.CHUNK_ROW), the envelope sealed and stored with its manifest, the receipt page;
 * baseline (``make_baseline()``): a small WSGI app, no Flask, the same body through the same parser
   (python-multipart's MultipartParser driven by intake.multipart's reader, the same read size), the file
   kept as PLAINTEXT chunk rows of the same size in the same database engine (intake.database.Database:

@@ -32,10 +32,11 @@ from crypto import ExportBlob
 from intake.database import Database, DiskFullError, StorageError, StorageFullError, is_out_of_space
 from intake.tables import blob_chunks, blobs
 
-# Ciphertext bytes per row: what each upload in progress holds in memory (8 at once must stay within 2 MiB
-# each, bench/upload_bench.py), against one transaction per row (40 for a 10 MiB file). Not a format constant:
-# rows of any size are read back in order (export_blobs), and older stores keep their 512 KiB rows.
-CHUNK_ROW = 256 * 1024
+# Ciphertext bytes per row: what each upload in progress holds in memory, against one transaction per row.
+# Not a format constant (rows of any size read back in order). 512 KiB stays within 2 MiB per upload at 8 at
+# once with one copy per row and intake.service's malloc arenas (bench/upload_bench.py); 256 KiB rows saved
+# about 0.2 MiB more but cost intake more server CPU per MiB (one run: 19.1 against 15.5 ms).
+CHUNK_ROW = 512 * 1024
 STAGING_FOLDER = "staging"
 
 _INSERT_BLOB = insert(blobs)

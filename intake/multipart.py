@@ -216,8 +216,7 @@ class _Reader:
                 self.kind = "skip"
                 return
             try:
-                with memoryview(data) as view:  # the piece as it came: no copy before the sealer's own
-                    self.sink.write(self.sealer.write(view[start:end]))
+                self.sink.write(self.sealer.write(bytes(data[start:end])))
             except DiskFullError:
                 self._refuse("disk_full")
                 self.kind = "skip"

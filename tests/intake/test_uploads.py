@@ -293,7 +293,7 @@ def test_a_large_upload_never_holds_the_file_in_memory(sqlite_app: Flask) -> Non
         tracemalloc.stop()
     receipt_of(response)
     assert [s for _, _, _, s in files_of(sqlite_app)] == [filestream.blob_size(size)]
-    # One chunk row (256 KiB), one sealed chunk, a read, and the first request's page caches: far below the 20 MiB
+    # One chunk row (512 KiB), one sealed chunk, a read, and the first request's page caches: far below the 20 MiB
     # file (measured: 2.6 MiB in all for a 20 MiB file, the same as for a 1 MiB one once the caches are warm)
     assert peak < 6 * 1024 * 1024, peak
 
