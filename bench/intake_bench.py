@@ -79,6 +79,11 @@ class Server:
     master: int
 
 
+# What deploy/systemd/intake.service puts in the server's environment besides its paths (checked against the unit
+# by tests/deploy/test_systemd_units.py): every server this bench and its users start runs as production does.
+PRODUCTION_ENV = {"MALLOC_ARENA_MAX": "2"}
+
+
 @contextmanager
 def serve(target: str, work: Path, name: str, env: dict[str, str], extra: tuple[str, ...] = ()) -> Iterator[Server]:
     """gunicorn -c deploy/gunicorn.conf.py [EXTRA] TARGET on work/NAME.sock; stopped on exit."""
@@ -89,7 +94,7 @@ def serve(target: str, work: Path, name: str, env: dict[str, str], extra: tuple[
     # servers start in that folder: `python -m` puts the working folder first on sys.path, before PYTHONPATH.
     tree = os.environ.get("BENCH_INTAKE_TREE") or str(REPO)
     path = os.pathsep.join(filter(None, [tree, str(REPO), os.environ.get("PYTHONPATH")]))
-    full_env = {**os.environ, **env, "PYTHONPATH": path}
+    full_env = {**os.environ, **env, **PRODUCTION_ENV, "PYTHONPATH": path}
     with open(work / f"{name}.log", "wb") as log:
         process = subprocess.Popen(argv, cwd=tree, env=full_env, stdout=log, stderr=subprocess.STDOUT)
     try:

@@ -3,14 +3,15 @@ plaintext baseline streaming the same body through the same parser into the same
 
     python -m bench.upload_bench [--quick]
 
-Both apps run under gunicorn with deploy/gunicorn.conf.py (the circuit worker, which streams the body of
+Both apps run under gunicorn with deploy/gunicorn.conf.py and deploy/systemd/intake.service's malloc setting
+(``MALLOC_ARENA_MAX``, bench/intake_bench.py's ``PRODUCTION_ENV``) (the circuit worker, which streams the body of
 ``POST /<lang>/request`` with multipart to the app under the upload's rate and cap), reached as tor reaches
 intake: a PROXY line naming a fresh circuit per upload (bench/intake_bench.py's ``serve``). Each upload is
 what a browser does: GET the form page (cookie, CSRF token, one-time token), then POST multipart/form-data
 with the text fields and the file part in the page's order.
 
 * intake: the production app (intake.wsgi:app): the file sealed chunk by chunk as it arrives, staged in
-  512 KiB chunk rows, the envelope sealed and stored with its manifest, the receipt page;
+  512 KiB chunk rows (intake.blobs.CHUNK_ROW), the envelope sealed and stored with its manifest, the receipt page;
 * baseline (``make_baseline()``): a small WSGI app, no Flask, the same body through the same parser
   (python-multipart's MultipartParser driven by intake.multipart's reader, the same read size), the file
   kept as PLAINTEXT chunk rows of the same size in the same database engine (intake.database.Database:
@@ -82,7 +83,10 @@ def make_baseline() -> Any:
         def write(self, data: bytes) -> None:
             self.buffer += data
             while len(self.buffer) >= CHUNK_ROW:
-                self._flush(bytes(self.buffer[:CHUNK_ROW]))
+                with memoryview(self.buffer) as view:  # as intake's BlobWriter: one copy of the row
+                    row = bytes(view[:CHUNK_ROW])
+                self._flush(row)
+                del row
                 del self.buffer[:CHUNK_ROW]
 
         def close(self) -> None:

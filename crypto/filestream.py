@@ -97,7 +97,7 @@ class FileSealer:
     def _seal(self, chunk: bytes, tag: int) -> bytes:
         return self._emit(sodium.crypto_secretstream_xchacha20poly1305_push(self._state, chunk, _AD, tag))
 
-    def write(self, data: bytes) -> bytes:
+    def write(self, data: bytes | bytearray | memoryview) -> bytes:
         """Add ``data``; the ciphertext of every chunk now complete (MalformedError past ``max_size``)."""
         if self._done:
             raise ValueError("the file is finished")
@@ -106,12 +106,15 @@ class FileSealer:
         self._size += len(data)
         self._content.update(data)
         self._pending += data
-        out = [self._first]
+        out = [self._first] if self._first else []
         self._first = b""
         while len(self._pending) > CHUNK:  # keep at least one byte back: the last chunk is sealed FINAL
-            out.append(self._seal(bytes(self._pending[:CHUNK]), _MESSAGE))
+            with memoryview(self._pending) as view:  # one copy of the chunk (push takes bytes only)
+                chunk = bytes(view[:CHUNK])
+            out.append(self._seal(chunk, _MESSAGE))
             del self._pending[:CHUNK]
-        return b"".join(out)
+        # A single sealed chunk (the usual case: 64 KiB pieces in, one chunk out) goes out without a join's copy.
+        return out[0] if len(out) == 1 else b"".join(out)
 
     def finish(self) -> tuple[bytes, SealedFile]:
         """The last chunks (content, padding, length) and the facts the manifest records."""

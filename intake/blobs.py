@@ -32,7 +32,11 @@ from crypto import ExportBlob
 from intake.database import Database, DiskFullError, StorageError, StorageFullError, is_out_of_space
 from intake.tables import blob_chunks, blobs
 
-CHUNK_ROW = 512 * 1024  # ciphertext bytes per row: bounded memory per upload, few transactions per file
+# Ciphertext bytes per row: what each upload in progress holds in memory, against one transaction per row.
+# Not a format constant (rows of any size read back in order). 512 KiB stays within 2 MiB per upload at 8 at
+# once with one copy per row and intake.service's malloc arenas (bench/upload_bench.py); 256 KiB rows saved
+# about 0.2 MiB more but cost intake more server CPU per MiB (one run: 19.1 against 15.5 ms).
+CHUNK_ROW = 512 * 1024
 STAGING_FOLDER = "staging"
 
 _INSERT_BLOB = insert(blobs)
@@ -130,7 +134,10 @@ class BlobWriter:
     def write(self, ciphertext: bytes) -> None:
         self._buffer += ciphertext
         while len(self._buffer) >= CHUNK_ROW:
-            self._flush(bytes(self._buffer[:CHUNK_ROW]))
+            with memoryview(self._buffer) as view:  # one copy of the row, not a slice and then a copy
+                row = bytes(view[:CHUNK_ROW])
+            self._flush(row)
+            del row
             del self._buffer[:CHUNK_ROW]
 
     def close(self) -> None:

@@ -43,6 +43,25 @@ def test_any_file_written_in_any_pieces_seals_to_its_length_and_opens_to_itself(
     assert fs.open_bytes(blob, facts) == data
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.binary(max_size=3 * fs.CHUNK + 100), st.lists(st.integers(1, 70000), max_size=12))
+def test_pieces_given_as_views_seal_to_the_same_blob_as_bytes(data: bytes, cuts: list[int]) -> None:
+    # intake hands the sealer views of what the parser read (no copy): the same chunks come out, and open
+    # (each sealer draws its own stream header, so the bytes differ)
+    as_bytes, as_views = fs.FileSealer(), fs.FileSealer()
+    out_bytes, out_views, position = [], [], 0
+    with memoryview(data) as view:
+        for cut in [*cuts, len(data)]:
+            out_bytes.append(as_bytes.write(data[position : position + cut]))
+            out_views.append(as_views.write(view[position : position + cut]))
+            position += cut
+    assert [len(piece) for piece in out_bytes] == [len(piece) for piece in out_views]
+    assert all(type(piece) is bytes for piece in out_views)
+    rest, facts = as_views.finish()
+    assert len(as_bytes.finish()[0]) == len(rest)
+    assert fs.open_bytes(b"".join(out_views) + rest, facts) == data
+
+
 @given(st.integers(0, 1 << 30))
 def test_the_stored_size_is_a_padme_size_and_wastes_at_most_12_percent(size: int) -> None:
     stream = fs.stream_length(size)

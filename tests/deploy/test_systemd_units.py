@@ -90,3 +90,14 @@ def test_the_daily_compaction_units_verify_and_share_the_sandbox(unit_dir: Path)
     assert security.returncode == 0, security.stdout[-3000:] + security.stderr
     assert "ExecStart=" in (UNITS / "intake-compact.service").read_text() and "compact" in (
         UNITS / "intake-compact.service").read_text()  # fmt: skip
+
+
+def test_the_service_limits_malloc_arenas_and_the_benchmarks_run_it_so() -> None:
+    # glibc's per-thread arenas kept each upload's freed buffers resident (above 2 MiB per upload at 8 at once);
+    # the benchmarks' servers must start with what the unit sets, or they measure another program.
+    from bench.intake_bench import PRODUCTION_ENV
+
+    lines = (UNITS / "intake.service").read_text().splitlines()
+    environment = dict(line.split("=", 2)[1:] for line in lines if line.startswith("Environment="))
+    assert environment["MALLOC_ARENA_MAX"] == "2"
+    assert {k: v for k, v in environment.items() if k != "INTAKE_INSTANCE_DIR"} == PRODUCTION_ENV
