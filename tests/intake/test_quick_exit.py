@@ -92,12 +92,17 @@ def settled(driver: Any) -> bool:
 
 
 def _alive(element: Any) -> bool:
-    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 
     try:
         element.tag_name  # noqa: B018 - any call tells whether the page still holds it
     except StaleElementReferenceException:
         return False
+    except WebDriverException as error:
+        # Chromium, asked while the next page replaces this one: the element's document is gone
+        if "does not belong to the document" in str(error):
+            return False
+        raise
     return True
 
 
