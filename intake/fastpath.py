@@ -37,11 +37,10 @@ from typing import Any
 
 from flask import Flask
 from werkzeug.datastructures import MultiDict
-from werkzeug.http import dump_cookie, parse_cookie
 
 from intake import csrf, once, uploads
+from intake.fast_answer import FastAnswers
 from intake.formbody import unquote
-from intake.headers import security_headers
 from intake.multipart import MalformedUpload, read_multipart
 from intake.pages import PAGES_KEY, join
 
@@ -59,11 +58,7 @@ class FastPath:
         self._key = services.csrf_key
         self._routes = {f"/{lang}/{page}": (endpoint, lang) for lang in services.config.languages
                         for page, endpoint in _FORMS.items()}  # fmt: skip
-        self._headers = list(security_headers(css).items())
-        self._cookie_name = app.config["SESSION_COOKIE_NAME"]
-        self._secure = bool(app.config["SESSION_COOKIE_SECURE"])
-        self._samesite = app.config["SESSION_COOKIE_SAMESITE"]
-        self._max_cookie = int(app.config["MAX_COOKIE_SIZE"])
+        self._answers = FastAnswers(app, css)
         self._max_body = int(app.config["MAX_CONTENT_LENGTH"])
         # Only these names are decoded: the questionnaire's fields and the form's own controls.
         self._names = frozenset({*app.extensions["questionnaire_form"].field_ids, "csrf_token", "once", "relang"})
@@ -85,21 +80,11 @@ class FastPath:
         cached = self.app.extensions.get(PAGES_KEY, {}).get((*route, script_root))
         if cached is None:
             return self.slow(environ, start_response)  # the first visitor's render primes the cache
-        sent = parse_cookie(environ).get(self._cookie_name)
-        cookie = sent if csrf.is_cookie(sent) else None
-        new_cookie = None
-        if cookie is None:
-            cookie = new_cookie = csrf.new_cookie()
+        cookie, new_cookie = self._answers.cookie_or_new(environ)
         token = csrf.make_token(self._key, cookie, csrf.now_minute())
         parts, order = cached
-        body = join(parts, order, [token, once.new_token()]).encode("utf-8")
-        headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body))), *self._headers]
-        if new_cookie is not None:
-            headers.append(("Set-Cookie", dump_cookie(self._cookie_name, new_cookie, path="/", secure=self._secure,
-                                                      httponly=True, samesite=self._samesite,
-                                                      max_size=self._max_cookie)))  # fmt: skip
-        start_response("200 OK", headers)
-        return [body]
+        return self._answers.page(start_response, join(parts, order, [token, once.new_token()]).encode("utf-8"),
+                                  new_cookie)  # fmt: skip
 
     def _post(self, environ: dict[str, Any], start_response: Callable[..., Any], endpoint: str,
               lang: str) -> Iterable[bytes]:  # fmt: skip
@@ -132,10 +117,7 @@ class FastPath:
         receipt = None if form is None else self._accept(environ, form, lang)
         if receipt is None:
             return self.slow(environ, start_response)
-        page = views.fill_receipt(receipt_page, receipt).encode("utf-8")
-        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(page))),
-                                  *self._headers])  # fmt: skip
-        return [page]
+        return self._answers.page(start_response, views.fill_receipt(receipt_page, receipt).encode("utf-8"))
 
     def _urlencoded_fields(self, body: bytes) -> MultiDict[str, str] | None:
         try:
@@ -178,9 +160,8 @@ class FastPath:
 
         if "relang" in form:
             return None
-        sent = parse_cookie(environ).get(self._cookie_name)
         try:
-            csrf.check_token(self._key, sent if csrf.is_cookie(sent) else None, form.get("csrf_token"),
+            csrf.check_token(self._key, self._answers.cookie(environ), form.get("csrf_token"),
                              csrf.now_minute(), self._csrf_minutes)  # fmt: skip
         except csrf.TokenError:
             return None

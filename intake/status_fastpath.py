@@ -39,12 +39,11 @@ from typing import Any
 import babel.dates
 from flask import Flask
 from markupsafe import escape
-from werkzeug.http import dump_cookie, parse_cookie
 
 import crypto
 from intake import csrf
+from intake.fast_answer import FastAnswers
 from intake.formbody import parse_pairs
-from intake.headers import security_headers
 from intake.pages import PAGES_KEY, join
 from intake.receipts import normalize_receipt, receipt_lookup_key
 
@@ -182,11 +181,7 @@ class StatusFastPath:
         self._services = app.extensions["intake"]
         self._key = self._services.csrf_key
         self._routes = {f"/{lang}/status": lang for lang in self._services.config.languages}
-        self._headers = list(security_headers(css).items())
-        self._cookie_name = app.config["SESSION_COOKIE_NAME"]
-        self._secure = bool(app.config["SESSION_COOKIE_SECURE"])
-        self._samesite = app.config["SESSION_COOKIE_SAMESITE"]
-        self._max_cookie = int(app.config["MAX_COOKIE_SIZE"])
+        self._answers = FastAnswers(app, css)
         self._token_minutes = int(app.config["WTF_CSRF_TIME_LIMIT"]) // 60
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -200,29 +195,15 @@ class StatusFastPath:
             return self._lookup(environ, start_response, lang)
         return self.slow(environ, start_response)
 
-    def _answer(self, start_response: Callable[..., Any], page: str, cookie: str | None = None) -> list[bytes]:
-        body = page.encode("utf-8")
-        headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body))), *self._headers]
-        if cookie is not None:
-            headers.append(("Set-Cookie", dump_cookie(self._cookie_name, cookie, path="/", secure=self._secure,
-                                                      httponly=True, samesite=self._samesite,
-                                                      max_size=self._max_cookie)))  # fmt: skip
-        start_response("200 OK", headers)
-        return [body]
-
     def _empty_page(self, environ: dict[str, Any], start_response: Callable[..., Any], lang: str) -> Iterable[bytes]:
         root = environ.get("SCRIPT_NAME", "").rstrip("/")
         cached = self.app.extensions.get(PAGES_KEY, {}).get((ENDPOINT, lang, root))
         if cached is None:
             return self.slow(environ, start_response)  # the first visitor's render primes the cache
-        sent = parse_cookie(environ).get(self._cookie_name)
-        cookie = sent if csrf.is_cookie(sent) else None
-        new_cookie = None
-        if cookie is None:
-            cookie = new_cookie = csrf.new_cookie()
+        cookie, new_cookie = self._answers.cookie_or_new(environ)
         token = csrf.make_token(self._key, cookie, csrf.now_minute())
         parts, order = cached
-        return self._answer(start_response, join(parts, order, [token]), new_cookie)
+        return self._answers.page(start_response, join(parts, order, [token]).encode("utf-8"), new_cookie)
 
     def _lookup(self, environ: dict[str, Any], start_response: Callable[..., Any], lang: str) -> Iterable[bytes]:
         length = environ.get("CONTENT_LENGTH")
@@ -238,7 +219,7 @@ class StatusFastPath:
             page = None
         if page is None:
             return self.slow(environ, start_response)
-        return self._answer(start_response, page)
+        return self._answers.page(start_response, page.encode("utf-8"))
 
     def _page(self, environ: dict[str, Any], body: bytes, lang: str) -> str | None:
         """The page for this POST, or None when Flask must answer (told what was already done here)."""
@@ -250,8 +231,7 @@ class StatusFastPath:
         for name, value in pairs:
             fields.setdefault(name, value)  # the first value, as request.form.get and a StringField take it
         # 1. CSRF (intake.csrf.protect), before the view; Flask checks again and says why it failed.
-        sent = parse_cookie(environ).get(self._cookie_name)
-        cookie = sent if csrf.is_cookie(sent) else None
+        cookie = self._answers.cookie(environ)
         try:
             csrf.check_token(self._key, cookie, fields.get("csrf_token"), csrf.now_minute(), self._token_minutes)
         except csrf.TokenError:
