@@ -11,6 +11,7 @@ questionnaire accepts seals to one size (``crypto.questionnaire_size`` says how 
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -220,11 +221,17 @@ def decode_questionnaire_request(questionnaire: Questionnaire, data: bytes) -> d
 Lookup = Callable[[str, int, str], Questionnaire | None]
 
 
+@functools.cache
+def shipped(name: str = "evacuation-request") -> Questionnaire:
+    """A questionnaire shipped in the package, read once per process."""
+    return builtin_questionnaire(name)
+
+
 def builtin_lookup(questionnaire_id: str, version: int, sha256: str) -> Questionnaire | None:
-    """The shipped questionnaire with this id, version and hash, if there is one."""
+    """The shipped questionnaire with exactly this id, version and hash, if there is one."""
     if questionnaire_id not in BUILTIN:
         return None
-    found = builtin_questionnaire(questionnaire_id)
+    found = shipped(questionnaire_id)
     return found if (found.version, found.sha256) == (version, sha256) else None
 
 

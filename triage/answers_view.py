@@ -22,9 +22,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from crypto.answers import normalize_answers
+from crypto.answers import builtin_lookup, normalize_answers, shipped
 from crypto.errors import MalformedError
-from crypto.questionnaire import BUILTIN, Questionnaire, builtin_questionnaire
+from crypto.questionnaire import Questionnaire
 from triage.i18n import N_
 
 Lookup = Callable[[str, int, str], "Questionnaire | None"]
@@ -40,20 +40,6 @@ MISFIT = N_(
     "These answers do not fit the questionnaire they name (%(id)s, version %(version)s): they are shown with "
     "their field ids. Treat the request with care and tell the operator."
 )
-
-
-@functools.cache
-def shipped(name: str = SHIPPED) -> Questionnaire:
-    """A questionnaire shipped in the package, read once per process."""
-    return builtin_questionnaire(name)
-
-
-def builtin_lookup(questionnaire_id: str, version: int, sha256: str) -> Questionnaire | None:
-    """The built-in questionnaire with exactly this id, version and hash, if there is one."""
-    if questionnaire_id not in BUILTIN:
-        return None
-    found = shipped(questionnaire_id)
-    return found if (found.version, found.sha256) == (version, sha256) else None
 
 
 def store_lookup(store: Any) -> Lookup:
