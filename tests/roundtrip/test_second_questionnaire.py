@@ -36,6 +36,7 @@ from intake.devserver import QuietHandler
 from tests.chromium import start_chromium
 from tests.roundtrip.test_roundtrip import laptop
 from tests.triage.helpers import Triage
+from tests.triage.test_questionnaire_cases import POLICY  # docs/POLICY.md's worked example, for this questionnaire
 
 pytestmark = pytest.mark.browser
 
@@ -48,29 +49,6 @@ NEW_QUESTION = {"en": "Do you have a passport you can leave the country with?",
 SITUATION = "Меня ищет полиция: завели дело.\nНужно уехать «как можно скорее» — втроём, с мамой и сестрой."
 CONTACT = "spasite.nas@example.org"
 REPLY = "Мы получили вашу заявку. Напишем на почту в четверг — Ольга."
-# The policy of docs/POLICY.md's worked example, written for this questionnaire.
-POLICY = """
-format = 1
-questionnaire = "relocation-lgbtqi"
-
-[waiting]
-points_per_day = 1
-max_points = 60
-reason = "Days waiting: {days}"
-
-[[rule]]
-reason = "Arrested, and no passport to leave with"
-when = { harm = "arrest", passport = ["no", "expired"] }
-level = "emergency"
-points = 30
-
-[[rule]]
-reason = "People who would move: {household}"
-when = { household = { at_least = 2 } }
-points = 5
-per = "household"
-max_points = 20
-"""
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
