@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import crypto
-from crypto.questionnaire import BUILTIN, Questionnaire, QuestionnaireError, builtin_questionnaire
+from crypto.answers import shipped
+from crypto.questionnaire import BUILTIN, Questionnaire, QuestionnaireError
 from crypto.questionnaire_canonical import load_canonical
 from triage.errors import TriageError
 from triage.i18n import N_, Translator, translator
@@ -50,7 +51,7 @@ def _context(sha256: str) -> bytes:
 @functools.cache
 def builtins() -> dict[str, Questionnaire]:
     """The questionnaires shipped with the package, by hash: accepted without asking."""
-    return {q.sha256: q for q in (builtin_questionnaire(name) for name in BUILTIN)}
+    return {q.sha256: q for q in map(shipped, BUILTIN)}
 
 
 class QuestionnaireRefusedError(TriageError):
