@@ -314,3 +314,51 @@ def test_export_blobs_gives_only_blobs_of_stored_envelopes(app: Flask) -> None:
     receipt_of(post(client, "/en/request", [*form_parts(client), ("files", ("a.jpg", "", PDF))]))
     [blob] = list(storage.export_blobs())
     assert blob.size == filestream.blob_size(len(PDF)) == len(b"".join(blob.chunks()))
+
+
+def test_sqlites_driver_rows_are_the_rows_sqlalchemy_writes_elsewhere(sqlite_app: Flask) -> None:
+    """On SQLite a staged row goes through the driver (cheaper); it must read back as the Core path's does."""
+    from sqlalchemy import select
+
+    from intake.database import StorageFullError
+    from intake.tables import blob_chunks, blobs
+
+    storage = sqlite_app.extensions["intake"].storage
+    day = datetime.date(2026, 12, 2)
+    fast = BlobWriter(storage, b"f" * 16, day, 1 << 30)
+    core = BlobWriter(storage, b"c" * 16, day, 1 << 30)
+    data = bytes(range(256)) * 3000  # 768,000 bytes: two rows
+    for writer in (fast, core):
+        if writer is core:  # the path PostgreSQL takes, forced here on the same database
+            writer._flush = lambda row, w=writer: _core_flush(w, storage, row)  # type: ignore[method-assign]
+        writer.write(data)
+        writer.close()
+    with storage.reading() as conn:
+        rows = {bytes(r.id): r for r in conn.execute(select(blobs))}
+        chunks = {blob_id: [bytes(c.data) for c in conn.execute(
+            select(blob_chunks).where(blob_chunks.c.blob_id == blob_id).order_by(blob_chunks.c.seq))]
+            for blob_id in rows}  # fmt: skip
+    one, other = rows[fast.blob_id], rows[core.blob_id]
+    assert (one.envelope_id, one.size, one.staged_on) == (other.envelope_id, other.size, other.staged_on)
+    assert one.staged_on == day and one.size == len(data) and bytes(one.stager) == b"f" * 16
+    assert b"".join(chunks[fast.blob_id]) == b"".join(chunks[core.blob_id]) == data
+    assert [len(c) for c in chunks[fast.blob_id]] == [len(c) for c in chunks[core.blob_id]]
+    # The day reads back as the staging clean-up compares it: a blob staged long ago is deleted
+    old = BlobWriter(storage, b"o" * 16, day - datetime.timedelta(days=3), 1 << 30)
+    old.write(b"left over")
+    old.close()
+    sqlite_app.extensions["intake"].stager.clean_dead(storage, day)
+    with storage.reading() as conn:
+        assert old.blob_id not in {bytes(r.id) for r in conn.execute(select(blobs.c.id))}
+    # And the cap in bytes holds on the driver path
+    capped = BlobWriter(storage, b"x" * 16, day, 2 * len(data) + 10)
+    with pytest.raises(StorageFullError):
+        capped.write(b"x" * 600_000)
+
+
+def _core_flush(writer: BlobWriter, storage: Any, row: bytes) -> None:
+    with storage.writing() as conn:
+        writer._row(conn, row)
+    writer.created = True
+    writer._seq += 1
+    writer.stored += len(row)
