@@ -5,7 +5,8 @@ receipt promised but the database lost.
 
 The loop is tests/system/crashloop.py (the same one tests/system/test_crash_safety.py runs): gunicorn with
 deploy/gunicorn.conf.py on 127.0.0.1, the embedded SQLite default, 6 visitor threads submitting through
-real HTTP; 5 kills with --quick, 20 otherwise. Target: 0 receipted submissions lost, 0 corrupt.
+real HTTP, every other submission with a file (issue 24); 5 kills with --quick, 20 otherwise. Target: 0 receipted
+submissions lost, 0 of their files lost, 0 staged blobs left after the next start, 0 corrupt.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ def collect(quick: bool = False, kills: int | None = None) -> list[Row]:
         Row("crash: receipted submissions", str(receipted), "reported", None),
         Row("crash: requests cut off by a kill", str(result.interrupted), "reported", None),
         Row("crash: receipted submissions lost", f"{not_found} of {receipted}", "0", not_found == 0 and receipted > 0),
+        Row("crash: receipted submissions with a file; their files lost",
+            f"{len(result.files)}; {len(result.lost_files)} of {len(result.files)}", "0 lost",
+            not result.lost_files and bool(result.files)),
+        Row("crash: staged blobs left after the next start", str(result.staged_left), "0", result.staged_left == 0),
         Row("crash: corrupt envelopes", f"{result.corrupt} of {result.stored}", "0", result.corrupt == 0),
         Row("crash: integrity_check, export", f"{result.integrity}, {result.exported}/{result.stored}", "ok, all",
             result.integrity == "ok" and result.exported == result.stored),
