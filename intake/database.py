@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 
+from intake import pg_compaction
+
 READ_ONLY = "intake_read_only"
 # SQLite's SQLITE_FULL result code and PostgreSQL's SQLSTATE class 53 (insufficient resources).
 _SQLITE_FULL = 13
@@ -191,11 +193,12 @@ class Database:
         """Rewrite the SQLite file in key order (random ids), so page order no longer follows arrival order."""
         self.scrub()
         if not self.is_sqlite:
-            # CLUSTER rewrites each table in primary-key order: random ids and keyed hashes, not arrival.
+            # Every row again in key order (its xmin and TOAST OIDs said when it arrived), then CLUSTER rewrites
+            # each table in primary-key order: random ids and keyed hashes, not arrival (intake.pg_compaction).
             with self.engine.connect() as conn:
-                auto = conn.execution_options(isolation_level="AUTOCOMMIT")
-                for table in ("envelopes", "receipts", "replies", "reply_digests", "blobs", "blob_chunks"):
-                    auto.exec_driver_sql(f"CLUSTER {table} USING {table}_pkey")
+                pg_compaction.rewrite_in_key_order(conn)
+            with self.engine.connect() as conn:
+                pg_compaction.cluster(conn.execution_options(isolation_level="AUTOCOMMIT"))
             return
         raw = self.engine.raw_connection()
         try:
