@@ -19,6 +19,7 @@ import crypto
 from crypto.keyfile import MAGIC as PRIVATE_KEY_MAGIC
 from intake import backup, bundle_file, doctor, files, questionnaires, rotation_text, status
 from intake.config import ConfigError, IntakeConfig
+from intake.database import CompactionWaitError
 from intake.exchange import ExportResult
 from intake.instance import Instance, InstanceError
 from intake.questionnaire_command import questionnaire_group
@@ -331,7 +332,10 @@ def compact(ctx: Context) -> None:
     deploy/ does) and after every export; submissions wait for it for a few seconds at most.
     """
     storage = ctx.storage()
-    storage.compact()
+    try:
+        storage.compact()
+    except CompactionWaitError as error:
+        raise click.ClickException(str(error)) from None
     status.record_day(storage, status.COMPACTED_ON, today())
     click.echo("Compacted: the database file now holds its rows in random order.")
 

@@ -24,8 +24,15 @@ from __future__ import annotations
 
 from sqlalchemy import LargeBinary, String, Table
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 
 from intake import tables
+
+# How long compaction waits for a table's lock. An export holds a read lock for as long as it writes its bundle,
+# and PostgreSQL queues every later writer behind a lock request that waits: without a bound, submissions would
+# wait for the whole export. Past it, compaction stops and says so (LockWaitError); run it again later.
+LOCK_WAIT = "5s"
+_LOCK_NOT_AVAILABLE = "55P03"
 
 # The tables of submissions, receipts, replies and files, in the order compaction rewrites them.
 KEYED = (tables.envelopes, tables.receipts, tables.replies, tables.reply_digests, tables.blobs, tables.blob_chunks)
@@ -53,16 +60,30 @@ def rewrite_sql(table: Table) -> str:
             f"END LOOP; END $$")  # fmt: skip
 
 
-def rewrite_in_key_order(conn: Connection) -> None:
-    """Rewrite each keyed table in its own transaction (one table locked at a time: no lock cycle with a writer)."""
-    for table in KEYED:
-        with conn.begin():
-            # EXCLUSIVE: readers go on, writers wait, so no row escapes the rewrite or is locked half way.
-            conn.exec_driver_sql(f"LOCK TABLE {table.name} IN EXCLUSIVE MODE")
-            conn.exec_driver_sql(rewrite_sql(table))
+class LockWaitError(Exception):
+    """A table stayed locked (an export or a backup reading it) for longer than compaction waits."""
 
 
-def cluster(conn: Connection) -> None:
-    """CLUSTER each keyed table by its primary key (``conn`` in autocommit)."""
-    for table in KEYED:
-        conn.exec_driver_sql(f"CLUSTER {table.name} USING {table.name}_pkey")
+def _locked(error: OperationalError) -> bool:
+    return str(getattr(error.orig, "sqlstate", "") or "") == _LOCK_NOT_AVAILABLE
+
+
+def compact(conn: Connection) -> None:
+    """Rewrite, then CLUSTER, each keyed table in its own transaction (one table locked at a time: no lock
+    cycle with a writer). LockWaitError, naming the table, if its lock is not free within ``LOCK_WAIT``."""
+    for step in ("rewrite", "cluster"):
+        for table in KEYED:
+            try:
+                with conn.begin():
+                    conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'")
+                    if step == "rewrite":
+                        # EXCLUSIVE: readers go on, writers wait, so no row escapes the rewrite or is locked half
+                        # way; CLUSTER then takes ACCESS EXCLUSIVE for the time of copying the table.
+                        conn.exec_driver_sql(f"LOCK TABLE {table.name} IN EXCLUSIVE MODE")
+                        conn.exec_driver_sql(rewrite_sql(table))
+                    else:
+                        conn.exec_driver_sql(f"CLUSTER {table.name} USING {table.name}_pkey")
+            except OperationalError as error:
+                if _locked(error):
+                    raise LockWaitError(table.name) from None
+                raise

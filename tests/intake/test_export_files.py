@@ -65,7 +65,7 @@ def test_export_streams_blobs_into_a_split_bundle_that_reads_back(
     out = tmp_path / "export.bundle"
 
     def write(stream: BinaryIO) -> exchange.ExportResult:
-        return exchange.export(storage, stream, server_key, DAY, blobs=lambda: [m[0] for m in made])
+        return exchange.export(storage, stream, server_key, DAY, blobs=lambda _conn, _ids: [m[0] for m in made])
 
     result, parts = bundle_file.write_bundle_file(out, write, part_size=1 << 20)
     assert result.count == 2 and parts >= 5
@@ -92,7 +92,8 @@ def test_exporting_files_holds_little_memory(storage: Storage, tmp_path: Path) -
     tracemalloc.start()
     try:
         bundle_file.write_bundle_file(
-            tmp_path / "b", lambda stream: exchange.export(storage, stream, server_key, DAY, blobs=lambda: blobs)
+            tmp_path / "b",
+            lambda stream: exchange.export(storage, stream, server_key, DAY, blobs=lambda _conn, _ids: blobs),
         )
         peak = tracemalloc.get_traced_memory()[1]
     finally:
@@ -110,7 +111,7 @@ def test_a_failed_export_leaves_no_part_and_spends_no_number(storage: Storage, t
     with pytest.raises(crypto.MalformedError):
         bundle_file.write_bundle_file(
             usb / "b",
-            lambda stream: exchange.export(storage, stream, server_key, DAY, blobs=lambda: [good, broken]),
+            lambda stream: exchange.export(storage, stream, server_key, DAY, blobs=lambda _conn, _ids: [good, broken]),
             part_size=1 << 20,
         )
     assert list(usb.iterdir()) == []

@@ -19,8 +19,10 @@ from flask import Flask
 from sqlalchemy.engine import Connection
 
 import crypto
+from intake import pg_compaction
 from intake.blobs import BlobWriter, blob_bytes
 from intake.config import IntakeConfig
+from intake.database import CompactionWaitError
 from tests.intake.conftest import make_app
 from tests.intake.helpers import submit
 
@@ -116,3 +118,24 @@ def test_after_compaction_envelopes_and_receipts_lie_in_key_order_with_one_xmin(
         assert place == sorted(place) and len(place) == 8 and len(xmins) == 1
     # And every envelope is still there, whole
     assert len(storage.envelope_bytes()) == 8
+
+
+def test_compaction_waits_a_bounded_time_for_a_running_export_then_says_so(
+    pg_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = pg_app.extensions["intake"].storage
+    client = pg_app.test_client()
+    assert submit(client).status_code == 200
+    monkeypatch.setattr(pg_compaction, "LOCK_WAIT", "200ms")  # the product waits 5 s
+    # Given an export reading from its snapshot (it holds a read lock on the envelopes while it writes)
+    with storage.reading() as export:
+        assert len(export.exec_driver_sql("SELECT id FROM envelopes").all()) == 1
+        # When the daily compaction runs, it does not queue behind the export (which would queue every writer
+        # behind it) but stops with a sentence
+        with pytest.raises(CompactionWaitError, match="Run `intake compact` again"):
+            storage.compact()
+        # And a request sent meanwhile is stored
+        assert submit(client).status_code == 200
+    # Then, once the export has finished, compaction runs through
+    storage.compact()
+    assert len(storage.envelope_bytes()) == 2
