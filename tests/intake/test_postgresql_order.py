@@ -24,7 +24,8 @@ from intake.blobs import BlobWriter, blob_bytes
 from intake.config import IntakeConfig
 from intake.database import CompactionWaitError
 from tests.intake.conftest import make_app
-from tests.intake.helpers import submit
+from tests.intake.helpers import receipt_of, submit
+from tests.intake.test_reply_storage import _ack_one
 
 Key = tuple[Any, ...]
 
@@ -139,3 +140,30 @@ def test_compaction_waits_a_bounded_time_for_a_running_export_then_says_so(
     # Then, once the export has finished, compaction runs through
     storage.compact()
     assert len(storage.envelope_bytes()) == 2
+
+
+def test_after_compaction_no_transaction_id_ties_the_receipts_an_acknowledgement_collected_to_its_replies(
+    pg_app: Flask, identity: crypto.Identity
+) -> None:
+    storage = pg_app.extensions["intake"].storage
+    client = pg_app.test_client()
+    # Given two requests, each collected by its own return file that stores one reply to that person
+    acked = []
+    for n in range(2):
+        receipt = receipt_of(submit(client, story=f"Заявка {n}"))
+        [(entry_id, envelope)] = [pair for pair in storage.envelope_bytes() if pair[0] not in acked]
+        _ack_one(pg_app, identity, entry_id, envelope, receipt, f"Ответ {n}", datetime.date.today())
+        acked.append(entry_id)
+
+    def xmins(conn: Connection, table: str) -> set[int]:
+        return {int(r.x) for r in conn.exec_driver_sql(f"SELECT xmin::text::bigint AS x FROM {table}")}
+
+    with storage.engine.connect() as conn:
+        # (before compaction each collected receipt and its reply carry the transaction id of their return file)
+        assert len(xmins(conn, "receipts") & xmins(conn, "replies")) == 2
+    # When the database is compacted
+    storage.compact()
+    # Then receipts, replies and reply digests each have one transaction id, none shared with another table
+    with storage.engine.connect() as conn:
+        found = [xmins(conn, table) for table in ("receipts", "replies", "reply_digests")]
+    assert [len(x) for x in found] == [1, 1, 1] and len(set.union(*found)) == 3
