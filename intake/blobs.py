@@ -20,7 +20,7 @@ import fcntl
 import os
 import secrets
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,9 @@ _GROW = update(blobs).where(blobs.c.id == bindparam("blob")).values(size=blobs.c
 _STORED_BYTES = select(func.coalesce(func.sum(blobs.c.size), 0))
 _CHUNKS = (select(blob_chunks.c.data).where(blob_chunks.c.blob_id == bindparam("blob"))
            .order_by(blob_chunks.c.seq))  # fmt: skip
+_CHUNK = select(blob_chunks.c.data).where(
+    (blob_chunks.c.blob_id == bindparam("blob")) & (blob_chunks.c.seq == bindparam("seq"))
+)
 _SQLITE_STAGED = "SELECT count(*) FROM blobs WHERE envelope_id IS NULL AND id IN ({})"
 _SQLITE_ATTACH = "UPDATE blobs SET envelope_id = ?, stager = NULL WHERE id = ? AND envelope_id IS NULL"
 # A row of a staged blob on SQLite, through the driver: SQLAlchemy's statement machinery cost a fifth again of
@@ -228,23 +231,43 @@ def delete_for_envelopes(conn: Connection, envelope_ids: Sequence[bytes]) -> int
     return len(ids)
 
 
+def blobs_in(conn: Connection, envelope_ids: Collection[bytes]) -> list[ExportBlob]:
+    """The blobs of these envelopes as ``conn``'s snapshot sees them, in id order (random), each streamed from it.
+
+    For an export: ``conn`` is the read transaction the envelopes come from, so an acknowledgement or a new
+    submission while the bundle is written changes neither the envelopes nor the files it carries. Only ids
+    and sizes are held; the bytes are read one row (``CHUNK_ROW``) at a time when the writer asks.
+    """
+    rows = conn.execute(select(blobs.c.id, blobs.c.size, blobs.c.envelope_id)
+                        .where(blobs.c.envelope_id.is_not(None)).order_by(blobs.c.id))  # fmt: skip
+    wanted = envelope_ids if isinstance(envelope_ids, set | frozenset) else set(envelope_ids)
+    return [ExportBlob(bytes(r.id), int(r.size), _rows_of(conn, bytes(r.id))) for r in rows
+            if bytes(r.envelope_id) in wanted]  # fmt: skip
+
+
+def _rows_of(conn: Connection, blob_id: bytes) -> Callable[[], Iterator[bytes]]:
+    def chunks() -> Iterator[bytes]:
+        seq = 0
+        while True:  # one row per query: a blob is never whole in memory
+            row = conn.execute(_CHUNK, {"blob": blob_id, "seq": seq}).first()
+            if row is None:
+                return
+            yield bytes(row.data)
+            seq += 1
+
+    return chunks
+
+
 def export_blobs(db: Database) -> Iterator[ExportBlob]:
-    """Every blob of a stored envelope, in id order (random), each read chunk by chunk when asked for."""
+    """Every blob of a stored envelope, in id order (random), each read from one snapshot of its own when asked."""
     with db.reading() as conn:
         rows = [(bytes(r.id), int(r.size)) for r in conn.execute(
             select(blobs.c.id, blobs.c.size).where(blobs.c.envelope_id.is_not(None)).order_by(blobs.c.id))]  # fmt: skip
 
     def chunks_of(blob_id: bytes) -> Callable[[], Iterator[bytes]]:
         def chunks() -> Iterator[bytes]:
-            seq = 0
-            while True:  # one row per read: a blob is never whole in memory
-                with db.reading() as conn:
-                    row = conn.execute(select(blob_chunks.c.data).where(
-                        (blob_chunks.c.blob_id == blob_id) & (blob_chunks.c.seq == seq))).first()  # fmt: skip
-                if row is None:
-                    return
-                yield bytes(row.data)
-                seq += 1
+            with db.reading() as conn:
+                yield from _rows_of(conn, blob_id)()
 
         return chunks
 

@@ -17,8 +17,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import crypto
 from crypto.keyfile import MAGIC as PRIVATE_KEY_MAGIC
-from intake import backup, bundle_file, doctor, files, questionnaires, rotation_text, status
+from intake import backup, bundle_file, doctor, export_progress, files, questionnaires, rotation_text, status
 from intake.config import ConfigError, IntakeConfig
+from intake.database import CompactionWaitError
 from intake.exchange import ExportResult
 from intake.instance import Instance, InstanceError
 from intake.questionnaire_command import questionnaire_group
@@ -292,7 +293,10 @@ def _export_to_file(
 
     def write(stream: BinaryIO) -> ExportResult:
         nonlocal result
-        result = storage.export(stream, server_key, today())
+        shown = _progress(storage, stream)
+        result = storage.export(shown.stream() if shown else stream, server_key, today())
+        if shown:
+            shown.done()
         return result
 
     try:
@@ -305,13 +309,28 @@ def _export_to_file(
     return result
 
 
+def _stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()
+
+
+def _progress(storage: Storage, stream: BinaryIO) -> export_progress.Progress | None:
+    """A line on the terminal while a bundle is written; none for the timer's journal or a pipe."""
+    if not _stderr_is_terminal():
+        return None
+    return export_progress.Progress(stream, export_progress.expected_bytes(storage),
+                                    lambda line: click.echo(line, err=True, nl=False))  # fmt: skip
+
+
 def _export_to_stdout(storage: Storage, server_key: crypto.ServerKey) -> ExportResult:
     """Root writes the stick (`intake-admin export --out - > /media/usb/FILE`); a cut-off bundle never verifies."""
     if sys.stdout.isatty():  # before storage.export: a refusal spends no bundle number
         raise click.ClickException("Standard output is a terminal; send the bundle to a file: "
                                    "`intake export --out - > /media/usb/bundle.evb`.")  # fmt: skip
     stream = sys.stdout.buffer
-    result = storage.export(stream, server_key, today())
+    shown = _progress(storage, stream)
+    result = storage.export(shown.stream() if shown else stream, server_key, today())
+    if shown:
+        shown.done()
     try:
         stream.flush()
     except BaseException:
@@ -331,7 +350,10 @@ def compact(ctx: Context) -> None:
     deploy/ does) and after every export; submissions wait for it for a few seconds at most.
     """
     storage = ctx.storage()
-    storage.compact()
+    try:
+        storage.compact()
+    except CompactionWaitError as error:
+        raise click.ClickException(str(error)) from None
     status.record_day(storage, status.COMPACTED_ON, today())
     click.echo("Compacted: the database file now holds its rows in random order.")
 

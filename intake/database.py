@@ -10,6 +10,7 @@ import datetime
 import fcntl
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,9 +18,15 @@ from typing import Any
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 
+from intake import pg_compaction
+
 READ_ONLY = "intake_read_only"
 # SQLite's SQLITE_FULL result code and PostgreSQL's SQLSTATE class 53 (insufficient resources).
 _SQLITE_FULL = 13
+BUSY_TIMEOUT_MS = 30_000
+# A checkpoint that must wait for an old reader holds writers this long at most per try (Database.scrub).
+CHECKPOINT_WAIT_MS = 100
+CHECKPOINT_TRIES = 5
 
 
 class StorageError(Exception):
@@ -36,6 +43,10 @@ class DiskFullError(StorageFullError):
 
 class NoRecipientError(StorageError):
     """No caseworker key is registered: nothing can be sealed."""
+
+
+class CompactionWaitError(StorageError):
+    """PostgreSQL: a table stayed locked by a reader (an export) longer than compaction waits for it."""
 
 
 class AckReplayedError(StorageError):
@@ -58,7 +69,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # We issue BEGIN ourselves (see _sqlite_begin); pysqlite's implicit transactions would defer locks.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    for pragma in ("journal_mode=WAL", "synchronous=FULL", "secure_delete=ON", "busy_timeout=30000",
+    for pragma in ("journal_mode=WAL", "synchronous=FULL", "secure_delete=ON", f"busy_timeout={BUSY_TIMEOUT_MS}",
                    "foreign_keys=ON", "temp_store=MEMORY"):  # fmt: skip
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
@@ -168,8 +179,15 @@ class Database:
             with conn.begin():
                 yield conn
 
-    def scrub(self) -> None:
-        """After deletions: move the WAL into the (secure_delete) database file and truncate the WAL."""
+    def scrub(self) -> bool:
+        """After deletions: move the WAL into the (secure_delete) database file and truncate the WAL; True if done.
+
+        On SQLite a TRUNCATE checkpoint holds the write lock while it waits for readers of an older snapshot, and
+        an export streaming a large bundle holds one for minutes: with the connection's 30 s busy timeout every
+        submission would wait behind it. So each try waits at most ``CHECKPOINT_WAIT_MS`` and the tries are
+        spaced so writers go on between them; False when a reader still holds the WAL after them: the next
+        scrub folds in the rest (an export runs one when it ends; compaction, the next acknowledgement).
+        """
         if not self.is_sqlite:
             # PostgreSQL: let the freed rows be reused soon (the bytes stay until overwritten; ciphertext only).
             with self.engine.connect() as conn:
@@ -178,12 +196,20 @@ class Database:
                 auto.exec_driver_sql("VACUUM replies")
                 auto.exec_driver_sql("VACUUM blobs")
                 auto.exec_driver_sql("VACUUM blob_chunks")
-            return
+            return True
         raw = self.engine.raw_connection()  # outside any transaction: a checkpoint cannot run inside one
         try:
             cursor = raw.cursor()
-            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            cursor.close()
+            cursor.execute(f"PRAGMA busy_timeout={CHECKPOINT_WAIT_MS}")
+            try:
+                for _ in range(CHECKPOINT_TRIES):
+                    if cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0:
+                        return True
+                    time.sleep(CHECKPOINT_WAIT_MS / 1000)  # the writers' turn
+                return False
+            finally:
+                cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                cursor.close()
         finally:
             raw.close()
 
@@ -191,17 +217,21 @@ class Database:
         """Rewrite the SQLite file in key order (random ids), so page order no longer follows arrival order."""
         self.scrub()
         if not self.is_sqlite:
-            # CLUSTER rewrites each table in primary-key order: random ids and keyed hashes, not arrival.
+            # Every row again in key order (its xmin and TOAST OIDs said when it arrived), then CLUSTER rewrites
+            # each table in primary-key order: random ids and keyed hashes, not arrival (intake.pg_compaction).
             with self.engine.connect() as conn:
-                auto = conn.execution_options(isolation_level="AUTOCOMMIT")
-                for table in ("envelopes", "receipts", "replies", "reply_digests", "blobs", "blob_chunks"):
-                    auto.exec_driver_sql(f"CLUSTER {table} USING {table}_pkey")
+                try:
+                    pg_compaction.compact(conn)
+                except pg_compaction.LockWaitError as error:
+                    raise CompactionWaitError(
+                        f"The table {error} is being read (an export or a backup is running): compaction stopped "
+                        "there, nothing is lost. Run `intake compact` again once it has finished.") from None
             return
         raw = self.engine.raw_connection()
         try:
             cursor = raw.cursor()
             cursor.execute("VACUUM")
-            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             cursor.close()
         finally:
             raw.close()
+        self.scrub()

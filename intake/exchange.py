@@ -74,14 +74,17 @@ class AckResult:
 
 def export(
     storage: Storage, out: BinaryIO, server_key: crypto.ServerKey, day: datetime.date, *,
-    questionnaires: Sequence[bytes] | None = None, blobs: Callable[[], Iterable[crypto.ExportBlob]] | None = None,
+    questionnaires: Sequence[bytes] | None = None,
+    blobs: Callable[[Connection, frozenset[bytes]], Iterable[crypto.ExportBlob]] | None = None,
 ) -> ExportResult:  # fmt: skip
     """Write a signed bundle of every envelope a registered key can read, from one consistent snapshot.
 
     ``questionnaires`` (canonical questionnaire texts; by default every version this server recorded) and
-    ``blobs`` (called once, inside the snapshot: the sealed files of the exported envelopes, in any order)
-    make it bundle version 5; the writer streams each blob's chunks straight into ``out``, so neither a file
-    nor the bundle is ever whole in memory.
+    ``blobs`` (called once with the snapshot's connection and the ids of the envelopes exported: their sealed
+    files, in any order, read from that same snapshot) make it bundle version 5; the writer streams each
+    blob's chunks straight into ``out``, so neither a file nor the bundle is ever whole in memory. Envelopes,
+    files, replies confirmed and questionnaires all come from one read snapshot: an acknowledgement applied or
+    a request stored while a large bundle is written changes nothing in it.
 
     The bundle number and the new serials are taken first, in one short write transaction; the envelopes
     are then read from a snapshot, so submissions go on while a large bundle is written. If writing fails,
@@ -116,16 +119,19 @@ def export(
                                                  envelope=bytes(row.envelope), sealed_to=_sealed_to(row.sealed_to))
 
             delivered = [bytes(row.digest) for row in conn.execute(select(reply_digests.c.digest))]
+            files = blobs(conn, frozenset(chosen.exportable)) if blobs is not None else ()  # the same snapshot
             crypto.write_bundle(out, entries(), count=len(chosen.exportable), server_key=server_key,
                                 sequence=sequence, high_water=high_water, created_on=day,
                                 recipients=chosen.current, delivered=delivered if chosen.current else None,
                                 former=chosen.former_keys(),
                                 questionnaires=(served_versions.recorded(conn) if questionnaires is None
                                                 else questionnaires),  # every version served (invariant 20)
-                                blobs=blobs() if blobs is not None else ())  # fmt: skip
+                                blobs=files)  # fmt: skip
     except BaseException:
         give_back(storage, sequence)
         raise
+    finally:
+        storage.scrub()  # what an acknowledgement deleted while the snapshot was held leaves the WAL now
     # Kept back: numbered ones no key can read now, and fresh ones that got no number for that reason.
     return ExportResult(count=len(chosen.exportable), sequence=sequence, high_water=high_water,
                         unreadable=chosen.unreadable + numbering.unreadable,

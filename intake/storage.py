@@ -399,7 +399,7 @@ class Storage(Database):
     # --- export and acknowledgement ------------------------------------------------------------------
 
     def export(self, out: BinaryIO, server_key: crypto.ServerKey, day: datetime.date) -> exchange.ExportResult:
-        return exchange.export(self, out, server_key, day, blobs=self.export_blobs)
+        return exchange.export(self, out, server_key, day, blobs=blob_store.blobs_in)
 
     def give_back(self, sequence: int) -> bool:
         """An export whose bundle never reached its file: its number is not spent (intake.exchange.give_back)."""

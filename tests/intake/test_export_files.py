@@ -65,7 +65,7 @@ def test_export_streams_blobs_into_a_split_bundle_that_reads_back(
     out = tmp_path / "export.bundle"
 
     def write(stream: BinaryIO) -> exchange.ExportResult:
-        return exchange.export(storage, stream, server_key, DAY, blobs=lambda: [m[0] for m in made])
+        return exchange.export(storage, stream, server_key, DAY, blobs=lambda _conn, _ids: [m[0] for m in made])
 
     result, parts = bundle_file.write_bundle_file(out, write, part_size=1 << 20)
     assert result.count == 2 and parts >= 5
@@ -92,7 +92,8 @@ def test_exporting_files_holds_little_memory(storage: Storage, tmp_path: Path) -
     tracemalloc.start()
     try:
         bundle_file.write_bundle_file(
-            tmp_path / "b", lambda stream: exchange.export(storage, stream, server_key, DAY, blobs=lambda: blobs)
+            tmp_path / "b",
+            lambda stream: exchange.export(storage, stream, server_key, DAY, blobs=lambda _conn, _ids: blobs),
         )
         peak = tracemalloc.get_traced_memory()[1]
     finally:
@@ -110,7 +111,7 @@ def test_a_failed_export_leaves_no_part_and_spends_no_number(storage: Storage, t
     with pytest.raises(crypto.MalformedError):
         bundle_file.write_bundle_file(
             usb / "b",
-            lambda stream: exchange.export(storage, stream, server_key, DAY, blobs=lambda: [good, broken]),
+            lambda stream: exchange.export(storage, stream, server_key, DAY, blobs=lambda _conn, _ids: [good, broken]),
             part_size=1 << 20,
         )
     assert list(usb.iterdir()) == []
@@ -158,3 +159,34 @@ def test_intake_export_splits_a_bundle_into_parts_that_read_back(
     assert sorted(p.name for p in usb.iterdir()) == ["b.evb", "b.evb.part2", "b.evb.part3"]
     server = Instance(sqlite_config).server_key().public
     assert len(list(crypto.read_bundle(usb / "b.evb", expected_server=server).entries())) == 4
+
+
+def test_intake_export_shows_its_progress_on_a_terminal_only(
+    sqlite_config: IntakeConfig, tmp_path: Path, identity: crypto.Identity, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from intake import cli, export_progress
+
+    env = {"INTAKE_INSTANCE_DIR": str(sqlite_config.instance_dir), "INTAKE_DATABASE_URL": sqlite_config.database_url}
+    runner = CliRunner()
+    assert runner.invoke(cli.main, ["init"], env=env).exit_code == 0
+    pub = tmp_path / "Alice.pub"
+    pub.write_text(identity.public.to_text())
+    assert runner.invoke(cli.main, ["recipients", "add", str(pub)], env=env).exit_code == 0
+    storage = Storage(sqlite_config.database_url)
+    for n in range(4):  # about 132 KB of envelopes
+        envelope = crypto.seal_request(dict(REQUEST, story=f"s{n}"), for_recipients=[identity.public])
+        storage.store_submission(envelope, bytes([n]) * 32, DAY, 10)
+    storage.dispose()
+    monkeypatch.setattr(export_progress, "STEP", 1 << 16)
+    # Without a terminal (the daily timer, a pipe): no progress line
+    result = runner.invoke(cli.main, ["export", "--out", str(tmp_path / "a.evb")], env=env)
+    assert result.exit_code == 0 and "Writing the bundle" not in result.output
+    # On a terminal: a line updated in place, ending at the whole bundle
+    monkeypatch.setattr(cli, "_stderr_is_terminal", lambda: True)
+    result = runner.invoke(cli.main, ["export", "--out", str(tmp_path / "b.evb")], env=env)
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.split("\r") if line.startswith("Writing the bundle")]
+    assert len(lines) >= 2 and lines[-1].rstrip().endswith("(100 %)"), lines
+    assert "Exported 4 envelope(s)" in result.stdout
