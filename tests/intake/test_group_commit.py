@@ -239,8 +239,9 @@ def test_one_group_stores_a_token_once_whether_it_was_used_before_or_twice_in_th
     before, twice, fresh = (secrets.token_bytes(32) for _ in range(3))
     _with_token(before)(storage)
     # When one group holds that token again, another token twice, a fresh token and a submission without one
+    without = lambda s: s.store_submission(b"sealed", secrets.token_bytes(32), DAY, 1000)  # noqa: E731
     results = _one_group(storage, [_with_token(before), _with_token(twice), _with_token(twice), _with_token(fresh),
-                                   lambda s: s.store_submission(b"sealed", secrets.token_bytes(32), DAY, 1000)])  # fmt: skip
+                                   without])  # fmt: skip
     # Then the used token and one of the two posts of the repeated token store nothing; the rest are stored
     assert isinstance(results[0], AlreadySentError)
     assert sorted(isinstance(r, AlreadySentError) for r in results[1:3]) == [False, True]
@@ -265,4 +266,3 @@ def test_a_submission_the_cap_refuses_in_a_group_keeps_its_token_unused(storage:
     # And a refused form, sent again once there is room, is stored
     assert all(isinstance(r, bytes) for r in _one_group(storage, [_with_token(t) for t in refused]))
     assert _used(storage) == set(tokens)
-
