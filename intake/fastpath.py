@@ -67,9 +67,9 @@ class FastPath:
         config = services.config
         self._multipart_endpoints = uploads.ENDPOINTS if config.files_enabled else frozenset()
         self._limits = uploads.limits(config)
-        # The cached pages encoded (keyed by the cached object, kept beside it so that a new one is noticed).
-        self._pieces: dict[int, tuple[tuple[tuple[str, ...], tuple[int, ...]], tuple[bytes, ...]]] = {}
-        self._receipts: dict[int, tuple[str, tuple[bytes, ...]]] = {}
+        # The cached pages encoded, by page (each beside the page it was made from, so that a new one is noticed).
+        self._pieces: dict[tuple[str, ...], tuple[tuple[tuple[str, ...], tuple[int, ...]], tuple[bytes, ...]]] = {}
+        self._receipts: dict[str, tuple[str, tuple[bytes, ...]]] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         route = self._routes.get(environ.get("PATH_INFO", ""))
@@ -80,37 +80,39 @@ class FastPath:
         if environ.get("REQUEST_METHOD") != "GET":
             return self.slow(environ, start_response)
         script_root = environ.get("SCRIPT_NAME", "").rstrip("/")
-        cached = self.app.extensions.get(PAGES_KEY, {}).get((*route, script_root))
+        key = (*route, script_root)
+        cached = self.app.extensions.get(PAGES_KEY, {}).get(key)
         if cached is None:
             return self.slow(environ, start_response)  # the first visitor's render primes the cache
         cookie, new_cookie = self._answers.cookie_or_new(environ)
         token = csrf.make_token(self._key, cookie, csrf.now_minute())
-        parts, order = self._encoded(cached)
+        parts, order = self._encoded(key, cached)
         values = [token.encode("ascii"), once.new_token().encode("ascii")]
         pieces = [parts[0]]
         for n, i in enumerate(order):  # as intake.pages.join
             pieces += [values[i], parts[n + 1]]
         return self._answers.page(start_response, b"".join(pieces), new_cookie)
 
-    def _encoded(self, cached: tuple[tuple[str, ...], tuple[int, ...]]) -> tuple[tuple[bytes, ...], tuple[int, ...]]:
+    def _encoded(self, key: tuple[str, ...], cached: tuple[tuple[str, ...], tuple[int, ...]]
+                 ) -> tuple[tuple[bytes, ...], tuple[int, ...]]:  # fmt: skip
         """A cached page's pieces as UTF-8, encoded once: the tokens are ASCII, so joining the encoded pieces
         gives the bytes of the joined page (encoding the 18 KB page per visitor was half of this path's time)."""
-        found = self._pieces.get(id(cached))
+        found = self._pieces.get(key)
         if found is None or found[0] is not cached:
-            found = self._pieces[id(cached)] = (cached, tuple(part.encode("utf-8") for part in cached[0]))
+            found = self._pieces[key] = (cached, tuple(part.encode("utf-8") for part in cached[0]))
         return found[1], cached[1]
 
-    def _receipt(self, page: str, receipt: str) -> bytes:
+    def _receipt(self, lang: str, page: str, receipt: str) -> bytes:
         """``views.fill_receipt(page, receipt).encode("utf-8")`` (no files: this path takes none), the page
         split around its receipt marker and encoded once per page."""
         from intake import views
 
         if not receipt.replace(" ", "").isdigit():
             raise ValueError("a receipt is digits and spaces")
-        found = self._receipts.get(id(page))
+        found = self._receipts.get(lang)
         if found is None or found[0] is not page:
             pieces = tuple(piece.replace(views.FILES_MARKER, "").encode("utf-8") for piece in page.split(views.MARKER))
-            found = self._receipts[id(page)] = (page, pieces)
+            found = self._receipts[lang] = (page, pieces)
         return receipt.encode("ascii").join(found[1])
 
     def _post(self, environ: dict[str, Any], start_response: Callable[..., Any], endpoint: str,
@@ -144,7 +146,7 @@ class FastPath:
         receipt = None if form is None else self._accept(environ, form, lang)
         if receipt is None:
             return self.slow(environ, start_response)
-        return self._answers.page(start_response, self._receipt(receipt_page, receipt))
+        return self._answers.page(start_response, self._receipt(lang, receipt_page, receipt))
 
     def _urlencoded_fields(self, body: bytes) -> MultiDict[str, str] | None:
         try:
