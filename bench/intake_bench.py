@@ -288,18 +288,23 @@ def collect(quick: bool = False, *, rounds: int = 0, count: int = 0, peer: bool 
                 servers[name] = stack.enter_context(serve(f"bench.apps:{target_app}()", work, name, env, gunicorn))
                 journeys[name] = journey_of("/form", FORM, b"received", encoding=encoding)
                 post_journeys[name] = post_only_journey("/form", FORM, b"received", encoding=encoding)
+        status_journeys = {
+            "intake": journey_of("/ru/status", {"receipt": receipt}, REPLY[:40].encode()),
+            "baseline": journey_of("/status", {"id": "1"}, REPLY[:40].encode(), token=False),
+        }
         load = LoadGenerator()
         stack.callback(load.close)
-        for name, server in servers.items():  # warm up: imports, templates, database connections, processes
-            load.round(server.socket, server.master, journeys[name], CLIENTS, CLIENTS)
+        # Warm up: imports, templates, database connections, processes; the status page's too (each worker
+        # compiles the status page's templates on its first visitor, which fell in the first measured round).
+        for name, server in servers.items():
+            for warm in (journeys, status_journeys):
+                if name in warm:
+                    load.round(server.socket, server.master, warm[name], CLIENTS, CLIENTS)
         loadavg = os.getloadavg()
         if not status_only:
             journey = _rounds(load, servers, journeys, rounds, count)
             post_only = _rounds(load, servers, post_journeys, rounds, count // 2)
-        status = _rounds(load, servers, {
-            "intake": journey_of("/ru/status", {"receipt": receipt}, REPLY[:40].encode()),
-            "baseline": journey_of("/status", {"id": "1"}, REPLY[:40].encode(), token=False),
-        }, rounds, count // 2)  # fmt: skip
+        status = _rounds(load, servers, status_journeys, rounds, count // 2)
         loadavg_after = os.getloadavg()
     status_cpu = [s.cpu_per_journey / b.cpu_per_journey for s, b in zip(status["intake"], status["baseline"],
                                                                           strict=True)]  # fmt: skip

@@ -34,6 +34,7 @@ from crypto.questionnaire import (
     Questionnaire,
     builtin_questionnaire,
 )
+from crypto.reply_keys import ReplyPublicKey
 from crypto.request_schema import (
     canonical_json,
     check_known_fields,
@@ -140,21 +141,25 @@ def check_answers(questionnaire: Questionnaire, answers: Mapping[str, Any]) -> C
 
 def encode_checked(
     questionnaire: Questionnaire, checked: CheckedAnswers, *, locale: str, submitted_on: datetime.date | str,
-    reply_key: str, files: list[dict[str, Any]] | None = None,
+    reply_key: str | ReplyPublicKey, files: list[dict[str, Any]] | None = None,
 ) -> bytes:  # fmt: skip
-    """The canonical schema 3 bytes of answers already checked (RequestTooLargeError past the one bucket)."""
+    """The canonical schema 3 bytes of answers already checked (RequestTooLargeError past the one bucket).
+
+    ``reply_key``: its text, checked here, or the ``ReplyPublicKey`` itself, checked when it was made."""
     if checked.questionnaire_sha256 != questionnaire.sha256:
         raise RequestInvalidError("questionnaire", "checked_against_another_questionnaire")
     return canonical_json(_payload(questionnaire, checked.answers, locale, submitted_on, reply_key, files))
 
 
 def _payload(questionnaire: Questionnaire, normal: Mapping[str, Any], locale: str, submitted_on: datetime.date | str,
-             reply_key: str, files: list[dict[str, Any]] | None) -> dict[str, Any]:  # fmt: skip
+             reply_key: str | ReplyPublicKey, files: list[dict[str, Any]] | None) -> dict[str, Any]:  # fmt: skip
     if locale not in questionnaire.languages:
         raise RequestInvalidError("locale", "not_a_language_of_the_questionnaire")
     payload = {
         "schema": SCHEMA, "kind": "request", "locale": check_locale(locale), "submitted_on": day_field(submitted_on),
-        "reply_key": check_reply_key(reply_key),
+        # A ReplyPublicKey refused a low-order point when it was made, and its text is the canonical one: it is
+        # not decoded and checked again (an X25519 per submission).
+        "reply_key": reply_key.to_b64() if isinstance(reply_key, ReplyPublicKey) else check_reply_key(reply_key),
         "questionnaire": {"id": questionnaire.id, "version": questionnaire.version, "sha256": questionnaire.sha256},
         "answers": dict(normal),
         **({} if files is None else {"files": files}),

@@ -42,7 +42,7 @@ from intake import csrf, once, uploads
 from intake.fast_answer import FastAnswers
 from intake.formbody import unquote
 from intake.multipart import MalformedUpload, read_multipart
-from intake.pages import PAGES_KEY, join
+from intake.pages import PAGES_KEY
 
 _FORMS = {"request": "intake.request_form", "urgent": "intake.urgent_form"}
 LIMIT_ASKED = "intake.limit_asked"  # environ: the limiter's answer for a POST handed to Flask (app._limit_first)
@@ -67,6 +67,9 @@ class FastPath:
         config = services.config
         self._multipart_endpoints = uploads.ENDPOINTS if config.files_enabled else frozenset()
         self._limits = uploads.limits(config)
+        # The cached pages encoded, by page (each beside the page it was made from, so that a new one is noticed).
+        self._pieces: dict[tuple[str, ...], tuple[tuple[tuple[str, ...], tuple[int, ...]], tuple[bytes, ...]]] = {}
+        self._receipts: dict[str, tuple[str, tuple[bytes, ...]]] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         route = self._routes.get(environ.get("PATH_INFO", ""))
@@ -77,14 +80,40 @@ class FastPath:
         if environ.get("REQUEST_METHOD") != "GET":
             return self.slow(environ, start_response)
         script_root = environ.get("SCRIPT_NAME", "").rstrip("/")
-        cached = self.app.extensions.get(PAGES_KEY, {}).get((*route, script_root))
+        key = (*route, script_root)
+        cached = self.app.extensions.get(PAGES_KEY, {}).get(key)
         if cached is None:
             return self.slow(environ, start_response)  # the first visitor's render primes the cache
         cookie, new_cookie = self._answers.cookie_or_new(environ)
         token = csrf.make_token(self._key, cookie, csrf.now_minute())
-        parts, order = cached
-        return self._answers.page(start_response, join(parts, order, [token, once.new_token()]).encode("utf-8"),
-                                  new_cookie)  # fmt: skip
+        parts, order = self._encoded(key, cached)
+        values = [token.encode("ascii"), once.new_token().encode("ascii")]
+        pieces = [parts[0]]
+        for n, i in enumerate(order):  # as intake.pages.join
+            pieces += [values[i], parts[n + 1]]
+        return self._answers.page(start_response, b"".join(pieces), new_cookie)
+
+    def _encoded(self, key: tuple[str, ...], cached: tuple[tuple[str, ...], tuple[int, ...]]
+                 ) -> tuple[tuple[bytes, ...], tuple[int, ...]]:  # fmt: skip
+        """A cached page's pieces as UTF-8, encoded once: the tokens are ASCII, so joining the encoded pieces
+        gives the bytes of the joined page (encoding the 18 KB page per visitor was half of this path's time)."""
+        found = self._pieces.get(key)
+        if found is None or found[0] is not cached:
+            found = self._pieces[key] = (cached, tuple(part.encode("utf-8") for part in cached[0]))
+        return found[1], cached[1]
+
+    def _receipt(self, lang: str, page: str, receipt: str) -> bytes:
+        """``views.fill_receipt(page, receipt).encode("utf-8")`` (no files: this path takes none), the page
+        split around its receipt marker and encoded once per page."""
+        from intake import views
+
+        if not receipt.replace(" ", "").isdigit():
+            raise ValueError("a receipt is digits and spaces")
+        found = self._receipts.get(lang)
+        if found is None or found[0] is not page:
+            pieces = tuple(piece.replace(views.FILES_MARKER, "").encode("utf-8") for piece in page.split(views.MARKER))
+            found = self._receipts[lang] = (page, pieces)
+        return receipt.encode("ascii").join(found[1])
 
     def _post(self, environ: dict[str, Any], start_response: Callable[..., Any], endpoint: str,
               lang: str) -> Iterable[bytes]:  # fmt: skip
@@ -117,7 +146,7 @@ class FastPath:
         receipt = None if form is None else self._accept(environ, form, lang)
         if receipt is None:
             return self.slow(environ, start_response)
-        return self._answers.page(start_response, views.fill_receipt(receipt_page, receipt).encode("utf-8"))
+        return self._answers.page(start_response, self._receipt(lang, receipt_page, receipt))
 
     def _urlencoded_fields(self, body: bytes) -> MultiDict[str, str] | None:
         try:
@@ -207,4 +236,3 @@ class _Replay:
             return head + bytes(self._rest.read())
         head, self._head = self._head[:size], self._head[size:]
         return head + (bytes(self._rest.read(size - len(head))) if len(head) < size else b"")
-

@@ -21,15 +21,28 @@ from urllib.parse import unquote_to_bytes
 from werkzeug.http import parse_cookie
 
 from intake import csrf
+from intake.multipart import MalformedUpload, boundary_of
 
 T = TypeVar("T")
 _TOKEN_FIELD = re.compile(rb"(?:^|&)csrf_token=([^&]{1,200})")
 URLENCODED = b"application/x-www-form-urlencoded"
+MULTIPART = b"multipart/form-data"
+# The first part of a multipart body as a browser sends our form (its hidden CSRF field comes first): the
+# boundary line, the field's one header, its value (printable ASCII, as every token is), the next boundary.
+_FIRST_PART = re.compile(rb'--([^\r\n]{1,70})\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n'
+                         rb"([!-~]{1,200})\r\n--\1(?:\r\n|--)")  # fmt: skip
 
 
 def posted_token(body: bytes, content_type: bytes | None) -> str | None:
-    """The first ``csrf_token`` of an urlencoded body (as werkzeug's ``form.get`` finds it), or None."""
-    if content_type is None or content_type.partition(b";")[0].strip().lower() != URLENCODED:
+    """The first ``csrf_token`` of an urlencoded body (as werkzeug's ``form.get`` finds it), or of a multipart
+    body whose first part it is (as intake.multipart reads it: the form posts multipart since it has a file
+    input), or None."""
+    if content_type is None:
+        return None
+    mimetype = content_type.partition(b";")[0].strip().lower()
+    if mimetype == MULTIPART:
+        return _multipart_token(body, content_type)
+    if mimetype != URLENCODED:
         return None
     found = _TOKEN_FIELD.search(body)
     if found is None:
@@ -38,6 +51,19 @@ def posted_token(body: bytes, content_type: bytes | None) -> str | None:
         return unquote_to_bytes(found.group(1).replace(b"+", b" ")).decode("ascii")
     except UnicodeDecodeError:
         return None
+
+
+def _multipart_token(body: bytes, content_type: bytes) -> str | None:
+    """The value of the first part when it is the ``csrf_token`` field under the Content-Type's boundary; None
+    for any other body (the app still reads it all; it only waits its turn here)."""
+    found = _FIRST_PART.match(body)
+    if found is None:
+        return None
+    try:
+        boundary = boundary_of(content_type.decode("latin-1"))
+    except MalformedUpload:
+        return None
+    return found.group(2).decode("ascii") if found.group(1) == boundary else None
 
 
 def carries_valid_token(method: bytes, cookie_header: bytes, content_type: bytes | None, body: bytes,

@@ -276,7 +276,7 @@ def store_request(services: Any, questionnaire: Any, checked: Any, lang: str, da
     digits = normalize_receipt(receipt) or ""
     lookup = receipt_lookup_key(digits, services.receipt_secret)
     # The request carries the public half of the reply key its receipt opens (intake.conversation).
-    reply_key = crypto.derive_reply_keypair(digits, services.reply_secret).public.to_b64()
+    reply_key = crypto.derive_reply_keypair(digits, services.reply_secret).public
     encoded = encode_checked(questionnaire, checked, locale=lang, submitted_on=day, reply_key=reply_key, files=files)
     services.storage.seal_and_store(_seal(encoded), lookup, day, services.config.max_pending, one_time,
                                     files=blob_ids)  # fmt: skip
@@ -304,7 +304,7 @@ def already_sent_page() -> Any:
     return current_app.make_response((render_template("already_sent.html", hide_languages=True), 409))
 
 
-_MARKER = "RECEIPT-GOES-HERE"
+MARKER = "RECEIPT-GOES-HERE"
 FILES_MARKER = "<!--files-->"
 
 
@@ -317,7 +317,7 @@ def receipt_page(receipt: str) -> str:
     """
     pages: dict[str, str] = current_app.extensions.setdefault(RECEIPT_PAGES, {})
     if g.lang not in pages:
-        pages[g.lang] = render_template("receipt.html", receipt=_MARKER, hide_languages=True)
+        pages[g.lang] = render_template("receipt.html", receipt=MARKER, hide_languages=True)
     # The files that arrived (name, size) are listed in this one response only (intake.uploads).
     return fill_receipt(pages[g.lang], receipt, uploads.sent_list())
 
@@ -328,4 +328,4 @@ RECEIPT_PAGES = "intake_receipt_pages"  # app.extensions[RECEIPT_PAGES]: {lang: 
 def fill_receipt(page: str, receipt: str, files: str = "") -> str:
     if not receipt.replace(" ", "").isdigit():
         raise ValueError("a receipt is digits and spaces")
-    return page.replace(_MARKER, receipt).replace(FILES_MARKER, files)
+    return page.replace(MARKER, receipt).replace(FILES_MARKER, files)

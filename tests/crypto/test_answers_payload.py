@@ -107,3 +107,26 @@ def test_a_schema_3_reader_raises_only_malformed(key: str, value: Any) -> None:
     # (or, for another schema number, UnsupportedVersionError: §3 step 3)
     with contextlib.suppress(crypto.MalformedError, crypto.UnsupportedVersionError):
         crypto.decode_request(json.dumps({**GOOD, key: value}).encode())
+
+
+@given(st.binary(min_size=32, max_size=32), st.sampled_from(["Он", "a" * 300, "Мне нужна помощь."]))
+def test_a_reply_key_given_as_the_key_encodes_as_its_checked_text_does(seed: bytes, story: str) -> None:
+    from crypto.answers import check_answers, encode_checked
+    from crypto.reply_keys import ReplyKeyPair
+
+    # Given a reply key made from a secret (it refused a low-order point when it was made)
+    public = ReplyKeyPair(seed).public
+    checked = check_answers(RELOCATION, {**ANSWERS, "situation": story})
+    # Then the payload is byte for byte the one its text, decoded and checked again, gives
+    by_text = encode_checked(RELOCATION, checked, locale="ru", submitted_on="2026-12-01", reply_key=public.to_b64())
+    assert encode_checked(RELOCATION, checked, locale="ru", submitted_on="2026-12-01", reply_key=public) == by_text
+    assert json.loads(by_text)["reply_key"] == public.to_b64()
+
+
+def test_a_reply_key_text_is_still_checked() -> None:
+    from crypto.answers import check_answers, encode_checked
+
+    checked = check_answers(RELOCATION, ANSWERS)
+    for bad in ("A" * 44, "AAAA", reply_key().rstrip("=")):  # all zeros (low order), too short, not canonical
+        with pytest.raises(crypto.RequestInvalidError):
+            encode_checked(RELOCATION, checked, locale="ru", submitted_on="2026-12-01", reply_key=bad)

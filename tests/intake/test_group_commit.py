@@ -19,7 +19,7 @@ from intake.config import IntakeConfig
 from intake.database import READ_ONLY
 from intake.group_commit import GroupCommit, Pending
 from intake.instance import Instance
-from intake.storage import Storage, StorageFullError
+from intake.storage import AlreadySentError, OneTime, Storage, StorageFullError
 
 DAY = datetime.date(2026, 11, 27)
 
@@ -184,3 +184,85 @@ def test_on_sqlite_a_commit_held_open_returns_nothing_and_its_failure_fails_ever
     assert all(isinstance(r, OSError) for r in results.values()), results
     event.remove(storage.engine, "commit", hold_then_fail)
     assert storage.pending_count() == 0
+
+
+def _one_group(storage: Storage, works: list[Any]) -> list[Any]:
+    """Each of ``works`` (a function of the storage) in a thread of its own, all of them in one group commit:
+    the first writer's BEGIN waits until every one is queued. Each one's result or exception, in order."""
+    group = storage._group
+    assert group is not None
+
+    def gather(conn: Any) -> None:
+        if not conn.get_execution_options().get(READ_ONLY):
+            _wait_for(lambda: len(group._queue) == len(works))
+
+    event.listen(storage.engine, "begin", gather)
+    results: dict[int, Any] = {}
+
+    def submit(n: int) -> None:
+        try:
+            results[n] = works[n](storage)
+        except Exception as error:
+            results[n] = error
+
+    threads = [threading.Thread(target=submit, args=(n,)) for n in range(len(works))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    event.remove(storage.engine, "begin", gather)
+    return [results[n] for n in range(len(works))]
+
+
+def _with_token(digest: bytes, max_pending: int = 1000) -> Any:
+    once = OneTime(digest, DAY + datetime.timedelta(days=3))
+    return lambda storage: storage.seal_and_store(lambda _r: b"sealed", secrets.token_bytes(32), DAY, max_pending,
+                                                  once)  # fmt: skip
+
+
+def _stored_state(storage: Storage) -> tuple[set[bytes], set[bytes], int]:
+    with storage.reading() as conn:
+        envelope_ids = {bytes(row[0]) for row in conn.exec_driver_sql("SELECT id FROM envelopes")}
+        receipt_ids = {bytes(row[0]) for row in conn.exec_driver_sql("SELECT envelope_id FROM receipts")}
+        received = conn.exec_driver_sql("SELECT value FROM counters WHERE name = 'received'").scalar_one()
+    assert receipt_ids == envelope_ids  # every envelope has its receipt row, and no receipt names another
+    return envelope_ids, _used(storage), received
+
+
+def _used(storage: Storage) -> set[bytes]:
+    with storage.reading() as conn:
+        return {bytes(row[0]) for row in conn.exec_driver_sql("SELECT digest FROM used_tokens")}
+
+
+def test_one_group_stores_a_token_once_whether_it_was_used_before_or_twice_in_the_group(storage: Storage) -> None:
+    # Given a token used by a submission stored before
+    before, twice, fresh = (secrets.token_bytes(32) for _ in range(3))
+    _with_token(before)(storage)
+    # When one group holds that token again, another token twice, a fresh token and a submission without one
+    without = lambda s: s.store_submission(b"sealed", secrets.token_bytes(32), DAY, 1000)  # noqa: E731
+    results = _one_group(storage, [_with_token(before), _with_token(twice), _with_token(twice), _with_token(fresh),
+                                   without])  # fmt: skip
+    # Then the used token and one of the two posts of the repeated token store nothing; the rest are stored
+    assert isinstance(results[0], AlreadySentError)
+    assert sorted(isinstance(r, AlreadySentError) for r in results[1:3]) == [False, True]
+    stored = {r for r in results if isinstance(r, bytes)}
+    assert len(stored) == 3
+    envelope_ids, used, received = _stored_state(storage)
+    assert stored < envelope_ids and len(envelope_ids) == 4 and received == 4
+    assert used == {before, twice, fresh}
+
+
+def test_a_submission_the_cap_refuses_in_a_group_keeps_its_token_unused(storage: Storage) -> None:
+    # Given room for two more envelopes
+    tokens = [secrets.token_bytes(32) for _ in range(4)]
+    # When one group of four submissions, each with its own token, arrives
+    results = _one_group(storage, [_with_token(token, max_pending=2) for token in tokens])
+    # Then two are stored and two refused; only the stored ones used their tokens
+    stored = [t for t, r in zip(tokens, results, strict=True) if isinstance(r, bytes)]
+    refused = [t for t, r in zip(tokens, results, strict=True) if isinstance(r, StorageFullError)]
+    assert len(stored) == 2 and len(refused) == 2
+    envelope_ids, used, received = _stored_state(storage)
+    assert len(envelope_ids) == 2 and received == 2 and used == set(stored)
+    # And a refused form, sent again once there is room, is stored
+    assert all(isinstance(r, bytes) for r in _one_group(storage, [_with_token(t) for t in refused]))
+    assert _used(storage) == set(tokens)
