@@ -1,0 +1,184 @@
+"""The listing cache: per case and caseworker, what `triage list` reads instead of the envelope, sealed.
+
+A row of the store's ``listing`` table (fingerprint, entry id, sealed) holds, sealed with the store key under
+the context ``listing:`` + entry id + ``:`` + fingerprint, the facts of one case that never change: its serial,
+the day it was imported, and the request as every face reads it (``AnswerReader.read``: a schema 3 payload
+flattened with the questionnaire it names), as JSON text already escaped for a terminal
+(``text.escape_disguising``), which is how ``list --json`` writes it. It is written when the caseworker's
+import opens the envelope, or once, for a store made before it, by ``fill``; it never changes, because the
+envelope it comes from never changes. What does change (status, notes, the thread) stays in ``records``
+and is read from there on every listing, and nothing that depends on the day of listing (days waiting,
+level, score, reasons) is kept: those are worked out each time. So a listing row cannot go stale.
+
+A row may also say that the envelope is not sealed to this caseworker (``NOT_FOR_YOU``), so that a shared
+home does not try every colleague's envelope again on every listing. A row that cannot be used as it is (the
+questionnaire it was read with is no longer known) sends the listing back to the envelope, as before.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import sqlite3
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import crypto
+from triage.answers_view import AnswerReader
+from triage.cases import without_file_keys
+from triage.store import CaseStore, request_context
+from triage.text import escape_disguising
+
+FORMAT = 1
+SHIPPED = ord("1")  # schema 1 or 2: the request is the payload, read with the built-in questionnaire
+READ = ord("3")  # schema 3 read with the questionnaire it names (its reference is kept): answers flattened
+PAYLOAD = ord("P")  # the payload as decoded, read again on every listing (answers that did not fit, or no
+#                     questionnaire held for them when it was written)
+NOT_FOR_YOU = ord("X")  # the envelope is not sealed to this caseworker
+_HEAD = struct.Struct(">BBq10sHI")  # format, kind, serial, imported_on, reference length, request length
+ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # what json.dumps(...) writes
+FILL_BATCH = 512
+
+
+def context(entry_id: bytes, fingerprint: str) -> bytes:
+    return b"listing:" + entry_id + b":" + fingerprint.encode("ascii")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One listing row, opened. ``request`` and ``listed`` are escaped JSON text (UTF-8 bytes)."""
+
+    kind: int
+    serial: int = 0
+    imported_on: str = ""
+    ref: bytes = b""  # the questionnaire reference as the payload gave it (READ), JSON
+    request: bytes = b""  # the request as read (file keys included): what the faces and the policy use
+    listed_text: bytes = b""  # the request as `list --json` shows it, when it differs (file keys left out)
+
+    @property
+    def listed(self) -> bytes:
+        return self.listed_text or self.request
+
+
+def encode_row(row: Row) -> bytes:
+    if row.kind == NOT_FOR_YOU:
+        return bytes((FORMAT, NOT_FOR_YOU))
+    day = row.imported_on.encode("ascii")
+    head = _HEAD.pack(FORMAT, row.kind, row.serial, day, len(row.ref), len(row.request))
+    return head + row.ref + row.request + row.listed_text
+
+
+def decode_row(data: bytes) -> Row:
+    """A row's plaintext; ValueError if it is not one this triage writes."""
+    if len(data) == 2 and data[0] == FORMAT and data[1] == NOT_FOR_YOU:
+        return Row(NOT_FOR_YOU)
+    if len(data) < _HEAD.size or data[0] != FORMAT:
+        raise ValueError("not a listing row")
+    _, kind, serial, day, ref_length, request_length = _HEAD.unpack_from(data)
+    at = _HEAD.size
+    ref, request = data[at : at + ref_length], data[at + ref_length : at + ref_length + request_length]
+    return Row(kind, serial, day.decode("ascii"), ref, request, data[at + ref_length + request_length :])
+
+
+def escaped_json(value: Any) -> bytes:
+    return escape_disguising(ENCODE(value)).encode("utf-8")
+
+
+def row_for(canonical: bytes, serial: int, imported_on: datetime.date, reader: AnswerReader) -> Row:
+    """The row of a request whose canonical encoding (crypto.encode_request) is ``canonical``."""
+    parsed = json.loads(canonical)  # the very object the cached-request listing parsed: same keys, same order
+    ref = b""
+    if parsed.get("schema") != 3:
+        kind, request = SHIPPED, parsed
+    else:
+        request, asked = reader.read(parsed)
+        if asked.questionnaire is None:
+            kind, request = PAYLOAD, parsed  # read again on every listing, as before: the words may come later
+        else:
+            kind, ref = READ, ENCODE(asked.ref).encode("utf-8")
+    listed = without_file_keys(request) if kind != PAYLOAD else request
+    return Row(kind, serial, imported_on.isoformat(), ref, escaped_json(request),
+               b"" if listed is request else escaped_json(listed))  # fmt: skip
+
+
+def put(store: CaseStore, entry_id: bytes, fingerprint: str, row: Row) -> None:
+    sealed = store.unlocked_key().seal(encode_row(row), context=context(entry_id, fingerprint))
+    store.db.execute("INSERT OR REPLACE INTO listing VALUES (?, ?, ?)", (fingerprint, entry_id, sealed))
+
+
+def has_row(store: CaseStore, entry_id: bytes, fingerprint: str) -> bool:
+    found = store.db.execute("SELECT 1 FROM listing WHERE fingerprint = ? AND entry_id = ?",
+                             (fingerprint, entry_id)).fetchone()  # fmt: skip
+    return found is not None
+
+
+def missing(db: sqlite3.Connection, fingerprint: str) -> int:
+    """How many cases have no listing row for this caseworker (cheap: two counts over small indexes)."""
+    cases = db.execute("SELECT count(*) FROM envelopes").fetchone()[0]
+    rows = db.execute("SELECT count(*) FROM listing WHERE fingerprint = ?", (fingerprint,)).fetchone()[0]
+    return max(0, int(cases) - int(rows))
+
+
+MISSING_ROWS = (
+    "SELECT e.rowid, e.entry_id, e.serial, e.imported_on FROM envelopes e WHERE NOT EXISTS "
+    "(SELECT 1 FROM listing l WHERE l.fingerprint = ? AND l.entry_id = e.entry_id) ORDER BY e.rowid"
+)
+
+
+MISSING_ROWIDS = (
+    "SELECT e.rowid FROM envelopes e WHERE NOT EXISTS "
+    "(SELECT 1 FROM listing l WHERE l.fingerprint = ? AND l.entry_id = e.entry_id) ORDER BY e.rowid"
+)
+
+
+def fill(store: CaseStore, identity: crypto.Identity, reader: AnswerReader,
+         advance: Callable[[int], None] | None = None) -> int:  # fmt: skip
+    """Write the missing rows of ``identity`` (a store made before the listing, or by an older triage): from
+    the cached request where there is one, else by opening the envelope. Returns how many were written.
+
+    Committed in batches, so an interrupted fill keeps what it did; an envelope that does not open (damaged)
+    gets no row and is listed from the envelope, as before. A store that cannot be written (read-only) is
+    left as it is.
+    """
+    me = identity.fingerprint
+    key = store.unlocked_key()
+    todo = store.db.execute(MISSING_ROWS, (me,)).fetchall()
+    written = 0
+    try:
+        for start in range(0, len(todo), FILL_BATCH):
+            batch = todo[start : start + FILL_BATCH]
+            with store.transaction():
+                for rowid, entry_id, serial, imported_on in batch:
+                    entry_id = bytes(entry_id)
+                    if has_row(store, entry_id, me):  # written meanwhile by an import in another process
+                        continue
+                    row = _row_from_store(store, key, identity, reader, rowid, entry_id, serial, imported_on)
+                    if row is not None:
+                        put(store, entry_id, me, row)
+                        written += 1
+            if advance is not None:
+                advance(len(batch))
+    except sqlite3.OperationalError:  # a read-only store or file system: listed from the envelopes, as before
+        return written
+    return written
+
+
+def _row_from_store(
+    store: CaseStore, key: crypto.StoreKey, identity: crypto.Identity, reader: AnswerReader, rowid: int,
+    entry_id: bytes, serial: int, imported_on: str,
+) -> Row | None:  # fmt: skip
+    day = datetime.date.fromisoformat(imported_on)
+    cached = store.db.execute("SELECT sealed FROM requests WHERE entry_id = ? AND fingerprint = ?",
+                              (entry_id, identity.fingerprint)).fetchone()  # fmt: skip
+    try:
+        if cached is not None:
+            canonical = key.open(bytes(cached[0]), context=request_context(entry_id, identity.fingerprint))
+        else:
+            canonical = crypto.encode_request(crypto.open_request(store.envelope(rowid), identity))
+    except crypto.NotRecipientError:
+        return Row(NOT_FOR_YOU)
+    except crypto.CryptoError:
+        return None
+    return row_for(canonical, serial, day, reader)
