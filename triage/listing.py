@@ -22,11 +22,11 @@ import json
 import sqlite3
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import crypto
-from triage.answers_view import AnswerReader
+from crypto.questionnaire import Questionnaire
+from triage.answers_view import AnswerReader, asked_with_shipped
 from triage.cases import without_file_keys
 from triage.store import CaseStore, request_context
 from triage.text import escape_disguising
@@ -37,8 +37,13 @@ READ = ord("3")  # schema 3 read with the questionnaire it names (its reference 
 PAYLOAD = ord("P")  # the payload as decoded, read again on every listing (answers that did not fit, or no
 #                     questionnaire held for them when it was written)
 NOT_FOR_YOU = ord("X")  # the envelope is not sealed to this caseworker
-_HEAD = struct.Struct(">BBq10sHI")  # format, kind, serial, imported_on, reference length, request length
+# format, kind, serial, imported_on, then the lengths of the reference, the request and the facts
+_HEAD = struct.Struct(">BBq10sHII")
+_TEXT_KINDS = ("short_text", "long_text")
 ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # what json.dumps(...) writes
+# How that encoder quotes a string (json.encoder picks the C function when there is one): a list of strings is
+# "[" + ",".join(map(QUOTE, strings)) + "]", the same text without building an encoder per list.
+QUOTE = json.encoder.encode_basestring
 FILL_BATCH = 512
 
 
@@ -46,16 +51,16 @@ def context(entry_id: bytes, fingerprint: str) -> bytes:
     return b"listing:" + entry_id + b":" + fingerprint.encode("ascii")
 
 
-@dataclass(frozen=True)
-class Row:
-    """One listing row, opened. ``request`` and ``listed`` are escaped JSON text (UTF-8 bytes)."""
+class Row(NamedTuple):
+    """One listing row, opened. ``request``, ``listed_text`` and ``facts`` are JSON text (UTF-8 bytes)."""
 
     kind: int
     serial: int = 0
     imported_on: str = ""
     ref: bytes = b""  # the questionnaire reference as the payload gave it (READ), JSON
-    request: bytes = b""  # the request as read (file keys included): what the faces and the policy use
-    listed_text: bytes = b""  # the request as `list --json` shows it, when it differs (file keys left out)
+    request: bytes = b""  # the request as read (file keys included), escaped: what the faces use
+    facts: bytes = b""  # [questionnaire sha256, what a policy can look at] (``policy_facts``), JSON
+    listed_text: bytes = b""  # the request as `list --json` shows it, escaped, when it differs (no file keys)
 
     @property
     def listed(self) -> bytes:
@@ -66,8 +71,8 @@ def encode_row(row: Row) -> bytes:
     if row.kind == NOT_FOR_YOU:
         return bytes((FORMAT, NOT_FOR_YOU))
     day = row.imported_on.encode("ascii")
-    head = _HEAD.pack(FORMAT, row.kind, row.serial, day, len(row.ref), len(row.request))
-    return head + row.ref + row.request + row.listed_text
+    head = _HEAD.pack(FORMAT, row.kind, row.serial, day, len(row.ref), len(row.request), len(row.facts))
+    return head + row.ref + row.request + row.facts + row.listed_text
 
 
 def decode_row(data: bytes) -> Row:
@@ -76,10 +81,34 @@ def decode_row(data: bytes) -> Row:
         return Row(NOT_FOR_YOU)
     if len(data) < _HEAD.size or data[0] != FORMAT:
         raise ValueError("not a listing row")
-    _, kind, serial, day, ref_length, request_length = _HEAD.unpack_from(data)
-    at = _HEAD.size
-    ref, request = data[at : at + ref_length], data[at + ref_length : at + ref_length + request_length]
-    return Row(kind, serial, day.decode("ascii"), ref, request, data[at + ref_length + request_length :])
+    _, kind, serial, day, ref_length, request_length, facts_length = _HEAD.unpack_from(data)
+    a = _HEAD.size
+    b = a + ref_length
+    c = b + request_length
+    d = c + facts_length
+    return Row(kind, serial, day.decode("ascii"), data[a:b], data[b:c], data[c:d], data[d:])
+
+
+def policy_facts(questionnaire: Questionnaire, request: dict[str, Any]) -> dict[str, Any]:
+    """What any policy can look at in a request read with ``questionnaire``, and nothing more.
+
+    A rule tests a text field only for being filled and a file field only for holding something
+    (triage.policy.Condition); its points and sentences use integer fields; choices are tested as they are.
+    So a text is kept as "x" or "" and a file answer as 1 or 0 (a 10,000-character story is not parsed on
+    every listing to learn that it is filled), the rest as it is, with the day the request was sent.
+    """
+    facts: dict[str, Any] = {"submitted_on": request.get("submitted_on")}
+    for f in questionnaire.fields:
+        if f.id not in request:
+            continue
+        value = request[f.id]
+        if f.kind in _TEXT_KINDS:
+            facts[f.id] = "x" if (value or "").strip() else ""
+        elif f.kind == "file":
+            facts[f.id] = 1 if value else 0
+        else:
+            facts[f.id] = value
+    return facts
 
 
 def escaped_json(value: Any) -> bytes:
@@ -91,15 +120,17 @@ def row_for(canonical: bytes, serial: int, imported_on: datetime.date, reader: A
     parsed = json.loads(canonical)  # the very object the cached-request listing parsed: same keys, same order
     ref = b""
     if parsed.get("schema") != 3:
-        kind, request = SHIPPED, parsed
+        kind, request, asked = SHIPPED, parsed, asked_with_shipped()
     else:
         request, asked = reader.read(parsed)
         if asked.questionnaire is None:
-            kind, request = PAYLOAD, parsed  # read again on every listing, as before: the words may come later
-        else:
-            kind, ref = READ, ENCODE(asked.ref).encode("utf-8")
-    listed = without_file_keys(request) if kind != PAYLOAD else request
-    return Row(kind, serial, imported_on.isoformat(), ref, escaped_json(request),
+            # Read again on every listing, as before: the questionnaire's words may come later.
+            return Row(PAYLOAD, serial, imported_on.isoformat(), b"", escaped_json(parsed))
+        kind, ref = READ, ENCODE(asked.ref).encode("utf-8")
+    assert asked.questionnaire is not None
+    facts = ENCODE([asked.questionnaire.sha256, policy_facts(asked.questionnaire, request)]).encode("utf-8")
+    listed = without_file_keys(request)
+    return Row(kind, serial, imported_on.isoformat(), ref, escaped_json(request), facts,
                b"" if listed is request else escaped_json(listed))  # fmt: skip
 
 

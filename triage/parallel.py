@@ -24,7 +24,7 @@ import crypto
 from triage import listing
 from triage.answers_view import AnswerReader, Asked, asked_with_shipped
 from triage.cases import SHORT_ID_CHARS, Case, Skipped, days_between, prioritised
-from triage.listing import ENCODE, escaped_json
+from triage.listing import ENCODE, QUOTE, escaped_json
 from triage.policy import Policy, Priority
 from triage.render import case_json
 from triage.store import CaseRecord, request_context
@@ -177,12 +177,16 @@ def _open_rows(work: tuple[str, int, int]) -> tuple[list[Any], Skipped]:
             ref = None if asked is None else row.ref
             results.append((entry_id, row.serial, row.imported_on, record_bytes, row.request, ref))
             continue
-        request = json.loads(row.request)
         if asked is None:  # a payload read again with its questionnaire, as the envelope would be: encoded in full
-            case = prioritised(entry_id, row.serial, datetime.date.fromisoformat(row.imported_on), record, request,
-                               job.policy, job.today, job.reader)  # fmt: skip
+            case = prioritised(entry_id, row.serial, datetime.date.fromisoformat(row.imported_on), record,
+                               json.loads(row.request), job.policy, job.today, job.reader)  # fmt: skip
             results.append((case.sort_key(), case_json(case)))
             continue
+        # The policy reads only the facts kept for it (listing.policy_facts), if they were taken with this very
+        # questionnaire; the request itself goes out as the text the row holds.
+        sha256, facts = json.loads(row.facts)
+        assert asked.questionnaire is not None
+        request = facts if sha256 == asked.questionnaire.sha256 else json.loads(row.request)
         days = memo.days_since(request["submitted_on"])
         priority = job.policy.evaluate_on(asked.questionnaire, request, days, new_messages=record.unread)
         encoded = _head(memo, entry_id, priority, days, row, record) + row.listed + memo.tail(asked)
@@ -193,11 +197,16 @@ def _open_rows(work: tuple[str, int, int]) -> tuple[list[Any], Skipped]:
 def _head(memo: _Memo, entry_id: bytes, priority: Priority, days: int, row: listing.Row, record: CaseRecord) -> bytes:
     """A case's JSON up to its request: ``render.case_json`` writes these keys in this order (Case.summary)."""
     case_id = entry_id.hex()
+    words = memo.words
+    level, status, day = priority.level, record.status, row.imported_on
     text = "".join((
-        '{"id":"', case_id, '","short_id":"', case_id[:SHORT_ID_CHARS], '","level":', memo.word(priority.level),
-        ',"score":', str(priority.score), ',"status":', memo.word(record.status),
-        ',"reasons":', ENCODE(priority.reasons) if priority.reasons else "[]",
-        ',"days_waiting":', str(days), ',"serial":', str(row.serial), ',"imported_on":', memo.word(row.imported_on),
+        '{"id":"', case_id, '","short_id":"', case_id[:SHORT_ID_CHARS],
+        '","level":', words.get(level) or memo.word(level), ',"score":', str(priority.score),
+        ',"status":', words.get(status) or memo.word(status),
+        # A list of strings, written as json.dumps writes one (its separators, each string as it quotes it)
+        ',"reasons":[', ",".join(map(QUOTE, priority.reasons)),
+        '],"days_waiting":', str(days), ',"serial":', str(row.serial),
+        ',"imported_on":', words.get(day) or memo.word(day),
         ',"notes":', ENCODE(record.notes) if record.notes else "[]",
         ',"thread":', ENCODE(record.thread) if record.thread else "[]", ',"unread":', str(record.unread),
         ',"sealed_to":', ENCODE(record.sealed_to) if record.sealed_to else "[]", ',"request":',
