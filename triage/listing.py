@@ -116,7 +116,8 @@ def escaped_json(value: Any) -> bytes:
 
 
 def row_for(canonical: bytes, serial: int, imported_on: datetime.date, reader: AnswerReader) -> Row:
-    """The row of a request whose canonical encoding (crypto.encode_request) is ``canonical``."""
+    """The row of a request encoded as ``canonical`` (crypto.encode_request; or the JSON of the request as the
+    envelope's reader gave it, for a case the older triage listed from its envelope: keys keep their order)."""
     parsed = json.loads(canonical)  # the very object the cached-request listing parsed: same keys, same order
     ref = b""
     if parsed.get("schema") != 3:
@@ -206,8 +207,8 @@ def _row_from_store(
     try:
         if cached is not None:
             canonical = key.open(bytes(cached[0]), context=request_context(entry_id, identity.fingerprint))
-        else:
-            canonical = crypto.encode_request(crypto.open_request(store.envelope(rowid), identity))
+        else:  # listed until now straight from the envelope, keys in the order the envelope's reader gives them
+            canonical = ENCODE(crypto.open_request(store.envelope(rowid), identity)).encode("utf-8")
     except crypto.NotRecipientError:
         return Row(NOT_FOR_YOU)
     except crypto.CryptoError:
