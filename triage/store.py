@@ -71,6 +71,7 @@ CREATE TABLE IF NOT EXISTS listing (
     fingerprint TEXT NOT NULL, entry_id BLOB NOT NULL, sealed BLOB NOT NULL, PRIMARY KEY (fingerprint, entry_id)
 );
 CREATE INDEX IF NOT EXISTS envelopes_digests ON envelopes (entry_id, digest);
+CREATE INDEX IF NOT EXISTS followups_digests ON followups (entry_id, digest);
 """
 
 

@@ -86,7 +86,7 @@ def followup_entry(server: Server, payload: dict[str, Any], recipients: list[cry
 
 def as_the_older_triage_left_it(home: Path) -> None:
     """The store as a triage from before the listing makes it: each request cached under ``requests`` (canonical
-    JSON sealed under request: + id + fingerprint), no listing rows, no index of digests."""
+    JSON sealed under request: + id + fingerprint), no listing rows, no indexes of digests."""
     identity = unlock(Home(home), PASSPHRASE, min_kdf=crypto.KDF_FOR_TESTS_ONLY)
     with Session.open(TEST_CONFIG, Home(home), identity) as session:
         store = session.store
@@ -101,6 +101,7 @@ def as_the_older_triage_left_it(home: Path) -> None:
                              (bytes(entry_id), identity.fingerprint, sealed))  # fmt: skip
         store.db.execute("DROP TABLE listing")
         store.db.execute("DROP INDEX envelopes_digests")
+        store.db.execute("DROP INDEX followups_digests")
 
 
 def list_as_before(triage: Triage, copy: Path, *args: str, config: TriageConfig | None = None) -> str:
