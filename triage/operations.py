@@ -184,7 +184,10 @@ class Session:
         return self.store.count()
 
     def unlisted(self) -> int:
-        """How many cases have no listing row for this caseworker yet (a store made by an older triage)."""
+        """How many cases have no listing row for this caseworker yet (a store made by an older triage); 0 for a
+        store that cannot be written, which is listed as before."""
+        if not self.store.listing_ready:
+            return 0
         return listing.missing(self.store.db, self.identity.fingerprint)
 
     def prepare_listing(self, advance: Callable[[int], None] | None = None) -> int:

@@ -50,6 +50,12 @@ _UNLISTED = (
     "WHERE e.rowid BETWEEN ? AND ? AND NOT EXISTS "
     "(SELECT 1 FROM listing l WHERE l.fingerprint = ? AND l.entry_id = e.entry_id)"
 )
+# A store that cannot be written, made before the listing (no listing table): every case as it was listed then.
+_LEGACY = (
+    "SELECT e.rowid, e.entry_id, e.serial, e.imported_on, r.sealed, q.sealed FROM envelopes e "
+    "JOIN records r ON r.entry_id = e.entry_id "
+    "LEFT JOIN requests q ON q.entry_id = e.entry_id AND q.fingerprint = ? WHERE e.rowid BETWEEN ? AND ?"
+)
 # --reopen: each envelope read with its row (one walk of its pages, not a second lookup per case).
 _ALL = (
     "SELECT e.rowid, e.entry_id, e.serial, e.imported_on, r.sealed, NULL, e.envelope FROM envelopes e "
@@ -61,7 +67,7 @@ _ONE = (
     "LEFT JOIN requests q ON q.entry_id = e.entry_id AND q.fingerprint = ? WHERE e.entry_id = ?"
 )
 # The kinds of work, each over a range of rowids: listing rows; envelopes without one; every envelope (--reopen).
-LISTED, UNLISTED, ALL = "listing", "unlisted", "envelopes"
+LISTED, UNLISTED, ALL, LEGACY = "listing", "unlisted", "envelopes", "legacy"
 
 
 @dataclass(frozen=True)
@@ -219,7 +225,8 @@ def _open_envelopes(kind: str, low: int, high: int) -> tuple[list[Any], Skipped]
     me = _worker.job.identity.fingerprint
     results: list[Any] = []
     skipped = Skipped()
-    query, values = (_UNLISTED, (me, low, high, me)) if kind == UNLISTED else (_ALL, (low, high))
+    query, values = {UNLISTED: (_UNLISTED, (me, low, high, me)), ALL: (_ALL, (low, high)),
+                     LEGACY: (_LEGACY, (me, low, high))}[kind]  # fmt: skip
     for found in _worker.db.execute(query, values).fetchall():
         _open_one(found, results, skipped)
     return results, skipped
@@ -327,7 +334,11 @@ def open_all(
     """
     me = job.identity.fingerprint
     # The parent's connection plans the work: ranges of listing rows, and of envelopes without one.
-    if job.reopen:
+    ready = db.execute("SELECT count(*) FROM sqlite_master WHERE name IN ('listing', 'envelopes_digests')")
+    if ready.fetchone()[0] != 2:  # a store made before the listing, that cannot be written
+        rowids = [r for (r,) in db.execute("SELECT rowid FROM envelopes ORDER BY rowid")]
+        ranges = _ranges(ALL if job.reopen else LEGACY, rowids)
+    elif job.reopen:
         ranges = _ranges(ALL, envelope_rowids(db))
     else:
         listed = [r for (r,) in db.execute("SELECT rowid FROM listing WHERE fingerprint = ? ORDER BY rowid", (me,))]

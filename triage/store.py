@@ -67,6 +67,10 @@ CREATE TABLE IF NOT EXISTS questionnaires (sha256 TEXT PRIMARY KEY, sealed BLOB 
 CREATE TABLE IF NOT EXISTS requests (
     entry_id BLOB NOT NULL, fingerprint TEXT NOT NULL, sealed BLOB NOT NULL, PRIMARY KEY (entry_id, fingerprint)
 );
+"""
+# Added later (triage.listing): a store the older triage made gets them when it is first opened here; one on a
+# medium that cannot be written is read as before, without them (``CaseStore.listing_ready``).
+_LISTING_SCHEMA = """
 CREATE TABLE IF NOT EXISTS listing (
     fingerprint TEXT NOT NULL, entry_id BLOB NOT NULL, sealed BLOB NOT NULL, PRIMARY KEY (fingerprint, entry_id)
 );
@@ -143,6 +147,12 @@ class CaseStore:
             if version > SCHEMA_VERSION:
                 raise HomeError(f"The case store {path} was made by a newer triage; update triage.")
             self.db.executescript(_SCHEMA)
+            try:
+                self.db.executescript(_LISTING_SCHEMA)
+            except sqlite3.OperationalError:  # read-only: listed from the envelopes and the older cache
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+            self.listing_ready = self._has_listing()
             self.version = int(version) if not created else SCHEMA_VERSION
             if created:
                 self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -151,6 +161,10 @@ class CaseStore:
             raise HomeError(f"The case store {path} is not a triage case store or is damaged.") from None
         self.key: crypto.StoreKey | None = None
         self.trust = trust.TrustState()
+
+    def _has_listing(self) -> bool:
+        names = {name for (name,) in self.db.execute("SELECT name FROM sqlite_master")}
+        return {"listing", "envelopes_digests", "followups_digests"} <= names
 
     def close(self) -> None:
         self.db.close()

@@ -226,3 +226,24 @@ def test_a_listing_row_is_bound_to_its_case_and_caseworker(tmp_path: Path) -> No
         db.execute("UPDATE listing SET sealed = ? WHERE entry_id = ?", (sa, b))
     # Then neither row opens for the other case: each case is listed from its envelope, as --reopen lists it
     assert triage.ok("list", "--json").stdout == reopened
+
+
+def test_a_store_made_before_the_listing_that_cannot_be_written_is_listed_as_before(tmp_path: Path) -> None:
+    case = {"fields": {"danger": "serious", "threat_from": ["authorities"], "detention": "past", "location": None,
+                       "people": 3, "children": 2, "documents": [], "health": "", "alias": "", "consent": True,
+                       "contact_method": "signal", "contact": "@b", "story": "Уехать."},
+            "schema": 3, "days_ago": 100, "status": "new", "note": "Звонили.", "followups": 1,
+            "burst": False}  # fmt: skip
+    triage, _, _ = build(tmp_path, [case, {**case, "schema": 1}])
+    expected = {args: triage.ok("list", *args).stdout for args in (*OUTPUTS, ("--json", "--reopen"))}
+    as_the_older_triage_left_it(triage.home)
+    # When the store's file cannot take the listing's table (a read-only medium: SQLite refuses the write)
+    with pytest.MonkeyPatch.context() as patched:
+        from triage import store
+
+        patched.setattr(store, "_LISTING_SCHEMA", "INSERT INTO no_such_table VALUES (1);")
+        # Then it opens, and every output is what it was
+        for args, output in expected.items():
+            assert triage.ok("list", *args).stdout == output, args
+    with sqlite3.connect(triage.home / "cases.sqlite3") as db:
+        assert db.execute("SELECT name FROM sqlite_master WHERE name = 'listing'").fetchone() is None
