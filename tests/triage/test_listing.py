@@ -247,3 +247,14 @@ def test_a_store_made_before_the_listing_that_cannot_be_written_is_listed_as_bef
             assert triage.ok("list", *args).stdout == output, args
     with sqlite3.connect(triage.home / "cases.sqlite3") as db:
         assert db.execute("SELECT name FROM sqlite_master WHERE name = 'listing'").fetchone() is None
+
+
+def test_a_case_with_files_lists_as_before_and_never_shows_a_file_key(triage: Triage, tmp_path: Path) -> None:
+    from tests.triage.file_cases import document_pdf, file_home, seal
+
+    # Given a case whose request carries files (their keys travel in the sealed payload)
+    file_home(triage, tmp_path, [seal("справка.pdf", "application/pdf", document_pdf())])
+    # Then every output is what the listing before the listing rows printed, and no key is in any of them
+    same_as_before(triage, tmp_path)
+    listed = triage.ok("list", "--json").stdout
+    assert '"files":[' in listed and '"key"' not in listed
