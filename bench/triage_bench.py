@@ -25,6 +25,7 @@ the production argon2id cost, so every unlock measured is the real one.
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime
 import hashlib
 import json
@@ -34,6 +35,7 @@ import random
 import resource
 import shutil
 import sqlite3
+import struct
 import subprocess
 import sys
 import tempfile
@@ -78,8 +80,23 @@ IMPORT_SECONDS: list[float] = []
 MIN_COUNT_FOR_VERDICT = 20_000
 
 
+SCHEMAS = (1, 3)
+_schema: list[int] = [3]
+
+
 def _seal(seed: int) -> bytes:
-    return crypto.seal_request(_request(seed), for_recipients=_recipients)
+    """One request sealed as intake seals it today (schema 3: answers to the shipped questionnaire, with a reply
+    key), or as older servers did (schema 1), for ``--schema 1``."""
+    request = _request(seed)
+    if _schema[0] == 1:
+        return crypto.seal_request(request, for_recipients=_recipients)
+    from crypto.answers import encode_questionnaire_request, seal_encoded_request, shipped
+
+    answers = {k: v for k, v in request.items() if k not in ("schema", "locale", "submitted_on")}
+    reply_key = base64.b64encode(nacl.bindings.crypto_scalarmult_base(random.Random(seed).randbytes(32))).decode()
+    encoded = encode_questionnaire_request(shipped(), answers, locale=str(request["locale"]),
+                                           submitted_on=request["submitted_on"], reply_key=reply_key)  # type: ignore[arg-type]
+    return seal_encoded_request(encoded, for_recipients=_recipients)
 
 
 def build(workdir: Path, count: int) -> tuple[Path, Path, Path]:
@@ -108,16 +125,20 @@ def build(workdir: Path, count: int) -> tuple[Path, Path, Path]:
             out, entries, count=count, server_key=server, sequence=1, high_water=count, created_on=TODAY
         )
     started = time.perf_counter()
-    # The first import checks the server fingerprint (as a caseworker does with the operator's).
-    _triage(home, passphrase_file, "import", "--fingerprint", server.public.fingerprint, str(bundle), "--json")
+    # The first import checks the server fingerprint (as a caseworker does with the operator's). With
+    # BENCH_TRIAGE_BEFORE, the older triage imports: its store is one both can list (the newer one fills its
+    # listing once, in ``measure``, untimed), never one the older triage would have to reopen.
+    _triage(home, passphrase_file, "import", "--fingerprint", server.public.fingerprint, str(bundle), "--json",
+            cwd=os.environ.get("BENCH_TRIAGE_BEFORE") or None)  # fmt: skip
     IMPORT_SECONDS.append(time.perf_counter() - started)
     ready.write_text(f"{count}\n")
     return home, passphrase_file, bundle
 
 
-def _triage(home: Path, passphrase_file: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+def _triage(home: Path, passphrase_file: Path, *args: str, cwd: str | None = None
+            ) -> subprocess.CompletedProcess[bytes]:  # fmt: skip
     command = [sys.executable, "-m", "triage.cli", "--home", str(home), "--passphrase-file", str(passphrase_file)]
-    return subprocess.run([*command, *args], check=True, capture_output=True)
+    return subprocess.run([*command, *args], check=True, capture_output=True, cwd=cwd)
 
 
 def _tree_rss(pid: int) -> int:
@@ -215,27 +236,48 @@ TRIAGE_VARIANTS = ("list", "list_one_process", "reopen", "reopen_one_process")
 _CACHE_CONTEXT = b"intake store record v1\x00"  # crypto.records: what every sealed store value is bound to
 
 
-def bare_cache_loop(store_path: Path, key_path: Path, fingerprint: str, unlock: tuple[Path, Path] | None = None
-                    ) -> int:  # fmt: skip
+_LISTING_HEAD = struct.Struct(">BBq10sHII")  # triage.listing's row: format, kind, serial, day, three lengths
+
+
+def bare_cache_loop(store_path: Path, key_path: Path, fingerprint: str, unlock: tuple[Path, Path] | None = None,
+                    *, older_cache: bool = False) -> int:  # fmt: skip
     """Open every case's record and cached request with nothing but PyNaCl and json: the floor of the cache path.
 
     What ``triage list --json`` does without ``--reopen`` is exactly this much cryptography (one
     XChaCha20-Poly1305 per record and per cached request, keyed by the store key); this loop does that and
-    parses both, and nothing else (no policy, no sorting, no output).
+    parses both, and nothing else (no policy, no sorting, no output). The cached request is the listing row
+    (triage.listing) where the store has them, as triage reads it, else (or with ``older_cache``: the floor of
+    a triage from before the listing, BENCH_TRIAGE_BEFORE) the older ``requests`` cache.
     """
     key = _store_key(store_path, _unlock(*unlock)) if unlock else key_path.read_bytes()
     decrypt = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt
     db = sqlite3.connect(f"file:{store_path}?mode=ro", uri=True)
     opened = 0
-    rows = db.execute("SELECT r.entry_id, r.sealed, q.sealed FROM records r JOIN requests q ON q.entry_id = r.entry_id "
-                      "AND q.fingerprint = ?", (fingerprint,))  # fmt: skip
+    listed = not older_cache and _has_listing(db, fingerprint)
+    table, prefix = ("listing", b"listing:") if listed else ("requests", b"request:")
+    rows = db.execute(f"SELECT r.entry_id, r.sealed, q.sealed FROM records r JOIN {table} q "
+                      "ON q.entry_id = r.entry_id AND q.fingerprint = ?", (fingerprint,))  # fmt: skip
+    head = _LISTING_HEAD
     for entry_id, record, request in rows:
         entry_id = bytes(entry_id)
         json.loads(decrypt(record[24:], _CACHE_CONTEXT + b"case:" + entry_id, record[:24], key))
-        context = _CACHE_CONTEXT + b"request:" + entry_id + b":" + fingerprint.encode("ascii")
-        json.loads(decrypt(request[24:], context, request[:24], key))
+        context = _CACHE_CONTEXT + prefix + entry_id + b":" + fingerprint.encode("ascii")
+        plain = decrypt(request[24:], context, request[:24], key)
+        if listed:  # the request as the row holds it, after its questionnaire reference
+            if len(plain) < head.size:
+                continue  # not sealed to this caseworker
+            _, _, _, _, ref_length, request_length, _ = head.unpack_from(plain)
+            plain = plain[head.size + ref_length : head.size + ref_length + request_length]
+        json.loads(plain)
         opened += 1
     return opened
+
+
+def _has_listing(db: sqlite3.Connection, fingerprint: str) -> bool:
+    try:
+        return db.execute("SELECT 1 FROM listing WHERE fingerprint = ? LIMIT 1", (fingerprint,)).fetchone() is not None
+    except sqlite3.OperationalError:  # a store made before the listing
+        return False
 
 
 def measure(count: int, cache: Path, scratch: Path, rounds: int) -> dict[str, float]:
@@ -252,6 +294,10 @@ def measure(count: int, cache: Path, scratch: Path, rounds: int) -> dict[str, fl
     store_key_path = scratch / "bare.storekey"  # the bare cache loop's key, in the bench's scratch folder
     store_key_path.write_bytes(_store_key(store_path, identity))
     triage_cmd = [sys.executable, "-m", "triage.cli", "--home", str(home), "--passphrase-file", str(passphrase_file)]
+    # A store made by an older triage gets its listing once, on the first listing: done here, untimed, and reported.
+    started = time.perf_counter()
+    subprocess.run([*triage_cmd, "list", "--json", "--limit", "1"], check=True, capture_output=True)
+    first_list_seconds = time.perf_counter() - started
     bare_cmd = [sys.executable, "-m", "bench.triage_bench", "--bare", str(bundle), str(secret_path)]
     cache_cmd = [sys.executable, "-m", "bench.triage_bench", "--bare-cache", str(store_path), str(store_key_path),
                  identity.fingerprint]  # fmt: skip
@@ -266,6 +312,8 @@ def measure(count: int, cache: Path, scratch: Path, rounds: int) -> dict[str, fl
         "bare_raw_key": bare_cmd,
         "bare_cache_raw_key": cache_cmd,
     }
+    if os.environ.get("BENCH_TRIAGE_BEFORE"):  # the older triage reads the older cache: its own floor
+        variants["bare_cache_older"] = [*cache_cmd, *unlock, "--older-cache"]
     # BENCH_TRIAGE_BEFORE: another checkout (e.g. main's) whose triage is timed too, in the same run ("before");
     # `python -m` puts the working folder first on sys.path, so its triage is the one that runs.
     before = os.environ.get("BENCH_TRIAGE_BEFORE")
@@ -296,11 +344,18 @@ def measure(count: int, cache: Path, scratch: Path, rounds: int) -> dict[str, fl
             # Like for like (issue 21 item 1): the cache path against the bare loop over the same cache,
             # --reopen against the bare loop opening the same envelopes; both floors unlock the key as triage does.
             floor = "bare_cache" if name.removeprefix("before_").startswith("list") else "bare"
+            if floor == "bare_cache" and name.startswith("before_"):
+                floor = "bare_cache_older"
             out[f"{name}_ratio"] = best[name] / best[floor]
             out[f"{name}_cpu_ratio"] = best_cpu[name] / best_cpu[floor]
-            out[f"{name}_vs_raw_key_loop"] = best[name] / best[f"{floor}_raw_key"]
+            out[f"{name}_vs_raw_key_loop"] = best[name] / best[f"{floor.removesuffix('_older')}_raw_key"]
+            # The spread: each round's CPU ratio (this round's triage against this round's floor).
+            per_round = sorted(c / f for c, f in zip(cpu_seconds[name], cpu_seconds[floor], strict=True))
+            out[f"{name}_cpu_ratio_min"], out[f"{name}_cpu_ratio_max"] = per_round[0], per_round[-1]
             out[f"{name}_vs_envelope_loop"] = best[name] / best["bare"]
     out["largest_process_maxrss_mib"] = maxrss_kib / 1024
+    out["first_list_seconds"] = first_list_seconds
+    out["schema"] = _schema[0]
     return out
 
 
@@ -315,11 +370,12 @@ def collect(quick: bool) -> list[Row]:
 
 
 def default_cache(count: int) -> Path:
-    return Path(tempfile.gettempdir()) / "triage-bench-cache" / f"n{count}"
+    suffix = "" if _schema[0] == 1 else f"-schema{_schema[0]}"  # schema 1 stores keep their old folder
+    return Path(tempfile.gettempdir()) / "triage-bench-cache" / f"n{count}{suffix}"
 
 
 def rows(m: dict[str, float]) -> list[Row]:
-    n = f"n={int(m['count'])}"
+    n = f"n={int(m['count'])}, schema {int(m['schema'])}"
     raw = (
         f"{m['list_vs_raw_key_loop']:.2f}x / {m['list_one_process_vs_raw_key_loop']:.2f}x / "
         f"{m['reopen_vs_raw_key_loop']:.2f}x / {m['reopen_one_process_vs_raw_key_loop']:.2f}x"
@@ -336,12 +392,14 @@ def rows(m: dict[str, float]) -> list[Row]:
             m["reopen_one_process_ratio"] <= 1.5 if verdict is not None else None),
         Row(f"  (the cache path against the envelope loop, as reported before) ({n})",
             f"{m['list_vs_envelope_loop']:.2f}x", "reported", None),
-        Row(f"  the four above, CPU time (user + system) against the loops' ({n})",
-            " / ".join(f"{m[k + '_cpu_ratio']:.2f}x" for k in TRIAGE_VARIANTS), "reported", None),
-        *([Row(f"  before ({n}): wall / CPU, the four above", " / ".join(f"{m['before_' + k + '_ratio']:.2f}x"
-                                                                       for k in TRIAGE_VARIANTS)
-               + "; " + " / ".join(f"{m['before_' + k + '_cpu_ratio']:.2f}x" for k in TRIAGE_VARIANTS),
-               "reported", None)] if "before_list_ratio" in m else []),
+        Row(f"  the four above, CPU time (user + system) against the loops', best [rounds' spread] ({n})",
+            _cpu(m, ""), "reported", None),
+        *([Row(f"  before ({n}): wall, the four above", " / ".join(f"{m['before_' + k + '_ratio']:.2f}x"
+                                                                 for k in TRIAGE_VARIANTS), "reported", None),
+           Row(f"  before ({n}): CPU, the four above", _cpu(m, "before_"), "reported", None)]
+          if "before_list_ratio" in m else []),
+        Row(f"  first listing of a store made by the older triage (fills the listing once) ({n})",
+            f"{m['first_list_seconds']:.1f} s", "reported", None),
         Row(f"  the four above against loops given the raw keys (no argon2id unlock) ({n})", raw, "reported", None),
         Row(f"  seconds: list / --jobs 1 / --reopen / --reopen --jobs 1 / bare cache / bare envelopes ({n})",
             " / ".join(f"{m[k + '_seconds']:.1f}" for k in ("list", "list_one_process", "reopen",
@@ -354,6 +412,11 @@ def rows(m: dict[str, float]) -> list[Row]:
     ]  # fmt: skip
 
 
+def _cpu(m: dict[str, float], prefix: str) -> str:
+    return " / ".join(f"{m[prefix + k + '_cpu_ratio']:.2f}x [{m[prefix + k + '_cpu_ratio_min']:.2f}-"
+                      f"{m[prefix + k + '_cpu_ratio_max']:.2f}]" for k in TRIAGE_VARIANTS)  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--count", type=int, default=100_000, help="requests to build and import")
@@ -364,16 +427,21 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="where the built store is kept for later runs (default: a folder per count under /tmp)",
     )
+    parser.add_argument("--schema", type=int, choices=SCHEMAS, default=3,
+                        help="payload schema of the requests (3: as intake writes them; 1: as older servers did)")
+    parser.add_argument("--older-cache", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--bare", nargs=2, metavar=("BUNDLE", "SECRET"), help=argparse.SUPPRESS)
     parser.add_argument("--bare-cache", nargs=3, metavar=("STORE", "KEY", "FINGERPRINT"), help=argparse.SUPPRESS)
     parser.add_argument("--unlock", nargs=2, type=Path, metavar=("KEYFILE", "PASSFILE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    _schema[0] = args.schema
     unlock = (args.unlock[0], args.unlock[1]) if args.unlock else None
     if args.bare:
         print(bare_loop(Path(args.bare[0]), Path(args.bare[1]), unlock))
         return 0
     if args.bare_cache:
-        print(bare_cache_loop(Path(args.bare_cache[0]), Path(args.bare_cache[1]), args.bare_cache[2], unlock))
+        print(bare_cache_loop(Path(args.bare_cache[0]), Path(args.bare_cache[1]), args.bare_cache[2], unlock,
+                              older_cache=args.older_cache))  # fmt: skip
         return 0
     scratch = Path(tempfile.mkdtemp(prefix="triage-bench-"))
     try:

@@ -66,12 +66,12 @@ class Case:
             "thread": self.record.thread,
             "unread": self.record.unread,
             "sealed_to": self.record.sealed_to,
-            "request": _without_file_keys(self.request),
+            "request": without_file_keys(self.request),
             "questionnaire": self.asked.ref,  # shared, not copied: the same for every case of a version
         }
 
 
-def _without_file_keys(request: dict[str, Any]) -> dict[str, Any]:
+def without_file_keys(request: dict[str, Any]) -> dict[str, Any]:
     """The request as listed: a file's key opens its sealed blob, and a listing may end up in a file or a pipe;
     it stays in the store (``triage attachment`` and the desk use it), never in the output."""
     files = request.get("files")

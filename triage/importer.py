@@ -23,7 +23,8 @@ from pathlib import Path
 import crypto
 from crypto.bundle import PROGRESS_UNIT, bundle_size
 from crypto.manifest import FileEntry
-from triage import blob_import, questionnaires, threads
+from triage import blob_import, listing, questionnaires, threads
+from triage.answers_view import AnswerReader, store_lookup
 from triage.blobs import BlobStore
 from triage.errors import FingerprintMismatchError, ReplayError, TriageError
 from triage.store import CaseStore
@@ -144,15 +145,24 @@ def _gaps(known: set[int], high_water: int) -> list[tuple[int, int]]:
     return ranges
 
 
-def _cache_for_another_caseworker(store: CaseStore, entry: crypto.BundleEntry, identity: crypto.Identity) -> None:
+def _list_for_another_caseworker(store: CaseStore, entry: crypto.BundleEntry, identity: crypto.Identity,
+                                 reader: AnswerReader) -> None:  # fmt: skip
     """A case a colleague in this home imported first: let this caseworker list it fast too, if it is theirs."""
-    if store.has_cached_request(entry.entry_id, identity.fingerprint):
+    if listing.has_row(store, entry.entry_id, identity.fingerprint):
+        return
+    known = store.db.execute("SELECT serial, imported_on FROM envelopes WHERE entry_id = ?",
+                             (entry.entry_id,)).fetchone()  # fmt: skip
+    if known is None:  # a follow-up: it is listed in its case's thread, not on its own
         return
     try:
         request = crypto.encode_request(crypto.open_request(entry.envelope, identity))
+    except crypto.NotRecipientError:
+        row = listing.Row(listing.NOT_FOR_YOU)  # not sealed to this caseworker: they will not see it, as it should be
     except crypto.CryptoError:
-        return  # not sealed to this caseworker: they will not see it, as it should be
-    store.cache_request(entry.entry_id, request, opened_by=identity.fingerprint)
+        return
+    else:
+        row = listing.row_for(request, known[0], datetime.date.fromisoformat(known[1]), reader)
+    listing.put(store, entry.entry_id, identity.fingerprint, row)
 
 
 def import_bundle(
@@ -209,6 +219,7 @@ def _import_in_transaction(
     known = questionnaires.check_carried(store, header.questionnaires)
     if on_start is not None:
         on_start(header.count + blob_import.progress_units(bundle))
+    reader = AnswerReader(store_lookup(store))  # reads each request as `triage list` will (triage.listing)
     for entry in bundle.entries():  # re-verified while streaming; raises at the end if the file changed
         seen.add(entry.serial)
         digest = crypto.envelope_digest(entry.envelope)
@@ -216,7 +227,7 @@ def _import_in_transaction(
         if stored_digest is not None:
             if hmac.compare_digest(stored_digest, digest):
                 summary.duplicate += 1
-                _cache_for_another_caseworker(store, entry, identity)
+                _list_for_another_caseworker(store, entry, identity, reader)
             else:
                 summary.rejected_conflict += 1  # same id, other bytes: keep what we have, ack nothing new
         else:
@@ -240,8 +251,9 @@ def _import_in_transaction(
                     threads.add_followup(store, entry, payload, digest=digest, sequence=header.sequence,
                                          today=today)  # fmt: skip
                 else:
-                    store.add_case(entry, request, opened_by=identity.fingerprint, digest=digest,
-                                   sequence=header.sequence, today=today)  # fmt: skip
+                    store.add_case(entry, digest=digest, sequence=header.sequence, today=today)
+                    listing.put(store, entry.entry_id, identity.fingerprint,
+                                listing.row_for(request, entry.serial, today, reader))  # fmt: skip
                     threads.link_request(store, entry.entry_id, payload)
                     summary.new += 1
         if advance is not None:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import crypto
-from triage import importer, threads
+from triage import importer, listing, threads
 from triage.answers_view import AnswerReader, store_lookup
 from triage.cases import Case, Skipped, find_case, open_case, short_id
 from triage.config import TriageConfig
@@ -183,11 +183,26 @@ class Session:
     def count_cases(self) -> int:
         return self.store.count()
 
+    def unlisted(self) -> int:
+        """How many cases have no listing row for this caseworker yet (a store made by an older triage); 0 for a
+        store that cannot be written, which is listed as before."""
+        if not self.store.listing_ready:
+            return 0
+        return listing.missing(self.store.db, self.identity.fingerprint)
+
+    def prepare_listing(self, advance: Callable[[int], None] | None = None) -> int:
+        """Write the listing rows this caseworker lacks (once, for an older store; triage.listing.fill)."""
+        if not self.unlisted():
+            return 0
+        return listing.fill(self.store, self.identity, self.reader, advance)
+
     def _open_all(
         self, policy: Policy, statuses: Collection[str] | None, jobs: int | None, reopen: bool,
         advance: Callable[[int], None] | None, *, as_json: bool,
     ) -> tuple[list[Any], Skipped]:  # fmt: skip
         skipped = Skipped()
+        if not reopen:
+            self.prepare_listing()
         job = self._list_job(policy, statuses, as_json, reopen)
         opened = list(open_all(self.store.db, job, jobs=jobs or default_jobs(), skipped=skipped, advance=advance))
         return opened, skipped

@@ -21,20 +21,53 @@ from pathlib import Path
 from typing import Any
 
 import crypto
-from triage.answers_view import AnswerReader
-from triage.cases import Case, Skipped, prioritised
-from triage.policy import Policy
+from triage import listing
+from triage.answers_view import AnswerReader, Asked, asked_with_shipped
+from triage.cases import SHORT_ID_CHARS, Case, Skipped, days_between, prioritised
+from triage.listing import ENCODE, QUOTE, escaped_json
+from triage.policy import Policy, Priority
 from triage.render import case_json
 from triage.store import CaseRecord, request_context
 from triage.text import escape_disguising
 
 CHUNK = 256
+# Cases with a listing row (triage.listing): never the envelopes table. ``+l.fingerprint`` keeps SQLite on the
+# rowid range instead of the (fingerprint, entry_id) index, which would be scanned whole for every range.
+_LISTED = (
+    "SELECT l.entry_id, l.sealed, r.sealed FROM listing l JOIN records r ON r.entry_id = l.entry_id "
+    "WHERE +l.fingerprint = ? AND l.rowid BETWEEN ? AND ?"
+)
+# Cases without one (not filled: a store that cannot be written, a damaged envelope), from the envelopes.
 _ROWS = (
     "SELECT e.rowid, e.entry_id, e.serial, e.imported_on, r.sealed, q.sealed FROM envelopes e "
     "JOIN records r ON r.entry_id = e.entry_id "
     "LEFT JOIN requests q ON q.entry_id = e.entry_id AND q.fingerprint = ? "
-    "WHERE e.rowid BETWEEN ? AND ?"
 )
+_UNLISTED = (
+    "SELECT e.rowid, e.entry_id, e.serial, e.imported_on, r.sealed, q.sealed FROM envelopes e "
+    "JOIN records r ON r.entry_id = e.entry_id "
+    "LEFT JOIN requests q ON q.entry_id = e.entry_id AND q.fingerprint = ? "
+    "WHERE e.rowid BETWEEN ? AND ? AND NOT EXISTS "
+    "(SELECT 1 FROM listing l WHERE l.fingerprint = ? AND l.entry_id = e.entry_id)"
+)
+# A store that cannot be written, made before the listing (no listing table): every case as it was listed then.
+_LEGACY = (
+    "SELECT e.rowid, e.entry_id, e.serial, e.imported_on, r.sealed, q.sealed FROM envelopes e "
+    "JOIN records r ON r.entry_id = e.entry_id "
+    "LEFT JOIN requests q ON q.entry_id = e.entry_id AND q.fingerprint = ? WHERE e.rowid BETWEEN ? AND ?"
+)
+# --reopen: each envelope read with its row (one walk of its pages, not a second lookup per case).
+_ALL = (
+    "SELECT e.rowid, e.entry_id, e.serial, e.imported_on, r.sealed, NULL, e.envelope FROM envelopes e "
+    "JOIN records r ON r.entry_id = e.entry_id WHERE e.rowid BETWEEN ? AND ?"
+)
+_ONE = (
+    "SELECT e.rowid, e.entry_id, e.serial, e.imported_on, r.sealed, q.sealed FROM envelopes e "
+    "JOIN records r ON r.entry_id = e.entry_id "
+    "LEFT JOIN requests q ON q.entry_id = e.entry_id AND q.fingerprint = ? WHERE e.entry_id = ?"
+)
+# The kinds of work, each over a range of rowids: listing rows; envelopes without one; every envelope (--reopen).
+LISTED, UNLISTED, ALL, LEGACY = "listing", "unlisted", "envelopes", "legacy"
 
 
 @dataclass(frozen=True)
@@ -52,10 +85,52 @@ class ListJob:
     reader: AnswerReader = field(default_factory=AnswerReader)  # finds each request's questionnaire
 
 
+class _Memo:
+    """What many cases share, worked out once per listing: days since a day, a questionnaire's reading, words."""
+
+    def __init__(self, job: ListJob) -> None:
+        self.job = job
+        self.days: dict[str, int] = {}
+        self.asked: dict[bytes, Asked | None] = {}
+        self.tails: dict[int, tuple[Asked, bytes]] = {}
+        self.words: dict[Any, str] = {}
+
+    def days_since(self, submitted_on: str) -> int:
+        days = self.days.get(submitted_on)
+        if days is None:
+            days = self.days[submitted_on] = days_between(submitted_on, self.job.today)
+        return days
+
+    def asked_for(self, ref: bytes) -> Asked | None:
+        """How a READ row's request was asked: the questionnaire it names, if this laptop still holds it."""
+        if not ref:
+            return asked_with_shipped()
+        if ref not in self.asked:
+            named = json.loads(ref)
+            found = self.job.reader.questionnaire(named["id"], named["version"], named["sha256"])
+            self.asked[ref] = None if found is None else Asked(found, named)
+        return self.asked[ref]
+
+    def tail(self, asked: Asked) -> bytes:
+        """The end of a case's JSON after its request: the questionnaire reference (the last key of a summary)."""
+        found = self.tails.get(id(asked))
+        if found is None:
+            found = self.tails[id(asked)] = (asked, escaped_json(asked.ref).join((b',"questionnaire":', b"}")))
+        return found[1]
+
+    def word(self, value: Any) -> str:
+        """A short value's JSON (a level, a status), once per value."""
+        text = self.words.get(value)
+        if text is None:
+            text = self.words[value] = ENCODE(value)
+        return text
+
+
 @dataclass
 class _Worker:
     job: ListJob
     db: sqlite3.Connection
+    memo: _Memo
 
 
 _worker: _Worker | None = None
@@ -63,7 +138,7 @@ _worker: _Worker | None = None
 
 def _start(job: ListJob) -> None:
     global _worker
-    _worker = _Worker(job, sqlite3.connect(f"file:{job.store_path}?mode=ro", uri=True))
+    _worker = _Worker(job, sqlite3.connect(f"file:{job.store_path}?mode=ro", uri=True), _Memo(job))
 
 
 def _stop() -> None:
@@ -73,55 +148,137 @@ def _stop() -> None:
     _worker = None
 
 
-def _open_rows(bounds: tuple[int, int]) -> tuple[list[Any], Skipped]:
+def _open_rows(work: tuple[str, int, int]) -> tuple[list[Any], Skipped]:
     assert _worker is not None
-    job = _worker.job
+    kind, low, high = work
+    if kind != LISTED:
+        return _open_envelopes(kind, low, high)
+    job, db, memo = _worker.job, _worker.db, _worker.memo
     results: list[Any] = []
     skipped = Skipped()
-    db = _worker.db
     me = job.identity.fingerprint
-    for rowid, entry_id, serial, imported_on, sealed, cached in db.execute(_ROWS, (me, *bounds)).fetchall():
+    key, statuses, as_json = job.store_key, job.statuses, job.as_json
+    for entry_id, sealed_row, sealed in db.execute(_LISTED, (me, low, high)).fetchall():
         entry_id = bytes(entry_id)
+        record_bytes = key.open(sealed, context=b"case:" + entry_id)
+        record = CaseRecord.from_bytes(record_bytes)
+        if statuses is not None and record.status not in statuses:
+            skipped.by_status += 1
+            continue
+        try:
+            row = listing.decode_row(key.open(sealed_row, context=listing.context(entry_id, me)))
+        except (crypto.CryptoError, ValueError):
+            row = None  # not one this triage can use: the envelope says what it holds
+        if row is not None and row.kind == listing.NOT_FOR_YOU:
+            skipped.not_for_you += 1  # sealed only to another caseworker of this home
+            continue
+        asked = None if row is None or row.kind == listing.PAYLOAD else memo.asked_for(row.ref)
+        if row is None or (asked is None and row.kind != listing.PAYLOAD):
+            for found in db.execute(_ONE, (me, entry_id)).fetchall():
+                _open_one(found, results, skipped, record_bytes, record)
+            continue
+        if not as_json:
+            # Plain bytes cross the pipe far faster than pickled Case objects (3x on 10,000 cases); the
+            # parent parses and prioritises them (``_case_from``).
+            ref = None if asked is None else row.ref
+            results.append((entry_id, row.serial, row.imported_on, record_bytes, row.request, ref))
+            continue
+        if asked is None:  # a payload read again with its questionnaire, as the envelope would be: encoded in full
+            case = prioritised(entry_id, row.serial, datetime.date.fromisoformat(row.imported_on), record,
+                               json.loads(row.request), job.policy, job.today, job.reader)  # fmt: skip
+            results.append((case.sort_key(), case_json(case)))
+            continue
+        # The policy reads only the facts kept for it (listing.policy_facts), if they were taken with this very
+        # questionnaire; the request itself goes out as the text the row holds.
+        sha256, facts = json.loads(row.facts)
+        assert asked.questionnaire is not None
+        request = facts if sha256 == asked.questionnaire.sha256 else json.loads(row.request)
+        days = memo.days_since(request["submitted_on"])
+        priority = job.policy.evaluate_on(asked.questionnaire, request, days, new_messages=record.unread)
+        encoded = _head(memo, entry_id, priority, days, row, record) + row.listed + memo.tail(asked)
+        results.append(((priority.rank, -priority.score, -days, row.serial), encoded))
+    return results, skipped
+
+
+def _head(memo: _Memo, entry_id: bytes, priority: Priority, days: int, row: listing.Row, record: CaseRecord) -> bytes:
+    """A case's JSON up to its request: ``render.case_json`` writes these keys in this order (Case.summary)."""
+    case_id = entry_id.hex()
+    words = memo.words
+    level, status, day = priority.level, record.status, row.imported_on
+    text = "".join((
+        '{"id":"', case_id, '","short_id":"', case_id[:SHORT_ID_CHARS],
+        '","level":', words.get(level) or memo.word(level), ',"score":', str(priority.score),
+        ',"status":', words.get(status) or memo.word(status),
+        # A list of strings, written as json.dumps writes one (its separators, each string as it quotes it)
+        ',"reasons":[', ",".join(map(QUOTE, priority.reasons)),
+        '],"days_waiting":', str(days), ',"serial":', str(row.serial),
+        ',"imported_on":', words.get(day) or memo.word(day),
+        ',"notes":', ENCODE(record.notes) if record.notes else "[]",
+        ',"thread":', ENCODE(record.thread) if record.thread else "[]", ',"unread":', str(record.unread),
+        ',"sealed_to":', ENCODE(record.sealed_to) if record.sealed_to else "[]", ',"request":',
+    ))  # fmt: skip
+    return escape_disguising(text).encode("utf-8")
+
+
+def _open_envelopes(kind: str, low: int, high: int) -> tuple[list[Any], Skipped]:
+    assert _worker is not None
+    me = _worker.job.identity.fingerprint
+    results: list[Any] = []
+    skipped = Skipped()
+    query, values = {UNLISTED: (_UNLISTED, (me, low, high, me)), ALL: (_ALL, (low, high)),
+                     LEGACY: (_LEGACY, (me, low, high))}[kind]  # fmt: skip
+    for found in _worker.db.execute(query, values).fetchall():
+        _open_one(found, results, skipped)
+    return results, skipped
+
+
+def _open_one(found: tuple[Any, ...], results: list[Any], skipped: Skipped, record_bytes: bytes | None = None,
+              record: CaseRecord | None = None) -> None:  # fmt: skip
+    """One case from its envelope (or the cache that came before the listing): as every listing did before it."""
+    assert _worker is not None
+    job, db = _worker.job, _worker.db
+    me = job.identity.fingerprint
+    rowid, entry_id, serial, imported_on, sealed, cached, *envelope = found
+    entry_id = bytes(entry_id)
+    if record is None or record_bytes is None:
         record_bytes = job.store_key.open(sealed, context=b"case:" + entry_id)
         record = CaseRecord.from_bytes(record_bytes)
         if job.statuses is not None and record.status not in job.statuses:
             skipped.by_status += 1
-            continue
-        try:
-            request_text = None
-            if cached is not None and not job.reopen:
-                request_bytes = job.store_key.open(cached, context=request_context(entry_id, me))
-                if job.as_json:
-                    request_text = request_bytes.decode("utf-8")
-                    request = json.loads(request_text)
-                else:
-                    request = None
+            return
+    try:
+        request_text = None
+        if cached is not None and not job.reopen:
+            request_bytes = job.store_key.open(cached, context=request_context(entry_id, me))
+            if job.as_json:
+                request_text = request_bytes.decode("utf-8")
+                request = json.loads(request_text)
             else:
-                envelope = db.execute("SELECT envelope FROM envelopes WHERE rowid = ?", (rowid,)).fetchone()[0]
-                request = crypto.open_request(bytes(envelope), job.identity)
-                request_bytes = b""
-        except crypto.NotRecipientError:
-            skipped.not_for_you += 1  # sealed only to another caseworker of this home
-            continue
-        except crypto.CryptoError:
-            skipped.unreadable += 1
-            continue
-        if not job.as_json:
-            # Plain bytes cross the pipe far faster than pickled Case objects (3x on 10,000 cases); the
-            # parent parses and prioritises them (``_case_from``).
-            encoded = request_bytes or json.dumps(request).encode("utf-8")
-            results.append((entry_id, serial, imported_on, record_bytes, encoded))
-            continue
-        assert request is not None
-        case = prioritised(entry_id, serial, datetime.date.fromisoformat(imported_on), record, request, job.policy,
-                           job.today, job.reader)  # fmt: skip
-        # The cache's text stands for the request only if the request shown is that very object (a schema 3
-        # payload is shown flattened by its questionnaire: encoded in full).
-        if request_text is not None and case.request is request:
-            results.append((case.sort_key(), spliced_json(case, request_text)))
+                request = None
         else:
-            results.append((case.sort_key(), case_json(case)))
-    return results, skipped
+            if not envelope:
+                envelope = db.execute("SELECT envelope FROM envelopes WHERE rowid = ?", (rowid,)).fetchone()
+            request = crypto.open_request(bytes(envelope[0]), job.identity)
+            request_bytes = b""
+    except crypto.NotRecipientError:
+        skipped.not_for_you += 1  # sealed only to another caseworker of this home
+        return
+    except crypto.CryptoError:
+        skipped.unreadable += 1
+        return
+    if not job.as_json:
+        encoded = request_bytes or json.dumps(request).encode("utf-8")
+        results.append((entry_id, serial, imported_on, record_bytes, encoded, None))
+        return
+    assert request is not None
+    case = prioritised(entry_id, serial, datetime.date.fromisoformat(imported_on), record, request, job.policy,
+                       job.today, job.reader)  # fmt: skip
+    # The cache's text stands for the request only if the request shown is that very object (a schema 3
+    # payload is shown flattened by its questionnaire: encoded in full).
+    if request_text is not None and case.request is request:
+        results.append((case.sort_key(), spliced_json(case, request_text)))
+    else:
+        results.append((case.sort_key(), case_json(case)))
 
 
 def spliced_json(case: Case, request_text: str) -> bytes:
@@ -144,10 +301,19 @@ def spliced_json(case: Case, request_text: str) -> bytes:
     return escape_disguising(before[:-1] + ',"request":' + request_text + rest).encode("utf-8")
 
 
-def _case_from(job: ListJob, opened: tuple[bytes, int, str, bytes, bytes]) -> Case:
-    entry_id, serial, imported_on, record_bytes, request_bytes = opened
-    return prioritised(entry_id, serial, datetime.date.fromisoformat(imported_on), CaseRecord.from_bytes(record_bytes),
-                       json.loads(request_bytes), job.policy, job.today, job.reader)  # fmt: skip
+def _case_from(job: ListJob, memo: _Memo, opened: tuple[bytes, int, str, bytes, bytes, bytes | None]) -> Case:
+    entry_id, serial, imported_on, record_bytes, request_bytes, ref = opened
+    record = CaseRecord.from_bytes(record_bytes)
+    day = datetime.date.fromisoformat(imported_on)
+    if ref is None:  # a payload, read here with its questionnaire
+        return prioritised(entry_id, serial, day, record, json.loads(request_bytes), job.policy, job.today,
+                           job.reader)  # fmt: skip
+    asked = memo.asked_for(ref)
+    assert asked is not None  # the worker found it with the same reader
+    request = json.loads(request_bytes)
+    days = memo.days_since(request["submitted_on"])
+    priority = job.policy.evaluate_on(asked.questionnaire, request, days, new_messages=record.unread)
+    return Case(entry_id, serial, day, record, request, priority, days, asked)
 
 
 def default_jobs() -> int:
@@ -166,9 +332,20 @@ def open_all(
 
     ``db`` is the caller's connection, used only to plan the ranges of rows each worker reads.
     """
-    rowids = [r for (r,) in db.execute("SELECT rowid FROM envelopes ORDER BY rowid")]
-    ranges = [(rowids[i], rowids[min(i + CHUNK, len(rowids)) - 1]) for i in range(0, len(rowids), CHUNK)]
-    del rowids
+    me = job.identity.fingerprint
+    # The parent's connection plans the work: ranges of listing rows, and of envelopes without one.
+    ready = db.execute("SELECT count(*) FROM sqlite_master WHERE name IN ('listing', 'envelopes_digests')")
+    if ready.fetchone()[0] != 2:  # a store made before the listing, that cannot be written
+        rowids = [r for (r,) in db.execute("SELECT rowid FROM envelopes ORDER BY rowid")]
+        ranges = _ranges(ALL if job.reopen else LEGACY, rowids)
+    elif job.reopen:
+        ranges = _ranges(ALL, envelope_rowids(db))
+    else:
+        listed = [r for (r,) in db.execute("SELECT rowid FROM listing WHERE fingerprint = ? ORDER BY rowid", (me,))]
+        ranges = _ranges(LISTED, listed)
+        del listed
+        if listing.missing(db, me):
+            ranges += _ranges(UNLISTED, sorted(r for (r,) in db.execute(listing.MISSING_ROWIDS, (me,))))
     if jobs <= 1 or len(ranges) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         _start(job)
         try:
@@ -181,8 +358,21 @@ def open_all(
         yield from _finish(job, _drain(pool.imap_unordered(_open_rows, ranges), skipped, advance))
 
 
+def envelope_rowids(db: sqlite3.Connection) -> list[int]:
+    """Every case's rowid, in order, read from the small index of digests rather than the envelopes' own pages
+    (about 33 KB a row: 100,000 of them are gigabytes to walk with a cold page cache)."""
+    return sorted(r for (r,) in db.execute("SELECT rowid FROM envelopes INDEXED BY envelopes_digests"))
+
+
+def _ranges(kind: str, rowids: list[int]) -> list[tuple[str, int, int]]:
+    return [(kind, rowids[i], rowids[min(i + CHUNK, len(rowids)) - 1]) for i in range(0, len(rowids), CHUNK)]
+
+
 def _finish(job: ListJob, results: Iterator[Any]) -> Iterator[Any]:
-    return results if job.as_json else (_case_from(job, opened) for opened in results)
+    if job.as_json:
+        return results
+    memo = _Memo(job)
+    return (_case_from(job, memo, opened) for opened in results)
 
 
 def _drain(

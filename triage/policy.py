@@ -173,6 +173,19 @@ class _Bound:
     rules: tuple[Rule, ...]
     choices: tuple[ChoiceScore, ...]
     numbers: tuple[str, ...]  # the placeholders a reason may fill: its integer fields and new_messages
+    # What ``Policy._evaluate`` walks for every case of every listing, laid out once: per rule, its
+    # conditions as (field, test) pairs and the rank of its level (None: it sets none).
+    plan: tuple[tuple[tuple[tuple[str, Callable[[Any], bool]], ...], int | None, Rule], ...] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        plan = tuple(
+            (tuple((c.field, c.test) for c in rule.conditions),  # type: ignore[attr-defined]
+             None if rule.level is None else LEVEL_RANK[rule.level], rule)
+            for rule in self.rules
+        )  # fmt: skip
+        object.__setattr__(self, "plan", plan)
 
 
 @dataclass(frozen=True)
@@ -253,13 +266,14 @@ class Policy:
                 reasons.append(chosen.reason)
                 parts.append(chosen.part)
         get = {**request, "new_messages": new_messages}.get if new_messages else request.get
-        for rule in bound.rules:
-            for condition in rule.conditions:  # this loop runs for every case of every listing: kept flat
-                if not condition.test(get(condition.field)):  # type: ignore[attr-defined]
+        said = _Said(self._bound, request, days, numbers)
+        for tests, rule_rank, rule in bound.plan:  # this loop runs for every case of every listing: kept flat
+            for name, test in tests:
+                if not test(get(name)):
                     break
             else:
-                if rule.level is not None:
-                    rank = min(rank, LEVEL_RANK[rule.level])
+                if rule_rank is not None and rule_rank < rank:
+                    rank = rule_rank
                 if rule.fixed_reason is not None:
                     score += rule.points
                     reasons.append(rule.fixed_reason)
@@ -267,15 +281,11 @@ class Policy:
                 else:
                     points = rule.score(request)
                     score += points
-                    values = _values(request, days, numbers)
-                    reasons.append(rule.reason.format_map(values) + f" ({points:+d})")
-                    parts.append(Reason(rule.reason, values, points))
+                    said.add(rule.reason, points, reasons, parts)
         waiting = min(days * self.points_per_day, self.max_waiting_points)
         if waiting:
             score += waiting
-            values = _values(request, days, numbers)
-            reasons.append(self.waiting_reason.format_map(values) + f" ({waiting:+d})")
-            parts.append(Reason(self.waiting_reason, values, waiting))
+            said.add(self.waiting_reason, waiting, reasons, parts)
         # Promotions look at the level the rules set, never at another promotion's result, so more waiting
         # can only add applicable promotions: the level never drops as days pass.
         best: Promotion | None = None
@@ -285,10 +295,49 @@ class Policy:
                 best = promotion
         if best is not None and LEVEL_RANK[best.to_level] < rank:
             rank = LEVEL_RANK[best.to_level]
-            values = _values(request, days, numbers)
-            reasons.append(best.reason.format_map(values))
-            parts.append(Reason(best.reason, values, None))
+            said.add(best.reason, None, reasons, parts)
         return Priority(LEVELS[rank], score, tuple(reasons), tuple(parts))
+
+
+MAX_SAID = 1 << 16  # sentences kept per policy; past this many the memory starts again
+
+
+class _Said:
+    """A reason whose sentence names the case's numbers ({days}, {people}, …), filled once per set of numbers.
+
+    Many cases share their numbers (the same days waiting, people and children), and so the same sentence
+    and the same ``Reason``: kept in the policy's memory, keyed by the sentence, the points and the numbers,
+    only when every number is a plain int (so 1 and True, which are equal keys, are never mixed up).
+    """
+
+    __slots__ = ("_days", "_key", "_memory", "_numbers", "_request")
+
+    def __init__(self, bound: dict[Any, Any], request: Mapping[str, Any], days: int, numbers: tuple[str, ...]) -> None:
+        self._memory: dict[Any, tuple[str, Reason]] | None = bound.get("said")
+        if self._memory is None:
+            self._memory = bound["said"] = {}
+        self._request, self._days, self._numbers = request, days, numbers
+        self._key: tuple[Any, ...] | None = None
+
+    def add(self, template: str, points: int | None, reasons: list[str], parts: list[Reason]) -> None:
+        if self._key is None:
+            numbers = tuple(self._request.get(name) or 0 for name in self._numbers)
+            plain = all(number.__class__ is int for number in numbers)
+            self._key = (self._days, *numbers) if plain else ()
+        memory = self._memory
+        assert memory is not None
+        key = (template, points, self._key) if self._key else None
+        found = memory.get(key) if key is not None else None
+        if found is None:
+            values = _values(self._request, self._days, self._numbers)
+            text = template.format_map(values) if points is None else template.format_map(values) + f" ({points:+d})"
+            found = (text, Reason(template, values, points))
+            if key is not None:
+                if len(memory) >= MAX_SAID:
+                    memory.clear()
+                memory[key] = found
+        reasons.append(found[0])
+        parts.append(found[1])
 
 
 def _values(request: Mapping[str, Any], days: int, numbers: tuple[str, ...]) -> dict[str, int]:

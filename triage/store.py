@@ -4,12 +4,16 @@
   was imported, the bundle it came in and its digest (what an acknowledgement names).
 * ``records``: per case, status, notes and history as JSON sealed with the store key; the record's
   context is its entry id, so records cannot be swapped between cases unnoticed.
-* ``requests``: a cache of each request as it was opened on import (its canonical JSON), sealed with the
-  store key under the context ``request:`` + entry id + the importing caseworker's fingerprint, so that
-  listing 100,000 cases does not redo 100,000 public-key operations. Only the caseworker who opened the
-  envelope uses that cache entry; any other caseworker of the home must open the envelope with their
-  own key, so sharing a home never shows anyone a request that was not sealed to them. The envelope
-  stays the source of truth (``list --reopen``, ``show``).
+* ``listing``: per case and caseworker, what `triage list` needs from the envelope (its serial, the day it
+  was imported, the request as read), sealed with the store key under the context ``listing:`` + entry id +
+  the caseworker's fingerprint, so that listing 100,000 cases does not redo 100,000 public-key operations
+  nor read the envelopes. Written by the caseworker's own import (or once, for an older store, by the first
+  listing: ``triage.listing.fill``); it never changes, as the envelope never does. Only the caseworker
+  whose key opened the envelope gets a row with its request, so sharing a home never shows anyone a request
+  that was not sealed to them. The envelope stays the source of truth (``list --reopen``, ``show``).
+* ``requests``: the cache that came before ``listing`` (each request's canonical JSON, sealed under
+  ``request:`` + entry id + fingerprint). No longer written; read once to fill ``listing``, and kept so an
+  older triage still lists such a store fast.
 * ``meta``: sealed settings; above all the trust record (``triage.trust``): the pinned server key, the
   accepted recipient set, the last bundle imported and a manifest of the envelopes held, so editing the
   file cannot silently re-pin the server, rewind the replay check or change what an acknowledgement names.
@@ -63,6 +67,15 @@ CREATE TABLE IF NOT EXISTS questionnaires (sha256 TEXT PRIMARY KEY, sealed BLOB 
 CREATE TABLE IF NOT EXISTS requests (
     entry_id BLOB NOT NULL, fingerprint TEXT NOT NULL, sealed BLOB NOT NULL, PRIMARY KEY (entry_id, fingerprint)
 );
+"""
+# Added later (triage.listing): a store the older triage made gets them when it is first opened here; one on a
+# medium that cannot be written is read as before, without them (``CaseStore.listing_ready``).
+_LISTING_SCHEMA = """
+CREATE TABLE IF NOT EXISTS listing (
+    fingerprint TEXT NOT NULL, entry_id BLOB NOT NULL, sealed BLOB NOT NULL, PRIMARY KEY (fingerprint, entry_id)
+);
+CREATE INDEX IF NOT EXISTS envelopes_digests ON envelopes (entry_id, digest);
+CREATE INDEX IF NOT EXISTS followups_digests ON followups (entry_id, digest);
 """
 
 
@@ -134,6 +147,12 @@ class CaseStore:
             if version > SCHEMA_VERSION:
                 raise HomeError(f"The case store {path} was made by a newer triage; update triage.")
             self.db.executescript(_SCHEMA)
+            try:
+                self.db.executescript(_LISTING_SCHEMA)
+            except sqlite3.OperationalError:  # read-only: listed from the envelopes and the older cache
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+            self.listing_ready = self._has_listing()
             self.version = int(version) if not created else SCHEMA_VERSION
             if created:
                 self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -142,6 +161,10 @@ class CaseStore:
             raise HomeError(f"The case store {path} is not a triage case store or is damaged.") from None
         self.key: crypto.StoreKey | None = None
         self.trust = trust.TrustState()
+
+    def _has_listing(self) -> bool:
+        names = {name for (name,) in self.db.execute("SELECT name FROM sqlite_master")}
+        return {"listing", "envelopes_digests", "followups_digests"} <= names
 
     def close(self) -> None:
         self.db.close()
@@ -260,33 +283,13 @@ class CaseStore:
         ).fetchone()
         return None if row is None else bytes(row[0])
 
-    def add_case(
-        self,
-        entry: crypto.BundleEntry,
-        request: bytes,
-        *,
-        opened_by: str,
-        digest: bytes,
-        sequence: int,
-        today: datetime.date,
-    ) -> None:
-        """Store an envelope that opened, with a new record and the sealed cache of its ``request`` bytes."""
+    def add_case(self, entry: crypto.BundleEntry, *, digest: bytes, sequence: int, today: datetime.date) -> None:
+        """Store an envelope that opened, with a new record; the importer writes its listing row (triage.listing)."""
         self.db.execute(
             "INSERT INTO envelopes VALUES (?, ?, ?, ?, ?, ?)",
             (entry.entry_id, entry.serial, today.isoformat(), sequence, digest, entry.envelope),
         )
         self.put_record(entry.entry_id, CaseRecord(sealed_to=list(getattr(entry, "sealed_to", ()))))
-        self.cache_request(entry.entry_id, request, opened_by=opened_by)
-
-    def cache_request(self, entry_id: bytes, request: bytes, *, opened_by: str) -> None:
-        sealed = self.unlocked_key().seal(request, context=request_context(entry_id, opened_by))
-        self.db.execute("INSERT OR REPLACE INTO requests VALUES (?, ?, ?)", (entry_id, opened_by, sealed))
-
-    def has_cached_request(self, entry_id: bytes, fingerprint: str) -> bool:
-        row = self.db.execute(
-            "SELECT 1 FROM requests WHERE entry_id = ? AND fingerprint = ?", (entry_id, fingerprint)
-        ).fetchone()
-        return row is not None
 
     def put_record(self, entry_id: bytes, record: CaseRecord) -> None:
         sealed = self.unlocked_key().seal(record.to_bytes(), context=b"case:" + entry_id)

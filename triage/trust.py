@@ -78,7 +78,7 @@ def current_manifest(db: sqlite3.Connection) -> tuple[int, str]:
 
 
 def _holds_anything(db: sqlite3.Connection) -> bool:
-    for table in ("envelopes", "followups", "records", "requests", "meta", "outbox"):
+    for table in ("envelopes", "followups", "records", "requests", "listing", "meta", "outbox"):
         if db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is not None:  # noqa: S608 (fixed names)
             return True
     return False

@@ -127,15 +127,22 @@ def list_command(
         raise click.UsageError(app.t.gettext("Choose one of --json and --csv."))
     rules = load_policy(policy)  # a bad policy fails before the passphrase is asked
     t = translator(lang or app.lang)
-    with app.session() as session, progress_bar(t.gettext("Opening cases"), enabled=not as_json) as ticker:
-        ticker.start(session.count_cases())
-        if as_json:
-            # Each case is kept only as its small JSON encoding: 100,000 cases stay well under 1 GiB.
-            encoded = session.list_cases_json(
-                rules, statuses=statuses, jobs=jobs, reopen=reopen, advance=ticker.advance
-            )
-        else:
-            queue = session.list_cases(rules, statuses=statuses, jobs=jobs, reopen=reopen, advance=ticker.advance)
+    with app.session() as session:
+        unlisted = 0 if reopen else session.unlisted()
+        if unlisted:  # a store made by an older triage: its listing is written once, here
+            with progress_bar(t.gettext("Preparing the list (once)"), enabled=True) as ticker:
+                ticker.start(unlisted)
+                session.prepare_listing(ticker.advance)
+        with progress_bar(t.gettext("Opening cases"), enabled=not as_json) as ticker:
+            ticker.start(session.count_cases())
+            if as_json:
+                # Each case is kept only as its small JSON encoding: 100,000 cases stay well under 1 GiB.
+                encoded = session.list_cases_json(
+                    rules, statuses=statuses, jobs=jobs, reopen=reopen, advance=ticker.advance
+                )
+            else:
+                queue = session.list_cases(rules, statuses=statuses, jobs=jobs, reopen=reopen,
+                                           advance=ticker.advance)  # fmt: skip
     out = sys.stdout.buffer
     if as_json:
         write_json(encoded.encoded[:limit], out)

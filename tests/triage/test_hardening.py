@@ -130,6 +130,7 @@ def test_deleting_the_pin_no_longer_lets_a_foreign_server_in(
         db.execute("DELETE FROM envelopes")
         db.execute("DELETE FROM records")
         db.execute("DELETE FROM requests")
+        db.execute("DELETE FROM listing")
     # Even an emptied store is not taken as new by a bundle from another server without the fingerprint check
     foreign = Server()
     bundle = foreign.bundle(tmp_path / "foreign.bundle", [foreign.entry(make_request(), [alice])])

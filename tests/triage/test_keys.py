@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import stat
 from pathlib import Path
 
@@ -100,9 +99,8 @@ def test_second_caseworker_needs_a_grant_then_opens_with_own_key(
     # And when Bob imports the same bundle, he gets his own cache of what is his, and nothing else
     summary = json.loads(bob.ok("import", tmp_path / "b", "--json").stdout)
     assert (summary["new"], summary["duplicate"]) == (0, 2)
-    with sqlite3.connect(triage.home / "cases.sqlite3") as db:
-        cached = db.execute("SELECT fingerprint, count(*) FROM requests GROUP BY fingerprint").fetchall()
-    assert dict(cached) == {alice.fingerprint: 2, bob_public.fingerprint: 1}
+    assert _listing_kinds(triage.home) == {alice.fingerprint: ["request", "request"],
+                                           bob_public.fingerprint: ["not for you", "request"]}  # fmt: skip
     result = bob.ok("list", "--json")
     assert [c["request"]["story"] for c in json.loads(result.stdout)] == ["for both"]
     # And Alice, without --as, is found by her passphrase among the two keys
@@ -128,3 +126,18 @@ def test_home_defaults_to_triage_home_then_the_platform_data_folder() -> None:
     if sys.platform.startswith("linux"):
         assert default_home({"XDG_DATA_HOME": "/data"}) == Path("/data/triage")
         assert default_home({}) == Path.home() / ".local" / "share" / "triage"
+
+
+def _listing_kinds(home: Path) -> dict[str, list[str]]:
+    """Per caseworker, what each of their listing rows holds (triage.listing), opened with the store key."""
+    from triage import listing
+    from triage.operations import Session, unlock
+
+    kinds: dict[str, list[str]] = {}
+    with Session.open(TEST_CONFIG, Home(home), unlock(Home(home), PASSPHRASE, min_kdf=crypto.KDF_FOR_TESTS_ONLY,
+                                                     name="Alice")) as session:  # fmt: skip
+        key = session.store.unlocked_key()
+        for fingerprint, entry_id, sealed in session.store.db.execute("SELECT * FROM listing"):
+            row = listing.decode_row(key.open(sealed, context=listing.context(bytes(entry_id), fingerprint)))
+            kinds.setdefault(fingerprint, []).append("not for you" if row.kind == listing.NOT_FOR_YOU else "request")
+    return {fingerprint: sorted(found) for fingerprint, found in kinds.items()}
