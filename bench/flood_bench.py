@@ -6,7 +6,9 @@ intake runs under gunicorn with deploy/gunicorn.conf.py and its default limits (
 minute, burst 2; 60 a minute for everyone (burst 600) and a newcomer reserve, per worker; the pending cap). A flood of
 200 circuits, each a simulated client that keeps walking the journey (GET the form, POST it) on its own
 circuit as fast as the server answers, runs from load-generator processes of their own; beside it a real
-person arrives every five seconds on a fresh circuit and walks the journey once. Printed: the share
+person arrives every five seconds on a fresh circuit and walks the journey once. Every POST is what a browser
+sends for the form (it has a file input): multipart/form-data, the page's hidden tokens first, the file input
+left empty. Printed: the share
 of the person's attempts that got a receipt, their journey time, how many flood journeys were stored a
 minute and so how long the pending cap would last, and, in a separate measurement, the server CPU of a
 refusal (429, the answers kept) against that of an acceptance. Ratios and shares, never absolute verdicts.
@@ -28,7 +30,7 @@ from pathlib import Path
 
 from bench.common import Row, print_rows
 from bench.intake_bench import FORM, RECEIPT_SHOWN, _prepare, serve
-from bench.loadgen import Stream, csrf_token, once_token, percentile, server_cpu_seconds
+from bench.loadgen import MULTIPART, Stream, csrf_token, once_token, percentile, server_cpu_seconds
 
 FLOOD_CIRCUITS = 200
 PERSON_FIRST_CIRCUIT = 10_000_000
@@ -39,8 +41,9 @@ def _journey(stream: Stream) -> int:
     status, page = stream.request("GET", "/ru/request")
     if status != 200:
         return status
-    status, answer = stream.request("POST", "/ru/request", {**FORM, "csrf_token": csrf_token(page),
-                                                            **once_token(page)})  # fmt: skip
+    # As a browser posts the form (it has a file input): multipart, the page's hidden tokens first.
+    status, answer = stream.request("POST", "/ru/request", {"csrf_token": csrf_token(page), **once_token(page),
+                                                            **FORM}, MULTIPART)  # fmt: skip
     return 200 if status == 200 and RECEIPT_SHOWN in answer else (status if status != 200 else 0)
 
 
@@ -95,10 +98,10 @@ def _cost_per_post(socket_path: Path, master: int, circuit: int, count: int) -> 
     stream = Stream(socket_path, circuit)
     try:
         _status, page = stream.request("GET", "/ru/request")
-        fields = {**FORM, "csrf_token": csrf_token(page)}
+        fields = {"csrf_token": csrf_token(page), **FORM}
         before = server_cpu_seconds(master)
         for _ in range(count):
-            stream.request("POST", "/ru/request", fields)
+            stream.request("POST", "/ru/request", fields, MULTIPART)
         return (server_cpu_seconds(master) - before) / count
     finally:
         stream.close()
