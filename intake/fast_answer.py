@@ -35,12 +35,16 @@ class FastAnswers:
         new = csrf.new_cookie()
         return new, new
 
-    def page(self, start_response: Callable[..., Any], body: bytes, new_cookie: str | None = None) -> list[bytes]:
-        """A 200 HTML page with the app's security headers, and the new cookie if one was drawn."""
-        headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body))), *self._headers]
+    def page(self, start_response: Callable[..., Any], body: bytes, new_cookie: str | None = None, *,
+             status: str = "200 OK", first: list[tuple[str, str]] | None = None) -> list[bytes]:  # fmt: skip
+        """An HTML page (200 unless told) with the app's security headers, after ``first`` (headers the view
+        sets, as Flask orders them: before its after_request hooks add theirs), and the new cookie if one was
+        drawn."""
+        headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body))), *(first or []),
+                   *self._headers]  # fmt: skip
         if new_cookie is not None:
             headers.append(("Set-Cookie", dump_cookie(self._cookie_name, new_cookie, path="/", secure=self._secure,
                                                       httponly=True, samesite=self._samesite,
                                                       max_size=self._max_cookie)))  # fmt: skip
-        start_response("200 OK", headers)
+        start_response(status, headers)
         return [body]

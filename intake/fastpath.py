@@ -62,6 +62,7 @@ class FastPath:
         self._max_body = int(app.config["MAX_CONTENT_LENGTH"])
         # Only these names are decoded: the questionnaire's fields and the form's own controls.
         self._names = frozenset({*app.extensions["questionnaire_form"].field_ids, "csrf_token", "once", "relang"})
+        self._kept_names = (*app.extensions["questionnaire_form"].field_ids, "once")  # as views.rate_limited keeps
         self._csrf_minutes = int(app.config["WTF_CSRF_TIME_LIMIT"]) // 60
         # The endpoints whose multipart body intake.uploads reads (the request form, when files are on).
         config = services.config
@@ -136,17 +137,43 @@ class FastPath:
         allowed = services.submit_limiter.allow(circuit if isinstance(circuit, str) and circuit else None)
         environ[LIMIT_ASKED] = allowed
         if not allowed:
-            return self.slow(environ, start_response)
-        if multipart:
-            form = self._multipart_fields(environ, int(length), content_type)
-        else:  # at most the text limit (MAX_CONTENT_LENGTH, checked above), read whole
-            body = environ["wsgi.input"].read(int(length))
-            environ["wsgi.input"] = io.BytesIO(body)  # Flask reads it again if it has to answer
-            form = self._urlencoded_fields(body)
+            return self._refused(environ, start_response, endpoint, lang, multipart, int(length), content_type)
+        form = self._fields(environ, multipart, int(length), content_type)
         receipt = None if form is None else self._accept(environ, form, lang)
         if receipt is None:
             return self.slow(environ, start_response)
         return self._answers.page(start_response, self._receipt(lang, receipt_page, receipt))
+
+    def _fields(self, environ: dict[str, Any], multipart: bool, length: int,
+                content_type: str) -> MultiDict[str, str] | None:  # fmt: skip
+        """The body's fields, or None (Flask answers); Flask can read the body again either way."""
+        if multipart:
+            return self._multipart_fields(environ, length, content_type)
+        body = environ["wsgi.input"].read(length)  # at most the text limit (MAX_CONTENT_LENGTH), read whole
+        environ["wsgi.input"] = io.BytesIO(body)
+        return self._urlencoded_fields(body)
+
+    def _refused(self, environ: dict[str, Any], start_response: Callable[..., Any], endpoint: str, lang: str,
+                 multipart: bool, length: int, content_type: str) -> Iterable[bytes]:  # fmt: skip
+        """views.rate_limited's answer to a submission over the limit, made here from the pieces Flask made for
+        it (a worker's first refusal of each page primes them), for a visitor with our cookie and a body this
+        path reads (no file chosen): the answers carried on in hidden fields, with a fresh token. A flood is
+        refused at the cost of parsing the body once, not of Flask (issue 21 item 3). Anything else: Flask."""
+        from intake import views
+
+        root = environ.get("SCRIPT_NAME", "").rstrip("/")
+        pieces = self.app.extensions.get(views.KEPT_PAGES, {}).get((endpoint, lang, root))
+        cookie = self._answers.cookie(environ)
+        if pieces is None or cookie is None:
+            return self.slow(environ, start_response)
+        form = self._fields(environ, multipart, length, content_type)
+        if form is None:
+            return self.slow(environ, start_response)
+        kept = [(name, value) for name in self._kept_names for value in form.getlist(name)]
+        token = csrf.make_token(self._key, cookie, csrf.now_minute())
+        body = views.fill_kept(pieces, token, kept).encode("utf-8")
+        return self._answers.page(start_response, body, status="429 TOO MANY REQUESTS",
+                                  first=[("Retry-After", str(views.RETRY_AFTER[429]))])  # fmt: skip
 
     def _urlencoded_fields(self, body: bytes) -> MultiDict[str, str] | None:
         try:

@@ -10,6 +10,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from markupsafe import escape
 from werkzeug.routing import BaseConverter
 from werkzeug.wrappers import Response
 
@@ -137,12 +138,39 @@ def rate_limited() -> Any:
         form = request.form
         names = (*questionnaire_form().field_ids, "once")
         kept = [(name, value) for name in names for value in form.getlist(name)]
-        banner = f"{REFUSALS[429]} {uploads.CHOOSE_AGAIN}" if uploads.files_dropped() else REFUSALS[429]
-        page = render_template("kept.html", kept=kept, csrf_token=csrf.generate(), banner=banner)
+        if uploads.files_dropped():
+            banner = f"{REFUSALS[429]} {uploads.CHOOSE_AGAIN}"
+            page = render_template("kept.html", kept=kept, csrf_token=csrf.generate(), banner=banner)
+        else:  # the page intake.fastpath fills in too: the same pieces, so the same bytes
+            page = fill_kept(kept_pieces(), csrf.generate(), kept)
         response = current_app.make_response((page, 429))
         response.headers["Retry-After"] = str(RETRY_AFTER[429])
         return response
     abort(429)
+
+
+KEPT_PAGES = "intake_kept_pages"  # app.extensions[KEPT_PAGES]: {(endpoint, lang, script root): the pieces}
+_TOKEN_MARK = "CSRF-TOKEN-GOES-HERE"  # noqa: S105 (a marker in the page, replaced by the token)
+
+
+def kept_pieces() -> tuple[str, str]:
+    """The rate-limit refusal page of this request's form and language (no files chosen), split where its
+    token and the hidden answers go; rendered once, then filled in (intake.fastpath fills the same pieces)."""
+    key = (request.endpoint or "", g.lang, request.script_root)
+    pages: dict[tuple[str, str, str], tuple[str, str]] = current_app.extensions.setdefault(KEPT_PAGES, {})
+    if key not in pages:
+        page = render_template("kept.html", kept=[], csrf_token=_TOKEN_MARK, banner=REFUSALS[429])
+        head, mark, tail = page.partition(f'{_TOKEN_MARK}">')
+        if not mark or _TOKEN_MARK in tail:
+            raise RuntimeError("kept.html must hold its token once, before the hidden answers")
+        pages[key] = (head, tail)
+    return pages[key]
+
+
+def fill_kept(pieces: tuple[str, str], token: str, kept: list[tuple[str, str]]) -> str:
+    """kept.html as Jinja renders it: every name and value escaped as its autoescape does."""
+    inputs = "".join(f'<input type="hidden" name="{escape(name)}" value="{escape(value)}">' for name, value in kept)
+    return f'{pieces[0]}{escape(token)}">{inputs}{pieces[1]}'
 
 
 def posted_once() -> str | None:

@@ -332,3 +332,81 @@ def test_the_replayed_body_is_the_body_as_sent_whatever_the_reads(head: bytes, r
         assert size is None or size < 0 or len(piece) == min(size, len(head) + len(rest) - len(got))
         got += piece
     assert got + replay.read() == head + rest
+
+
+def _refusing(*apps: Flask) -> None:
+    for app in apps:
+        app.extensions["intake"].submit_limiter.allow = lambda _key: False  # type: ignore[method-assign]
+
+
+HOSTILE_TEXT = st.text(alphabet=st.sampled_from(list("<>&\"' aЖ\x00🙂\u202e=%+;\r\n")), max_size=40)
+
+
+@FIXTURES_OK
+@given(request=st.one_of(REQUESTS, MULTIPART_REQUESTS), story=st.one_of(st.none(), HOSTILE_TEXT),
+       primed=st.booleans())  # fmt: skip
+@example(request=_request(), story='<script>"&\'', primed=True)
+@example(request=_request(content_type=MULTIPART, files=(EMPTY,)), story=None, primed=True)
+@example(request=_request(content_type=MULTIPART, files=(("photo.jpg", b"\xff\xd8"),)), story=None, primed=True)
+@example(request=_request(cookie=None), story=None, primed=True)
+def test_a_refusal_over_the_limit_is_answered_exactly_as_flask_answers_it(
+    twins: tuple[Flask, Flask], request: dict[str, Any], story: str | None, primed: bool
+) -> None:  # fmt: skip
+    """Over the rate limit, the fast path fills in the refusal page Flask made for the form (its answers in
+    hidden fields, a fresh token) for a visitor with our cookie and a body without a file; anything else,
+    or before a first refusal made the page, goes to Flask: either way status, headers and body are Flask's,
+    and nothing is stored."""
+    fast, slow = twins
+    _KEY[0] = fast.extensions["intake"].csrf_key
+    _refusing(fast, slow)
+    if story is not None and request["fields"] is not None:
+        request = {**request, "fields": {**request["fields"], "story": story}}
+    if primed:  # a first refusal of each form in each language, answered by Flask, makes the pieces
+        for app in (fast, slow):
+            for lang, page in itertools.product(("en", "ru"), ("request", "urgent")):
+                _answer(app.wsgi_app.slow, _request(lang=lang, page=page))
+    else:
+        for app in (fast, slow):
+            app.extensions.pop("intake_kept_pages", None)
+    before = _stored(fast), _stored(slow)
+    with same_draws(900):
+        answered_fast = _answer(fast.wsgi_app, request)
+    with same_draws(900):
+        answered_slow = _answer(slow.wsgi_app.slow, request)
+    assert answered_fast == answered_slow
+    assert (_stored(fast), _stored(slow)) == before
+
+
+def test_a_refusal_is_served_without_flask_and_keeps_every_answer(twins: tuple[Flask, Flask]) -> None:
+    fast, _slow = twins
+    _KEY[0] = fast.extensions["intake"].csrf_key
+    _refusing(fast)
+    _answer(fast.wsgi_app.slow, _request())  # Flask's first refusal makes the page's pieces
+    fields = valid_fields(story='They said "<leave>" & we did', alias="Ж")
+    for request in (_request(fields=fields, once="K" * 22),
+                    _request(fields=fields, once="K" * 22, content_type=MULTIPART, files=(EMPTY,))):  # fmt: skip
+        with mock.patch.object(fast.wsgi_app, "slow", side_effect=AssertionError("reached Flask")), same_draws(950):
+            status, headers, body = _answer(fast.wsgi_app, request)
+        page = body.decode()
+        assert status == "429 TOO MANY REQUESTS" and ("Retry-After", "60") in headers
+        assert 'value="They said &#34;&lt;leave&gt;&#34; &amp; we did"' in page and 'name="once" value="KKKK' in page
+        assert "NOT been sent" in page and 'name="files"' not in page
+
+
+@FIXTURES_OK
+@given(kept=st.lists(st.tuples(st.sampled_from(["story", "once", "alias", "threat_from"]), HOSTILE_TEXT), max_size=6),
+       lang=st.sampled_from(["en", "ru"]), page=st.sampled_from(["request", "urgent"]))  # fmt: skip
+def test_the_kept_pieces_fill_in_as_jinja_renders_the_page(twins: tuple[Flask, Flask], kept: list[tuple[str, str]],
+                                                           lang: str, page: str) -> None:  # fmt: skip
+    from flask import g, render_template
+
+    from intake import views
+
+    app = twins[1]
+    with app.test_request_context(f"/{lang}/{page}", method="POST"):
+        g.lang = lang
+        app.extensions.pop(views.KEPT_PAGES, None)
+        filled = views.fill_kept(views.kept_pieces(), "29000000.token-_=", kept)
+        rendered = render_template("kept.html", kept=kept, csrf_token="29000000.token-_=", banner=views.REFUSALS[429])
+    assert filled == rendered
+
