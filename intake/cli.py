@@ -59,7 +59,7 @@ def friendly(command: F) -> F:
             return command(*args, **kwargs)
         except click.ClickException:
             raise
-        except (ConfigError, InstanceError, files.FileRefused, backup.BackupError) as error:
+        except (ConfigError, InstanceError, files.FileRefused, backup.BackupError, CompactionWaitError) as error:
             raise click.ClickException(str(error)) from None
         except SQLAlchemyError as error:
             raise click.ClickException(
@@ -293,10 +293,8 @@ def _export_to_file(
 
     def write(stream: BinaryIO) -> ExportResult:
         nonlocal result
-        shown = _progress(storage, stream)
-        result = storage.export(shown.stream() if shown else stream, server_key, today())
-        if shown:
-            shown.done()
+        with export_progress.shown(storage, stream) as out:  # a line on the terminal, nothing elsewhere
+            result = storage.export(out, server_key, today())
         return result
 
     try:
@@ -309,28 +307,14 @@ def _export_to_file(
     return result
 
 
-def _stderr_is_terminal() -> bool:
-    return sys.stderr.isatty()
-
-
-def _progress(storage: Storage, stream: BinaryIO) -> export_progress.Progress | None:
-    """A line on the terminal while a bundle is written; none for the timer's journal or a pipe."""
-    if not _stderr_is_terminal():
-        return None
-    return export_progress.Progress(stream, export_progress.expected_bytes(storage),
-                                    lambda line: click.echo(line, err=True, nl=False))  # fmt: skip
-
-
 def _export_to_stdout(storage: Storage, server_key: crypto.ServerKey) -> ExportResult:
     """Root writes the stick (`intake-admin export --out - > /media/usb/FILE`); a cut-off bundle never verifies."""
     if sys.stdout.isatty():  # before storage.export: a refusal spends no bundle number
         raise click.ClickException("Standard output is a terminal; send the bundle to a file: "
                                    "`intake export --out - > /media/usb/bundle.evb`.")  # fmt: skip
     stream = sys.stdout.buffer
-    shown = _progress(storage, stream)
-    result = storage.export(shown.stream() if shown else stream, server_key, today())
-    if shown:
-        shown.done()
+    with export_progress.shown(storage, stream) as out:
+        result = storage.export(out, server_key, today())
     try:
         stream.flush()
     except BaseException:
@@ -350,10 +334,7 @@ def compact(ctx: Context) -> None:
     deploy/ does) and after every export; submissions wait for it for a few seconds at most.
     """
     storage = ctx.storage()
-    try:
-        storage.compact()
-    except CompactionWaitError as error:
-        raise click.ClickException(str(error)) from None
+    storage.compact()
     status.record_day(storage, status.COMPACTED_ON, today())
     click.echo("Compacted: the database file now holds its rows in random order.")
 

@@ -7,9 +7,12 @@ bytes only, never an id, a name or a size of one file.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import BinaryIO, cast
 
+import click
 from sqlalchemy import func, select
 
 from intake.database import Database
@@ -56,3 +59,18 @@ class Progress:
     def done(self) -> None:
         if self.written >= STEP:
             self._show(self.line() + "\n")
+
+
+def stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()
+
+
+@contextmanager
+def shown(db: Database, out: BinaryIO) -> Iterator[BinaryIO]:
+    """``out``, counted on the terminal while a bundle is written into it; ``out`` itself off a terminal."""
+    if not stderr_is_terminal():
+        yield out
+        return
+    progress = Progress(out, expected_bytes(db), lambda line: click.echo(line, err=True, nl=False))
+    yield progress.stream()
+    progress.done()

@@ -184,7 +184,7 @@ def test_intake_export_shows_its_progress_on_a_terminal_only(
     result = runner.invoke(cli.main, ["export", "--out", str(tmp_path / "a.evb")], env=env)
     assert result.exit_code == 0 and "Writing the bundle" not in result.output
     # On a terminal: a line updated in place, ending at the whole bundle
-    monkeypatch.setattr(cli, "_stderr_is_terminal", lambda: True)
+    monkeypatch.setattr(export_progress, "stderr_is_terminal", lambda: True)
     result = runner.invoke(cli.main, ["export", "--out", str(tmp_path / "b.evb")], env=env)
     assert result.exit_code == 0, result.output
     lines = [line for line in result.stderr.split("\r") if line.startswith("Writing the bundle")]
