@@ -10,7 +10,9 @@ macOS' default), everything runs in one process.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import gc
 import json
 import multiprocessing
 import os
@@ -139,6 +141,22 @@ _worker: _Worker | None = None
 def _start(job: ListJob) -> None:
     global _worker
     _worker = _Worker(job, sqlite3.connect(f"file:{job.store_path}?mode=ro", uri=True), _Memo(job))
+    if multiprocessing.parent_process() is not None:
+        gc.disable()  # a forked worker: see _no_cycle_collection
+
+
+@contextlib.contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """The listing makes no reference cycles, but keeps 100,000 cases' results alive while it runs: Python's cycle
+    collector would walk all of them again and again as they pile up (a tenth of the listing's time). Reference
+    counting frees everything as before; the collector runs again afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _stop() -> None:
@@ -349,12 +367,13 @@ def open_all(
     if jobs <= 1 or len(ranges) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         _start(job)
         try:
-            yield from _finish(job, _drain(map(_open_rows, ranges), skipped, advance))
+            with _no_cycle_collection():
+                yield from _finish(job, _drain(map(_open_rows, ranges), skipped, advance))
         finally:
             _stop()
         return
     context = multiprocessing.get_context("fork")
-    with context.Pool(min(jobs, len(ranges)), initializer=_start, initargs=(job,)) as pool:
+    with context.Pool(min(jobs, len(ranges)), initializer=_start, initargs=(job,)) as pool, _no_cycle_collection():
         yield from _finish(job, _drain(pool.imap_unordered(_open_rows, ranges), skipped, advance))
 
 
