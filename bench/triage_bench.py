@@ -1,6 +1,10 @@
 """`triage list --json` over N imported requests against a bare PyNaCl loop opening the same envelopes.
 
-    python -m bench.triage_bench [--count 100000] [--rounds N] [--cache DIR]
+    python -m bench.triage_bench [--count 100000] [--rounds N] [--cache DIR] [--schema 3|1] [--cache-path]
+
+The requests are sealed as intake seals them today (schema 3: answers to the shipped questionnaire, with a
+reply key); ``--schema 1`` seals them as older servers did (the bench's requests until 2026-12-02).
+``--cache-path`` times only the cache path and its floor (the ``--reopen`` runs take minutes each at 100,000).
 
 Both sides run as subprocesses in the same run, alternating: the bare loop streams the envelopes from
 the bundle file and does only crypto_box_seal_open + XChaCha20-Poly1305 decryption; triage unlocks the
