@@ -321,8 +321,13 @@ class _Said:
 
     def add(self, template: str, points: int | None, reasons: list[str], parts: list[Reason]) -> None:
         if self._key is None:
-            numbers = tuple(self._request.get(name) or 0 for name in self._numbers)
-            plain = all(number.__class__ is int for number in numbers)
+            get = self._request.get
+            numbers = [get(name) or 0 for name in self._numbers]
+            plain = True
+            for number in numbers:
+                if number.__class__ is not int:
+                    plain = False
+                    break
             self._key = (self._days, *numbers) if plain else ()
         memory = self._memory
         assert memory is not None
