@@ -34,7 +34,8 @@ RESHAPE = frozenset({"encode", "decode", "hex", "lower", "upper", "strip", "case
 NOT_SECRETS: dict[tuple[str, str], str] = {
     ("crypto/answers.py", "keys != PAYLOAD_NAMES"): "the key names of a payload, the format's public words",
     ("intake/blobs.py", "stager == self._id"): "a staging id, a random name for a process's staging lock, no secret",
-    ("intake/priority.py", "content_type.partition(b';')[0].strip().lower() != URLENCODED"): "a request's media type",
+    ("intake/priority.py", "mimetype != URLENCODED"): "a request's media type",
+    ("triage/store.py", "value.keys() == _RECORD_KEYS"): "the field names of a case record, the store's format",
     ("triage/answers_view.py", "(found.id, found.version, found.sha256) == key"): "a questionnaire's public id, "
     "version and hash, which the payload names",
     ("crypto/ack.py", "c.sign_public == sign_public"): "a public signing key, picking the registered caseworker",

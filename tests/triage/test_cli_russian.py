@@ -24,7 +24,8 @@ ALLOWED = {"Signal", "triage", "intake", "apply", "ack", "out", "FILE", "init", 
 def english_words(output: str, tmp_path: Path) -> list[str]:
     text = output.replace(str(tmp_path), " ")
     words = re.findall(r"\b[A-Za-z]{3,}\b", text)
-    return [w for w in words if w not in ALLOWED and not re.fullmatch(r"[a-f]{3,4}", w)]  # fingerprint groups
+    # Fingerprint groups (4 hex digits), and a case's id (8 or 32) that happens to hold no digit (one in 2,500)
+    return [w for w in words if w not in ALLOWED and not re.fullmatch(r"[a-f]{3,4}|[a-f]{8}|[a-f]{32}", w)]
 
 
 def ru(triage: Triage, *args: str, input: str | None = None) -> str:
