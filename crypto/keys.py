@@ -60,18 +60,26 @@ def check_name(name: str) -> str:
     return name
 
 
-# Any fixed scalar will do: X25519 clamps it to a multiple of the cofactor 8, so the product is zero
-# exactly when the point (on the curve or its twist, canonical or not) has small order.
-_PROBE_SCALAR = bytes(range(1, 33))
+# The u-coordinates (mod p) of every point of order 1, 2, 4 or 8 on Curve25519 (0, 1 and the two of order
+# 8, as libsodium lists them) and on its twist (0 and p - 1). X25519 ignores the top bit of an encoding and
+# reduces it mod p, so these five values are all 14 encodings of a small-order key. A table, not a scalar
+# multiplication: triage checks the reply key of every envelope it opens (tests/crypto/test_keys.py proves
+# the table agrees with a multiplication by a fixed scalar, which is zero exactly for these points).
+_P = 2**255 - 19
+_SMALL_ORDER_U = frozenset({
+    0, 1, _P - 1,
+    int.from_bytes(bytes.fromhex("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800"), "little"),
+    int.from_bytes(bytes.fromhex("5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157"), "little"),
+})  # fmt: skip
+_LOW_255_BITS = (1 << 255) - 1
 
 
 def has_small_order(box_public: bytes) -> bool:
-    """True for every X25519 public key of order 1, 2, 4 or 8 (all zeros is only one of them)."""
-    try:
-        nacl.bindings.crypto_scalarmult(_PROBE_SCALAR, box_public)
-    except (nacl.exceptions.RuntimeError, nacl.exceptions.CryptoError):
+    """True for every X25519 public key of order 1, 2, 4 or 8 (all zeros is only one of them), and for
+    anything that is not 32 bytes."""
+    if len(box_public) != 32:
         return True
-    return False
+    return (int.from_bytes(box_public, "little") & _LOW_255_BITS) % _P in _SMALL_ORDER_U
 
 
 def _b64decode(text: str, size: int, what: str) -> bytes:

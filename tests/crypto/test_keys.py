@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import crypto
@@ -254,3 +254,37 @@ def test_signatures_follow_libsodiums_strict_rules() -> None:
     key.public.verify(b"hello", signature)
     with pytest.raises(crypto.TamperedError):
         key.public.verify(b"hello", signature[:32] + high_s)
+
+
+def _zero_product(point: bytes) -> bool:
+    """The reference: X25519 with a fixed scalar (clamped to a multiple of 8) is zero exactly for small order."""
+    import nacl.bindings
+    import nacl.exceptions
+
+    try:
+        nacl.bindings.crypto_scalarmult(bytes(range(1, 33)), point)
+    except (nacl.exceptions.RuntimeError, nacl.exceptions.CryptoError):
+        return True
+    return False
+
+
+_NEAR_SMALL_ORDER = st.builds(
+    lambda point, delta, top: (((int.from_bytes(point, "little") & ((1 << 255) - 1)) + delta) % (1 << 255)
+                               | (top << 255)).to_bytes(32, "little"),
+    st.sampled_from(SMALL_ORDER_POINTS), st.integers(-40, 40), st.integers(0, 1))  # fmt: skip
+
+
+@given(st.one_of(st.binary(min_size=32, max_size=32), _NEAR_SMALL_ORDER, st.sampled_from(SMALL_ORDER_POINTS)))
+@example(bytes(32))
+@example((2**255 - 19).to_bytes(32, "little"))
+@example((2**255 - 18).to_bytes(32, "little"))
+def test_the_small_order_table_agrees_with_a_scalar_multiplication(point: bytes) -> None:
+    assert has_small_order(point) == _zero_product(point)
+
+
+def test_the_table_holds_all_fourteen_encodings() -> None:
+    near_p = [((2**255 - 19 + k) % (1 << 255) | top << 255).to_bytes(32, "little")
+              for k in range(-300, 300) for top in (0, 1)]  # fmt: skip
+    every = [n.to_bytes(32, "little") for n in range(1 << 8)] + near_p + list(SMALL_ORDER_POINTS)
+    assert [has_small_order(p) for p in every] == [_zero_product(p) for p in every]
+    assert len(set(SMALL_ORDER_POINTS)) == 14 and all(has_small_order(p) for p in SMALL_ORDER_POINTS)
