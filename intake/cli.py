@@ -331,7 +331,10 @@ def compact(ctx: Context) -> None:
 
     Stored rows carry no order (random ids, no row numbers), but a database file places new data where
     there is room, which follows arrival until it is rewritten. Run this daily (the systemd timer in
-    deploy/ does) and after every export; submissions wait for it for a few seconds at most.
+    deploy/ does) and after every export. Submissions wait for it: a few seconds on SQLite; on PostgreSQL
+    about as long as it takes to copy the stored files once (about half a minute at the default 4 GiB cap).
+    On PostgreSQL, if an export or a backup holds a table for more than 5 seconds, it stops there and says so:
+    run it again once that has finished.
     """
     storage = ctx.storage()
     storage.compact()
