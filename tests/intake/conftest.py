@@ -91,3 +91,12 @@ def sqlite_client(sqlite_app: Flask) -> FlaskClient:
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
+
+
+@pytest.fixture
+def pg_app(tmp_path: Path, postgres_url: str, identity: crypto.Identity) -> Iterator[Flask]:
+    """The app on the real PostgreSQL server only (tests of what PostgreSQL alone keeps)."""
+    config = IntakeConfig(instance_dir=tmp_path / "instance", database_url=postgres_url, default_locale="en")
+    app = make_app(config, identity)
+    yield app
+    app.extensions["intake"].storage.dispose()

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import datetime
 import os
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,21 +19,11 @@ from sqlalchemy.engine import Connection
 import crypto
 from intake import pg_compaction
 from intake.blobs import BlobWriter, blob_bytes
-from intake.config import IntakeConfig
 from intake.database import CompactionWaitError
-from tests.intake.conftest import make_app
 from tests.intake.helpers import receipt_of, submit
 from tests.intake.test_reply_storage import _ack_one
 
 Key = tuple[Any, ...]
-
-
-@pytest.fixture
-def pg_app(tmp_path: Path, postgres_url: str, identity: crypto.Identity) -> Iterator[Flask]:
-    config = IntakeConfig(instance_dir=tmp_path / "instance", database_url=postgres_url, default_locale="en")
-    app = make_app(config, identity)
-    yield app
-    app.extensions["intake"].storage.dispose()
 
 
 def _key(row: Any, keys: tuple[str, ...]) -> Key:

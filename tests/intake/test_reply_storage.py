@@ -9,17 +9,13 @@ A reply the person deletes is gone from SQLite's file (secure_delete, tested els
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from flask import Flask
 from sqlalchemy import text
 
 import crypto
-from intake.config import IntakeConfig
 from intake.instance import Instance
-from tests.intake.conftest import make_app
 from tests.intake.helpers import receipt_of, submit
 
 
@@ -98,14 +94,6 @@ def test_a_deleted_reply_is_gone_from_every_sqlite_file_at_once(sqlite_app: Flas
     assert storage.delete_reply(mailbox, doomed.reply_id)
     assert files_holding(needle) == []
     assert files_holding(containers[1][8000:8064]), "the other replies are still there"
-
-
-@pytest.fixture
-def pg_app(tmp_path: Path, postgres_url: str, identity: crypto.Identity) -> Iterator[Flask]:
-    config = IntakeConfig(instance_dir=tmp_path / "instance", database_url=postgres_url, default_locale="en")
-    app = make_app(config, identity)
-    yield app
-    app.extensions["intake"].storage.dispose()
 
 
 def _files_holding(app: Flask, needle: bytes) -> list[str]:
