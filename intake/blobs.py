@@ -240,7 +240,7 @@ def blobs_in(conn: Connection, envelope_ids: Collection[bytes]) -> list[ExportBl
     """
     rows = conn.execute(select(blobs.c.id, blobs.c.size, blobs.c.envelope_id)
                         .where(blobs.c.envelope_id.is_not(None)).order_by(blobs.c.id))  # fmt: skip
-    wanted = envelope_ids if isinstance(envelope_ids, set | frozenset) else set(envelope_ids)
+    wanted = frozenset(envelope_ids)  # the export's own frozenset: no copy
     return [ExportBlob(bytes(r.id), int(r.size), _rows_of(conn, bytes(r.id))) for r in rows
             if bytes(r.envelope_id) in wanted]  # fmt: skip
 

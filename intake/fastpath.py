@@ -42,7 +42,7 @@ from intake import csrf, once, uploads
 from intake.fast_answer import FastAnswers
 from intake.formbody import unquote
 from intake.multipart import MalformedUpload, read_multipart
-from intake.pages import PAGES_KEY
+from intake.pages import PAGES_KEY, join
 
 _FORMS = {"request": "intake.request_form", "urgent": "intake.urgent_form"}
 LIMIT_ASKED = "intake.limit_asked"  # environ: the limiter's answer for a POST handed to Flask (app._limit_first)
@@ -62,7 +62,7 @@ class FastPath:
         self._max_body = int(app.config["MAX_CONTENT_LENGTH"])
         # Only these names are decoded: the questionnaire's fields and the form's own controls.
         self._names = frozenset({*app.extensions["questionnaire_form"].field_ids, "csrf_token", "once", "relang"})
-        self._kept_names = (*app.extensions["questionnaire_form"].field_ids, "once")  # as views.rate_limited keeps
+        self._field_ids = app.extensions["questionnaire_form"].field_ids
         self._csrf_minutes = int(app.config["WTF_CSRF_TIME_LIMIT"]) // 60
         # The endpoints whose multipart body intake.uploads reads (the request form, when files are on).
         config = services.config
@@ -89,10 +89,7 @@ class FastPath:
         token = csrf.make_token(self._key, cookie, csrf.now_minute())
         parts, order = self._encoded(key, cached)
         values = [token.encode("ascii"), once.new_token().encode("ascii")]
-        pieces = [parts[0]]
-        for n, i in enumerate(order):  # as intake.pages.join
-            pieces += [values[i], parts[n + 1]]
-        return self._answers.page(start_response, b"".join(pieces), new_cookie)
+        return self._answers.page(start_response, join(parts, order, values), new_cookie)
 
     def _encoded(self, key: tuple[str, ...], cached: tuple[tuple[str, ...], tuple[int, ...]]
                  ) -> tuple[tuple[bytes, ...], tuple[int, ...]]:  # fmt: skip
@@ -169,7 +166,7 @@ class FastPath:
         form = self._fields(environ, multipart, length, content_type)
         if form is None:
             return self.slow(environ, start_response)
-        kept = [(name, value) for name in self._kept_names for value in form.getlist(name)]
+        kept = views.kept_answers(form, self._field_ids)
         token = csrf.make_token(self._key, cookie, csrf.now_minute())
         body = views.fill_kept(pieces, token, kept).encode("utf-8")
         return self._answers.page(start_response, body, status="429 TOO MANY REQUESTS",

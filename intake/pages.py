@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from typing import AnyStr
 
 from flask import current_app, g, request
 
@@ -65,8 +66,9 @@ def cached_page(render: Callable[[], str], *, with_token: bool, with_once: bool 
     return join(*cached, values)
 
 
-def join(parts: Sequence[str], order: Sequence[int], values: Sequence[str]) -> str:
+def join(parts: Sequence[AnyStr], order: Sequence[int], values: Sequence[AnyStr]) -> AnyStr:
+    """The page from its pieces and values, as text or (pieces encoded once, ASCII values) as bytes."""
     pieces = [parts[0]]
     for n, i in enumerate(order):
         pieces += [values[i], parts[n + 1]]
-    return "".join(pieces)
+    return parts[0][:0].join(pieces)

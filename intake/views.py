@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
@@ -135,9 +136,7 @@ def rate_limited() -> Any:
     if request.endpoint in FORMS and csrf.visitor_cookie() is not None:
         # The answers go on in hidden fields of a short page, in the order they came, with a fresh CSRF token
         # and the same one-time token: rendering the whole form again cost three acceptances (flood_bench).
-        form = request.form
-        names = (*questionnaire_form().field_ids, "once")
-        kept = [(name, value) for name in names for value in form.getlist(name)]
+        kept = kept_answers(request.form, questionnaire_form().field_ids)
         if uploads.files_dropped():
             banner = f"{REFUSALS[429]} {uploads.CHOOSE_AGAIN}"
             page = render_template("kept.html", kept=kept, csrf_token=csrf.generate(), banner=banner)
@@ -147,6 +146,12 @@ def rate_limited() -> Any:
         response.headers["Retry-After"] = str(RETRY_AFTER[429])
         return response
     abort(429)
+
+
+def kept_answers(form: Any, field_ids: Sequence[str]) -> list[tuple[str, str]]:
+    """What a refusal carries on: every value of the questionnaire's fields in their order, then the one-time
+    token (intake.fastpath keeps the same)."""
+    return [(name, value) for name in (*field_ids, "once") for value in form.getlist(name)]
 
 
 KEPT_PAGES = "intake_kept_pages"  # app.extensions[KEPT_PAGES]: {(endpoint, lang, script root): the pieces}

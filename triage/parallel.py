@@ -40,35 +40,24 @@ _LISTED = (
     "SELECT l.entry_id, l.sealed, r.sealed FROM listing l JOIN records r ON r.entry_id = l.entry_id "
     "WHERE +l.fingerprint = ? AND l.rowid BETWEEN ? AND ?"
 )
-# Cases without one (not filled: a store that cannot be written, a damaged envelope), from the envelopes.
+# Cases without one (not filled: a store that cannot be written, a damaged envelope), from the envelopes; also a
+# store that cannot be written, made before the listing (no listing table): every case as it was listed then.
 _ROWS = (
     "SELECT e.rowid, e.entry_id, e.serial, e.imported_on, r.sealed, q.sealed FROM envelopes e "
     "JOIN records r ON r.entry_id = e.entry_id "
     "LEFT JOIN requests q ON q.entry_id = e.entry_id AND q.fingerprint = ? "
 )
-_UNLISTED = (
-    "SELECT e.rowid, e.entry_id, e.serial, e.imported_on, r.sealed, q.sealed FROM envelopes e "
-    "JOIN records r ON r.entry_id = e.entry_id "
-    "LEFT JOIN requests q ON q.entry_id = e.entry_id AND q.fingerprint = ? "
+_UNLISTED = _ROWS + (  # noqa: S608 - constant text only
     "WHERE e.rowid BETWEEN ? AND ? AND NOT EXISTS "
     "(SELECT 1 FROM listing l WHERE l.fingerprint = ? AND l.entry_id = e.entry_id)"
 )
-# A store that cannot be written, made before the listing (no listing table): every case as it was listed then.
-_LEGACY = (
-    "SELECT e.rowid, e.entry_id, e.serial, e.imported_on, r.sealed, q.sealed FROM envelopes e "
-    "JOIN records r ON r.entry_id = e.entry_id "
-    "LEFT JOIN requests q ON q.entry_id = e.entry_id AND q.fingerprint = ? WHERE e.rowid BETWEEN ? AND ?"
-)
+_LEGACY = _ROWS + "WHERE e.rowid BETWEEN ? AND ?"
 # --reopen: each envelope read with its row (one walk of its pages, not a second lookup per case).
 _ALL = (
     "SELECT e.rowid, e.entry_id, e.serial, e.imported_on, r.sealed, NULL, e.envelope FROM envelopes e "
     "JOIN records r ON r.entry_id = e.entry_id WHERE e.rowid BETWEEN ? AND ?"
 )
-_ONE = (
-    "SELECT e.rowid, e.entry_id, e.serial, e.imported_on, r.sealed, q.sealed FROM envelopes e "
-    "JOIN records r ON r.entry_id = e.entry_id "
-    "LEFT JOIN requests q ON q.entry_id = e.entry_id AND q.fingerprint = ? WHERE e.entry_id = ?"
-)
+_ONE = _ROWS + "WHERE e.entry_id = ?"
 # The kinds of work, each over a range of rowids: listing rows; envelopes without one; every envelope (--reopen).
 LISTED, UNLISTED, ALL, LEGACY = "listing", "unlisted", "envelopes", "legacy"
 
