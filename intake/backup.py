@@ -93,11 +93,14 @@ def _pg_tool(name: str) -> str:
 
 
 def _copy_sqlite(database: Path, into: Path) -> None:
-    """SQLite's online backup: a consistent snapshot, WAL included, while writers go on."""
+    """SQLite's online backup: a consistent snapshot, WAL included, while writers go on.
+
+    In one step, in one read transaction (writers go on in WAL mode): a backup copied in steps starts again
+    whenever another connection writes between two of them, and on a busy server it never finished."""
     source = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
     target = sqlite3.connect(into)
     try:
-        source.backup(target, pages=1024)
+        source.backup(target, pages=-1)
         target.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
         if target.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
             raise BackupError("The copy of the database failed its integrity check; nothing was written.")

@@ -8,10 +8,13 @@ instance, and anything that is not a backup, in one sentence.
 from __future__ import annotations
 
 import os
+import secrets
+import sqlite3
 import stat
 import subprocess
 import sys
 import tarfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,7 @@ from click.testing import CliRunner
 
 import crypto
 from intake.app import create_app
+from intake.backup import backup
 from intake.cli import main
 from intake.config import IntakeConfig
 from tests.intake.helpers import check_status, opened, receipt_of, submit
@@ -82,6 +86,54 @@ def test_a_backup_restores_every_envelope_and_receipt(config: IntakeConfig, targ
     client = app.test_client()
     assert all(check_status(client, receipt).startswith("Received") for receipt in receipts.values())
     storage.dispose()
+
+
+def test_a_backup_finishes_while_submissions_keep_arriving(sqlite_config: IntakeConfig, tmp_path: Path,
+                                                          identity: crypto.Identity) -> None:  # fmt: skip
+    # Given a database of about 40 MB (SQLite's online backup, copied in steps of some pages, starts again
+    # whenever another connection writes between two steps) and a writer committing every few milliseconds
+    receipts = filled(sqlite_config, tmp_path, identity, 2)
+    database = sqlite_config.instance_dir / "intake.db"
+    with sqlite3.connect(database) as db:
+        db.executemany("INSERT INTO envelopes (rowid, id, envelope, received_on, sealed_to) VALUES (?, ?, ?, ?, 'x')",
+                       [(secrets.randbits(63), secrets.token_bytes(16), secrets.token_bytes(33_000), "2026-11-22")
+                        for _ in range(1200)])  # fmt: skip
+    assert database.stat().st_size > 32 * 1024 * 1024
+    stop, writes = threading.Event(), [0]
+
+    def writer() -> None:
+        with sqlite3.connect(database, isolation_level=None, timeout=30) as db:
+            while not stop.is_set():
+                db.execute("INSERT INTO used_tokens (digest, forget_after) VALUES (?, '2026-11-23')",
+                           (secrets.token_bytes(32),))  # fmt: skip
+                writes[0] += 1
+                stop.wait(0.005)
+
+    out = tmp_path / "intake.backup"
+    writing = threading.Thread(target=writer)
+    taking = threading.Thread(target=backup, args=(IntakeConfig(instance_dir=sqlite_config.instance_dir), out, False))
+    writing.start()
+    try:
+        while writes[0] < 10:
+            stop.wait(0.01)
+        # When a backup is taken while the writer goes on
+        taking.start()
+        taking.join(timeout=60)
+        finished = not taking.is_alive()
+    finally:
+        stop.set()
+        writing.join()
+        if taking.is_alive() or taking.ident is not None:
+            taking.join()
+    # Then it finishes while the writes go on (before, it began again after every step, for ever)
+    assert finished, "the backup did not finish while another connection kept writing"
+    target = IntakeConfig(instance_dir=tmp_path / "restored", default_locale="en")
+    assert intake(target, "restore", out)[0] == 0
+    app = create_app(target)
+    storage = app.extensions["intake"].storage
+    stories = {opened(e, identity)["story"] for _, e in storage.envelope_bytes() if len(e) != 33_000}
+    storage.dispose()
+    assert stories == set(receipts)
 
 
 def test_a_backup_never_replaces_a_file_unless_asked(config: IntakeConfig, tmp_path: Path,
