@@ -1,10 +1,10 @@
 """Storage of sealed envelopes, receipt hashes, recipients and sealed replies (SQLAlchemy Core).
 
 Every write is one transaction. Nothing stored says in which order submissions arrived within a day:
-ids are random, SQLite tables have no rowid, and serials are given at export in a shuffled order
-(``intake.exchange``). Each envelope records the fingerprints of the caseworker keys it was sealed to,
-so that only one of them can have it deleted. A follow-up is stored exactly like a request, with a
-receipt row under a random lookup that nobody holds, so the tables cannot tell the two apart.
+ids are random, SQLite tables have no rowid (the envelopes' rowids are random), and serials are given at
+export in a shuffled order (``intake.exchange``). Each envelope records the fingerprints of the caseworker
+keys it was sealed to, so that only one of them can have it deleted. A follow-up is stored exactly like a
+request, with a receipt row under a random lookup that nobody holds, so the tables cannot tell the two apart.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from intake.tables import (
     RECEIVED_COUNTER,
     counters,
     envelopes,
+    random_rowid,
     receipts,
     recipients,
     reply_digests,
@@ -73,7 +74,9 @@ _INSERT_RECEIPT = insert(receipts)
 _SQLITE_RECIPIENTS = "SELECT fingerprint, public_text FROM recipients ORDER BY added_on, fingerprint"
 _SQLITE_COUNTERS = "SELECT (SELECT value FROM counters WHERE name = ?), (SELECT value FROM counters WHERE name = ?)"
 _SQLITE_SET_COUNTER = "UPDATE counters SET value = ? WHERE name = ?"
-_SQLITE_ENVELOPE = "INSERT INTO envelopes (id, serial, envelope, received_on, sealed_to) VALUES (?, NULL, ?, ?, ?)"
+# The rowid is random (invariant 15; see intake.tables): SQLite would otherwise give the next number.
+_SQLITE_ENVELOPE = ("INSERT INTO envelopes (rowid, id, serial, envelope, received_on, sealed_to) "
+                    "VALUES (?, ?, NULL, ?, ?, ?)")
 _SQLITE_RECEIPT = "INSERT INTO receipts (lookup, envelope_id, status, status_on) VALUES (?, ?, ?, ?)"
 _SQLITE_USE_ONCE = "INSERT OR IGNORE INTO used_tokens (digest, forget_after) VALUES (?, ?)"
 _SQLITE_FORGET_TOKENS = "DELETE FROM used_tokens WHERE forget_after < ?"
@@ -266,7 +269,7 @@ class Storage(Database):
                     item.error = AlreadySentError("this form was already sent")
                     continue
             item.result = entry_id = secrets.token_bytes(16)
-            driver.execute(_SQLITE_ENVELOPE, (entry_id, envelope, day.isoformat(), sealed_to))
+            driver.execute(_SQLITE_ENVELOPE, (random_rowid(), entry_id, envelope, day.isoformat(), sealed_to))
             driver.execute(_SQLITE_RECEIPT, (lookup, entry_id, RECEIVED, day.isoformat()))
             blob_store.sqlite_attach(driver, files, entry_id)
             stored += 1

@@ -233,3 +233,32 @@ def test_revision_0008_adds_blobs_in_chunks_and_downgrade_keeps_the_envelopes(co
     downgrade(url, "0007")
     assert not {"blobs", "blob_chunks"} & tables(url)
     assert run(url, "SELECT envelope FROM envelopes") == [(b"sealed",)]
+
+
+def test_revision_0010_gives_envelopes_random_rowids_and_downgrade_takes_them_away(config: IntakeConfig) -> None:
+    config.instance_dir.mkdir(parents=True, exist_ok=True)
+    url, sqlite = config.database_url, config.database_url.startswith("sqlite")
+    # Given revision 0009 with twelve envelopes stored in a known order, three of them exported
+    upgrade(url, "0009")
+    arrival = [bytes([n]) * 16 for n in (5, 1, 9, 3, 12, 7, 2, 11, 4, 8, 10, 6)]
+    for n, entry in enumerate(arrival):
+        run(url, "INSERT INTO envelopes (id, serial, envelope, received_on, sealed_to) VALUES (:i, :s, :e, :d, 'a')",
+            i=entry, s=n + 1 if n < 3 else None, e=entry * 2, d=DAY)  # fmt: skip
+    before = sorted(run(url, "SELECT id, serial, envelope, received_on, sealed_to FROM envelopes"))
+    # When upgrading to 0010, every envelope stays as it was, and its id is still its key
+    upgrade(url, "0010")
+    assert sorted(run(url, "SELECT id, serial, envelope, received_on, sealed_to FROM envelopes")) == before
+    with pytest.raises(sa.exc.IntegrityError):
+        run(url, "INSERT INTO envelopes (id, envelope, received_on) VALUES (:i, :e, :d)", i=arrival[0], e=b"x", d=DAY)
+    if sqlite:
+        # And the rowids are random: neither the order they arrived in nor the id order (12! orders each)
+        by_rowid = [bytes(r[0]) for r in run(url, "SELECT id FROM envelopes ORDER BY rowid")]
+        assert sorted(by_rowid) == sorted(arrival) and by_rowid not in (arrival, sorted(arrival))
+        rowids = [r[0] for r in run(url, "SELECT rowid FROM envelopes")]
+        assert max(rowids) - min(rowids) > 2**40
+    # When downgrading, the envelopes stay, and on SQLite the table has no rowid again
+    downgrade(url, "0009")
+    assert sorted(run(url, "SELECT id, serial, envelope, received_on, sealed_to FROM envelopes")) == before
+    if sqlite:
+        with pytest.raises(sa.exc.OperationalError):
+            run(url, "SELECT rowid FROM envelopes")

@@ -129,15 +129,23 @@ def test_no_table_keeps_an_insertion_order(sqlite_config: IntakeConfig) -> None:
     Instance(sqlite_config).initialize()
     storage = Storage(sqlite_config.database_url)
     storage.add_recipient(crypto.Identity.generate("Alice").public, DAY)
-    submit(storage)
+    # Given 16 submissions in a known order (one after another, so each is its own group commit)
+    arrival = [submit(storage, f"story {n}")[0] for n in range(16)]
     try:
         with storage.engine.connect() as conn:
-            for table in ("envelopes", "receipts", "replies", "applied_acks"):
+            for table in ("receipts", "replies", "applied_acks"):
                 with pytest.raises(sa.exc.OperationalError):
                     conn.exec_driver_sql(f"SELECT rowid FROM {table}")
                 conn.rollback()
+            # Envelopes are a rowid table (revision 0010), and each rowid is drawn at random, not the next one
+            rowids = {bytes(r[0]): r[1] for r in conn.exec_driver_sql("SELECT id, rowid FROM envelopes")}
     finally:
         storage.dispose()
+    in_rowid_order = sorted(arrival, key=rowids.__getitem__)
+    assert in_rowid_order != arrival, "rowid order is arrival order (16! orders; one is arrival)"
+    # Random 63-bit values: their spread is wide (a counter's would be 15), and none is small
+    assert max(rowids.values()) - min(rowids.values()) > 2**40
+    assert min(rowids.values()) > 2**20
 
 
 def test_serials_and_file_layout_do_not_follow_arrival_order(sqlite_config: IntakeConfig) -> None:
@@ -154,13 +162,14 @@ def test_serials_and_file_layout_do_not_follow_arrival_order(sqlite_config: Inta
         with storage.engine.connect() as conn:
             by_serial = [bytes(r[0]) for r in conn.exec_driver_sql("SELECT id FROM envelopes ORDER BY serial")]
             envelopes = {bytes(r[0]): bytes(r[1]) for r in conn.exec_driver_sql("SELECT id, envelope FROM envelopes")}
+            rowids = {bytes(r[0]): r[1] for r in conn.exec_driver_sql("SELECT id, rowid FROM envelopes")}
     finally:
         storage.dispose()
     # Then the serial order is a shuffle, not the arrival order (24! orders; one is arrival)
     assert sorted(by_serial) == sorted(arrival) and by_serial != arrival
-    # And in the database file the envelopes lie in id order (random), not in the order they arrived
+    # And in the database file the envelopes lie in rowid order (random rowids), not in the order they arrived
     data = Path(sqlite_config.instance_dir, "intake.db").read_bytes()
     offsets = {entry: data.find(envelopes[entry][-48:]) for entry in arrival}
     assert all(offset >= 0 for offset in offsets.values())
     by_offset = sorted(arrival, key=offsets.__getitem__)
-    assert by_offset == sorted(arrival) != arrival
+    assert by_offset == sorted(arrival, key=rowids.__getitem__) != arrival
