@@ -197,16 +197,26 @@ def payload_kind(payload: Mapping[str, Any]) -> str:
 
 
 def day_field(value: Any) -> str:
+    if value.__class__ is str and value in _DAYS:  # most requests of a queue were sent on a few hundred days
+        return value
     if isinstance(value, datetime.datetime):
         raise RequestInvalidError("submitted_on", "not_a_day")
     if isinstance(value, datetime.date):
         return value.isoformat()
     if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         try:
-            return datetime.date.fromisoformat(value).isoformat()
+            day = datetime.date.fromisoformat(value).isoformat()
         except ValueError:
             pass
+        else:
+            if day == value and value.__class__ is str and len(_DAYS) < _DAYS_MAX:
+                _DAYS.add(value)
+            return day
     raise RequestInvalidError("submitted_on", "not_a_day")
+
+
+_DAYS: set[str] = set()  # texts day_field found to be days written as they are written back
+_DAYS_MAX = 20_000
 
 
 def check_known_fields(payload: Mapping[str, Any], allowed: tuple[str, ...]) -> None:

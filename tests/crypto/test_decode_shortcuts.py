@@ -196,3 +196,43 @@ def test_an_id_is_remembered_only_once_it_matched() -> None:
             check_answers_shape({"Danger": "serious"})
         check_answers_shape({"danger": "serious"})
     assert "Danger" not in answers_module._PLAIN and re.fullmatch(PLAIN_ID, "danger")
+
+
+def _reference_day(value: Any) -> str:
+    if isinstance(value, datetime.datetime):
+        raise RequestInvalidError("submitted_on", "not_a_day")
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            return datetime.date.fromisoformat(value).isoformat()
+        except ValueError:
+            pass
+    raise RequestInvalidError("submitted_on", "not_a_day")
+
+
+DAYS = st.one_of(st.dates().map(datetime.date.isoformat), st.sampled_from(["2026-02-30", "2026-1-05", "20261105",
+                 "2026-11-05 ", "2026-W45-3", "２０２６-11-05"]), st.dates(), st.integers(0, 3),
+                 st.dates().map(lambda d: Text(d.isoformat())))  # fmt: skip
+REFERENCES = st.fixed_dictionaries({
+    "id": st.sampled_from([shipped().id, "Evacuation", "x"]).flatmap(lambda v: st.sampled_from([v, Text(v)])),
+    "version": st.sampled_from([1, 2, True, 1.0, 10**7, "1"]),
+    "sha256": st.sampled_from([shipped().sha256, "0" * 64, "A" * 64, "0" * 63]),
+})  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(days=st.lists(DAYS, min_size=1, max_size=4), references=st.lists(REFERENCES, min_size=1, max_size=4))
+def test_days_and_references_checked_once_are_checked_as_before(days: list[Any], references: list[Any]) -> None:
+    from crypto.answers import check_questionnaire_ref
+    from crypto.request_schema import day_field
+
+    for value in days + days:  # each seen twice: the second time from what was remembered
+        assert outcome(lambda value=value: day_field(value)) == outcome(lambda value=value: _reference_day(value))
+    for value in references + references:
+        got = outcome(lambda value=value: check_questionnaire_ref(value))
+        with pytest.MonkeyPatch.context() as patched:
+            patched.setattr(answers_module, "_REFERENCES", set())  # nothing remembered: every check made
+            assert got == outcome(lambda value=value: check_questionnaire_ref(value))
+        if got[0] == "ok":
+            assert [type(v) for v in got[1].values()] == [type(value[k]) for k in ("id", "version", "sha256")]
