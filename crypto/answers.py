@@ -56,9 +56,14 @@ def _one_of(f: Field, value: Any) -> str | None:
         if f.required:
             raise RequestInvalidError(f.id, "required")
         return None
-    if not isinstance(value, str) or f.choice(value) is None:
+    if not isinstance(value, str) or not _is_choice(f, value):
         raise RequestInvalidError(f.id, "not_a_choice")
     return value
+
+
+def _is_choice(f: Field, value: str) -> bool:
+    # A str itself is looked up among the ids; anything else (a subclass) compared with each, as always.
+    return value in f.choice_ids if value.__class__ is str else f.choice(value) is not None
 
 
 def _any_of(f: Field, value: Any) -> list[str]:
@@ -66,7 +71,7 @@ def _any_of(f: Field, value: Any) -> list[str]:
         value = []
     if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
         raise RequestInvalidError(f.id, "not_a_list")
-    if any(f.choice(v) is None for v in value):
+    if not all(_is_choice(f, v) for v in value):
         raise RequestInvalidError(f.id, "not_a_choice")
     if f.required and not value:
         raise RequestInvalidError(f.id, "required")
@@ -96,8 +101,9 @@ def normalize_answers(questionnaire: Questionnaire, answers: Mapping[str, Any]) 
     """Every field of ``questionnaire`` in normalised form (absent optional answers as null, [] or "")."""
     if not isinstance(answers, Mapping):
         raise RequestInvalidError("answers", "not_a_mapping")
-    unknown = sorted(set(answers) - set(questionnaire.field_ids), key=str)
-    if unknown:
+    known = questionnaire.field_id_set
+    if not known.issuperset(answers):
+        unknown = sorted(set(answers) - known, key=str)
         raise RequestInvalidError(str(unknown[0])[:40], "unknown_field")
     out: dict[str, Any] = {}
     for f in questionnaire.fields:
@@ -268,13 +274,22 @@ def check_questionnaire_ref(value: Any) -> dict[str, Any]:
     if not isinstance(value, Mapping) or set(value) != {"id", "version", "sha256"}:
         raise RequestInvalidError("questionnaire", "not_a_reference")
     name, version, digest = value["id"], value["version"], value["sha256"]
+    # A queue's requests name a few questionnaires: each reference (exactly a str, an int, a str) checked once.
+    typed = name.__class__ is str and version.__class__ is int and digest.__class__ is str
+    if typed and (name, version, digest) in _REFERENCES:
+        return {"id": name, "version": version, "sha256": digest}
     if not isinstance(name, str) or not QUESTIONNAIRE_ID.fullmatch(name):
         raise RequestInvalidError("questionnaire", "not_an_id")
     if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= 10**6:
         raise RequestInvalidError("questionnaire", "not_a_version")
     if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
         raise RequestInvalidError("questionnaire", "not_a_hash")
+    if typed and len(_REFERENCES) < _PLAIN_MAX:
+        _REFERENCES.add((name, version, digest))
     return {"id": name, "version": version, "sha256": digest}
+
+
+_REFERENCES: set[tuple[str, int, str]] = set()
 
 
 def _answer(key: str, value: Any) -> Any:
@@ -289,12 +304,31 @@ def _answer(key: str, value: Any) -> Any:
     if isinstance(value, str):
         return check_text(key, value, limit=MAX_TEXT_CHARS, required=False)
     if isinstance(value, list):
-        if len(value) > MAX_CHOICES or not all(isinstance(v, str) and PLAIN_ID.fullmatch(v) for v in value):
+        if len(value) > MAX_CHOICES or not all(_is_plain(v) for v in value):
             raise RequestInvalidError(key, "not_a_choice")
         if len(set(value)) != len(value):
             raise RequestInvalidError(key, "repeated_choice")
         return list(value)
     raise RequestInvalidError(key, "not_an_answer")
+
+
+# Ids (of fields, of choices) found plain, each matched against PLAIN_ID once rather than in every request opened.
+# Only exact str go in, so that ``in`` here means equal text. Never plaintext of a request: an id or a choice.
+_PLAIN: set[str] = set()
+_PLAIN_MAX = 4096
+
+
+def _is_plain(value: Any) -> bool:
+    """A str that PLAIN_ID matches whole (a field id, a choice id)."""
+    if value.__class__ is str and value in _PLAIN:
+        return True
+    if not isinstance(value, str) or not PLAIN_ID.fullmatch(value):
+        return False
+    if value.__class__ is str:
+        if len(_PLAIN) >= _PLAIN_MAX:
+            _PLAIN.clear()
+        _PLAIN.add(value)
+    return True
 
 
 def check_answers_shape(answers: Any) -> dict[str, Any]:
@@ -305,7 +339,7 @@ def check_answers_shape(answers: Any) -> dict[str, Any]:
         raise RequestInvalidError("answers", "too_many_fields")
     out: dict[str, Any] = {}
     for key, value in answers.items():
-        if not isinstance(key, str) or not PLAIN_ID.fullmatch(key) or key in RESERVED_IDS:
+        if not _is_plain(key) or key in RESERVED_IDS:
             raise RequestInvalidError(str(key)[:40], "not_a_field_id")
         out[key] = _answer(key, value)
     return out

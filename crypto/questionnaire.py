@@ -13,6 +13,7 @@ controls), or let a field id collide with a form control or a payload key of the
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -91,6 +92,12 @@ class Field:
     def choice(self, choice_id: str) -> Choice | None:
         return next((c for c in self.choices if c.id == choice_id), None)
 
+    @functools.cached_property
+    def choice_ids(self) -> frozenset[str]:
+        """The ids of its choices: an answer is checked against them without walking the choices (every request
+        opened checks every answer)."""
+        return frozenset(c.id for c in self.choices)
+
 
 @dataclass(frozen=True)
 class Questionnaire:
@@ -114,6 +121,10 @@ class Questionnaire:
     @property
     def field_ids(self) -> tuple[str, ...]:
         return tuple(f.id for f in self.fields)
+
+    @functools.cached_property
+    def field_id_set(self) -> frozenset[str]:
+        return frozenset(self.field_ids)
 
     def short_path(self) -> tuple[tuple[str, str] | None, tuple[str, ...]]:
         """The short path for danger now: the answer it gives for the person, and the fields it shows.

@@ -17,7 +17,7 @@ import json
 import multiprocessing
 import os
 import sqlite3
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from typing import Any
 import crypto
 from triage import listing
 from triage.answers_view import AnswerReader, Asked, asked_with_shipped
-from triage.cases import SHORT_ID_CHARS, Case, Skipped, days_between, prioritised
+from triage.cases import SHORT_ID_CHARS, Case, Skipped, days_between, prioritised, without_file_keys
 from triage.listing import ENCODE, QUOTE, escaped_json
 from triage.policy import Policy, Priority
 from triage.render import case_json
@@ -33,7 +33,7 @@ from triage.store import CaseRecord, request_context
 from triage.text import escape_disguising
 
 CHUNK = 256
-MAX_RECORDS = 4096  # distinct records a listing keeps read (a few MiB at most)
+MAX_RECORDS = 4096  # distinct records (and days, references) a listing keeps read (a few MiB at most)
 # Cases with a listing row (triage.listing): never the envelopes table. ``+l.fingerprint`` keeps SQLite on the
 # rowid range instead of the (fingerprint, entry_id) index, which would be scanned whole for every range.
 _LISTED = (
@@ -86,6 +86,8 @@ class _Memo:
         self.asked: dict[bytes, Asked | None] = {}
         self.tails: dict[int, tuple[Asked, bytes]] = {}
         self.words: dict[Any, str] = {}
+        self.ref_tails: dict[tuple[Any, ...], bytes] = {}
+        self.iso_days: dict[str, str] = {}
         # Records by their plaintext: most cases of a queue are new, with no note and no message yet, and so have
         # the very same record (its status and who it was sealed to). Read once; never changed by the listing.
         self.records: dict[bytes, tuple[CaseRecord, bytes]] = {}
@@ -119,6 +121,28 @@ class _Memo:
         if found is None:
             found = self.tails[id(asked)] = (asked, escaped_json(asked.ref).join((b',"questionnaire":', b"}")))
         return found[1]
+
+    def ref_tail(self, ref: Mapping[str, Any]) -> bytes:
+        """``tail`` for any questionnaire reference, once per reference (its keys in order, its values typed)."""
+        try:
+            key = tuple((k, v.__class__, v) for k, v in ref.items())
+            found = self.ref_tails.get(key)
+        except TypeError:  # a value that cannot be a key: encoded every time
+            return escaped_json(ref).join((b',"questionnaire":', b"}"))
+        if found is None:
+            found = escaped_json(ref).join((b',"questionnaire":', b"}"))
+            if len(self.ref_tails) < MAX_RECORDS:
+                self.ref_tails[key] = found
+        return found
+
+    def day(self, imported_on: str) -> str:
+        """The day a case was imported as ``Case.summary`` writes it (``date.isoformat``), once per day."""
+        day = self.iso_days.get(imported_on)
+        if day is None:
+            day = datetime.date.fromisoformat(imported_on).isoformat()
+            if len(self.iso_days) < MAX_RECORDS:
+                self.iso_days[imported_on] = day
+        return day
 
     def word(self, value: Any) -> str:
         """A short value's JSON (a level, a status), once per value."""
@@ -213,24 +237,26 @@ def _open_rows(work: tuple[str, int, int]) -> tuple[list[Any], Skipped]:
         request = facts if sha256 == asked.questionnaire.sha256 else json.loads(row.request)
         days = memo.days_since(request["submitted_on"])
         priority = job.policy.evaluate_on(asked.questionnaire, request, days, new_messages=record.unread)
-        encoded = _head(memo, entry_id, priority, days, row, record) + record_json + row.listed + memo.tail(asked)
-        results.append(((priority.rank, -priority.score, -days, row.serial), encoded))
+        head = _head(memo, entry_id, priority, days, row.serial, row.imported_on, record)
+        results.append(((priority.rank, -priority.score, -days, row.serial), head + record_json + row.listed +
+                        memo.tail(asked)))  # fmt: skip
     return results, skipped
 
 
-def _head(memo: _Memo, entry_id: bytes, priority: Priority, days: int, row: listing.Row, record: CaseRecord) -> bytes:
+def _head(memo: _Memo, entry_id: bytes, priority: Priority, days: int, serial: int, day: str,
+          record: CaseRecord) -> bytes:  # fmt: skip
     """A case's JSON up to its record's part (``_Memo.record``): ``render.case_json`` writes these keys in this
-    order (Case.summary)."""
+    order (Case.summary). ``day``: the day it was imported, as ``date.isoformat`` writes it."""
     case_id = entry_id.hex()
     words = memo.words
-    level, status, day = priority.level, record.status, row.imported_on
+    level, status = priority.level, record.status
     text = "".join((
         '{"id":"', case_id, '","short_id":"', case_id[:SHORT_ID_CHARS],
         '","level":', words.get(level) or memo.word(level), ',"score":', str(priority.score),
         ',"status":', words.get(status) or memo.word(status),
         # A list of strings, written as json.dumps writes one (its separators, each string as it quotes it)
         ',"reasons":[', ",".join(map(QUOTE, priority.reasons)),
-        '],"days_waiting":', str(days), ',"serial":', str(row.serial),
+        '],"days_waiting":', str(days), ',"serial":', str(serial),
         ',"imported_on":', words.get(day) or memo.word(day),
     ))  # fmt: skip
     return escape_disguising(text).encode("utf-8")
@@ -262,13 +288,16 @@ def _open_one(found: tuple[Any, ...], results: list[Any], skipped: Skipped, reco
               record: CaseRecord | None = None) -> None:  # fmt: skip
     """One case from its envelope (or the cache that came before the listing): as every listing did before it."""
     assert _worker is not None
-    job, db = _worker.job, _worker.db
+    job, db, memo = _worker.job, _worker.db, _worker.memo
     me = job.identity.fingerprint
     rowid, entry_id, serial, imported_on, sealed, cached, *envelope = found
     entry_id = bytes(entry_id)
     if record is None or record_bytes is None:
         record_bytes = job.store_key.open(sealed, context=b"case:" + entry_id)
-        record = CaseRecord.from_bytes(record_bytes)
+        if job.as_json:  # most records are alike (a new case's): each read once (``_Memo.record``)
+            record = (memo.records.get(record_bytes) or memo.record(record_bytes))[0]
+        else:
+            record = CaseRecord.from_bytes(record_bytes)
         if job.statuses is not None and record.status not in job.statuses:
             skipped.by_status += 1
             return
@@ -297,6 +326,9 @@ def _open_one(found: tuple[Any, ...], results: list[Any], skipped: Skipped, reco
         results.append((entry_id, serial, imported_on, record_bytes, encoded, None))
         return
     assert request is not None
+    if request_text is None:  # opened from its envelope
+        results.append(_encoded(memo, entry_id, serial, imported_on, record_bytes, request))
+        return
     case = prioritised(entry_id, serial, datetime.date.fromisoformat(imported_on), record, request, job.policy,
                        job.today, job.reader)  # fmt: skip
     # The cache's text stands for the request only if the request shown is that very object (a schema 3
@@ -305,6 +337,21 @@ def _open_one(found: tuple[Any, ...], results: list[Any], skipped: Skipped, reco
         results.append((case.sort_key(), spliced_json(case, request_text)))
     else:
         results.append((case.sort_key(), case_json(case)))
+
+
+def _encoded(memo: _Memo, entry_id: bytes, serial: int, imported_on: str, record_bytes: bytes,
+             payload: dict[str, Any]) -> tuple[tuple[int, int, int, int], bytes]:  # fmt: skip
+    """``(case.sort_key(), render.case_json(case))`` for the case ``prioritised`` makes of a decoded payload,
+    written in pieces as the listing rows' cases are: the record's part once per record, the questionnaire's
+    once per reference, and no summary built (tests/triage/test_reopen_json.py: the same bytes)."""
+    job = memo.job
+    record, record_json = memo.records.get(record_bytes) or memo.record(record_bytes)
+    request, asked = job.reader.read(payload)
+    days = memo.days_since(request["submitted_on"])
+    priority = job.policy.evaluate_on(asked.questionnaire, request, days, new_messages=record.unread)
+    head = _head(memo, entry_id, priority, days, serial, memo.day(imported_on), record)
+    encoded = head + record_json + escaped_json(without_file_keys(request)) + memo.ref_tail(asked.ref)
+    return (priority.rank, -priority.score, -days, serial), encoded
 
 
 def spliced_json(case: Case, request_text: str) -> bytes:

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import crypto
-from crypto.envelope import FIXED_BUCKET, MAX_PAYLOAD, _open_payload, _seal_payload, envelope_size
+from crypto.envelope import FIXED_BUCKET, MAX_PAYLOAD, _open_payload, _seal_payload, envelope_size, padded_size
 from crypto.request_schema import TEXT_LIMITS
 from tests.crypto.conftest import make_request
 from tests.vectors.make_vectors import raw_envelope
@@ -115,7 +115,8 @@ def requests_near_the_bounds(draw: st.DrawFn) -> dict[str, object]:
     return make_request(**fields)
 
 
-_FIXED = crypto.Identity("fixed", bytes(range(32)), bytes(range(32, 64))).public  # keeps the property cheap
+_FIXED_IDENTITY = crypto.Identity("fixed", bytes(range(32)), bytes(range(32, 64)))
+_FIXED = _FIXED_IDENTITY.public  # keeps the property cheap
 
 
 @given(requests_near_the_bounds())
@@ -197,3 +198,22 @@ def test_a_stanza_holding_another_key_than_the_commitment_is_tampered(
     assert crypto.open_request(split, alice)["story"] == make_request()["story"]
     with pytest.raises(crypto.TamperedError, match="commitment"):
         crypto.open_request(split, bob)
+
+
+@given(length=st.integers(0, 200) | st.integers(FIXED_BUCKET - 3, FIXED_BUCKET + 5000), at=st.integers(0, 10**6),
+       value=st.integers(1, 255))  # fmt: skip
+def test_an_authentic_envelope_with_any_padding_byte_set_is_refused(length: int, at: int, value: int) -> None:
+    # Given an authentic envelope whose payload is followed by zeros, except one byte anywhere in the padding
+    padded = padded_size(length)
+    zeros = padded - length
+    if not zeros:
+        return  # a payload that fills its bucket exactly has no padding
+    # (the first and the last byte of the padding among the positions tried, whatever hypothesis draws)
+    where = (0, zeros - 1, at % zeros)[at % 3]
+    clean = length.to_bytes(4, "big") + b"x" * length + bytes(zeros)
+    dirty = bytearray(clean)
+    dirty[4 + length + where] = value
+    # Then the clean one opens to its payload and the dirty one is refused, as malformed
+    assert _open_payload(raw_envelope([_FIXED], clean, padded), _FIXED_IDENTITY) == b"x" * length
+    with pytest.raises(crypto.MalformedError, match="padding is not zero"):
+        _open_payload(raw_envelope([_FIXED], bytes(dirty), padded), _FIXED_IDENTITY)
