@@ -77,6 +77,10 @@ class ListJob:
     reader: AnswerReader = field(default_factory=AnswerReader)  # finds each request's questionnaire
 
 
+def _tail_of(ref: Mapping[str, Any]) -> bytes:
+    return escaped_json(ref).join((b',"questionnaire":', b"}"))
+
+
 class _Memo:
     """What many cases share, worked out once per listing: days since a day, a questionnaire's reading, words."""
 
@@ -93,6 +97,10 @@ class _Memo:
         self.records: dict[bytes, tuple[CaseRecord, bytes]] = {}
 
     def record(self, plaintext: bytes) -> tuple[CaseRecord, bytes]:
+        """A record and its JSON part, read once per distinct plaintext."""
+        known = self.records.get(plaintext)
+        if known is not None:
+            return known
         record = CaseRecord.from_bytes(plaintext)
         found = (record, _record_json(record))
         if len(self.records) < MAX_RECORDS:
@@ -119,7 +127,7 @@ class _Memo:
         """The end of a case's JSON after its request: the questionnaire reference (the last key of a summary)."""
         found = self.tails.get(id(asked))
         if found is None:
-            found = self.tails[id(asked)] = (asked, escaped_json(asked.ref).join((b',"questionnaire":', b"}")))
+            found = self.tails[id(asked)] = (asked, _tail_of(asked.ref))
         return found[1]
 
     def ref_tail(self, ref: Mapping[str, Any]) -> bytes:
@@ -128,9 +136,9 @@ class _Memo:
             key = tuple((k, v.__class__, v) for k, v in ref.items())
             found = self.ref_tails.get(key)
         except TypeError:  # a value that cannot be a key: encoded every time
-            return escaped_json(ref).join((b',"questionnaire":', b"}"))
+            return _tail_of(ref)
         if found is None:
-            found = escaped_json(ref).join((b',"questionnaire":', b"}"))
+            found = _tail_of(ref)
             if len(self.ref_tails) < MAX_RECORDS:
                 self.ref_tails[key] = found
         return found
@@ -203,7 +211,7 @@ def _open_rows(work: tuple[str, int, int]) -> tuple[list[Any], Skipped]:
     for entry_id, sealed_row, sealed in db.execute(_LISTED, (me, low, high)).fetchall():
         entry_id = bytes(entry_id)
         record_bytes = key.open(sealed, context=b"case:" + entry_id)
-        record, record_json = memo.records.get(record_bytes) or memo.record(record_bytes)
+        record, record_json = memo.record(record_bytes)
         if statuses is not None and record.status not in statuses:
             skipped.by_status += 1
             continue
@@ -294,10 +302,8 @@ def _open_one(found: tuple[Any, ...], results: list[Any], skipped: Skipped, reco
     entry_id = bytes(entry_id)
     if record is None or record_bytes is None:
         record_bytes = job.store_key.open(sealed, context=b"case:" + entry_id)
-        if job.as_json:  # most records are alike (a new case's): each read once (``_Memo.record``)
-            record = (memo.records.get(record_bytes) or memo.record(record_bytes))[0]
-        else:
-            record = CaseRecord.from_bytes(record_bytes)
+        # Most records are alike (a new case's): for JSON each is read once (``_Memo.record``).
+        record = memo.record(record_bytes)[0] if job.as_json else CaseRecord.from_bytes(record_bytes)
         if job.statuses is not None and record.status not in job.statuses:
             skipped.by_status += 1
             return
@@ -345,7 +351,7 @@ def _encoded(memo: _Memo, entry_id: bytes, serial: int, imported_on: str, record
     written in pieces as the listing rows' cases are: the record's part once per record, the questionnaire's
     once per reference, and no summary built (tests/triage/test_reopen_json.py: the same bytes)."""
     job = memo.job
-    record, record_json = memo.records.get(record_bytes) or memo.record(record_bytes)
+    record, record_json = memo.record(record_bytes)
     request, asked = job.reader.read(payload)
     days = memo.days_since(request["submitted_on"])
     priority = job.policy.evaluate_on(asked.questionnaire, request, days, new_messages=record.unread)
