@@ -32,9 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-import select
 import selectors
-import socket
 import threading
 import time
 from collections import deque
@@ -42,7 +40,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gunicorn import util as gunicorn_util
-from gunicorn.http import wsgi as gunicorn_wsgi
 from gunicorn.http.errors import InvalidProxyLine
 from gunicorn.workers.gthread import ThreadWorker
 
@@ -61,47 +58,12 @@ from intake.refusal import refusal_response
 from intake.request_buffer import FramingLimits, HeadFacts, RefusedRequest, body_end, head_end, read_head
 from intake.upload_admission import UploadAdmission
 from intake.upload_stream import RateReader, UploadCut, is_upload
+from intake.worker_io import DeadlineReader, quiet
 
 _READ_CHUNK = 64 * 1024
 LOG_EVERY_SECONDS = 10.0
 STOP_LINGER_SECONDS = 2.0  # gunicorn's gthread keeps kept-alive connections this long when stopping
 SWEEP_SECONDS = 0.05  # how often expired deadlines are looked for (see murder_pending)
-
-
-class QuietResponse(gunicorn_wsgi.Response):  # type: ignore[misc]
-    """gunicorn's response without its ``Server`` and ``Date`` lines (status and ``Connection`` stay)."""
-
-    def default_headers(self) -> list[str]:
-        return [line for line in super().default_headers() if not line.startswith(("Server:", "Date:"))]
-
-
-def quiet(start_response: Any) -> None:
-    """Make the gunicorn response behind ``start_response`` a ``QuietResponse`` (before it sends anything).
-
-    gthread builds its ``Response`` inside ``handle_request`` with no hook to choose the class; the bound
-    ``start_response`` is the one handle on it the WSGI layer gets.
-    """
-    response: Any = getattr(start_response, "__self__", None)
-    if type(response) is gunicorn_wsgi.Response and not response.headers_sent:
-        response.__class__ = QuietResponse
-
-
-class DeadlineReader:
-    """A socket stand-in for gunicorn's parser: ``recv`` gives up (as end of stream) at ``deadline``."""
-
-    def __init__(self, sock: socket.socket, deadline: float) -> None:
-        self.sock = sock
-        self.deadline = deadline
-
-    def recv(self, size: int) -> bytes:
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 0:
-            return b""
-        with contextlib.suppress(OSError, ValueError):
-            readable, _, _ = select.select([self.sock], [], [], remaining)
-            if readable:
-                return self.sock.recv(size)
-        return b""
 
 
 @dataclass

@@ -17,23 +17,21 @@ import json
 import multiprocessing
 import os
 import sqlite3
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import crypto
 from triage import listing
-from triage.answers_view import AnswerReader, Asked, asked_with_shipped
-from triage.cases import SHORT_ID_CHARS, Case, Skipped, days_between, prioritised, without_file_keys
-from triage.listing import ENCODE, QUOTE, escaped_json
-from triage.policy import Policy, Priority
+from triage.answers_view import AnswerReader
+from triage.cases import Case, Skipped, prioritised
+from triage.list_json import Memo, encoded_case, head_json, spliced_json
+from triage.policy import Policy
 from triage.render import case_json
 from triage.store import CaseRecord, request_context
-from triage.text import escape_disguising
 
 CHUNK = 256
-MAX_RECORDS = 4096  # distinct records (and days, references) a listing keeps read (a few MiB at most)
 # Cases with a listing row (triage.listing): never the envelopes table. ``+l.fingerprint`` keeps SQLite on the
 # rowid range instead of the (fingerprint, entry_id) index, which would be scanned whole for every range.
 _LISTED = (
@@ -77,94 +75,11 @@ class ListJob:
     reader: AnswerReader = field(default_factory=AnswerReader)  # finds each request's questionnaire
 
 
-def _tail_of(ref: Mapping[str, Any]) -> bytes:
-    return escaped_json(ref).join((b',"questionnaire":', b"}"))
-
-
-class _Memo:
-    """What many cases share, worked out once per listing: days since a day, a questionnaire's reading, words."""
-
-    def __init__(self, job: ListJob) -> None:
-        self.job = job
-        self.days: dict[str, int] = {}
-        self.asked: dict[bytes, Asked | None] = {}
-        self.tails: dict[int, tuple[Asked, bytes]] = {}
-        self.words: dict[Any, str] = {}
-        self.ref_tails: dict[tuple[Any, ...], bytes] = {}
-        self.iso_days: dict[str, str] = {}
-        # Records by their plaintext: most cases of a queue are new, with no note and no message yet, and so have
-        # the very same record (its status and who it was sealed to). Read once; never changed by the listing.
-        self.records: dict[bytes, tuple[CaseRecord, bytes]] = {}
-
-    def record(self, plaintext: bytes) -> tuple[CaseRecord, bytes]:
-        """A record and its JSON part, read once per distinct plaintext."""
-        known = self.records.get(plaintext)
-        if known is not None:
-            return known
-        record = CaseRecord.from_bytes(plaintext)
-        found = (record, _record_json(record))
-        if len(self.records) < MAX_RECORDS:
-            self.records[plaintext] = found
-        return found
-
-    def days_since(self, submitted_on: str) -> int:
-        days = self.days.get(submitted_on)
-        if days is None:
-            days = self.days[submitted_on] = days_between(submitted_on, self.job.today)
-        return days
-
-    def asked_for(self, ref: bytes) -> Asked | None:
-        """How a READ row's request was asked: the questionnaire it names, if this laptop still holds it."""
-        if not ref:
-            return asked_with_shipped()
-        if ref not in self.asked:
-            named = json.loads(ref)
-            found = self.job.reader.questionnaire(named["id"], named["version"], named["sha256"])
-            self.asked[ref] = None if found is None else Asked(found, named)
-        return self.asked[ref]
-
-    def tail(self, asked: Asked) -> bytes:
-        """The end of a case's JSON after its request: the questionnaire reference (the last key of a summary)."""
-        found = self.tails.get(id(asked))
-        if found is None:
-            found = self.tails[id(asked)] = (asked, _tail_of(asked.ref))
-        return found[1]
-
-    def ref_tail(self, ref: Mapping[str, Any]) -> bytes:
-        """``tail`` for any questionnaire reference, once per reference (its keys in order, its values typed)."""
-        try:
-            key = tuple((k, v.__class__, v) for k, v in ref.items())
-            found = self.ref_tails.get(key)
-        except TypeError:  # a value that cannot be a key: encoded every time
-            return _tail_of(ref)
-        if found is None:
-            found = _tail_of(ref)
-            if len(self.ref_tails) < MAX_RECORDS:
-                self.ref_tails[key] = found
-        return found
-
-    def day(self, imported_on: str) -> str:
-        """The day a case was imported as ``Case.summary`` writes it (``date.isoformat``), once per day."""
-        day = self.iso_days.get(imported_on)
-        if day is None:
-            day = datetime.date.fromisoformat(imported_on).isoformat()
-            if len(self.iso_days) < MAX_RECORDS:
-                self.iso_days[imported_on] = day
-        return day
-
-    def word(self, value: Any) -> str:
-        """A short value's JSON (a level, a status), once per value."""
-        text = self.words.get(value)
-        if text is None:
-            text = self.words[value] = ENCODE(value)
-        return text
-
-
 @dataclass
 class _Worker:
     job: ListJob
     db: sqlite3.Connection
-    memo: _Memo
+    memo: Memo
 
 
 _worker: _Worker | None = None
@@ -172,7 +87,8 @@ _worker: _Worker | None = None
 
 def _start(job: ListJob) -> None:
     global _worker
-    _worker = _Worker(job, sqlite3.connect(f"file:{job.store_path}?mode=ro", uri=True), _Memo(job))
+    db = sqlite3.connect(f"file:{job.store_path}?mode=ro", uri=True)
+    _worker = _Worker(job, db, Memo(job.today, job.reader, job.policy))
     if multiprocessing.parent_process() is not None:
         gc.disable()  # a forked worker: see _no_cycle_collection
 
@@ -211,7 +127,7 @@ def _open_rows(work: tuple[str, int, int]) -> tuple[list[Any], Skipped]:
     for entry_id, sealed_row, sealed in db.execute(_LISTED, (me, low, high)).fetchall():
         entry_id = bytes(entry_id)
         record_bytes = key.open(sealed, context=b"case:" + entry_id)
-        record, record_json = memo.record(record_bytes)
+        record, record_part = memo.record(record_bytes)
         if statuses is not None and record.status not in statuses:
             skipped.by_status += 1
             continue
@@ -245,39 +161,10 @@ def _open_rows(work: tuple[str, int, int]) -> tuple[list[Any], Skipped]:
         request = facts if sha256 == asked.questionnaire.sha256 else json.loads(row.request)
         days = memo.days_since(request["submitted_on"])
         priority = job.policy.evaluate_on(asked.questionnaire, request, days, new_messages=record.unread)
-        head = _head(memo, entry_id, priority, days, row.serial, row.imported_on, record)
-        results.append(((priority.rank, -priority.score, -days, row.serial), head + record_json + row.listed +
+        head = head_json(memo, entry_id, priority, days, row.serial, row.imported_on, record)
+        results.append(((priority.rank, -priority.score, -days, row.serial), head + record_part + row.listed +
                         memo.tail(asked)))  # fmt: skip
     return results, skipped
-
-
-def _head(memo: _Memo, entry_id: bytes, priority: Priority, days: int, serial: int, day: str,
-          record: CaseRecord) -> bytes:  # fmt: skip
-    """A case's JSON up to its record's part (``_Memo.record``): ``render.case_json`` writes these keys in this
-    order (Case.summary). ``day``: the day it was imported, as ``date.isoformat`` writes it."""
-    case_id = entry_id.hex()
-    words = memo.words
-    level, status = priority.level, record.status
-    text = "".join((
-        '{"id":"', case_id, '","short_id":"', case_id[:SHORT_ID_CHARS],
-        '","level":', words.get(level) or memo.word(level), ',"score":', str(priority.score),
-        ',"status":', words.get(status) or memo.word(status),
-        # A list of strings, written as json.dumps writes one (its separators, each string as it quotes it)
-        ',"reasons":[', ",".join(map(QUOTE, priority.reasons)),
-        '],"days_waiting":', str(days), ',"serial":', str(serial),
-        ',"imported_on":', words.get(day) or memo.word(day),
-    ))  # fmt: skip
-    return escape_disguising(text).encode("utf-8")
-
-
-def _record_json(record: CaseRecord) -> bytes:
-    """The part of a case's JSON that comes from its record, after ``_head`` and before the request."""
-    text = "".join((
-        ',"notes":', ENCODE(record.notes) if record.notes else "[]",
-        ',"thread":', ENCODE(record.thread) if record.thread else "[]", ',"unread":', str(record.unread),
-        ',"sealed_to":', ENCODE(record.sealed_to) if record.sealed_to else "[]", ',"request":',
-    ))  # fmt: skip
-    return escape_disguising(text).encode("utf-8")
 
 
 def _open_envelopes(kind: str, low: int, high: int) -> tuple[list[Any], Skipped]:
@@ -302,7 +189,7 @@ def _open_one(found: tuple[Any, ...], results: list[Any], skipped: Skipped, reco
     entry_id = bytes(entry_id)
     if record is None or record_bytes is None:
         record_bytes = job.store_key.open(sealed, context=b"case:" + entry_id)
-        # Most records are alike (a new case's): for JSON each is read once (``_Memo.record``).
+        # Most records are alike (a new case's): for JSON each is read once (``Memo.record``).
         record = memo.record(record_bytes)[0] if job.as_json else CaseRecord.from_bytes(record_bytes)
         if job.statuses is not None and record.status not in job.statuses:
             skipped.by_status += 1
@@ -333,7 +220,7 @@ def _open_one(found: tuple[Any, ...], results: list[Any], skipped: Skipped, reco
         return
     assert request is not None
     if request_text is None:  # opened from its envelope
-        results.append(_encoded(memo, entry_id, serial, imported_on, record_bytes, request))
+        results.append(encoded_case(memo, entry_id, serial, imported_on, record_bytes, request))
         return
     case = prioritised(entry_id, serial, datetime.date.fromisoformat(imported_on), record, request, job.policy,
                        job.today, job.reader)  # fmt: skip
@@ -345,42 +232,7 @@ def _open_one(found: tuple[Any, ...], results: list[Any], skipped: Skipped, reco
         results.append((case.sort_key(), case_json(case)))
 
 
-def _encoded(memo: _Memo, entry_id: bytes, serial: int, imported_on: str, record_bytes: bytes,
-             payload: dict[str, Any]) -> tuple[tuple[int, int, int, int], bytes]:  # fmt: skip
-    """``(case.sort_key(), render.case_json(case))`` for the case ``prioritised`` makes of a decoded payload,
-    written in pieces as the listing rows' cases are: the record's part once per record, the questionnaire's
-    once per reference, and no summary built (tests/triage/test_reopen_json.py: the same bytes)."""
-    job = memo.job
-    record, record_json = memo.record(record_bytes)
-    request, asked = job.reader.read(payload)
-    days = memo.days_since(request["submitted_on"])
-    priority = job.policy.evaluate_on(asked.questionnaire, request, days, new_messages=record.unread)
-    head = _head(memo, entry_id, priority, days, serial, memo.day(imported_on), record)
-    encoded = head + record_json + escaped_json(without_file_keys(request)) + memo.ref_tail(asked.ref)
-    return (priority.rank, -priority.score, -days, serial), encoded
-
-
-def spliced_json(case: Case, request_text: str) -> bytes:
-    """``render.case_json(case)`` for a case whose request was parsed from ``request_text``, the store's cache.
-
-    The cache holds the request's canonical encoding (crypto.encode_request: sorted keys, these separators,
-    no ASCII escaping), which is exactly what json.dumps writes again for the object parsed from it; so the
-    request, most of every case's bytes, is spliced in as it is instead of being encoded again (a third of
-    the cache path's own work at 100,000 cases). Anything else (a summary whose request is not that very
-    object) is encoded in full. tests/triage/test_list_json_splice.py proves both give the same bytes.
-    """
-    summary = case.summary()
-    keys = list(summary)
-    if "request" not in summary or keys[0] == "request" or summary["request"] is not case.request:
-        return case_json(case)
-    at = keys.index("request")
-    before = json.dumps({k: summary[k] for k in keys[:at]}, ensure_ascii=False, separators=(",", ":"))
-    after = json.dumps({k: summary[k] for k in keys[at + 1 :]}, ensure_ascii=False, separators=(",", ":"))
-    rest = "}" if after == "{}" else "," + after[1:]
-    return escape_disguising(before[:-1] + ',"request":' + request_text + rest).encode("utf-8")
-
-
-def _case_from(job: ListJob, memo: _Memo, opened: tuple[bytes, int, str, bytes, bytes, bytes | None]) -> Case:
+def _case_from(job: ListJob, memo: Memo, opened: tuple[bytes, int, str, bytes, bytes, bytes | None]) -> Case:
     entry_id, serial, imported_on, record_bytes, request_bytes, ref = opened
     record = CaseRecord.from_bytes(record_bytes)
     day = datetime.date.fromisoformat(imported_on)
@@ -451,7 +303,7 @@ def _ranges(kind: str, rowids: list[int]) -> list[tuple[str, int, int]]:
 def _finish(job: ListJob, results: Iterator[Any]) -> Iterator[Any]:
     if job.as_json:
         return results
-    memo = _Memo(job)
+    memo = Memo(job.today, job.reader, job.policy)
     return (_case_from(job, memo, opened) for opened in results)
 
 

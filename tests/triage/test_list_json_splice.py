@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from crypto.request_schema import canonical_json
 from triage.cases import Case
-from triage.parallel import spliced_json
+from triage.list_json import spliced_json
 from triage.policy import Priority
 from triage.render import case_json
 from triage.store import CaseRecord

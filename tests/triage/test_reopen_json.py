@@ -1,4 +1,4 @@
-"""`triage list --json --reopen` writes each case opened from its envelope in pieces (triage.parallel._encoded):
+"""`triage list --json --reopen` writes each case opened from its envelope in pieces (triage.list_json.encoded_case):
 the very bytes ``render.case_json`` writes for the case ``cases.prioritised`` makes of it, in the same order."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from crypto.filestream import blob_size
 from crypto.manifest import sanitize_name, worst_entry
 from crypto.request_schema import decode_request
 from tests.triage.helpers import PASSPHRASE, TEST_CONFIG, TODAY, Server, Triage, make_request
-from triage import parallel
+from triage import list_json, parallel
 from triage.answers_view import AnswerReader
 from triage.cases import prioritised
 from triage.home import Home
@@ -99,12 +99,12 @@ def test_a_case_written_in_pieces_is_byte_for_byte_the_case_encoded_whole(
     # Given one listing's memory (records, days and references are kept between its cases)
     today = TODAY + datetime.timedelta(days=later)
     job = _job(today)
-    memo = parallel._Memo(job)
+    memo = list_json.Memo(job.today, job.reader, job.policy)
     entry_id = bytes(range(16))
     for payload, record, serial, imported_on in cases:
         record_bytes = record.to_bytes()
         # When a case opened from its envelope is written in pieces
-        key, encoded = parallel._encoded(memo, entry_id, serial, imported_on.isoformat(), record_bytes, payload)
+        key, encoded = list_json.encoded_case(memo, entry_id, serial, imported_on.isoformat(), record_bytes, payload)
         # Then it is what the whole case encodes to, and it sorts where the case sorts
         case = prioritised(entry_id, serial, imported_on, CaseRecord.from_bytes(record_bytes), payload, job.policy,
                            today, job.reader)  # fmt: skip
@@ -132,8 +132,12 @@ def test_the_reopened_listing_is_the_listing_of_the_cases_opened_from_their_enve
     answers = {k: v for k, v in make_request(story=story, alias="Аня").items()
                if k not in ("schema", "locale", "submitted_on")}  # fmt: skip
     schema_3 = encode_questionnaire_request(shipped(), answers, locale="ru", submitted_on=TODAY, reply_key=REPLY_KEY)
-    requests = [make_request(story=story), make_request(schema=2, kind="request", reply_key=REPLY_KEY, story=story),
-                decode_request(schema_3), make_request(danger="immediate", submitted_on=TODAY - datetime.timedelta(40))]
+    requests = [
+        make_request(story=story),
+        make_request(schema=2, kind="request", reply_key=REPLY_KEY, story=story),
+        decode_request(schema_3),
+        make_request(danger="immediate", submitted_on=TODAY - datetime.timedelta(40)),
+    ]
     entries = [server.entry(request, [alice]) for request in requests]
     triage.ok("import", server.bundle(tmp_path / "first.bundle", entries, recipients=[alice]))
     triage.ok("set", entries[0].entry_id.hex(), "--note", input="Позвонили.")
