@@ -7,6 +7,9 @@
   (``intake.database.WriteQueue``, ``intake.group_commit``). The form page is a static page of the same
   bytes as intake's; the POST stores the form as plaintext JSON; the status page looks a row up by its id
   and shows the plaintext replies stored for it (three, like intake's).
+* ``make_sealing_floor()``: the baseline plus only the cryptography and storage no sealing design avoids
+  (the reply key, sealing to the caseworker key, the one-size envelope stored under a random rowid): not a
+  target, a floor. Intake's distance to it is what its own code and its further guarantees cost.
 * ``make_peer()``: SecureDrop before 2.7. Flask, a Flask-WTF form with CSRF rendered by Jinja (compiled
   once), the SQLAlchemy ORM, and one GnuPG process per submission encrypting to an RSA-4096 key, stored
   with the same durability.
@@ -45,6 +48,37 @@ def _durable(conn: sqlite3.Connection) -> sqlite3.Connection:
 
 
 def make_baseline() -> Any:
+    def keep(form: dict[str, list[str]], day: str) -> tuple[str, tuple[Any, ...]]:
+        return "INSERT INTO requests (body, received_on) VALUES (?, ?)", (json.dumps(form, ensure_ascii=False), day)
+
+    return _plain_app("baseline", keep)
+
+
+def make_sealing_floor() -> Any:
+    """The baseline plus only the work no design that seals on arrival can skip (issue 21's list): the reply
+    key derived from a receipt (one X25519), the answers sealed to the caseworker key (two X25519 and a
+    32 KiB XChaCha20-Poly1305, through crypto's own sealing) and the one-size envelope, not the plaintext,
+    stored under a random rowid. No CSRF, receipt table, one-time token, validation or policy headers: what
+    intake does beyond this floor is the cost of those guarantees and of its own code."""
+    import crypto
+    from crypto.answers import seal_encoded_request
+
+    recipients = [crypto.PublicIdentity.from_text(Path(os.environ["BENCH_FLOOR_RECIPIENT"]).read_text())]
+    reply_secret = secrets.token_bytes(32)
+
+    def keep(form: dict[str, list[str]], day: str) -> tuple[str, tuple[Any, ...]]:
+        digits = f"{secrets.randbelow(10**30):030d}"
+        reply_key = crypto.derive_reply_keypair(digits, reply_secret).public
+        payload = json.dumps({"answers": form, "reply_key": reply_key.to_b64(), "submitted_on": day},
+                             ensure_ascii=False, separators=(",", ":")).encode("utf-8")  # fmt: skip
+        envelope = seal_encoded_request(payload, for_recipients=recipients)
+        return "INSERT INTO sealed (id, envelope, received_on) VALUES (?, ?, ?)", (secrets.randbits(63), envelope, day)
+
+    return _plain_app("floor", keep)
+
+
+def _plain_app(name: str, keep: Any) -> Any:
+    """The baseline's Flask app; ``keep(form, day)`` gives the statement and values that store a submission."""
     from flask import Flask, request
     from flask.wrappers import Request
 
@@ -63,13 +97,13 @@ def make_baseline() -> Any:
         page = page_file.read()
     with open(os.environ["BENCH_STATUS_PAGE"], "rb") as page_file:
         status_page = page_file.read()
-    app = Flask("baseline")
+    app = Flask(name)
     app.request_class = FastRequest
 
     def store(conn: Any, group: list[Pending]) -> None:
         driver = conn.connection.driver_connection
         for item in group:
-            item.result = driver.execute("INSERT INTO requests (body, received_on) VALUES (?, ?)", item.work).lastrowid
+            item.result = driver.execute(*item.work).lastrowid
 
     group = GroupCommit(database.writing, store)
 
@@ -90,7 +124,7 @@ def make_baseline() -> Any:
                                     request.headers.get("Content-Type", ""), limits, None,
                                     lambda _fields: False).fields  # fmt: skip
         form = {k: fields.getlist(k) for k in fields}
-        stored = group.submit((json.dumps(form, ensure_ascii=False), datetime.date.today().isoformat()))
+        stored = group.submit(keep(form, datetime.date.today().isoformat()))
         return f"stored {stored}"
 
     @app.get("/status")
@@ -118,6 +152,8 @@ def prepare_baseline(path: Path, replies: list[str]) -> None:
         conn.execute("CREATE TABLE requests (id INTEGER PRIMARY KEY, body TEXT NOT NULL, received_on TEXT NOT NULL)")
         conn.execute("CREATE TABLE replies (id INTEGER PRIMARY KEY, request_id INTEGER NOT NULL, text TEXT NOT NULL)")
         conn.execute("CREATE INDEX replies_request ON replies (request_id)")
+        # The sealing floor's envelopes (make_sealing_floor), beside the plaintext rows, in the same database.
+        conn.execute("CREATE TABLE sealed (id INTEGER PRIMARY KEY, envelope BLOB NOT NULL, received_on TEXT NOT NULL)")
         conn.execute("INSERT INTO requests (id, body, received_on) VALUES (1, '{}', '2026-01-01')")
         conn.executemany("INSERT INTO replies (request_id, text) VALUES (1, ?)", [(text,) for text in replies])
 

@@ -150,12 +150,13 @@ def _prepare(work: Path) -> tuple[dict[str, str], Any]:
     prepare_peer(work / "peer.db")
     prepare_peer(work / "peer27.db")
     (work / "peer27-store").mkdir()
+    (work / "floor.pub").write_text(identity.public.to_text())
     home, fingerprint = _gnupg_home(work)
     with open(work / "peer.pub", "wb") as public:
         subprocess.run(["gpg", "--homedir", home, "--batch", "--export", fingerprint], stdout=public, check=True)
     baseline_db = work / "baseline.db"
     return {"BENCH_PEER27_DB": str(work / "peer27.db"), "BENCH_PEER27_STORE": str(work / "peer27-store"),
-            "BENCH_PEER_PUBLIC_KEY": str(work / "peer.pub"),
+            "BENCH_PEER_PUBLIC_KEY": str(work / "peer.pub"), "BENCH_FLOOR_RECIPIENT": str(work / "floor.pub"),
             "INTAKE_INSTANCE_DIR": str(config.instance_dir), "INTAKE_MAX_PENDING": "100000000",
             "INTAKE_GLOBAL_PER_MINUTE": "100000000", "INTAKE_CIRCUIT_PER_MINUTE": "100000000",
             "BENCH_BASELINE_DB": str(baseline_db), "BENCH_STATIC_PAGE": str(work / "form.html"),
@@ -254,11 +255,12 @@ def _compare(label: str, subject: list[Round], base: list[Round], targets: bool)
 
 def collect(quick: bool = False, *, rounds: int = 0, count: int = 0, peer: bool = True,
             gunicorn: tuple[str, ...] = (), what_if: str = "", status_only: bool = False,
-            encoding: str = MULTIPART) -> list[Row]:  # fmt: skip
+            encoding: str = MULTIPART, floor: bool = True) -> list[Row]:  # fmt: skip
     """The report's rows. ``gunicorn``: extra options for all the servers, to try another worker model;
     ``what_if``: a variant of intake from bench/what_if.py in place of intake; ``status_only``: the status
     page rounds alone (intake and the baseline), for working on that page; ``encoding``: how the journey's
-    POST is sent ("multipart", what a browser sends for the form with its file input; "urlencoded")."""
+    POST is sent ("multipart", what a browser sends for the form with its file input; "urlencoded");
+    ``floor``: also the sealing floor (bench.apps.make_sealing_floor), the best any sealing design could do."""
     peer = peer and not status_only
     rounds, count = rounds or (3 if quick else 6), count or (96 if quick else 400)
     peer27 = peer and importlib.util.find_spec("pysequoia") is not None
@@ -283,6 +285,11 @@ def collect(quick: bool = False, *, rounds: int = 0, count: int = 0, peer: bool 
             "baseline": post_only_journey("/form", FORM, b"stored", token=False, post_path="/submit",
                                           encoding=encoding),
         }  # fmt: skip
+        if floor and not status_only:
+            servers["floor"] = stack.enter_context(serve("bench.apps:make_sealing_floor()", work, "floor", env,
+                                                         gunicorn))  # fmt: skip
+            journeys["floor"] = journey_of("/form", FORM, b"stored", token=False, post_path="/submit",
+                                           encoding=encoding)  # fmt: skip
         for name, target_app, wanted in (("peer", "make_peer", peer), ("peer27", "make_peer27", peer27)):
             if wanted:
                 servers[name] = stack.enter_context(serve(f"bench.apps:{target_app}()", work, name, env, gunicorn))
@@ -332,6 +339,21 @@ def collect(quick: bool = False, *, rounds: int = 0, count: int = 0, peer: bool 
                     _spread([i.rate / p.rate for i, p in zip(post_only["intake"], post_only[name], strict=True)]),
                     "report", None),
             ]  # fmt: skip
+    if "floor" in journey:
+        # Not targets: what the floor itself costs, and how far intake is from it (its code and its other
+        # guarantees: CSRF, receipts, one-time tokens, validation, headers, limits).
+        floor_rates = [f.rate / b.rate for f, b in zip(journey["floor"], journey["baseline"], strict=True)]
+        floor_cpu = [f.cpu_per_journey / b.cpu_per_journey for f, b in zip(journey["floor"], journey["baseline"],
+                                                                          strict=True)]  # fmt: skip
+        over_rates = [i.rate / f.rate for i, f in zip(journey["intake"], journey["floor"], strict=True)]
+        over_cpu = [i.cpu_per_journey / f.cpu_per_journey for i, f in zip(journey["intake"], journey["floor"],
+                                                                         strict=True)]  # fmt: skip
+        peer_rows += [
+            Row("sealing floor (baseline + sealing): journeys/s vs baseline", _spread(floor_rates), "report", None),
+            Row("sealing floor: server CPU each vs baseline", _spread(floor_cpu), "report", None),
+            Row("journey: per second vs the sealing floor", _spread(over_rates), "report", None),
+            Row("journey: server CPU each vs the sealing floor", _spread(over_cpu), "report", None),
+        ]
     if peer and not peer27:
         peer_rows.append(Row("SecureDrop-2.7-style peer", "not run", "pip install pysequoia", False))
     return [
@@ -355,6 +377,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-peer", action="store_true", help="leave the SecureDrop-style peer out")
     parser.add_argument("--gunicorn", default="", help="extra gunicorn options for all servers, e.g. '--threads 4'")
     parser.add_argument("--what-if", default="", help="measure a variant of intake from bench/what_if.py instead")
+    parser.add_argument("--no-floor", action="store_true", help="leave the sealing floor out")
     parser.add_argument("--status-only", action="store_true", help="only the status page rounds (and the baseline)")
     parser.add_argument("--encoding", choices=(MULTIPART, URLENCODED), default=MULTIPART,
                         help="the journey's POST body: multipart (what a browser sends, no file chosen; default) "
@@ -362,7 +385,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     rows = collect(args.quick, rounds=args.rounds, count=args.count, peer=not args.no_peer,
                    gunicorn=tuple(args.gunicorn.split()), what_if=args.what_if,
-                   status_only=args.status_only, encoding=args.encoding)  # fmt: skip
+                   status_only=args.status_only, encoding=args.encoding, floor=not args.no_floor)  # fmt: skip
     print_rows("intake" + f" ({args.encoding} POST)" + (f" (gunicorn {args.gunicorn})" if args.gunicorn else "")
                + (f" (what if: {args.what_if})" if args.what_if else ""), rows)  # fmt: skip
 
