@@ -354,6 +354,11 @@ def collect(quick: bool = False, *, rounds: int = 0, count: int = 0, peer: bool 
             Row("journey: per second vs the sealing floor", _spread(over_rates), "report", None),
             Row("journey: server CPU each vs the sealing floor", _spread(over_cpu), "report", None),
         ]
+    for name in ("floor", "baseline"):
+        if name in journey and "peer27" in journey:  # what the 5x against the peer asks of any design here
+            ratios = [f.rate / p.rate for f, p in zip(journey[name], journey["peer27"], strict=True)]
+            peer_rows.append(Row(f"{'sealing floor' if name == 'floor' else 'baseline'}: per second vs the "
+                                 "SecureDrop-2.7-style peer", _spread(ratios), "report", None))  # fmt: skip
     if peer and not peer27:
         peer_rows.append(Row("SecureDrop-2.7-style peer", "not run", "pip install pysequoia", False))
     return [
