@@ -234,6 +234,10 @@ def _spread(values: list[float]) -> str:
     return f"{statistics.median(values):.2f}x [{min(values):.2f}-{max(values):.2f}]"
 
 
+def _p99(rounds: list[Round]) -> float:
+    return percentile([x for r in rounds for x in r.journey_latencies], 99)
+
+
 def _compare(label: str, subject: list[Round], base: list[Round], targets: bool) -> list[Row]:
     rates = [s.rate / b.rate for s, b in zip(subject, base, strict=True)]
     cpus = [s.cpu_per_journey / b.cpu_per_journey for s, b in zip(subject, base, strict=True)]
@@ -345,12 +349,14 @@ def collect(quick: bool = False, *, rounds: int = 0, count: int = 0, peer: bool 
         floor_rates = [f.rate / b.rate for f, b in zip(journey["floor"], journey["baseline"], strict=True)]
         floor_cpu = [f.cpu_per_journey / b.cpu_per_journey for f, b in zip(journey["floor"], journey["baseline"],
                                                                           strict=True)]  # fmt: skip
+        floor_p99 = _p99(journey["floor"]) / _p99(journey["baseline"])
         over_rates = [i.rate / f.rate for i, f in zip(journey["intake"], journey["floor"], strict=True)]
         over_cpu = [i.cpu_per_journey / f.cpu_per_journey for i, f in zip(journey["intake"], journey["floor"],
                                                                          strict=True)]  # fmt: skip
         peer_rows += [
             Row("sealing floor (baseline + sealing): journeys/s vs baseline", _spread(floor_rates), "report", None),
             Row("sealing floor: server CPU each vs baseline", _spread(floor_cpu), "report", None),
+            Row("sealing floor: p99 latency vs baseline", f"{floor_p99:.2f}x", "report", None),
             Row("journey: per second vs the sealing floor", _spread(over_rates), "report", None),
             Row("journey: server CPU each vs the sealing floor", _spread(over_cpu), "report", None),
         ]
