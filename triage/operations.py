@@ -72,7 +72,7 @@ class CaseList:
 class EncodedCaseList:
     """The queue as one JSON encoding per case, most urgent first (small: fits 100,000 cases in memory)."""
 
-    encoded: list[bytes]
+    encoded: list[bytes | memoryview]  # a view: of the one message a worker sent back its cases' JSON in
     skipped: Skipped
 
 

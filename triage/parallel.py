@@ -1,11 +1,11 @@
 """Opening many envelopes on every core: `triage list` over 100,000 cases is mostly X25519 and XChaCha20.
 
-The parent only splits the store into ranges of rows. Worker processes are forked, so the unlocked
-identity and store key reach them by inheritance of memory, never through a pipe or a file. Each
+The parent only splits the store into ranges of rows. Worker processes are forked (triage.forked), so the
+unlocked identity and store key reach them by inheritance of memory, never through a pipe or a file. Each
 worker reads its rows with its own read-only connection, opens the records and envelopes, applies the
-policy and sends back either the finished JSON encoding (small) or the ``Case``. Plaintext travels
-only through the anonymous pipes between these processes. Where ``fork`` does not exist (Windows,
-macOS' default), everything runs in one process.
+policy and sends back either the finished JSON encoding (small) or what the parent makes a ``Case`` of.
+Plaintext travels only through the anonymous pipes between these processes. Where ``fork`` does not exist
+(Windows, macOS' default), everything runs in one process.
 """
 
 from __future__ import annotations
@@ -14,16 +14,17 @@ import contextlib
 import datetime
 import gc
 import json
-import multiprocessing
 import os
+import pickle  # only what this process's own forked workers wrote
 import sqlite3
+import struct
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import crypto
-from triage import listing
+from triage import forked, listing
 from triage.answers_view import AnswerReader
 from triage.cases import Case, Skipped, prioritised
 from triage.list_json import Memo, encoded_case, head_json, spliced_json
@@ -85,11 +86,11 @@ class _Worker:
 _worker: _Worker | None = None
 
 
-def _start(job: ListJob) -> None:
+def _start(job: ListJob, *, worker: bool = False) -> None:
     global _worker
     db = sqlite3.connect(f"file:{job.store_path}?mode=ro", uri=True)
     _worker = _Worker(job, db, Memo(job.today, job.reader, job.policy))
-    if multiprocessing.parent_process() is not None:
+    if worker:
         gc.disable()  # a forked worker: see _no_cycle_collection
 
 
@@ -259,7 +260,8 @@ def open_all(
     skipped: Skipped,
     advance: Callable[[int], None] | None = None,
 ) -> Iterator[Any]:
-    """Yield, in no particular order, ``(sort_key, json_bytes)`` if ``as_json`` else a ``Case``, per case.
+    """Yield, in no particular order, ``(sort_key, json)`` if ``as_json`` (the JSON's bytes, or a view of them in
+    a worker's message) else a ``Case``, per case.
 
     ``db`` is the caller's connection, used only to plan the ranges of rows each worker reads.
     """
@@ -277,7 +279,7 @@ def open_all(
         del listed
         if listing.missing(db, me):
             ranges += _ranges(UNLISTED, sorted(r for (r,) in db.execute(listing.MISSING_ROWIDS, (me,))))
-    if jobs <= 1 or len(ranges) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+    if jobs <= 1 or len(ranges) <= 1 or not hasattr(os, "fork"):
         _start(job)
         try:
             with _no_cycle_collection():
@@ -285,9 +287,47 @@ def open_all(
         finally:
             _stop()
         return
-    context = multiprocessing.get_context("fork")
-    with context.Pool(min(jobs, len(ranges)), initializer=_start, initargs=(job,)) as pool, _no_cycle_collection():
-        yield from _finish(job, _drain(pool.imap_unordered(_open_rows, ranges), skipped, advance))
+
+    def run(work: tuple[str, int, int]) -> bytes:
+        return packed(*_open_rows(work), as_json=job.as_json)
+
+    results = forked.fork_map(ranges, run, jobs, lambda: _start(job, worker=True))
+    with contextlib.closing(results), _no_cycle_collection():
+        outputs = (unpacked(message, as_json=job.as_json) for _, message in results)
+        yield from _finish(job, _drain(outputs, skipped, advance))
+
+
+_META = struct.Struct(">Q")
+
+
+def packed(results: list[Any], skipped: Skipped, *, as_json: bool) -> bytes:
+    """A worker's results for one range, as the one message it sends back (``unpacked`` reads it).
+
+    JSON: every case's encoding, end to end, after the sort keys and lengths; the parent keeps the message as it
+    read it and each case as a view of it, so the bulk of the listing (a few KB a case) is neither pickled nor
+    copied out again case by case. Anything else (what ``_case_from`` reads) is pickled as it is."""
+    if not as_json:
+        return pickle.dumps((results, skipped), protocol=pickle.HIGHEST_PROTOCOL)
+    meta = pickle.dumps(([key for key, _ in results], [len(encoded) for _, encoded in results], skipped),
+                        protocol=pickle.HIGHEST_PROTOCOL)  # fmt: skip
+    return b"".join((_META.pack(len(meta)), meta, *(encoded for _, encoded in results)))
+
+
+def unpacked(message: bytes | bytearray, *, as_json: bool) -> tuple[list[Any], Skipped]:
+    """``packed``'s results: for JSON, ``(sort_key, encoding)`` per case, each encoding a view of ``message``."""
+    view = memoryview(message)
+    if not as_json:
+        return pickle.loads(view)  # type: ignore[no-any-return]  # noqa: S301 - written by our own worker
+    (size,) = _META.unpack_from(view)
+    at = _META.size + size
+    keys, lengths, skipped = pickle.loads(view[_META.size : at])  # noqa: S301 - written by our own worker
+    results = []
+    for key, length in zip(keys, lengths, strict=True):
+        results.append((key, view[at : at + length]))
+        at += length
+    if at != len(view):
+        raise ValueError("a worker's results do not add up")
+    return results, skipped
 
 
 def envelope_rowids(db: sqlite3.Connection) -> list[int]:

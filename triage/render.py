@@ -269,7 +269,7 @@ def case_json(case: Case) -> bytes:
     return escape_disguising(json.dumps(case.summary(), ensure_ascii=False, separators=(",", ":"))).encode("utf-8")
 
 
-def write_json(encoded: Iterable[bytes], out: BinaryIO) -> None:
+def write_json(encoded: Iterable[bytes | memoryview], out: BinaryIO) -> None:
     out.write(b"[")
     first = True
     for item in encoded:
