@@ -269,13 +269,22 @@ def case_json(case: Case) -> bytes:
     return escape_disguising(json.dumps(case.summary(), ensure_ascii=False, separators=(",", ":"))).encode("utf-8")
 
 
+WRITE_CASES = 256  # cases joined into one write: 100,000 cases were 200,000 writes and some 45,000 syscalls
+
+
 def write_json(encoded: Iterable[bytes | memoryview], out: BinaryIO) -> None:
+    """The cases' encodings as one JSON array, each on its own line, written a few hundred cases at a time."""
     out.write(b"[")
-    first = True
+    separator, batch = b"\n", []
     for item in encoded:
-        out.write(b"\n" if first else b",\n")
-        out.write(item)
-        first = False
+        batch.append(item)
+        if len(batch) == WRITE_CASES:
+            out.write(separator)
+            out.write(b",\n".join(batch))
+            separator, batch = b",\n", []
+    if batch:
+        out.write(separator)
+        out.write(b",\n".join(batch))
     out.write(b"\n]\n")
 
 
