@@ -10,10 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.realparts import need
 from triage import forked, parallel
 from triage.cases import Skipped
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="workers are forked")
+need("os.fork (the workers are forked)", hasattr(os, "fork"), "a POSIX system")
 
 _started: list[int] = []
 
@@ -73,7 +74,8 @@ def _children() -> list[int]:
         with open(f"/proc/{os.getpid()}/task/{os.getpid()}/children") as found:
             return [int(pid) for pid in found.read().split()]
     except OSError:
-        pytest.skip("no /proc")
+        need("/proc (to list this process's children)", False, "Linux")
+        raise
 
 
 KEYS = st.tuples(st.integers(0, 2), st.integers(-(2**70), 2**70), st.integers(-(2**31), 0), st.integers(0, 2**63))
