@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib.util
+import operator
 import os
 import re
 import secrets
@@ -38,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -234,6 +235,15 @@ def _spread(values: list[float]) -> str:
     return f"{statistics.median(values):.2f}x [{min(values):.2f}-{max(values):.2f}]"
 
 
+_RATE = operator.attrgetter("rate")
+_CPU = operator.attrgetter("cpu_per_journey")
+
+
+def _paired(subject: list[Round], base: list[Round], measure: Callable[[Round], float]) -> list[float]:
+    """Each round's ``measure`` of ``subject`` over the same round's of ``base`` (rounds run side by side)."""
+    return [measure(s) / measure(b) for s, b in zip(subject, base, strict=True)]
+
+
 def _p99(rounds: list[Round]) -> float:
     return percentile([x for r in rounds for x in r.journey_latencies], 99)
 
@@ -346,13 +356,10 @@ def collect(quick: bool = False, *, rounds: int = 0, count: int = 0, peer: bool 
     if "floor" in journey:
         # Not targets: what the floor itself costs, and how far intake is from it (its code and its other
         # guarantees: CSRF, receipts, one-time tokens, validation, headers, limits).
-        floor_rates = [f.rate / b.rate for f, b in zip(journey["floor"], journey["baseline"], strict=True)]
-        floor_cpu = [f.cpu_per_journey / b.cpu_per_journey for f, b in zip(journey["floor"], journey["baseline"],
-                                                                          strict=True)]  # fmt: skip
-        floor_p99 = _p99(journey["floor"]) / _p99(journey["baseline"])
-        over_rates = [i.rate / f.rate for i, f in zip(journey["intake"], journey["floor"], strict=True)]
-        over_cpu = [i.cpu_per_journey / f.cpu_per_journey for i, f in zip(journey["intake"], journey["floor"],
-                                                                         strict=True)]  # fmt: skip
+        floor, base, ours = journey["floor"], journey["baseline"], journey["intake"]
+        floor_rates, floor_cpu = _paired(floor, base, _RATE), _paired(floor, base, _CPU)
+        floor_p99 = _p99(floor) / _p99(base)
+        over_rates, over_cpu = _paired(ours, floor, _RATE), _paired(ours, floor, _CPU)
         peer_rows += [
             Row("sealing floor (baseline + sealing): journeys/s vs baseline", _spread(floor_rates), "report", None),
             Row("sealing floor: server CPU each vs baseline", _spread(floor_cpu), "report", None),
@@ -362,7 +369,7 @@ def collect(quick: bool = False, *, rounds: int = 0, count: int = 0, peer: bool 
         ]
     for name in ("floor", "baseline"):
         if name in journey and "peer27" in journey:  # what the 5x against the peer asks of any design here
-            ratios = [f.rate / p.rate for f, p in zip(journey[name], journey["peer27"], strict=True)]
+            ratios = _paired(journey[name], journey["peer27"], _RATE)
             peer_rows.append(Row(f"{'sealing floor' if name == 'floor' else 'baseline'}: per second vs the "
                                  "SecureDrop-2.7-style peer", _spread(ratios), "report", None))  # fmt: skip
     if peer and not peer27:
