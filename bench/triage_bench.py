@@ -21,6 +21,8 @@ caseworker key (argon2id at the production cost, 256 MiB) and the store key; so 
 crypto.unlock_identity and crypto.StoreKey.unwrap, then nothing but PyNaCl (and json for the cache). The
 ratios with the bare loops given the raw keys instead (as before) are reported beside them.
 
+Every side runs from bytecode compiled before the first timing (``compiled``), as an installed triage does.
+
 The store is built once per count into a cache folder (``--cache``, default under /tmp) and reused by
 later runs: sealing and importing 100,000 requests takes minutes on two cores. The key file is made at
 the production argon2id cost, so every unlock measured is the real one.
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import compileall
 import datetime
 import hashlib
 import json
@@ -193,6 +196,21 @@ def timed(command: list[str], cwd: str | None = None) -> tuple[float, float, int
     return elapsed, cpu, peak, head
 
 
+def compiled(roots: list[Path]) -> int:
+    """Compile the code each timed process runs to bytecode first, as an installed wheel has it (pip compiles
+    at install; site-packages and the standard library already hold theirs). An editable checkout has none,
+    and where PYTHONDONTWRITEBYTECODE is set (as on the machines here) every run compiles triage's modules
+    from source again: about 0.2 s of CPU a run that no laptop pays, and more for triage than for the bare
+    loops, which import less. Returns the number of packages compiled."""
+    done = 0
+    for root in roots:
+        for package in ("crypto", "triage", "bench"):
+            if (root / package).is_dir():
+                compileall.compile_dir(root / package, quiet=1)
+                done += 1
+    return done
+
+
 def _unlock(key_file: Path, passphrase_file: Path) -> crypto.Identity:
     """The caseworker key, unlocked as triage unlocks it (argon2id at the key file's production cost)."""
     passphrase = passphrase_file.read_text(encoding="utf-8").rstrip("\n")
@@ -306,6 +324,8 @@ def measure(count: int, cache: Path, scratch: Path, rounds: int, *, cache_only: 
     store_key_path = scratch / "bare.storekey"  # the bare cache loop's key, in the bench's scratch folder
     store_key_path.write_bytes(_store_key(store_path, identity))
     triage_cmd = [sys.executable, "-m", "triage.cli", "--home", str(home), "--passphrase-file", str(passphrase_file)]
+    before = os.environ.get("BENCH_TRIAGE_BEFORE")
+    compiled([Path(crypto.__file__).resolve().parent.parent, *([Path(before).resolve()] if before else [])])
     # A store made by an older triage gets its listing once, on the first listing: done here, untimed, and reported.
     started = time.perf_counter()
     subprocess.run([*triage_cmd, "list", "--json", "--limit", "1"], check=True, capture_output=True)
@@ -330,7 +350,6 @@ def measure(count: int, cache: Path, scratch: Path, rounds: int, *, cache_only: 
         variants = {k: v for k, v in variants.items() if "reopen" not in k and k not in ("bare", "bare_raw_key")}
     # BENCH_TRIAGE_BEFORE: another checkout (e.g. main's) whose triage is timed too, in the same run ("before");
     # `python -m` puts the working folder first on sys.path, so its triage is the one that runs.
-    before = os.environ.get("BENCH_TRIAGE_BEFORE")
     if before:
         variants.update({f"before_{name}": variants[name] for name in TRIAGE_VARIANTS if name in variants})
     seconds: dict[str, list[float]] = {name: [] for name in variants}
