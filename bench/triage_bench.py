@@ -196,19 +196,16 @@ def timed(command: list[str], cwd: str | None = None) -> tuple[float, float, int
     return elapsed, cpu, peak, head
 
 
-def compiled(roots: list[Path]) -> int:
+def compiled(roots: list[Path]) -> None:
     """Compile the code each timed process runs to bytecode first, as an installed wheel has it (pip compiles
     at install; site-packages and the standard library already hold theirs). An editable checkout has none,
     and where PYTHONDONTWRITEBYTECODE is set (as on the machines here) every run compiles triage's modules
     from source again: about 0.2 s of CPU a run that no laptop pays, and more for triage than for the bare
-    loops, which import less. Returns the number of packages compiled."""
-    done = 0
+    loops, which import less."""
     for root in roots:
         for package in ("crypto", "triage", "bench"):
             if (root / package).is_dir():
                 compileall.compile_dir(root / package, quiet=1)
-                done += 1
-    return done
 
 
 # A fixed amount of CPU work in a process of its own; it prints the CPU seconds it took.
