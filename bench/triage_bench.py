@@ -7,7 +7,8 @@ reply key); ``--schema 1`` seals them as older servers did (the bench's requests
 ``--cache-path`` times only the cache path and its floor (the ``--reopen`` runs take minutes each at 100,000).
 
 Both sides run as subprocesses in the same run, alternating: the bare loop streams the envelopes from
-the bundle file and does only crypto_box_seal_open + XChaCha20-Poly1305 decryption; triage unlocks the
+the bundle file and does only crypto_box_seal_open + XChaCha20-Poly1305 decryption (``bare_checked``, reported:
+the same loop that also checks each request with crypto.decode_request, as every face must); triage unlocks the
 caseworker key (production argon2id), reads the store, opens, validates and prioritises every request
 and prints the JSON. Peak memory is reported twice: ru_maxrss of the largest process
 (getrusage(RUSAGE_CHILDREN)) and the sampled sum over triage and its worker processes.
@@ -244,10 +245,13 @@ def _store_key(store_path: Path, identity: crypto.Identity) -> bytes:
     return bytes(crypto.StoreKey.unwrap(wrapped, identity)._key)
 
 
-def bare_loop(bundle: Path, secret_path: Path, unlock: tuple[Path, Path] | None = None) -> int:
+def bare_loop(bundle: Path, secret_path: Path, unlock: tuple[Path, Path] | None = None, *,
+              check: bool = False) -> int:  # fmt: skip
     """Open every envelope of ``bundle`` with nothing but PyNaCl: the floor triage is measured against.
 
     ``unlock``: (key file, passphrase file), unlocked first as triage does, instead of a raw key.
+    ``check``: also take each request out of its padding and check it with ``crypto.decode_request``, the
+    check every face makes of what it opens (the floor of ``--reopen`` with the work it may not skip; reported).
     """
     secret = _unlock(*unlock).secret_bytes()[0] if unlock else secret_path.read_bytes()
     public = nacl.bindings.crypto_scalarmult_base(secret)
@@ -267,9 +271,11 @@ def bare_loop(bundle: Path, secret_path: Path, unlock: tuple[Path, Path] | None 
             if envelope[commitment_end - 32 : commitment_end] != expected:
                 raise SystemExit("commitment mismatch")
             header_end = commitment_end + 24
-            nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
+            plaintext = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
                 envelope[header_end:], envelope[:header_end], envelope[commitment_end:header_end], key
             )
+            if check:  # FORMAT.md §4: a 4-byte length, the payload, then zeros to the padded size
+                crypto.decode_request(plaintext[4 : 4 + int.from_bytes(plaintext[:4], "big")])
             opened += 1
     return opened
 
@@ -360,13 +366,15 @@ def measure(count: int, cache: Path, scratch: Path, rounds: int, *, cache_only: 
         "reopen_one_process": [*triage_cmd, "list", "--json", "--reopen", "--jobs", "1"],
         "bare": [*bare_cmd, *unlock],
         "bare_cache": [*cache_cmd, *unlock],
+        "bare_checked": [*bare_cmd, *unlock, "--check"],
         "bare_raw_key": bare_cmd,
         "bare_cache_raw_key": cache_cmd,
     }
     if os.environ.get("BENCH_TRIAGE_BEFORE"):  # the older triage reads the older cache: its own floor
         variants["bare_cache_older"] = [*cache_cmd, *unlock, "--older-cache"]
     if cache_only:  # --cache-path: the cache path and its floors only (the --reopen runs take minutes each)
-        variants = {k: v for k, v in variants.items() if "reopen" not in k and k not in ("bare", "bare_raw_key")}
+        variants = {k: v for k, v in variants.items()
+                    if "reopen" not in k and k not in ("bare", "bare_raw_key", "bare_checked")}  # fmt: skip
     # BENCH_TRIAGE_BEFORE: another checkout (e.g. main's) whose triage is timed too, in the same run ("before");
     # `python -m` puts the working folder first on sys.path, so its triage is the one that runs.
     if before:
@@ -408,6 +416,10 @@ def measure(count: int, cache: Path, scratch: Path, rounds: int, *, cache_only: 
             out[f"{name}_cpu_ratio_median"] = statistics.median(per_round)
             if "bare" in best:
                 out[f"{name}_vs_envelope_loop"] = best[name] / best["bare"]
+            if "bare_checked" in best:
+                out[f"{name}_cpu_vs_checked_loop"] = best_cpu[name] / best_cpu["bare_checked"]
+    if "bare_checked" in best:
+        out["checked_loop_cpu_ratio"] = best_cpu["bare_checked"] / best_cpu["bare"]
     out["largest_process_maxrss_mib"] = maxrss_kib / 1024
     out["paired_cpu_inflation"] = paired_inflation()
     out["first_list_seconds"] = first_list_seconds
@@ -446,6 +458,11 @@ def rows(m: dict[str, float]) -> list[Row]:
             "<= 1.5x", m["reopen_ratio"] <= 1.5 if verdict is not None else None),
         Row(f"  list --json --reopen --jobs 1 ({n})", f"{m['reopen_one_process_ratio']:.2f}x", "<= 1.5x",
             m["reopen_one_process_ratio"] <= 1.5 if verdict is not None else None),
+        Row(f"  the envelope loop that also checks each request (decode_request) / the envelope loop, CPU ({n})",
+            f"{m['checked_loop_cpu_ratio']:.2f}x", "reported", None),
+        Row(f"  --reopen / --reopen --jobs 1 against that checked loop, CPU ({n})",
+            f"{m['reopen_cpu_vs_checked_loop']:.2f}x / {m['reopen_one_process_cpu_vs_checked_loop']:.2f}x",
+            "reported", None),
         Row(f"  (the cache path against the envelope loop, as reported before) ({n})",
             f"{m['list_vs_envelope_loop']:.2f}x", "reported", None),
         Row(f"  the four above, CPU time (user + system) against the loops', best [rounds' spread] ({n})",
@@ -524,12 +541,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="time only the cache path (list, --jobs 1) and its floors: minutes less at 100,000")
     parser.add_argument("--bare", nargs=2, metavar=("BUNDLE", "SECRET"), help=argparse.SUPPRESS)
     parser.add_argument("--bare-cache", nargs=3, metavar=("STORE", "KEY", "FINGERPRINT"), help=argparse.SUPPRESS)
+    parser.add_argument("--check", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--unlock", nargs=2, type=Path, metavar=("KEYFILE", "PASSFILE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     _schema[0] = args.schema
     unlock = (args.unlock[0], args.unlock[1]) if args.unlock else None
     if args.bare:
-        print(bare_loop(Path(args.bare[0]), Path(args.bare[1]), unlock))
+        print(bare_loop(Path(args.bare[0]), Path(args.bare[1]), unlock, check=args.check))
         return 0
     if args.bare_cache:
         print(bare_cache_loop(Path(args.bare_cache[0]), Path(args.bare_cache[1]), args.bare_cache[2], unlock,
