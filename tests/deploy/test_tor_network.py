@@ -2,16 +2,21 @@
 deploy/gunicorn.conf.py and the CircuitWorker, a Tor client speaking SOCKS5.
 
 Proves: a request sent over Tor to the .onion address is sealed and opens with the caseworker key, word for
-word; each Tor circuit reaches the app as its own circuit id, on every request of a keep-alive stream; and
-the per-circuit limit stops one circuit without stopping another.
+word; each Tor circuit reaches the app as its own circuit id, on every request of a keep-alive stream; the
+per-circuit limit stops one circuit without stopping another; and deploy/torrc's proof-of-work defence puts
+every introduction in tor's priority queue, so visitors reach the app at the rate tor serves that queue.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
+import threading
+import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +26,7 @@ import pytest
 from tests.deploy.rawhttp import Connection
 from tests.deploy.servers import gunicorn, log_of
 from tests.realparts import need_program
-from tests.tornet import TorNetwork
+from tests.tornet import DEPLOY_TORRC, TorNetwork, free_port
 
 pytestmark = [pytest.mark.tor, pytest.mark.slow]
 
@@ -118,3 +123,69 @@ def test_the_onion_service_runs_in_tors_seccomp_sandbox(onion: Onion) -> None:
     # The client (no Sandbox line) shows the check can tell the difference.
     assert onion.net.client is not None and onion.net.client.proc is not None
     assert "Seccomp:\t2" not in Path(f"/proc/{onion.net.client.proc.pid}/status").read_text()
+
+
+# Test-only knobs on top of deploy/torrc for the proof-of-work test: tor's queue of introductions served at one
+# a second (its defaults, 250 a second with a burst of 2,500, are for a real flood), and tor's MetricsPort.
+POW_VISITORS = 10
+POW_QUEUE = "HiddenServicePoWQueueRate 1\nHiddenServicePoWQueueBurst 1\n"
+_QUEUED = re.compile(r"^tor_hs_rdv_pow_pqueue_count\{[^}]*\} (\d+)$", re.MULTILINE)
+
+
+def test_proof_of_work_queues_introductions_before_the_app(onion: Onion) -> None:
+    """deploy/torrc's ``HiddenServicePoWDefensesEnabled 1``: tor on the server puts every introduction in its
+    proof-of-work priority queue (served in order of the work a client did) and launches rendezvous from it at
+    the queue's rate, so visitors reach the app only as fast as tor lets them. With the queue made to serve one
+    a second, ten visitors arriving at once fill it (tor's own gauge) and reach the app about a second apart.
+    Seeded with ``HiddenServicePoWDefensesEnabled 0`` the queue stays empty and all ten arrive within a second."""
+    metrics = free_port()
+    torrc = DEPLOY_TORRC.read_text() + POW_QUEUE
+    torrc += f"MetricsPort 127.0.0.1:{metrics}\nMetricsPortPolicy accept 127.0.0.1\n"
+    app_socket = onion.base / "pow.sock"
+    node = onion.net.add_onion_service("powonion", torrc, app_socket)
+    address = onion.net.onion_address(node=node)
+    onion.net.wait_bootstrapped(timeout=120, nodes=[node])
+    with gunicorn("tests.deploy.echo_app:app", app_socket, onion.base):
+        # Given a first visit (the client fetches the descriptor; the queue is empty again afterwards)
+        assert (
+            Connection(onion.net.connect_onion(address, username="first")).request("GET", "/", host=address).status
+            == 200
+        )
+        peak, stop = [0], threading.Event()
+
+        def watch() -> None:
+            while not stop.is_set():
+                with urllib.request.urlopen(f"http://127.0.0.1:{metrics}/metrics", timeout=10) as answer:
+                    found = _QUEUED.search(answer.read().decode())
+                peak[0] = max(peak[0], int(found.group(1)) if found else 0)
+                stop.wait(0.05)
+
+        arrived: list[float] = []
+        failed: list[str] = []
+        start = time.monotonic()
+
+        def visit(name: str) -> None:
+            try:
+                conn = Connection(onion.net.connect_onion(address, username=name, timeout=180))
+                seen = json.loads(conn.request("GET", "/", host=address).body)
+                assert seen["circuit"], seen
+                arrived.append(time.monotonic() - start)
+            except Exception as error:  # reported below, with every other visitor's outcome
+                failed.append(f"{name}: {error!r}")
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        visitors = [threading.Thread(target=visit, args=(f"pow{n}",)) for n in range(POW_VISITORS)]
+        try:
+            for thread in visitors:
+                thread.start()
+            for thread in visitors:
+                thread.join()
+        finally:
+            stop.set()
+            watcher.join()
+    # Then every visitor got through, tor held their introductions in its queue, and let them on one by one
+    assert failed == []
+    assert peak[0] >= POW_VISITORS // 3, f"tor's proof-of-work queue never held more than {peak[0]}"
+    arrived.sort()
+    assert arrived[-1] - arrived[0] >= 0.5 * (POW_VISITORS - 1), arrived
