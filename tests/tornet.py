@@ -208,9 +208,10 @@ class TorNetwork:
                 + f"DataDirectory {node.datadir}\nNickname {node.name}\nPidFile {node.datadir / 'pid'}\n")
 
     def add_onion_service(self, name: str, torrc: str, app_socket: Path, *,
-                          files: dict[str, str] | None = None) -> Node:
+                          files: dict[str, str] | None = None, extra: str = "") -> Node:
         """An onion service from a deploy torrc with only its paths changed; ``files`` go into its
-        HiddenServiceDir before tor starts (Onionbalance's ``ob_config``)."""
+        HiddenServiceDir before tor starts (Onionbalance's ``ob_config``); ``extra`` is appended as it is
+        (lines that must not be localized, such as a second log)."""
         node = Node(name, self.base / name)
         hs_dir = node.datadir / "hs"
         node.datadir.mkdir(mode=0o700)
@@ -220,7 +221,7 @@ class TorNetwork:
                 (hs_dir / file_name).write_text(text)
         deploy = localize_torrc(torrc, hs_dir=hs_dir, unix_target=app_socket, log_file=node.log)
         # The onion service keeps the deploy torrc's SafeLogging 1, as in production.
-        self._launch(node, self._member(node).replace("SafeLogging 0\n", "") + deploy)
+        self._launch(node, self._member(node).replace("SafeLogging 0\n", "") + deploy + extra)
         return node
 
     def start_client(self) -> Node:
