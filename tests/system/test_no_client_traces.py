@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ import pytest
 
 from tests.deploy.intake_helpers import Browser, csrf_token, export_and_open, receipt_of
 from tests.deploy.rawhttp import Response
+from tests.intake.test_privacy import files_under
 from tests.system.running import HOST, Gunicorn, SystemInstance, proxy_line
 
 CIRCUIT = 0x2A7B9C1D  # tor's global circuit id; the app sees it as "712743965"
@@ -48,16 +48,6 @@ class Visitor(Browser):
 
     def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         return {**VISITOR_HEADERS, **super()._headers(extra)}
-
-
-def files_under(folder: Path, since: float | None = None) -> Iterator[Path]:
-    for root, _dirs, names in os.walk(folder):
-        for name in names:
-            path = Path(root) / name
-            with contextlib.suppress(OSError):
-                info = path.stat()
-                if path.is_file() and (since is None or info.st_mtime >= since) and info.st_size < 1 << 28:
-                    yield path
 
 
 def traces(folders: list[tuple[Path, float | None]]) -> list[str]:
