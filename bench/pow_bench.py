@@ -104,15 +104,18 @@ def measure(seconds: float, flooders: int, queue_rate: int, every: float) -> dic
         stop = threading.Event()
         names = itertools.count()
         flood = {"through": 0, "failed": 0}
+        counted = threading.Lock()  # += on a shared dict is not atomic across threads
 
         def flooder() -> None:
             while not stop.is_set():
                 try:
                     socks5_connect(("127.0.0.1", net.client.socks_port), address, 80,  # type: ignore[union-attr]
                                    username=f"flood{next(names)}", password="x", timeout=60).close()  # fmt: skip
-                    flood["through"] += 1
+                    outcome = "through"
                 except (OSError, Socks5Error):
-                    flood["failed"] += 1
+                    outcome = "failed"
+                with counted:
+                    flood[outcome] += 1
 
         threads = [threading.Thread(target=flooder, daemon=True) for _ in range(flooders)]
         for thread in threads:
