@@ -24,27 +24,15 @@ import re
 import shutil
 import socket
 import statistics
-import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 from bench.common import Row, print_rows
+from tests.tornet import DEPLOY_TORRC, Socks5Error, TorNetwork, free_port, gauge, metrics_port, socks5_connect
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # tests.tornet: the private network the tests use
-from tests.tornet import DEPLOY_TORRC, Socks5Error, TorNetwork, free_port, socks5_connect  # noqa: E402
-
-_GAUGE = r"^{name}\{{[^}}]*\}} (\d+)$"
 _EFFORT_SEEN = re.compile(rb"pqueue with effort: (\d+)")
-
-
-def _gauge(port: int, name: str) -> int:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
-        found = re.search(_GAUGE.format(name=name), answer.read().decode(), re.MULTILINE)
-    return int(found.group(1)) if found else -1
 
 
 def _listener(path: Path) -> socket.socket:
@@ -66,19 +54,6 @@ def _listener(path: Path) -> socket.socket:
     return server
 
 
-def _first_stream(port: int, address: str, timeout: float = 180.0) -> None:
-    """A first stream from a client (its descriptor may be published after bootstrap): retried, bounded."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            socks5_connect(("127.0.0.1", port), address, 80, username="first", password="x", timeout=60).close()
-            return
-        except (OSError, Socks5Error):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(1.0)
-
-
 def measure(seconds: float, flooders: int, queue_rate: int, every: float) -> dict[str, object]:
     base = Path(tempfile.mkdtemp(prefix="evac-pow-", dir="/tmp"))
     os.chmod(base, 0o755)
@@ -87,20 +62,19 @@ def measure(seconds: float, flooders: int, queue_rate: int, every: float) -> dic
     server = _listener(base / "app.sock")
     try:
         net.start_relays()
-        torrc = DEPLOY_TORRC.read_text() + (
-            f"HiddenServicePoWQueueRate {queue_rate}\nHiddenServicePoWQueueBurst {queue_rate}\n"
-            f"MetricsPort 127.0.0.1:{metrics}\nMetricsPortPolicy accept 127.0.0.1\n"
-        )
+        torrc = DEPLOY_TORRC.read_text() + metrics_port(metrics)
+        torrc += f"HiddenServicePoWQueueRate {queue_rate}\nHiddenServicePoWQueueBurst {queue_rate}\n"
         net.onion = net.add_onion_service("onion", torrc, base / "app.sock",
                                           extra=f"Log info file {base / 'onion' / 'info.log'}\n")  # fmt: skip
         net.start_client()
         person_port = free_port()
         person = net.add_node("person", f"SocksPort 127.0.0.1:{person_port} IsolateSOCKSAuth\n")
+        person.socks_port = person_port
         address = net.onion_address()
         assert net.client is not None
         net.wait_bootstrapped(timeout=180, nodes=[net.client, net.onion, person])
-        for port in (net.client.socks_port, person_port):  # each client fetches the descriptor once
-            _first_stream(port, address)
+        for client in (net.client, person):  # each client fetches the descriptor once
+            net.connect_onion(address, username="first", timeout=180, client=client).close()
         stop = threading.Event()
         names = itertools.count()
         flood = {"through": 0, "failed": 0}
@@ -125,8 +99,8 @@ def measure(seconds: float, flooders: int, queue_rate: int, every: float) -> dic
         samples: list[tuple[float, int, int]] = []  # (when, queue, suggested effort)
         next_attempt = start
         while time.monotonic() - start < seconds:
-            samples.append((time.monotonic() - start, _gauge(metrics, "tor_hs_rdv_pow_pqueue_count"),
-                            _gauge(metrics, "tor_hs_pow_suggested_effort")))  # fmt: skip
+            samples.append((time.monotonic() - start, gauge(metrics, "tor_hs_rdv_pow_pqueue_count"),
+                            gauge(metrics, "tor_hs_pow_suggested_effort")))  # fmt: skip
             if time.monotonic() >= next_attempt:
                 began = time.monotonic()
                 try:

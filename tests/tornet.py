@@ -23,6 +23,7 @@ import socket
 import struct
 import subprocess
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,6 +85,18 @@ def localize_torrc(text: str, *, hs_dir: Path, unix_target: Path | None = None, 
             line = f"Log notice file {log_file}"
         out.append(line)
     return "\n".join(out) + "\n"
+
+
+def metrics_port(port: int) -> str:
+    """torrc lines for tor's MetricsPort on 127.0.0.1:port (read with ``gauge``)."""
+    return f"MetricsPort 127.0.0.1:{port}\nMetricsPortPolicy accept 127.0.0.1\n"
+
+
+def gauge(port: int, name: str) -> int:
+    """A gauge from a tor's MetricsPort (the first series of that name), or -1 if tor does not report it."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+        found = re.search(rf"^{re.escape(name)}\{{[^}}]*\}} (\d+)$", answer.read().decode(), re.MULTILINE)
+    return int(found.group(1)) if found else -1
 
 
 def run_as_tor_user() -> list[str]:
@@ -270,20 +283,22 @@ class TorNetwork:
                               + "\n".join(f"--- {n.name} ---\n{n.log_text()[-1500:]}" for n in nodes))
 
     def connect_onion(self, onion: str, port: int = 80, *, username: str = "a", timeout: float = 120.0,
-                      io_timeout: float = 60.0) -> socket.socket:
-        """A SOCKS stream to onion:port, retried (a descriptor can appear after bootstrap), bounded."""
-        assert self.client is not None
+                      io_timeout: float = 60.0, client: Node | None = None) -> socket.socket:
+        """A SOCKS stream to onion:port through ``client`` (default: the network's client), retried (a
+        descriptor can appear after bootstrap), bounded."""
+        client = client or self.client
+        assert client is not None
         deadline = time.monotonic() + timeout
         last: Exception | None = None
         while time.monotonic() < deadline:
             self._check_alive()
             try:
-                return socks5_connect(("127.0.0.1", self.client.socks_port), onion, port,
+                return socks5_connect(("127.0.0.1", client.socks_port), onion, port,
                                       username=username, password="x", timeout=io_timeout)
             except (OSError, Socks5Error) as error:
                 last = error
                 time.sleep(1.0)
-        raise TorNetworkError(f"could not reach {onion} through tor: {last}\n" + self.client.log_text()[-2000:])
+        raise TorNetworkError(f"could not reach {onion} through tor: {last}\n" + client.log_text()[-2000:])
 
     # -- teardown -------------------------------------------------------------------------------------
     def stop(self) -> None:

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +24,7 @@ import pytest
 from tests.deploy.rawhttp import Connection
 from tests.deploy.servers import gunicorn, log_of
 from tests.realparts import need_program
-from tests.tornet import DEPLOY_TORRC, TorNetwork, free_port
+from tests.tornet import DEPLOY_TORRC, TorNetwork, free_port, gauge, metrics_port
 
 pytestmark = [pytest.mark.tor, pytest.mark.slow]
 
@@ -129,7 +127,6 @@ def test_the_onion_service_runs_in_tors_seccomp_sandbox(onion: Onion) -> None:
 # a second (its defaults, 250 a second with a burst of 2,500, are for a real flood), and tor's MetricsPort.
 POW_VISITORS = 10
 POW_QUEUE = "HiddenServicePoWQueueRate 1\nHiddenServicePoWQueueBurst 1\n"
-_QUEUED = re.compile(r"^tor_hs_rdv_pow_pqueue_count\{[^}]*\} (\d+)$", re.MULTILINE)
 
 
 def test_proof_of_work_queues_introductions_before_the_app(onion: Onion) -> None:
@@ -139,25 +136,20 @@ def test_proof_of_work_queues_introductions_before_the_app(onion: Onion) -> None
     a second, ten visitors arriving at once fill it (tor's own gauge) and reach the app about a second apart.
     Seeded with ``HiddenServicePoWDefensesEnabled 0`` the queue stays empty and all ten arrive within a second."""
     metrics = free_port()
-    torrc = DEPLOY_TORRC.read_text() + POW_QUEUE
-    torrc += f"MetricsPort 127.0.0.1:{metrics}\nMetricsPortPolicy accept 127.0.0.1\n"
+    torrc = DEPLOY_TORRC.read_text() + POW_QUEUE + metrics_port(metrics)
     app_socket = onion.base / "pow.sock"
     node = onion.net.add_onion_service("powonion", torrc, app_socket)
     address = onion.net.onion_address(node=node)
     onion.net.wait_bootstrapped(timeout=120, nodes=[node])
     with gunicorn("tests.deploy.echo_app:app", app_socket, onion.base):
         # Given a first visit (the client fetches the descriptor; the queue is empty again afterwards)
-        assert (
-            Connection(onion.net.connect_onion(address, username="first")).request("GET", "/", host=address).status
-            == 200
-        )
+        first = Connection(onion.net.connect_onion(address, username="first"))
+        assert first.request("GET", "/", host=address).status == 200
         peak, stop = [0], threading.Event()
 
         def watch() -> None:
             while not stop.is_set():
-                with urllib.request.urlopen(f"http://127.0.0.1:{metrics}/metrics", timeout=10) as answer:
-                    found = _QUEUED.search(answer.read().decode())
-                peak[0] = max(peak[0], int(found.group(1)) if found else 0)
+                peak[0] = max(peak[0], gauge(metrics, "tor_hs_rdv_pow_pqueue_count"))
                 stop.wait(0.05)
 
         arrived: list[float] = []
