@@ -379,6 +379,14 @@ def collect(quick: bool = False, *, rounds: int = 0, count: int = 0, peer: bool 
         *peer_rows,
         Row(f"journeys/s {' / '.join(servers)} (this machine)", absolute, "report", None),
         Row(f"server CPU ms per journey {' / '.join(servers)}", cpu, "report", None),
+        # Why journeys/s and server CPU can disagree: the cores left idle (the server waiting: a lock, the
+        # disk), and the load generator's own CPU, which shares the cores.
+        Row(f"cores busy in the journey rounds {' / '.join(servers)}",
+            " / ".join(f"{statistics.median(r.machine_busy for r in journey[n]):.0%}" for n in servers), "report",
+            None),
+        Row(f"load generator CPU ms per journey {' / '.join(servers)}",
+            " / ".join(f"{statistics.median(r.loadgen_cpu_seconds / r.journeys for r in journey[n]) * 1000:.1f}"
+                       for n in servers), "report", None),
         *_compare("POST only", post_only["intake"], post_only["baseline"], targets=False),
         *status_rows,
         Row("form page bytes (body)", f"{page_bytes}", "<= 20000", page_bytes <= 20_000),

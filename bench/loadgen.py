@@ -125,6 +125,13 @@ def csrf_token(page: bytes) -> str:
     return (match.group(1) or match.group(2)).decode()
 
 
+def page_tokens(page: bytes) -> dict[str, str]:
+    """The page's CSRF and one-time tokens as form fields (those it has), in the page's order."""
+    match = TOKEN.search(page)
+    found = {"csrf_token": (match.group(1) or match.group(2)).decode()} if match else {}
+    return {**found, **once_token(page)}
+
+
 def once_token(page: bytes) -> dict[str, str]:
     """The page's one-time submission token as a form field, as a browser sends it back (none: nothing)."""
     match = ONCE.search(page)
@@ -195,8 +202,12 @@ def build_journey(spec: JourneySpec) -> Journey:
         status, page = stream.request("GET", spec.form_path)
         if status != 200:
             raise RuntimeError(f"GET {spec.form_path} gave {status}")
-        tokens = {"csrf_token": csrf_token(page), **once_token(page)} if spec.token else {}
-        return post(stream, {**tokens, **spec.fields})  # the page's order: its hidden tokens come first
+        # Every app's page is searched, the baseline's too (a copy of intake's page, tokens and all): the load
+        # generator shares the server's cores, so its work on a journey must not depend on the app.
+        found = page_tokens(page)
+        if spec.token and "csrf_token" not in found:
+            raise RuntimeError("the page has no CSRF token")
+        return post(stream, {**(found if spec.token else {}), **spec.fields})  # the page's order: tokens first
 
     def post_only(stream: Stream) -> float:
         if not hasattr(local, "session"):
@@ -226,6 +237,22 @@ def server_cpu_seconds(master: int) -> float:
     return total / ticks
 
 
+def machine_ticks() -> tuple[int, int]:
+    """(busy, all) clock ticks of every core since boot, from /proc/stat (idle and iowait are not busy)."""
+    with open("/proc/stat") as stat:
+        ticks = [int(value) for value in stat.readline().split()[1:]]
+    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
+
+
+def process_cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of these processes (their own, not their children's)."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as stat:
+            total += sum(int(value) for value in stat.read().rsplit(")", 1)[1].split()[11:13])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Round:
     journeys: int
@@ -233,6 +260,9 @@ class Round:
     cpu_seconds: float
     journey_latencies: list[float] = field(default_factory=list)
     post_latencies: list[float] = field(default_factory=list)
+    # Diagnostics, never verdicts: how busy the machine's cores were, and the load generator's own CPU.
+    machine_busy: float = float("nan")
+    loadgen_cpu_seconds: float = float("nan")
 
     @property
     def rate(self) -> float:
@@ -299,17 +329,28 @@ class LoadGenerator:
         shares = [count // self.processes + (i < count % self.processes) for i in range(self.processes)]
         people = [max(1, clients // self.processes)] * self.processes
         bases = [fresh_circuits(share) for share in shares]
+        workers = self._workers()
+        ticks_before, loadgen_before = machine_ticks(), process_cpu_seconds(workers)
         cpu_before, start = server_cpu_seconds(master), time.perf_counter()
         futures = [self.pool.submit(_generate, socket_path, spec, n, share, base)
                    for n, share, base in zip(people, shares, bases, strict=True) if share]  # fmt: skip
         results = [future.result() for future in futures]
         elapsed, cpu_after = time.perf_counter() - start, server_cpu_seconds(master)
+        busy, ticks = (after - before for after, before in zip(machine_ticks(), ticks_before, strict=True))
+        loadgen = process_cpu_seconds(workers) - loadgen_before
         failed = [error for _, _, error in results if error]
         if failed:
             raise RuntimeError(f"{len(failed)} load generators saw a failed journey: {failed[0]}")
         journeys = [x for lat, _, _ in results for x in lat]
         posts = [x for _, lat, _ in results for x in lat]
-        return Round(len(journeys), elapsed, cpu_after - cpu_before, journeys, posts)
+        return Round(len(journeys), elapsed, cpu_after - cpu_before, journeys, posts, busy / max(ticks, 1), loadgen)
+
+    def _workers(self) -> list[int]:
+        """The pids of the pool's processes, started now if they are not yet (spawned on first use)."""
+        if len(self.pool._processes) < self.processes:  # the pool names its processes nowhere else
+            for future in [self.pool.submit(os.getpid) for _ in range(self.processes * 4)]:
+                future.result()
+        return list(self.pool._processes)
 
 
 def percentile(values: list[float], pct: int) -> float:
