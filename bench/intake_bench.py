@@ -21,7 +21,9 @@ Rounds are of a fixed number of journeys, run by load-generator processes of the
 rotates and reverses from round to round. Reported as ratios of the same run, never as absolute verdicts:
 journeys per second and server CPU per journey (medians of the per-round ratios, with their spread), p50/p99
 journey latency (over all rounds); server CPU from /proc (the load generator excluded). Also the POST alone
-(each person reuses one session) and the status page with three replies stored (GET, then the receipt).
+(each person reuses one session) and the status page with three replies stored (GET, then the receipt), and,
+as diagnostics, the share of the cores busy during each app's rounds and the load generator's own CPU per
+journey: journeys/s follow the busy share over the CPU a journey costs, the load generator's included.
 """
 
 from __future__ import annotations
