@@ -238,9 +238,10 @@ def server_cpu_seconds(master: int) -> float:
 
 
 def machine_ticks() -> tuple[int, int]:
-    """(busy, all) clock ticks of every core since boot, from /proc/stat (idle and iowait are not busy)."""
+    """(busy, all) clock ticks of every core since boot, from /proc/stat: user to steal (guest time is in user
+    already); idle and iowait are not busy, steal is (the core was wanted and the host ran something else)."""
     with open("/proc/stat") as stat:
-        ticks = [int(value) for value in stat.readline().split()[1:]]
+        ticks = [int(value) for value in stat.readline().split()[1:9]]
     return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
 
 
