@@ -3,15 +3,18 @@ deploy/gunicorn.conf.py and the CircuitWorker, a Tor client speaking SOCKS5.
 
 Proves: a request sent over Tor to the .onion address is sealed and opens with the caseworker key, word for
 word; each Tor circuit reaches the app as its own circuit id, on every request of a keep-alive stream; the
-per-circuit limit stops one circuit without stopping another; and deploy/torrc's proof-of-work defence puts
-every introduction in tor's priority queue, so visitors reach the app at the rate tor serves that queue.
+per-circuit limit stops one circuit without stopping another; deploy/torrc's proof-of-work defence puts
+every introduction in tor's priority queue, so visitors reach the app at the rate tor serves that queue; and a
+circuit asking for more streams than deploy/torrc allows is torn down by tor with all its streams.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -24,7 +27,7 @@ import pytest
 from tests.deploy.rawhttp import Connection
 from tests.deploy.servers import gunicorn, log_of
 from tests.realparts import need_program
-from tests.tornet import DEPLOY_TORRC, TorNetwork, free_port, gauge, metrics_port
+from tests.tornet import DEPLOY_TORRC, Socks5Error, TorNetwork, free_port, gauge, metrics_port, socks5_connect
 
 pytestmark = [pytest.mark.tor, pytest.mark.slow]
 
@@ -181,3 +184,99 @@ def test_proof_of_work_queues_introductions_before_the_app(onion: Onion) -> None
     assert peak[0] >= POW_VISITORS // 3, f"tor's proof-of-work queue never held more than {peak[0]}"
     arrived.sort()
     assert arrived[-1] - arrived[0] >= 0.5 * (POW_VISITORS - 1), arrived
+
+
+class _HoldingListener:
+    """The onion service's target socket, held by the test instead of gunicorn: it accepts every stream tor
+    opens, reads its PROXY line (which names tor's circuit) and keeps the stream open, so that what closes a
+    stream can only be tor."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.circuits: list[str] = []
+        self.held: list[socket.socket] = []  # referenced until the end: a dropped socket object closes its stream
+        self.changed = threading.Condition()
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.server.bind(str(path))
+        os.chmod(path, 0o666)  # tor may run as its own user
+        self.server.listen(64)
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return  # closed
+            conn.settimeout(30)
+            line = b""
+            with contextlib.suppress(OSError):
+                while not line.endswith(b"\r\n") and len(line) < 200:
+                    line += conn.recv(1)
+            with self.changed:
+                self.held.append(conn)
+                self.circuits.append(line.decode("ascii", "replace").split(" ")[2] if line.count(b" ") >= 2 else "")
+                self.changed.notify_all()
+
+    def wait_for(self, count: int, timeout: float) -> list[str]:
+        with self.changed:
+            if not self.changed.wait_for(lambda: len(self.circuits) >= count, timeout):
+                raise AssertionError(f"tor opened {len(self.circuits)} streams to the app, not {count}")
+            return list(self.circuits)
+
+    def close(self) -> None:
+        self.server.close()
+        with self.changed:
+            for conn in self.held:
+                conn.close()
+        self.path.unlink(missing_ok=True)
+
+
+def _closed_by_tor(stream: socket.socket, deadline: float) -> bool:
+    """Whether tor closed this SOCKS stream before ``deadline`` (it sends nothing on a held stream)."""
+    stream.settimeout(max(0.1, deadline - time.monotonic()))
+    try:
+        return stream.recv(1) == b""
+    except TimeoutError:
+        return False
+    except OSError:
+        return True  # reset
+
+
+def test_a_circuit_opening_more_streams_than_allowed_is_closed(onion: Onion) -> None:
+    """deploy/torrc's ``HiddenServiceMaxStreams 8`` with ``HiddenServiceMaxStreamsCloseCircuit 1``: a circuit that
+    asks for a ninth stream is torn down by tor on the server, its eight open streams with it, before the app
+    sees the ninth; another circuit is not touched. Seeded with ``HiddenServiceMaxStreamsCloseCircuit 0``, the
+    eight stay open (only the ninth is refused)."""
+    assert onion.net.client is not None
+    proxy = ("127.0.0.1", onion.net.client.socks_port)
+    listener = _HoldingListener(onion.app_socket)
+    streams: list[socket.socket] = []
+    try:
+        # Given a visitor on one circuit holding eight streams to the service (the first fetches the descriptor)
+        streams.append(onion.net.connect_onion(onion.address, username="crowd"))
+        for _ in range(7):
+            streams.append(socks5_connect(proxy, onion.address, 80, username="crowd", password="x", timeout=60))
+        circuits = listener.wait_for(8, timeout=60)
+        assert len(set(circuits)) == 1 and circuits[0], circuits  # all eight on one circuit, as tor numbers it
+        # and a second visitor on a circuit of their own
+        other = onion.net.connect_onion(onion.address, username="bystander")
+        other_circuit = listener.wait_for(9, timeout=60)[8]
+        assert other_circuit not in ("", circuits[0])
+        # When the first visitor asks for a ninth stream on the same circuit
+        with contextlib.suppress(OSError, Socks5Error):
+            streams.append(socks5_connect(proxy, onion.address, 80, username="crowd", password="x", timeout=60))
+        # Then tor closed the circuit: every one of its first eight streams is gone
+        deadline = time.monotonic() + 60
+        still_open = [n for n, stream in enumerate(streams[:8]) if not _closed_by_tor(stream, deadline)]
+        assert still_open == [], f"streams {still_open} of the crowded circuit stayed open"
+        # and the ninth never reached the app on that circuit (a retry may come on a new circuit)
+        assert listener.circuits.count(circuits[0]) == 8
+        # while the other visitor's stream is untouched
+        assert not _closed_by_tor(other, time.monotonic() + 1)
+        other.close()
+    finally:
+        for stream in streams:
+            stream.close()
+        listener.close()
