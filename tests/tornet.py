@@ -233,9 +233,24 @@ class TorNetwork:
             for file_name, text in files.items():
                 (hs_dir / file_name).write_text(text)
         deploy = localize_torrc(torrc, hs_dir=hs_dir, unix_target=app_socket, log_file=node.log)
-        # The onion service keeps the deploy torrc's SafeLogging 1, as in production.
-        self._launch(node, self._member(node).replace("SafeLogging 0\n", "") + deploy + extra)
+        # The onion service keeps the deploy torrc's SafeLogging 1, as in production. A second log at info level
+        # says when its descriptor is published (wait_published).
+        info = f"Log info file {node.datadir / 'info.log'}\n"
+        self._launch(node, self._member(node).replace("SafeLogging 0\n", "") + deploy + extra + info)
         return node
+
+    def wait_published(self, node: Node, timeout: float = 120.0) -> None:
+        """Until ``node`` (from add_onion_service) has stored its descriptor on a directory. A client asking
+        before that marks every directory as tried and asks none of them again for minutes."""
+        deadline = time.monotonic() + timeout
+        log = node.datadir / "info.log"
+        while time.monotonic() < deadline:
+            self._check_alive()
+            with contextlib.suppress(FileNotFoundError):
+                if "Uploaded hidden service descriptor" in log.read_text(errors="replace"):
+                    return
+            time.sleep(0.2)
+        raise TorNetworkError(f"{node.name} published no descriptor in {timeout:.0f} s:\n{node.log_text()[-2000:]}")
 
     def start_client(self) -> Node:
         client = Node("client", self.base / "client", socks_port=free_port())

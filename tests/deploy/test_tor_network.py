@@ -144,6 +144,7 @@ def test_proof_of_work_queues_introductions_before_the_app(onion: Onion) -> None
     node = onion.net.add_onion_service("powonion", torrc, app_socket)
     address = onion.net.onion_address(node=node)
     onion.net.wait_bootstrapped(timeout=120, nodes=[node])
+    onion.net.wait_published(node)
     with gunicorn("tests.deploy.echo_app:app", app_socket, onion.base):
         # Given a first visit (the client fetches the descriptor; the queue is empty again afterwards)
         first = Connection(onion.net.connect_onion(address, username="first"))
