@@ -118,18 +118,22 @@ class Stream:
         return int(lines[0].split(" ")[1]), body
 
 
-def csrf_token(page: bytes) -> str:
+def _csrf(page: bytes) -> str | None:
     match = TOKEN.search(page)
-    if not match:
+    return (match.group(1) or match.group(2)).decode() if match else None
+
+
+def csrf_token(page: bytes) -> str:
+    token = _csrf(page)
+    if token is None:
         raise RuntimeError("the page has no CSRF token")
-    return (match.group(1) or match.group(2)).decode()
+    return token
 
 
 def page_tokens(page: bytes) -> dict[str, str]:
     """The page's CSRF and one-time tokens as form fields (those it has), in the page's order."""
-    match = TOKEN.search(page)
-    found = {"csrf_token": (match.group(1) or match.group(2)).decode()} if match else {}
-    return {**found, **once_token(page)}
+    token = _csrf(page)
+    return {**({"csrf_token": token} if token is not None else {}), **once_token(page)}
 
 
 def once_token(page: bytes) -> dict[str, str]:

@@ -240,16 +240,22 @@ class TorNetwork:
         return node
 
     def wait_published(self, node: Node, timeout: float = 120.0) -> None:
-        """Until ``node`` (from add_onion_service) has stored its descriptor on a directory. A client asking
-        before that marks every directory as tried and asks none of them again for minutes."""
+        """Until ``node`` (from add_onion_service) has stored its descriptor on a directory, so that a first
+        visit does not race the upload (the client gives up, "No more HSDir available to query", once every
+        directory it asked lacked the descriptor)."""
         deadline = time.monotonic() + timeout
-        log = node.datadir / "info.log"
+        log, seen, tail = node.datadir / "info.log", 0, b""
+        marker = b"Uploaded hidden service descriptor"
         while time.monotonic() < deadline:
             self._check_alive()
-            with contextlib.suppress(FileNotFoundError):
-                if "Uploaded hidden service descriptor" in log.read_text(errors="replace"):
+            with contextlib.suppress(FileNotFoundError), open(log, "rb") as file:
+                file.seek(seen)
+                new = file.read()  # only what tor wrote since the last look: an info log grows fast
+                seen += len(new)
+                if marker in tail + new:
                     return
-            time.sleep(0.2)
+                tail = new[-len(marker):]
+            time.sleep(0.2)  # polling the log; the deadline bounds the wait
         raise TorNetworkError(f"{node.name} published no descriptor in {timeout:.0f} s:\n{node.log_text()[-2000:]}")
 
     def start_client(self) -> Node:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from intake.proxy_protocol import MAX_LINE_BYTES, ProxyHeaderError, parse_tor_proxy_line
 from tests.deploy.rawhttp import Connection
 from tests.deploy.servers import gunicorn, log_of
 from tests.realparts import need_program
@@ -213,11 +214,15 @@ class _HoldingListener:
             conn.settimeout(30)
             line = b""
             with contextlib.suppress(OSError):
-                while not line.endswith(b"\r\n") and len(line) < 200:
+                while not line.endswith(b"\r\n") and len(line) < MAX_LINE_BYTES:
                     line += conn.recv(1)
+            try:
+                circuit = parse_tor_proxy_line(line)  # as the app's worker reads it
+            except ProxyHeaderError:
+                circuit = ""
             with self.changed:
                 self.held.append(conn)
-                self.circuits.append(line.decode("ascii", "replace").split(" ")[2] if line.count(b" ") >= 2 else "")
+                self.circuits.append(circuit)
                 self.changed.notify_all()
 
     def wait_for(self, count: int, timeout: float) -> list[str]:
