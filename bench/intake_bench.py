@@ -23,7 +23,9 @@ journeys per second and server CPU per journey (medians of the per-round ratios,
 journey latency (over all rounds); server CPU from /proc (the load generator excluded). Also the POST alone
 (each person reuses one session) and the status page with three replies stored (GET, then the receipt), and,
 as diagnostics, the share of the cores busy during each app's rounds and the load generator's own CPU per
-journey: journeys/s follow the busy share over the CPU a journey costs, the load generator's included.
+journey: journeys/s follow the busy share over the CPU a journey costs, the load generator's included; and,
+for the apps that write through intake's writers' turn (intake, the baseline, the floor), how much of their
+rounds that turn was held and waited for (bench.turns, from /proc/locks).
 """
 
 from __future__ import annotations
@@ -221,15 +223,16 @@ def _store_replies(work: Path, identity: Any, receipt: str, texts: list[str]) ->
 
 
 def _rounds(load: LoadGenerator, servers: dict[str, Server], journeys: dict[str, JourneySpec], rounds: int,
-            count: int) -> dict[str, list[Round]]:  # fmt: skip
-    """Rounds of ``count`` journeys; each round runs every app once, in an order that rotates and reverses."""
+            count: int, lock_files: dict[str, Path] | None = None) -> dict[str, list[Round]]:  # fmt: skip
+    """Rounds of ``count`` journeys; each round runs every app once, in an order that rotates and reverses.
+    ``lock_files``: the writers' turn file of the apps that have one, sampled during their rounds."""
     names = list(journeys)
     results: dict[str, list[Round]] = {name: [] for name in names}
     for n in range(rounds):
         order = names[n % len(names):] + names[: n % len(names)]
         for name in reversed(order) if n % 2 else order:
             results[name].append(load.round(servers[name].socket, servers[name].master, journeys[name], CLIENTS,
-                                            count))  # fmt: skip
+                                            count, (lock_files or {}).get(name)))  # fmt: skip
     return results
 
 
@@ -325,7 +328,10 @@ def collect(quick: bool = False, *, rounds: int = 0, count: int = 0, peer: bool 
                     load.round(server.socket, server.master, warm[name], CLIENTS, CLIENTS)
         loadavg = os.getloadavg()
         if not status_only:
-            journey = _rounds(load, servers, journeys, rounds, count)
+            # intake's database is in its instance folder; the baseline and the floor share one (bench.apps).
+            writers = {"intake": work / "instance" / "intake.db-writers", "baseline": work / "baseline.db-writers",
+                       "floor": work / "baseline.db-writers"}  # fmt: skip
+            journey = _rounds(load, servers, journeys, rounds, count, writers)
             post_only = _rounds(load, servers, post_journeys, rounds, count // 2)
         status = _rounds(load, servers, status_journeys, rounds, count // 2)
         loadavg_after = os.getloadavg()
@@ -341,6 +347,9 @@ def collect(quick: bool = False, *, rounds: int = 0, count: int = 0, peer: bool 
     if status_only:
         return [*status_rows, load_row]
     absolute = " / ".join(f"{statistics.median(r.rate for r in journey[n]):.0f}" for n in servers)
+    turned = [n for n in servers if all(r.turn_held == r.turn_held for r in journey[n])]  # sampled (not NaN)
+    turns = ", waited for ".join(" / ".join(f"{statistics.median(getattr(r, kind) for r in journey[n]):.0%}"
+                                            for n in turned) for kind in ("turn_held", "turn_waited"))
     cpu = " / ".join(f"{statistics.median(r.cpu_per_journey for r in journey[n]) * 1000:.1f}" for n in servers)
     peer_rows = []
     labels = {"peer": "SecureDrop-style peer (GnuPG, before 2.7)",
@@ -386,6 +395,9 @@ def collect(quick: bool = False, *, rounds: int = 0, count: int = 0, peer: bool 
         Row(f"cores busy in the journey rounds {' / '.join(servers)}",
             " / ".join(f"{statistics.median(r.machine_busy for r in journey[n]):.0%}" for n in servers), "report",
             None),
+        # Why the cores sit idle: the two workers take turns to write (intake.database.WriteQueue), and a turn
+        # lasts to the end of its commit's fsync; while it is held, the other worker's submissions wait.
+        Row(f"writers' turn held / waited for in the journey rounds {' / '.join(turned)}", turns, "report", None),
         Row(f"load generator CPU ms per journey {' / '.join(servers)}",
             " / ".join(f"{statistics.median(r.loadgen_cpu_seconds / r.journeys for r in journey[n]) * 1000:.1f}"
                        for n in servers), "report", None),

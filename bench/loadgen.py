@@ -26,6 +26,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.turns import TurnSampler
+
 ONCE = re.compile(rb'name="once" value="([A-Za-z0-9_-]+)"')
 TOKEN = re.compile(rb'name="csrf_token" type="hidden" value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 _circuits = itertools.count(1)
@@ -268,6 +270,8 @@ class Round:
     # Diagnostics, never verdicts: how busy the machine's cores were, and the load generator's own CPU.
     machine_busy: float = float("nan")
     loadgen_cpu_seconds: float = float("nan")
+    turn_held: float = float("nan")  # the writers' turn (bench.turns): share of the round it was held
+    turn_waited: float = float("nan")  # and share of the round a writer stood blocked on it
 
     @property
     def rate(self) -> float:
@@ -329,18 +333,21 @@ class LoadGenerator:
     def close(self) -> None:
         self.pool.shutdown()
 
-    def round(self, socket_path: Path, master: int, spec: JourneySpec, clients: int, count: int) -> Round:
-        """``count`` journeys by ``clients`` people (spread over the processes), each on a fresh circuit."""
+    def round(self, socket_path: Path, master: int, spec: JourneySpec, clients: int, count: int,
+              lock_file: Path | None = None) -> Round:  # fmt: skip
+        """``count`` journeys by ``clients`` people (spread over the processes), each on a fresh circuit;
+        ``lock_file``: the app's writers' turn file, sampled meanwhile (bench.turns)."""
         shares = [count // self.processes + (i < count % self.processes) for i in range(self.processes)]
         people = [max(1, clients // self.processes)] * self.processes
         bases = [fresh_circuits(share) for share in shares]
         workers = self._workers()
         ticks_before, loadgen_before = machine_ticks(), process_cpu_seconds(workers)
-        cpu_before, start = server_cpu_seconds(master), time.perf_counter()
-        futures = [self.pool.submit(_generate, socket_path, spec, n, share, base)
-                   for n, share, base in zip(people, shares, bases, strict=True) if share]  # fmt: skip
-        results = [future.result() for future in futures]
-        elapsed, cpu_after = time.perf_counter() - start, server_cpu_seconds(master)
+        with TurnSampler(lock_file) as turns:
+            cpu_before, start = server_cpu_seconds(master), time.perf_counter()
+            futures = [self.pool.submit(_generate, socket_path, spec, n, share, base)
+                       for n, share, base in zip(people, shares, bases, strict=True) if share]  # fmt: skip
+            results = [future.result() for future in futures]
+            elapsed, cpu_after = time.perf_counter() - start, server_cpu_seconds(master)
         busy, ticks = (after - before for after, before in zip(machine_ticks(), ticks_before, strict=True))
         loadgen = process_cpu_seconds(workers) - loadgen_before
         failed = [error for _, _, error in results if error]
@@ -348,7 +355,8 @@ class LoadGenerator:
             raise RuntimeError(f"{len(failed)} load generators saw a failed journey: {failed[0]}")
         journeys = [x for lat, _, _ in results for x in lat]
         posts = [x for _, lat, _ in results for x in lat]
-        return Round(len(journeys), elapsed, cpu_after - cpu_before, journeys, posts, busy / max(ticks, 1), loadgen)
+        return Round(len(journeys), elapsed, cpu_after - cpu_before, journeys, posts, busy / max(ticks, 1), loadgen,
+                     turns.held, turns.waited)
 
     def _workers(self) -> list[int]:
         """The pids of the pool's processes, started now if they are not yet (spawned on first use)."""
