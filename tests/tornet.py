@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import re
 import shutil
 import signal
@@ -63,10 +64,37 @@ class TorNetworkError(RuntimeError):
     """The private network did not come up in time; the message carries the relevant log tail."""
 
 
+_HANDED_OUT: set[int] = set()
+
+
+def _below_ephemeral() -> range:
+    """Ports below the kernel's ephemeral range, or every unprivileged port if that range starts too low."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return range(10000, low) if low > 11000 else range(1024, 65536)
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port on 127.0.0.1 that nothing listens on and that this process has not handed out before.
+
+    bind(0) gave the same port twice among 16 asked in a row in 22 of 3,000 tries: two nodes of one network
+    were then given one port, and the second tor to start exited (a CI run lost the whole Tor module to it).
+    The port is also below the ephemeral range, so that while its tor is starting, no outgoing connection of
+    another node can take it as its local port."""
+    ports = _below_ephemeral()
+    while True:
+        port = random.randrange(ports.start, ports.stop)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
 
 
 def localize_torrc(text: str, *, hs_dir: Path, unix_target: Path | None = None, tcp_target: str | None = None,
@@ -193,10 +221,12 @@ class TorNetwork:
         os.chmod(node.datadir, 0o700)
         path = node.datadir / "torrc"
         path.write_text(torrc)
-        node.proc = subprocess.Popen(
-            [self.tor, "-f", str(path), "--defaults-torrc", os.devnull],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        )
+        # tor's own output holds what it says before its log file opens (a torrc it refuses, a port it cannot bind).
+        with open(node.datadir / "stdout.log", "wb") as output:
+            node.proc = subprocess.Popen(
+                [self.tor, "-f", str(path), "--defaults-torrc", os.devnull],
+                stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+            )
         self.nodes.append(node)
 
     def start(self, *, app_socket: Path) -> None:
@@ -275,7 +305,9 @@ class TorNetwork:
     def _check_alive(self) -> None:
         for node in self.nodes:
             if node.proc is not None and node.proc.poll() is not None:
-                raise TorNetworkError(f"{node.name} exited ({node.proc.returncode}):\n{node.log_text()[-3000:]}")
+                said = (node.datadir / "stdout.log").read_text(errors="replace")[-1500:]
+                raise TorNetworkError(f"{node.name} exited ({node.proc.returncode}):\n{node.log_text()[-3000:]}"
+                                      f"\n--- its output ---\n{said}")  # fmt: skip
 
     def onion_address(self, timeout: float = 30.0, node: Node | None = None) -> str:
         node = node or self.onion

@@ -26,16 +26,11 @@ import crypto
 from tests.deploy.intake_helpers import set_up_instance
 from tests.deploy.rawhttp import Connection, Response
 from tests.deploy.servers import DEPLOY_CONFIG, REPO
+from tests.tornet import free_port
 
 PASSPHRASE = "system test passphrase"  # a test key's passphrase
 HOST = "127.0.0.1"
 BASE_MARKER = b'<a class="exit" href='  # the quick-exit link of templates/base.html: on every page of ours
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
 
 
 def proxy_line(circuit: int) -> bytes:
