@@ -15,6 +15,7 @@ port is a free port on 127.0.0.1, and no node listens on 9050.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import random
 import re
@@ -67,6 +68,7 @@ class TorNetworkError(RuntimeError):
 _HANDED_OUT: set[int] = set()
 
 
+@functools.cache
 def _below_ephemeral() -> range:
     """Ports below the kernel's ephemeral range, or every unprivileged port if that range starts too low."""
     try:
@@ -151,6 +153,11 @@ class Node:
     def log(self) -> Path:
         return self.datadir / "notice.log"
 
+    @property
+    def output(self) -> Path:
+        """tor's own stdout and stderr: what it says before its log file opens."""
+        return self.datadir / "stdout.log"
+
     def log_text(self) -> str:
         try:
             return self.log.read_text(errors="replace")
@@ -222,7 +229,7 @@ class TorNetwork:
         path = node.datadir / "torrc"
         path.write_text(torrc)
         # tor's own output holds what it says before its log file opens (a torrc it refuses, a port it cannot bind).
-        with open(node.datadir / "stdout.log", "wb") as output:
+        with open(node.output, "wb") as output:
             node.proc = subprocess.Popen(
                 [self.tor, "-f", str(path), "--defaults-torrc", os.devnull],
                 stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
@@ -305,7 +312,7 @@ class TorNetwork:
     def _check_alive(self) -> None:
         for node in self.nodes:
             if node.proc is not None and node.proc.poll() is not None:
-                said = (node.datadir / "stdout.log").read_text(errors="replace")[-1500:]
+                said = node.output.read_text(errors="replace")[-1500:]
                 raise TorNetworkError(f"{node.name} exited ({node.proc.returncode}):\n{node.log_text()[-3000:]}"
                                       f"\n--- its output ---\n{said}")  # fmt: skip
 
